@@ -1,0 +1,277 @@
+import * as core from '@actions/core'
+import type { Clock } from './clock.js'
+import { ApiError, CancelledError, DeadlineError, GateError } from './errors.js'
+import { TransportError, type RawResponse, type Transport } from './http.js'
+
+/** What the last response said about the account-wide rate limit. */
+export interface RateState {
+  limit?: number
+  remaining?: number
+  /** Epoch ms when the window resets. */
+  resetAt?: number
+}
+
+export interface ApiResponse {
+  readonly status: number
+  /** Parsed JSON body. Bodies that are not JSON never reach callers. */
+  readonly json: unknown
+  /** OneLogin's own message, from whichever error shape it used. */
+  readonly message: string
+}
+
+export interface CallOptions {
+  readonly method: 'GET' | 'POST' | 'PUT'
+  readonly path: string
+  readonly body?: unknown
+  /** What the call is for, in words, for error messages: "send the push". */
+  readonly what: string
+}
+
+export interface Logger {
+  info(message: string): void
+  warning(message: string): void
+  debug(message: string): void
+}
+
+export interface ClientDeps {
+  readonly transport: Transport
+  readonly clock: Clock
+  /** Fires when the job is cancelled. */
+  readonly signal?: AbortSignal
+  readonly log: Logger
+  /** Returns a number in [0, 1); injectable for tests of jitter. */
+  readonly random?: () => number
+  /** Registers a secret with the runner so it is masked in the log. */
+  readonly mask?: (secret: string) => void
+}
+
+/** Longest a single request may take, whatever the deadline. */
+export const REQUEST_TIMEOUT_MS = 10_000
+/** Attempts for one call when the network or OneLogin fails (5xx, resets, non-JSON). */
+export const MAX_ATTEMPTS = 5
+const BACKOFF_BASE_MS = 500
+const BACKOFF_CAP_MS = 8_000
+export const MANAGE_USERS_HINT = 'Use an API credential with the "Manage users" scope (Administration > Developers > API Credentials).'
+
+/**
+ * The one door to the OneLogin API: holds the access token, sends every call
+ * to the validated base URL only, retries failures with backoff and jitter,
+ * honours rate limits, and never waits past the deadline it is given.
+ */
+export class OneLoginClient {
+  readonly rate: RateState = {}
+  private accessToken?: string
+  private tokenRenewed = false
+  private readonly random: () => number
+  private readonly mask: (secret: string) => void
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly clientId: string,
+    private readonly clientSecret: string,
+    private readonly deps: ClientDeps,
+    /** Epoch ms after which no call is started or waited for. */
+    public deadline: number
+  ) {
+    this.random = deps.random ?? Math.random
+    this.mask = deps.mask ?? ((s) => core.setSecret(s))
+  }
+
+  /** Gets an access token (OAuth 2.0 client credentials, token API v2). */
+  async authenticate(): Promise<void> {
+    const basic = Buffer.from(`${this.clientId}:${this.clientSecret}`, 'utf8').toString('base64')
+    this.mask(basic)
+    const res = await this.send(
+      { method: 'POST', path: '/auth/oauth2/v2/token', body: { grant_type: 'client_credentials' }, what: 'get an access token' },
+      `Basic ${basic}`
+    )
+    if (res.status === 400 || res.status === 401) {
+      throw new ApiError(
+        res.status,
+        res.message,
+        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check inputs 'client-id' and 'client-secret'. ${MANAGE_USERS_HINT}`
+      )
+    }
+    if (res.status === 403) throw scopeError(res)
+    const token = isObject(res.json) && typeof res.json.access_token === 'string' ? res.json.access_token : ''
+    if (res.status !== 200 || !token) {
+      throw new ApiError(res.status, res.message, `OneLogin gave no access token (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+    }
+    this.mask(token)
+    this.accessToken = token
+  }
+
+  /**
+   * A call with the access token. A 401 "Authentication Failure" means the
+   * token is gone: one new token is fetched and the call is sent again; a
+   * second such failure is an error. A 403 means the credential lacks scope.
+   * Any other answer is returned for the caller to read.
+   */
+  async call(opts: CallOptions): Promise<ApiResponse> {
+    if (!this.accessToken) await this.authenticate()
+    let res = await this.send(opts, `Bearer ${this.accessToken}`)
+    if (isTokenFailure(res)) {
+      if (this.tokenRenewed) {
+        throw new ApiError(401, res.message, `OneLogin rejected the access token again after it was renewed (${res.message}); cannot ${opts.what}.`)
+      }
+      this.deps.log.info('The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.')
+      this.tokenRenewed = true
+      await this.authenticate()
+      res = await this.send(opts, `Bearer ${this.accessToken}`)
+      if (isTokenFailure(res)) {
+        throw new ApiError(401, res.message, `OneLogin rejected the renewed access token too (${res.message}); cannot ${opts.what}.`)
+      }
+    }
+    if (res.status === 403) throw scopeError(res)
+    return res
+  }
+
+  /** Sends one call, retrying what is worth retrying, within the deadline. */
+  private async send(opts: CallOptions, authorization: string): Promise<ApiResponse> {
+    const { clock, transport, signal, log } = this.deps
+    let failures = 0
+    for (;;) {
+      if (signal?.aborted) throw new CancelledError()
+      const left = this.deadline - clock.now()
+      if (left <= 0) throw new DeadlineError(`Ran out of time before OneLogin answered: could not ${opts.what}.`)
+      const started = clock.now()
+      let problem: string
+      let retryAfterMs: number | undefined
+      try {
+        const raw = await transport({
+          method: opts.method,
+          url: this.baseUrl + opts.path,
+          headers: {
+            accept: 'application/json',
+            'user-agent': 'onelogin-push-gate',
+            authorization,
+            ...(opts.body === undefined ? {} : { 'content-type': 'application/json' })
+          },
+          ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
+          timeoutMs: Math.min(REQUEST_TIMEOUT_MS, left),
+          ...(signal ? { signal } : {})
+        })
+        log.debug(`${opts.method} ${opts.path} -> HTTP ${raw.status} in ${clock.now() - started} ms`)
+        this.readRateHeaders(raw)
+        const json = parseJson(raw.text)
+        if (raw.status === 429) {
+          retryAfterMs = this.rateLimitWait(raw)
+          problem = 'OneLogin rate limit reached (HTTP 429)'
+        } else if (raw.status >= 500) {
+          problem = `OneLogin answered HTTP ${raw.status}`
+        } else if (raw.status >= 300 && raw.status < 400) {
+          throw new GateError(
+            'error',
+            `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
+          )
+        } else if (json === undefined) {
+          problem = `OneLogin answered HTTP ${raw.status} with a body that is not JSON${looksLikeHtml(raw.text) ? ' (an HTML page, perhaps from a proxy)' : ''}`
+        } else {
+          return { status: raw.status, json, message: apiMessage(json) }
+        }
+      } catch (err) {
+        if (err instanceof TransportError) {
+          if (err.kind === 'aborted' || signal?.aborted) throw new CancelledError()
+          problem = err.kind === 'timeout' ? `OneLogin did not answer (${err.message})` : `network error: ${err.message}`
+        } else throw err
+      }
+
+      if (retryAfterMs !== undefined) {
+        if (clock.now() + retryAfterMs > this.deadline) {
+          throw new DeadlineError(
+            `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
+          )
+        }
+        log.warning(`${problem}; waiting ${Math.ceil(retryAfterMs / 1000)} s as OneLogin asks before trying to ${opts.what} again.`)
+        await clock.sleep(retryAfterMs, signal)
+        continue
+      }
+      failures += 1
+      if (failures >= MAX_ATTEMPTS) {
+        throw new GateError('error', `Could not ${opts.what} after ${failures} attempts: ${problem}.`)
+      }
+      const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
+      const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
+      if (clock.now() + wait >= this.deadline) {
+        throw new DeadlineError(`Ran out of time retrying: could not ${opts.what} (${problem}).`)
+      }
+      log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${MAX_ATTEMPTS}).`)
+      await clock.sleep(wait, signal)
+    }
+  }
+
+  private readRateHeaders(raw: RawResponse): void {
+    const limit = headerNumber(raw, 'x-ratelimit-limit')
+    const remaining = headerNumber(raw, 'x-ratelimit-remaining')
+    const reset = headerNumber(raw, 'x-ratelimit-reset')
+    if (limit !== undefined) this.rate.limit = limit
+    if (remaining !== undefined) this.rate.remaining = remaining
+    if (reset !== undefined) this.rate.resetAt = this.deps.clock.now() + reset * 1000
+  }
+
+  /** How long a 429 asks us to wait: Retry-After (seconds or date), else the reset header, else backoff. */
+  private rateLimitWait(raw: RawResponse): number {
+    const now = this.deps.clock.now()
+    const retryAfter = headerValue(raw, 'retry-after')
+    if (retryAfter) {
+      if (/^\d+(\.\d+)?$/.test(retryAfter.trim())) return Math.ceil(Number(retryAfter) * 1000)
+      const date = Date.parse(retryAfter)
+      if (!Number.isNaN(date)) return Math.max(0, date - now)
+    }
+    const reset = headerNumber(raw, 'x-ratelimit-reset')
+    if (reset !== undefined) return Math.ceil(reset * 1000)
+    return 60_000
+  }
+}
+
+function scopeError(res: ApiResponse): ApiError {
+  return new ApiError(
+    403,
+    res.message,
+    `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${MANAGE_USERS_HINT}`
+  )
+}
+
+function isTokenFailure(res: ApiResponse): boolean {
+  if (res.status !== 401) return false
+  if (/pending/i.test(res.message)) return false
+  const name = isObject(res.json) && typeof res.json.name === 'string' ? res.json.name : ''
+  return /authentication failure/i.test(res.message) || /^InvalidCredentials$/i.test(name)
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function parseJson(text: string): unknown {
+  if (!text.trim()) return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function looksLikeHtml(text: string): boolean {
+  return /^\s*</.test(text)
+}
+
+/** OneLogin's message from `{status:{message}}`, `{message}` or `{error_description}`. */
+export function apiMessage(json: unknown): string {
+  if (!isObject(json)) return ''
+  const status = json.status
+  const candidates = [isObject(status) ? status.message : undefined, json.message, json.error_description, json.description]
+  const found = candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')
+  return found ? found.replace(/\s+/g, ' ').trim().slice(0, 300) : ''
+}
+
+function headerValue(raw: RawResponse, name: string): string | undefined {
+  const v = raw.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+function headerNumber(raw: RawResponse, name: string): number | undefined {
+  const v = headerValue(raw, name)
+  if (v === undefined || !/^\s*\d+(\.\d+)?\s*$/.test(v)) return undefined
+  return Number(v)
+}

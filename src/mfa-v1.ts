@@ -1,0 +1,101 @@
+import { isObject, type ApiResponse, type OneLoginClient } from './client.js'
+import type { Clock } from './clock.js'
+import type { Device } from './devices.js'
+import { ApiError, GateError } from './errors.js'
+import type { Answer, MfaApi, Ticket } from './mfa.js'
+
+/** MFA API v1: `/api/1/users/{id}/otp_devices`, `.../trigger`, `.../verify`. Needs "Manage users". */
+export class MfaV1 implements MfaApi {
+  readonly version = 1 as const
+
+  constructor(
+    private readonly client: OneLoginClient,
+    private readonly clock: Clock,
+    private readonly mask: (secret: string) => void
+  ) {}
+
+  async listDevices(userId: string): Promise<Device[]> {
+    const res = await this.client.call({ method: 'GET', path: `/api/1/users/${userId}/otp_devices`, what: `list the devices of user ${userId}` })
+    const list = isObject(res.json) && isObject(res.json.data) ? res.json.data.otp_devices : undefined
+    if (res.status !== 200 || !Array.isArray(list)) throw userCallError(res, userId, 'list the devices')
+    return list.filter(isObject).map((d) => ({
+      id: String(d.id ?? ''),
+      factor: String(d.auth_factor_name ?? d.type_display_name ?? 'unknown factor'),
+      name: String(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name ?? ''),
+      isDefault: d.default === true,
+      active: d.active !== false,
+      needsTrigger: d.needs_trigger === true
+    }))
+  }
+
+  async sendPush(userId: string, device: Device, expiresInSeconds: number): Promise<Ticket> {
+    const sentAt = this.clock.now()
+    const res = await this.client.call({
+      method: 'POST',
+      path: `/api/1/users/${userId}/otp_devices/${device.id}/trigger`,
+      body: { state_token_expires_in: expiresInSeconds },
+      what: `send the push to user ${userId}`
+    })
+    const first = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data[0] : undefined
+    const stateToken = isObject(first) && typeof first.state_token === 'string' ? first.state_token : ''
+    if (stateToken) this.mask(stateToken)
+    if (res.status !== 200 || !stateToken) throw userCallError(res, userId, 'send the push')
+    return { handle: stateToken, expiresAt: sentAt + expiresInSeconds * 1000 }
+  }
+
+  async checkPush(userId: string, device: Device, ticket: Ticket): Promise<Answer> {
+    const res = await this.client.call({
+      method: 'POST',
+      path: `/api/1/users/${userId}/otp_devices/${device.id}/verify`,
+      body: { state_token: ticket.handle },
+      what: `check the push to user ${userId}`
+    })
+    return classifyVerify(res, ticket.expiresAt, this.clock.now())
+  }
+
+  async verifyCode(userId: string, device: Device, code: string): Promise<Answer> {
+    const res = await this.client.call({
+      method: 'POST',
+      path: `/api/1/users/${userId}/otp_devices/${device.id}/verify`,
+      body: { otp_token: code },
+      what: `verify the code of user ${userId}`
+    })
+    const answer = classifyVerify(res, Number.POSITIVE_INFINITY, this.clock.now())
+    // A typed code has no push to wait for: "pending" or "expired" here is a refusal.
+    return answer.kind === 'pending' || answer.kind === 'expired' ? { kind: 'denied', message: res.message || `HTTP ${res.status}` } : answer
+  }
+}
+
+/**
+ * Reads a v1 verify answer. Approval needs HTTP 200 and an explicit success
+ * status in a JSON body. "pending" anywhere in the message means keep
+ * waiting. OneLogin does not document its words for a denial or an expired
+ * state token, so: a 400 that speaks of an invalid/expired token, or any
+ * refusal once the push's own lifetime is over, is an expiry; every other
+ * refusal is a denial.
+ */
+export function classifyVerify(res: ApiResponse, expiresAt: number, now: number): Answer {
+  const status = isObject(res.json) && isObject(res.json.status) ? res.json.status : undefined
+  if (
+    res.status === 200 &&
+    status !== undefined &&
+    status.error === false &&
+    (status.type === 'success' || status.code === 200 || status.code === '200')
+  ) {
+    return { kind: 'approved' }
+  }
+  const message = res.message || `HTTP ${res.status}`
+  if (/pending/i.test(res.message)) return { kind: 'pending' }
+  if (res.status === 200) {
+    throw new GateError('error', `OneLogin answered HTTP 200 without a clear success (${message}); not taken as approval.`)
+  }
+  if ((res.status === 400 && /expired|invalid/i.test(res.message)) || now >= expiresAt) return { kind: 'expired', message }
+  return { kind: 'denied', message }
+}
+
+function userCallError(res: ApiResponse, userId: string, what: string): GateError {
+  if (/user does not exist|not found/i.test(res.message) || res.status === 404) {
+    return new ApiError(res.status, res.message, `OneLogin has no user with ID ${userId} (input 'user-id'): ${res.message || `HTTP ${res.status}`}.`)
+  }
+  return new ApiError(res.status, res.message, `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+}

@@ -1,0 +1,24 @@
+import type { Device } from './devices.js'
+
+/** What OneLogin says about a push (or a typed code). */
+export type Answer =
+  | { readonly kind: 'approved' }
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'denied'; readonly message: string }
+  | { readonly kind: 'expired'; readonly message: string }
+
+/** A push that was sent: the secret handle to poll it with, and when OneLogin drops it. */
+export interface Ticket {
+  /** The state token (v1) or verification id (v2). Masked when received. */
+  readonly handle: string
+  readonly expiresAt: number
+}
+
+/** The MFA calls the gate makes, whichever OneLogin API version serves them. */
+export interface MfaApi {
+  readonly version: 1 | 2
+  listDevices(userId: string): Promise<Device[]>
+  sendPush(userId: string, device: Device, expiresInSeconds: number): Promise<Ticket>
+  checkPush(userId: string, device: Device, ticket: Ticket): Promise<Answer>
+  verifyCode(userId: string, device: Device, code: string): Promise<Answer>
+}

@@ -1,0 +1,58 @@
+import { appendFile } from 'node:fs/promises'
+import * as core from '@actions/core'
+import type { GateResult } from './gate.js'
+import { formatDuration } from './gate.js'
+
+const HEADINGS: Record<GateResult['status'], string> = {
+  approved: '\u2705 Approved on OneLogin Protect',
+  denied: '\u274c Denied on OneLogin Protect',
+  'timed-out': '\u23f1\ufe0f No answer from OneLogin Protect in time',
+  error: '\u26a0\ufe0f The OneLogin approval gate failed'
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+}
+
+/** The run's page, from the runner's environment, when it is known. */
+export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env
+  return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
+}
+
+/** Writes the job summary: outcome, who was asked, on which device, how long it took, a link to the run. */
+export async function writeSummary(result: GateResult, timeoutSeconds: number, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!env.GITHUB_STEP_SUMMARY) return
+  const rows = result.approvers.map((r) => [
+    escapeHtml(r.userId),
+    r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
+    escapeHtml(r.answer + (r.message ? `: ${r.message}` : '')),
+    r.answeredAt !== undefined && result.pushedAt !== undefined ? formatDuration(r.answeredAt - result.pushedAt) : '\u2014',
+    String(r.pushes)
+  ])
+  const waited = result.pushedAt !== undefined ? formatDuration(result.endedAt - result.pushedAt) : 'no push was sent'
+  const link = runUrl(env)
+  const s = core.summary
+    .addHeading(HEADINGS[result.status], 2)
+    .addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
+    .addTable([
+      [
+        { data: 'Approver (OneLogin user)', header: true },
+        { data: 'Device', header: true },
+        { data: 'Answer', header: true },
+        { data: 'Answered after', header: true },
+        { data: 'Pushes sent', header: true }
+      ],
+      ...rows
+    ])
+    .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(timeoutSeconds * 1000)}).`, false)
+  if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
+  s.addRaw('</p>', true)
+  const text = s.stringify()
+  s.emptyBuffer()
+  try {
+    await appendFile(env.GITHUB_STEP_SUMMARY, text, 'utf8')
+  } catch (err) {
+    core.warning(`Could not write the job summary: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
