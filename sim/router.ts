@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TokenStore } from './auth.js'
+import type { FaultTable } from './faults.js'
+import { HttpError, readBody, v1Error, v2Error } from './http.js'
+import type { PushStore } from './pushes.js'
+import type { RateLimiter, RateLimitState } from './ratelimit.js'
+import type { Tenant } from './tenant.js'
+import type { Timers } from './timers.js'
+import type { CallRecord, FaultEndpoint } from './types.js'
+
+/** Everything one simulator instance holds. */
+export interface SimState {
+  tenant: Tenant
+  tokens: TokenStore
+  pushes: PushStore
+  limiter: RateLimiter
+  faults: FaultTable
+  timers: Timers
+  calls: CallRecord[]
+  now: () => number
+}
+
+/** How a route words its errors: v1 envelope, v2 `{statusCode,name,message}`, or control `{error}`. */
+export type ErrorStyle = 'v1' | 'v2' | 'control'
+
+export interface RouteRequest {
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  /** Path captures, in order. */
+  params: string[]
+  sim: SimState
+  /** Set for API routes: the budget after this call. */
+  rateLimit?: RateLimitState
+  /** The parsed body; a body that is neither a JSON object nor a form is a 400 in the route's style. */
+  body(): Promise<Record<string, unknown>>
+}
+
+export interface Route {
+  method: string
+  path: RegExp
+  style: ErrorStyle
+  /** API routes are rate-limited, recorded and can be faulted; control routes are not. */
+  endpoint?: FaultEndpoint
+  handle(r: RouteRequest): void | Promise<void>
+}
+
+export function badRequest(style: ErrorStyle, message: string): HttpError {
+  if (style === 'v1') return v1Error(400, 'bad request', message)
+  if (style === 'v2') return v2Error(400, 'BadRequest', message)
+  return new HttpError(400, { error: message })
+}
+
+export function matchRoute(routes: Route[], method: string, pathname: string): { route: Route; params: string[] } | undefined {
+  for (const route of routes) {
+    const m = route.method === method ? route.path.exec(pathname) : null
+    if (m) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) }
+  }
+  return undefined
+}
+
+export function bodyReader(req: IncomingMessage, style: ErrorStyle): () => Promise<Record<string, unknown>> {
+  let parsed: Promise<Record<string, unknown> | undefined> | undefined
+  return async () => {
+    parsed ??= readBody(req)
+    const body = await parsed
+    if (!body) throw badRequest(style, 'The request body must be a JSON object')
+    return body
+  }
+}
