@@ -7,8 +7,14 @@ export class HttpError extends Error {
     readonly body: unknown,
     readonly headers: Record<string, string> = {}
   ) {
-    super(`HTTP ${status}`)
+    super(`HTTP ${status}: ${messageOf(body)}`)
   }
+}
+
+/** The message in any of the sim's error shapes. */
+function messageOf(body: unknown): string {
+  const b = (body ?? {}) as { error?: unknown; message?: unknown; status?: { message?: unknown } }
+  return String(b.error ?? b.message ?? b.status?.message ?? '')
 }
 
 /** The v1 / auth envelope: `{"status":{error,code,type,message}}`. */

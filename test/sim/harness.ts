@@ -1,0 +1,88 @@
+import { afterEach } from 'vitest'
+import { start, type Sim, type SimOptions } from '../../sim/server.js'
+
+export const ADA = 35510511
+export const ADA_PUSH = 525509
+export const ADA_PROTECT_CODE = 525510
+export const ADA_SMS = 525511
+export const ADA_GA = 526551
+
+/** Demo tenant credentials by scope. */
+export const CLIENTS = {
+  manage_users: { id: 'demo-client-id', secret: 'demo-client-secret' },
+  manage_all: { id: 'admin-client-id', secret: 'admin-client-secret' },
+  read_users: { id: 'reader-client-id', secret: 'reader-client-secret' },
+  authentication_only: { id: 'authonly-client-id', secret: 'authonly-client-secret' }
+} as const
+export type ClientName = keyof typeof CLIENTS
+
+export interface Reply {
+  status: number
+  headers: Headers
+  text: string
+  /** The parsed body, or undefined when it is not JSON. */
+  json: any
+}
+
+export interface Harness {
+  sim: Sim
+  /** Moves the sim's clock forward (timers still run on real time). */
+  advance(ms: number): void
+  call(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Reply>
+  token(client?: ClientName): Promise<string>
+}
+
+const open: Sim[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()))
+})
+
+/** A simulator on a free loopback port with a controllable clock, closed after each test. */
+export async function startSim(opts: SimOptions = {}): Promise<Harness> {
+  let now = Date.now()
+  const sim = await start({ quiet: true, now: () => now, ...opts })
+  open.push(sim)
+  const call: Harness['call'] = async (method, path, init = {}) => {
+    const headers: Record<string, string> = { ...init.headers }
+    if (init.token) headers.authorization = `Bearer ${init.token}`
+    if (init.body !== undefined) headers['content-type'] ??= 'application/json'
+    const res = await fetch(sim.url + path, {
+      method,
+      headers,
+      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      redirect: 'manual'
+    })
+    return reply(res)
+  }
+  return {
+    sim,
+    advance: (ms) => {
+      now += ms
+    },
+    call,
+    token: async (client = 'manage_all') => {
+      const r = await call('POST', '/auth/oauth2/v2/token', {
+        body: { grant_type: 'client_credentials' },
+        headers: { authorization: basic(client) }
+      })
+      if (r.status !== 200) throw new Error(`token: ${r.status} ${r.text}`)
+      return r.json.access_token as string
+    }
+  }
+}
+
+export async function reply(res: Response): Promise<Reply> {
+  const text = await res.text()
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  return { status: res.status, headers: res.headers, text, json }
+}
+
+export function basic(client: ClientName): string {
+  const { id, secret } = CLIENTS[client]
+  return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`
+}
