@@ -25,6 +25,12 @@ export interface CallOptions {
   readonly body?: unknown
   /** What the call is for, in words, for error messages: "send the push". */
   readonly what: string
+  /**
+   * The endpoint answers with 401 itself (a pending push, a wrong code), so
+   * only the message "Authentication Failure" means the token is gone.
+   * Elsewhere any 401 that is not "pending" does.
+   */
+  readonly answersWith401?: boolean
 }
 
 export interface Logger {
@@ -43,6 +49,8 @@ export interface ClientDeps {
   readonly random?: () => number
   /** Registers a secret with the runner so it is masked in the log. */
   readonly mask?: (secret: string) => void
+  /** What to tell the user about the scope the credential needs. */
+  readonly scopeHint?: string
 }
 
 /** Longest a single request may take, whatever the deadline. */
@@ -52,6 +60,7 @@ export const MAX_ATTEMPTS = 5
 const BACKOFF_BASE_MS = 500
 const BACKOFF_CAP_MS = 8_000
 export const MANAGE_USERS_HINT = 'Use an API credential with the "Manage users" scope (Administration > Developers > API Credentials).'
+export const MANAGE_ALL_HINT = 'MFA API v2 needs an API credential with the "Manage All" scope (Administration > Developers > API Credentials).'
 
 /**
  * The one door to the OneLogin API: holds the access token, sends every call
@@ -64,6 +73,7 @@ export class OneLoginClient {
   private tokenRenewed = false
   private readonly random: () => number
   private readonly mask: (secret: string) => void
+  private readonly scopeHint: string
 
   constructor(
     private readonly baseUrl: string,
@@ -75,6 +85,7 @@ export class OneLoginClient {
   ) {
     this.random = deps.random ?? Math.random
     this.mask = deps.mask ?? ((s) => core.setSecret(s))
+    this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
   }
 
   /** Gets an access token (OAuth 2.0 client credentials, token API v2). */
@@ -89,10 +100,10 @@ export class OneLoginClient {
       throw new ApiError(
         res.status,
         res.message,
-        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check inputs 'client-id' and 'client-secret'. ${MANAGE_USERS_HINT}`
+        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check inputs 'client-id' and 'client-secret'. ${this.scopeHint}`
       )
     }
-    if (res.status === 403) throw scopeError(res)
+    if (res.status === 403) throw scopeError(res, this.scopeHint)
     const token = isObject(res.json) && typeof res.json.access_token === 'string' ? res.json.access_token : ''
     if (res.status !== 200 || !token) {
       throw new ApiError(res.status, res.message, `OneLogin gave no access token (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
@@ -110,7 +121,7 @@ export class OneLoginClient {
   async call(opts: CallOptions): Promise<ApiResponse> {
     if (!this.accessToken) await this.authenticate()
     let res = await this.send(opts, `Bearer ${this.accessToken}`)
-    if (isTokenFailure(res)) {
+    if (isTokenFailure(res, opts)) {
       if (this.tokenRenewed) {
         throw new ApiError(401, res.message, `OneLogin rejected the access token again after it was renewed (${res.message}); cannot ${opts.what}.`)
       }
@@ -118,11 +129,11 @@ export class OneLoginClient {
       this.tokenRenewed = true
       await this.authenticate()
       res = await this.send(opts, `Bearer ${this.accessToken}`)
-      if (isTokenFailure(res)) {
+      if (isTokenFailure(res, opts)) {
         throw new ApiError(401, res.message, `OneLogin rejected the renewed access token too (${res.message}); cannot ${opts.what}.`)
       }
     }
-    if (res.status === 403) throw scopeError(res)
+    if (res.status === 403) throw scopeError(res, this.scopeHint)
     return res
   }
 
@@ -224,19 +235,13 @@ export class OneLoginClient {
   }
 }
 
-function scopeError(res: ApiResponse): ApiError {
-  return new ApiError(
-    403,
-    res.message,
-    `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${MANAGE_USERS_HINT}`
-  )
+function scopeError(res: ApiResponse, hint: string): ApiError {
+  return new ApiError(403, res.message, `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${hint}`)
 }
 
-function isTokenFailure(res: ApiResponse): boolean {
-  if (res.status !== 401) return false
-  if (/pending/i.test(res.message)) return false
-  const name = isObject(res.json) && typeof res.json.name === 'string' ? res.json.name : ''
-  return /authentication failure/i.test(res.message) || /^InvalidCredentials$/i.test(name)
+function isTokenFailure(res: ApiResponse, opts: CallOptions): boolean {
+  if (res.status !== 401 || /pending/i.test(res.message)) return false
+  return opts.answersWith401 ? /authentication failure/i.test(res.message) : true
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,13 +1,15 @@
 import type { OneLoginClient, Logger } from './client.js'
 import type { Clock } from './clock.js'
-import { choosePushDevice, type Device } from './devices.js'
+import { chooseCodeDevice, choosePushDevice, type Device } from './devices.js'
 import { describeError, GateError, type GateStatus } from './errors.js'
 import type { MfaApi, Ticket } from './mfa.js'
+import type { ApproverSpec } from './inputs.js'
 import { nextPollDelay } from './schedule.js'
+import { resolveUserId } from './users.js'
 
 /** One person asked to approve. */
 export interface ApproverTarget {
-  readonly userId: string
+  readonly spec: ApproverSpec
   /** Push to this device instead of the user's default Protect device. */
   readonly deviceId?: string
 }
@@ -19,12 +21,17 @@ export interface GateOptions {
   /** Epoch ms: no poll starts after this. */
   readonly deadline: number
   readonly pollIntervalSeconds: number
+  /** A typed one-time code: verify it instead of sending a push. */
+  readonly code?: string
 }
 
 export type ApproverAnswer = 'approved' | 'denied' | 'pending' | 'expired'
 
 export interface ApproverRecord {
-  readonly userId: string
+  /** The entry as written in the inputs. */
+  readonly entry: string
+  /** The OneLogin user ID, once known. */
+  userId: string
   device?: Device
   answer: ApproverAnswer
   /** Epoch ms of the answer, when there was one. */
@@ -86,7 +93,12 @@ export function maxPushesFor(timeoutMs: number): number {
  * only on an explicit success from OneLogin for a push it sent.
  */
 export async function runPushGate(opts: GateOptions, deps: GateDeps): Promise<GateResult> {
-  const records: ApproverRecord[] = opts.approvers.map((a) => ({ userId: a.userId, answer: 'pending', pushes: 0 }))
+  const records: ApproverRecord[] = opts.approvers.map((a) => ({
+    entry: a.spec.entry,
+    userId: a.spec.by === 'id' ? a.spec.value : '',
+    answer: 'pending',
+    pushes: 0
+  }))
   const state: { pushedAt?: number } = {}
   try {
     return await pushAndWait(opts, deps, records, state)
@@ -118,16 +130,47 @@ async function pushAndWait(
     log.info(`Got an access token (MFA API v${mfa.version}).`)
   })
 
-  const devices = await log.group('Find the approver\u2019s device', async () => {
+  // Every lookup happens before anything is sent to anyone.
+  const devices = await log.group(opts.approvers.length === 1 ? 'Find the approver' : 'Find the approvers', async () => {
+    for (const [i, target] of opts.approvers.entries()) {
+      records[i]!.userId = await resolveUserId(client, target.spec)
+      if (target.spec.by !== 'id') log.info(`${target.spec.value} is OneLogin user ${records[i]!.userId}.`)
+    }
     const chosen: Device[] = []
     for (const [i, target] of opts.approvers.entries()) {
-      const device = choosePushDevice(await mfa.listDevices(target.userId), target.userId, target.deviceId)
-      records[i]!.device = device
+      const record = records[i]!
+      const listed = await mfa.listDevices(record.userId)
+      const device = opts.code !== undefined ? chooseCodeDevice(listed, record.userId, target.deviceId) : choosePushDevice(listed, record.userId, target.deviceId)
+      record.device = device
       chosen.push(device)
-      log.info(`User ${target.userId}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
+      log.info(`User ${record.userId}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
     }
     return chosen
   })
+
+  if (opts.code !== undefined) {
+    const code = opts.code
+    return log.group('Verify the code', async () => {
+      const record = records[0]!
+      const answer = await mfa.verifyCode(record.userId, devices[0]!, code)
+      const at = clock.now()
+      state.pushedAt = startedAt
+      if (answer.kind === 'approved') {
+        Object.assign(record, { answer: 'approved', answeredAt: at })
+        return { status: 'approved', message: `User ${record.userId}'s code was accepted.`, approvers: records, pushedAt: startedAt, endedAt: at }
+      }
+      const message = answer.kind === 'pending' ? 'no answer' : answer.message
+      Object.assign(record, { answer: 'denied', answeredAt: at, message })
+      return {
+        status: 'denied',
+        message: `User ${record.userId}'s code was refused: OneLogin says "${message}".`,
+        approvers: records,
+        pushedAt: startedAt,
+        endedAt: at,
+        deniedBy: record.userId
+      }
+    })
+  }
 
   const pending: Pending[] = await log.group('Send the push', async () => {
     const sent: Pending[] = []
@@ -177,7 +220,8 @@ async function pushAndWait(
         const t = clock.now()
         if (answer.kind === 'approved') {
           Object.assign(p.record, { answer: 'approved', answeredAt: t })
-          log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)}.`)
+          const count = records.filter((r) => r.answer === 'approved').length
+          log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)} (${count} of ${opts.minApprovals} approvals).`)
         } else if (answer.kind === 'denied') {
           Object.assign(p.record, { answer: 'denied', answeredAt: t, message: answer.message })
           log.info(`User ${p.record.userId} did not approve: OneLogin says "${answer.message}".`)
@@ -208,6 +252,7 @@ async function pushAndWait(
 
       const approved = records.filter((r) => r.answer === 'approved')
       const denied = records.find((r) => r.answer === 'denied')
+
       const stillOpen = records.filter((r) => r.answer === 'pending').length
       if (approved.length >= need) {
         return finish('approved', approvalMessage(approved, need))

@@ -9,14 +9,33 @@ export interface Settings {
   readonly clientSecret: string
   /** Base URL every call goes to, without a trailing slash; credentials go nowhere else. */
   readonly baseUrl: string
-  /** The approver's numeric OneLogin user ID. */
-  readonly userId: string
+  /** Who may approve: from `user-id` (one) or `approvers` (one or more). */
+  readonly approvers: readonly ApproverSpec[]
+  /** How many approvers must accept. */
+  readonly minApprovals: number
+  /** Whether the person who started the run may approve it. */
+  readonly allowSelfApproval: boolean
+  /** A typed one-time code to verify instead of sending a push. Masked. */
+  readonly otp?: string
+  /** OneLogin MFA API version. */
+  readonly apiVersion: 1 | 2
   /** Device to push to instead of the approver's default Protect device. */
   readonly deviceId?: string
   /** Seconds to wait for the answer. */
   readonly timeoutSeconds: number
   /** Shortest gap between two polls for the answer, in seconds. */
   readonly pollIntervalSeconds: number
+}
+
+/** One approver as written in the inputs. */
+export interface ApproverSpec {
+  /** The entry as written, for messages. */
+  readonly entry: string
+  /** How to find the OneLogin user. */
+  readonly by: 'id' | 'email' | 'username'
+  readonly value: string
+  /** The GitHub login given with `@login`, used to stop self-approval. */
+  readonly login?: string
 }
 
 export type InputReader = (name: string) => string
@@ -28,6 +47,10 @@ const REGIONS = ['us', 'eu'] as const
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
 const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
+const EMAIL = /^[^\s@*,]+@[^\s@*,]+\.[^\s@*,]+$/
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
+const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
+const OTP = /^[A-Za-z0-9]{4,64}$/
 
 /** Reads and validates every input. Throws InputError naming the first bad one. */
 export function readSettings(read: InputReader = defaultReader, mask: (secret: string) => void = core.setSecret): Settings {
@@ -39,13 +62,26 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
   if (/[\r\n]/.test(clientSecret)) throw new InputError('client-secret', "Input 'client-secret' must be a single line.")
 
   const baseUrl = resolveBaseUrl(read('api-url'), read('subdomain'), read('region'))
-  const userId = required(read, 'user-id', "the approver's numeric OneLogin user ID")
-  if (!NUMERIC_ID.test(userId)) {
-    throw new InputError('user-id', `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, got ${quote(userId)}.`)
+  const otp = read('otp')
+  if (otp) mask(otp)
+  const approvers = parseApprovers(read('user-id'), read('approvers'))
+  const minApprovals = parseMinApprovals(read('min-approvals'), approvers.length)
+  const allowSelfApproval = parseBoolean('allow-self-approval', read('allow-self-approval'), false)
+  if (otp) {
+    if (!OTP.test(otp)) {
+      throw new InputError('otp', "Input 'otp' must be the one-time code alone: 4 to 64 letters or digits, no spaces.")
+    }
+    if (approvers.length !== 1) {
+      throw new InputError('otp', "Input 'otp' verifies one person's code: name exactly one approver (in 'user-id' or 'approvers').")
+    }
   }
+  const apiVersion = parseApiVersion(read('api-version'))
   const deviceIdRaw = read('device-id')
   if (deviceIdRaw && !DEVICE_ID.test(deviceIdRaw)) {
     throw new InputError('device-id', `Input 'device-id' must be a OneLogin device ID (letters, digits, '-' or '_'), got ${quote(deviceIdRaw)}.`)
+  }
+  if (deviceIdRaw && approvers.length > 1) {
+    throw new InputError('device-id', "Input 'device-id' names one device, so it needs exactly one approver.")
   }
   const timeoutSeconds = parseTimeout(read('timeout'))
   const pollIntervalSeconds = parsePollInterval(read('poll-interval'), timeoutSeconds)
@@ -54,11 +90,93 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
     clientId,
     clientSecret,
     baseUrl,
-    userId,
+    approvers,
+    minApprovals,
+    allowSelfApproval,
+    ...(otp ? { otp } : {}),
+    apiVersion,
     ...(deviceIdRaw ? { deviceId: deviceIdRaw } : {}),
     timeoutSeconds,
     pollIntervalSeconds
   }
+}
+
+/** `user-id` (one numeric ID) or `approvers` (a list), never both. */
+export function parseApprovers(userId: string, list: string): ApproverSpec[] {
+  if (userId && list.trim()) {
+    throw new InputError('approvers', "Inputs 'user-id' and 'approvers' cannot both be set: list every approver in 'approvers'.")
+  }
+  if (userId) {
+    if (!NUMERIC_ID.test(userId)) {
+      throw new InputError('user-id', `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, got ${quote(userId)}.`)
+    }
+    return [{ entry: userId, by: 'id', value: userId }]
+  }
+  const entries = list.split(/[\n,]/).map((e) => e.trim()).filter(Boolean)
+  if (entries.length === 0) {
+    throw new InputError('user-id', "Input 'user-id' is required: the approver's numeric OneLogin user ID (or list approvers in 'approvers').")
+  }
+  const specs = entries.map(parseApprover)
+  const seen = new Set<string>()
+  for (const s of specs) {
+    const key = `${s.by}:${s.value.toLowerCase()}`
+    if (seen.has(key)) throw new InputError('approvers', `Input 'approvers' lists ${quote(s.value)} twice.`)
+    seen.add(key)
+  }
+  return specs
+}
+
+function parseApprover(entry: string): ApproverSpec {
+  const bad = (why: string): InputError =>
+    new InputError(
+      'approvers',
+      `Input 'approvers' has a bad entry ${quote(entry)}: ${why}. Each entry is a OneLogin user ID, email or username, optionally followed by a space and @github-login.`
+    )
+  const parts = entry.split(/\s+/)
+  if (parts.length > 2) throw bad('too many words')
+  const [who, loginPart] = parts as [string, string | undefined]
+  let login: string | undefined
+  if (loginPart !== undefined) {
+    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1))) throw bad('the GitHub login must look like @octocat')
+    login = loginPart.slice(1)
+  }
+  const withLogin = login ? { login } : {}
+  if (who.startsWith('@')) throw bad('a GitHub login alone does not name a OneLogin user')
+  if (/^\d+$/.test(who)) {
+    if (!NUMERIC_ID.test(who)) throw bad('a user ID must be a positive number')
+    return { entry, by: 'id', value: who, ...withLogin }
+  }
+  if (who.includes('@')) {
+    if (!EMAIL.test(who)) throw bad('not an email address')
+    return { entry, by: 'email', value: who, ...withLogin }
+  }
+  if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')
+  return { entry, by: 'username', value: who, ...withLogin }
+}
+
+function parseMinApprovals(value: string, count: number): number {
+  const text = value || '1'
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new InputError('min-approvals', `Input 'min-approvals' must be a positive whole number, got ${quote(value)}.`)
+  }
+  const n = Number(text)
+  if (n > count) {
+    throw new InputError('min-approvals', `Input 'min-approvals' is ${n}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`)
+  }
+  return n
+}
+
+function parseBoolean(name: string, value: string, fallback: boolean): boolean {
+  if (!value) return fallback
+  if (/^true$/i.test(value)) return true
+  if (/^false$/i.test(value)) return false
+  throw new InputError(name, `Input '${name}' must be true or false, got ${quote(value)}.`)
+}
+
+function parseApiVersion(value: string): 1 | 2 {
+  if (!value || value === '1') return 1
+  if (value === '2') return 2
+  throw new InputError('api-version', `Input 'api-version' must be 1 or 2 (the OneLogin MFA API version), got ${quote(value)}.`)
 }
 
 /** `api-url` wins over `subdomain`, which wins over `region`. */

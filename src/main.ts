@@ -1,11 +1,13 @@
 import * as core from '@actions/core'
-import { OneLoginClient } from './client.js'
+import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from './client.js'
 import { systemClock, type Clock } from './clock.js'
 import { describeError, InputError, type GateStatus } from './errors.js'
 import { runPushGate, type GateResult } from './gate.js'
 import { nodeTransport, type Transport } from './http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from './mfa-v1.js'
+import { MfaV2 } from './mfa-v2.js'
+import { checkSelfApproval, type Eligibility } from './self-approval.js'
 import { writeSummary } from './summary.js'
 
 export interface RunDeps {
@@ -26,18 +28,29 @@ const log = {
   debug: (m: string) => core.debug(m),
   group: <T>(name: string, fn: () => Promise<T>) => core.group(name, fn)
 }
+const mask = (secret: string): void => core.setSecret(secret)
 
 /** The action: validate inputs, run the gate, publish outputs and summary, fail unless approved. */
 export async function run(deps: RunDeps = {}): Promise<GateStatus> {
   const clock = deps.clock ?? systemClock
   const env = deps.env ?? process.env
   let settings: Settings
+  let eligibility: Eligibility
   try {
     settings = readSettings(deps.read)
+    eligibility = settings.otp
+      ? { eligible: settings.approvers, excluded: [], unchecked: [] }
+      : checkSelfApproval(settings.approvers, settings.minApprovals, settings.allowSelfApproval, env)
   } catch (err) {
-    setOutputs({ status: 'error', userId: '', deviceId: '', waitSeconds: '' })
+    publish({ status: 'error', message: '', approvers: [], endedAt: clock.now() })
     core.setFailed(err instanceof InputError ? err.message : `Could not read the inputs: ${describeError(err)}`)
     return 'error'
+  }
+  for (const a of eligibility.excluded) core.info(`${a.entry} started this run, so gets no push (allow-self-approval is false).`)
+  if (eligibility.unchecked.length > 0) {
+    core.warning(
+      `Cannot check that ${eligibility.unchecked.map((a) => a.entry).join(', ')} did not start this run: no @github-login is given. Write each approver as "<user> @<github-login>".`
+    )
   }
 
   const startedAt = clock.now()
@@ -46,41 +59,48 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     settings.baseUrl,
     settings.clientId,
     settings.clientSecret,
-    { transport: deps.transport ?? nodeTransport, clock, log, ...(deps.signal ? { signal: deps.signal } : {}) },
+    {
+      transport: deps.transport ?? nodeTransport,
+      clock,
+      log,
+      mask,
+      scopeHint: settings.apiVersion === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT,
+      ...(deps.signal ? { signal: deps.signal } : {})
+    },
     deadline + FINAL_POLL_GRACE_MS
   )
-  const mfa = new MfaV1(client, clock, (s) => core.setSecret(s))
-  core.info(`Asking OneLogin (${settings.baseUrl}) for user ${settings.userId}'s approval; timeout ${settings.timeoutSeconds} s.`)
+  const mfa = settings.apiVersion === 2 ? new MfaV2(client, clock, mask) : new MfaV1(client, clock, mask)
+  const who = eligibility.eligible.map((a) => a.entry).join(', ')
+  core.info(
+    settings.otp
+      ? `Verifying ${who}'s one-time code with OneLogin (${settings.baseUrl}).`
+      : `Asking OneLogin (${settings.baseUrl}) for ${settings.minApprovals} approval${settings.minApprovals === 1 ? '' : 's'} from ${who}; timeout ${settings.timeoutSeconds} s.`
+  )
 
   const result = await runPushGate(
     {
-      approvers: [{ userId: settings.userId, ...(settings.deviceId ? { deviceId: settings.deviceId } : {}) }],
-      minApprovals: 1,
+      approvers: eligibility.eligible.map((spec) => ({ spec, ...(settings.deviceId ? { deviceId: settings.deviceId } : {}) })),
+      minApprovals: settings.minApprovals,
       deadline,
-      pollIntervalSeconds: settings.pollIntervalSeconds
+      pollIntervalSeconds: settings.pollIntervalSeconds,
+      ...(settings.otp ? { code: settings.otp } : {})
     },
     { client, mfa, clock, log, ...(deps.signal ? { signal: deps.signal } : {}) }
   )
   publish(result)
-  await writeSummary(result, settings.timeoutSeconds, env)
+  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, notAsked: eligibility.excluded, actor: eligibility.actor }, env)
   if (result.status === 'approved') core.info(result.message)
   else core.setFailed(result.message)
   return result.status
 }
 
 function publish(result: GateResult): void {
-  setOutputs({
-    status: result.status,
-    userId: result.approvers.map((r) => r.userId).join(','),
-    deviceId: result.approvers.map((r) => r.device?.id ?? '').filter(Boolean).join(','),
-    waitSeconds: result.pushedAt !== undefined ? ((result.endedAt - result.pushedAt) / 1000).toFixed(1) : ''
-  })
-}
-
-function setOutputs(o: { status: GateStatus; userId: string; deviceId: string; waitSeconds: string }): void {
-  core.setOutput('status', o.status)
-  core.setOutput('approved', String(o.status === 'approved'))
-  core.setOutput('user-id', o.userId)
-  core.setOutput('device-id', o.deviceId)
-  core.setOutput('wait-seconds', o.waitSeconds)
+  core.setOutput('status', result.status)
+  core.setOutput('approved', String(result.status === 'approved'))
+  core.setOutput('user-id', result.approvers.map((r) => r.userId).filter(Boolean).join(','))
+  core.setOutput('device-id', result.approvers.map((r) => r.device?.id ?? '').filter(Boolean).join(','))
+  core.setOutput('wait-seconds', result.pushedAt !== undefined ? ((result.endedAt - result.pushedAt) / 1000).toFixed(1) : '')
+  const accepted = result.approvers.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0))
+  core.setOutput('approvers', accepted.map((r) => r.userId).join(','))
+  core.setOutput('denied-by', result.deniedBy ?? '')
 }

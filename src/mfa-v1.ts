@@ -48,7 +48,8 @@ export class MfaV1 implements MfaApi {
       method: 'POST',
       path: `/api/1/users/${userId}/otp_devices/${device.id}/verify`,
       body: { state_token: ticket.handle },
-      what: `check the push to user ${userId}`
+      what: `check the push to user ${userId}`,
+      answersWith401: true
     })
     return classifyVerify(res, ticket.expiresAt, this.clock.now())
   }
@@ -58,7 +59,8 @@ export class MfaV1 implements MfaApi {
       method: 'POST',
       path: `/api/1/users/${userId}/otp_devices/${device.id}/verify`,
       body: { otp_token: code },
-      what: `verify the code of user ${userId}`
+      what: `verify the code of user ${userId}`,
+      answersWith401: true
     })
     const answer = classifyVerify(res, Number.POSITIVE_INFINITY, this.clock.now())
     // A typed code has no push to wait for: "pending" or "expired" here is a refusal.

@@ -2,6 +2,7 @@ import { appendFile } from 'node:fs/promises'
 import * as core from '@actions/core'
 import type { GateResult } from './gate.js'
 import { formatDuration } from './gate.js'
+import type { ApproverSpec } from './inputs.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',
@@ -21,15 +22,28 @@ export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** Writes the job summary: outcome, who was asked, on which device, how long it took, a link to the run. */
-export async function writeSummary(result: GateResult, timeoutSeconds: number, env: NodeJS.ProcessEnv): Promise<void> {
+export interface SummaryContext {
+  readonly timeoutSeconds: number
+  /** Approvers who started the run and so were not asked. */
+  readonly notAsked: readonly ApproverSpec[]
+  readonly actor?: string | undefined
+}
+
+export async function writeSummary(result: GateResult, ctx: SummaryContext, env: NodeJS.ProcessEnv): Promise<void> {
   if (!env.GITHUB_STEP_SUMMARY) return
+  const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
   const rows = result.approvers.map((r) => [
-    escapeHtml(r.userId),
+    escapeHtml(r.entry === r.userId || !r.userId ? r.entry : `${r.entry} (${r.userId})`),
     r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
     escapeHtml(r.answer + (r.message ? `: ${r.message}` : '')),
-    r.answeredAt !== undefined && result.pushedAt !== undefined ? formatDuration(r.answeredAt - result.pushedAt) : '\u2014',
+    r.answeredAt !== undefined && result.pushedAt !== undefined
+      ? `${formatDuration(r.answeredAt - result.pushedAt)} (${clockTime(r.answeredAt)})`
+      : '\u2014',
     String(r.pushes)
   ])
+  for (const a of ctx.notAsked) {
+    rows.push([escapeHtml(a.entry), '\u2014', escapeHtml(`not asked: ${ctx.actor ?? 'they'} started this run`), '\u2014', '0'])
+  }
   const waited = result.pushedAt !== undefined ? formatDuration(result.endedAt - result.pushedAt) : 'no push was sent'
   const link = runUrl(env)
   const s = core.summary
@@ -37,7 +51,7 @@ export async function writeSummary(result: GateResult, timeoutSeconds: number, e
     .addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
     .addTable([
       [
-        { data: 'Approver (OneLogin user)', header: true },
+        { data: 'Approver', header: true },
         { data: 'Device', header: true },
         { data: 'Answer', header: true },
         { data: 'Answered after', header: true },
@@ -45,7 +59,7 @@ export async function writeSummary(result: GateResult, timeoutSeconds: number, e
       ],
       ...rows
     ])
-    .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(timeoutSeconds * 1000)}).`, false)
+    .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(ctx.timeoutSeconds * 1000)}).`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
   const text = s.stringify()

@@ -29,7 +29,10 @@ describe('readSettings', () => {
       clientId: 'cid',
       clientSecret: 'secret-xyz',
       baseUrl: 'https://api.us.onelogin.com',
-      userId: '35510511',
+      approvers: [{ entry: '35510511', by: 'id', value: '35510511' }],
+      minApprovals: 1,
+      allowSelfApproval: false,
+      apiVersion: 1,
       timeoutSeconds: 300,
       pollIntervalSeconds: 1
     })
@@ -46,7 +49,21 @@ describe('readSettings', () => {
   it.each([
     ['client-id', { 'client-id': '' }, /Input 'client-id' is required/],
     ['client-secret', { 'client-secret': '' }, /Input 'client-secret' is required/],
-    ['user-id', { 'user-id': '' }, /Input 'user-id' is required/],
+    ['user-id', { 'user-id': '' }, /Input 'user-id' is required: the approver's numeric OneLogin user ID \(or list approvers in 'approvers'\)/],
+    ['approvers', { approvers: 'ada@example.com' }, /Inputs 'user-id' and 'approvers' cannot both be set/],
+    ['approvers', { 'user-id': '', approvers: 'ada@example.com\n@ada' }, /bad entry "@ada": a GitHub login alone/],
+    ['approvers', { 'user-id': '', approvers: 'ada@example.com ada' }, /the GitHub login must look like @octocat/],
+    ['approvers', { 'user-id': '', approvers: 'a* @x' }, /a username has letters, digits/],
+    ['approvers', { 'user-id': '', approvers: 'ada@*.com' }, /not an email address/],
+    ['approvers', { 'user-id': '', approvers: 'ada @x y' }, /too many words/],
+    ['approvers', { 'user-id': '', approvers: 'ada, ADA' }, /lists "ADA" twice/],
+    ['min-approvals', { 'user-id': '', approvers: 'ada, bob', 'min-approvals': '3' }, /Input 'min-approvals' is 3, but only 2 approvers are listed/],
+    ['min-approvals', { 'min-approvals': '0' }, /positive whole number/],
+    ['allow-self-approval', { 'allow-self-approval': 'yes' }, /Input 'allow-self-approval' must be true or false, got "yes"/],
+    ['api-version', { 'api-version': '3' }, /Input 'api-version' must be 1 or 2/],
+    ['otp', { otp: '12 34' }, /Input 'otp' must be the one-time code alone/],
+    ['otp', { 'user-id': '', approvers: 'ada, bob', otp: '123456' }, /name exactly one approver/],
+    ['device-id', { 'user-id': '', approvers: 'ada, bob', 'device-id': '5' }, /needs exactly one approver/],
     ['user-id', { 'user-id': 'ada@example.com' }, /Input 'user-id' must be a numeric OneLogin user ID/],
     ['user-id', { 'user-id': '0' }, /numeric/],
     ['user-id', { 'user-id': '12/../13' }, /numeric/],
@@ -77,6 +94,24 @@ describe('readSettings', () => {
     const err = inputError({ ...base, ...values })
     expect(err.input).toBe(input)
     expect(err.message).toMatch(message)
+  })
+
+  it('parses approvers: IDs, emails, usernames, logins, newlines and commas', () => {
+    const s = readSettings(...noMask({ ...base, 'user-id': '', approvers: '35510511 @Ada\n grace@example.com @grace-h, linus\n\n', 'min-approvals': '2', 'allow-self-approval': 'TRUE', 'api-version': '2', otp: '' }))
+    expect(s.approvers).toEqual([
+      { entry: '35510511 @Ada', by: 'id', value: '35510511', login: 'Ada' },
+      { entry: 'grace@example.com @grace-h', by: 'email', value: 'grace@example.com', login: 'grace-h' },
+      { entry: 'linus', by: 'username', value: 'linus' }
+    ])
+    expect(s.minApprovals).toBe(2)
+    expect(s.allowSelfApproval).toBe(true)
+    expect(s.apiVersion).toBe(2)
+  })
+
+  it('masks the typed code at once, before other inputs are checked', () => {
+    const masked: string[] = []
+    expect(() => readSettings(reader({ ...base, otp: '654321', timeout: 'x' }), (s) => masked.push(s))).toThrow(/timeout/)
+    expect(masked).toEqual(['secret-xyz', '654321'])
   })
 
   it('accepts loopback http for local testing', () => {
@@ -125,13 +160,18 @@ describe('action.yml', () => {
       const body = yml.split(new RegExp(`^${name}:\\n`, 'm'))[1]!.split(/^\S/m)[0]!
       return [...body.matchAll(/^  ([a-z-]+):$/gm)].map((m) => m[1])
     }
-    expect(section('inputs')).toEqual(['client-id', 'client-secret', 'region', 'subdomain', 'api-url', 'user-id', 'device-id', 'timeout', 'poll-interval'])
-    expect(section('outputs')).toEqual(['status', 'approved', 'user-id', 'device-id', 'wait-seconds'])
+    expect(section('inputs')).toEqual([
+      'client-id', 'client-secret', 'region', 'subdomain', 'api-url', 'user-id', 'device-id',
+      'approvers', 'min-approvals', 'allow-self-approval', 'otp', 'api-version', 'timeout', 'poll-interval'
+    ])
+    expect(section('outputs')).toEqual(['status', 'approved', 'user-id', 'device-id', 'wait-seconds', 'approvers', 'denied-by'])
   })
 
   it('has defaults that match what the code assumes when an input is empty', () => {
     const defaults = Object.fromEntries([...yml.matchAll(/^  ([a-z-]+):\n(?:    .*\n)*?    default: '?([^'\n]*)'?$/gm)].map((m) => [m[1], m[2]]))
-    expect(defaults).toEqual({ region: 'us', timeout: '300', 'poll-interval': '1' })
+    expect(defaults).toEqual({
+      region: 'us', 'min-approvals': '1', 'allow-self-approval': 'false', 'api-version': '1', timeout: '300', 'poll-interval': '1'
+    })
     const implicit = readSettings(...noMask(base))
     const explicit = readSettings(...noMask({ ...base, ...defaults }))
     expect(explicit).toEqual(implicit)

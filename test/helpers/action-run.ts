@@ -30,7 +30,7 @@ export function parseOutputFile(text: string): Record<string, string> {
  */
 export async function runAction(
   inputs: Record<string, string>,
-  deps: { clock?: Clock; transport?: Transport; signal?: AbortSignal } = {}
+  deps: { clock?: Clock; transport?: Transport; signal?: AbortSignal; env?: Record<string, string> } = {}
 ): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'gate-'))
   const outFile = join(dir, 'output')
@@ -42,7 +42,10 @@ export async function runAction(
     GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_REPOSITORY: 'acme/shop',
-    GITHUB_RUN_ID: '4242'
+    GITHUB_RUN_ID: '4242',
+    GITHUB_ACTOR: '',
+    GITHUB_TRIGGERING_ACTOR: '',
+    ...deps.env
   }
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v
   const saved = { ...process.env }
@@ -56,7 +59,8 @@ export async function runAction(
   let status: GateStatus
   let exitCode: number
   try {
-    status = await run({ ...deps, env: process.env })
+    const { env: _env, ...runDeps } = deps
+    status = await run({ ...runDeps, env: process.env })
     exitCode = Number(process.exitCode ?? 0)
   } finally {
     spy.mockRestore()
