@@ -119,6 +119,13 @@ describe('sim: phone page', () => {
     expect(r.text).toContain('/_sim/events')
   })
 
+  it('its inline script is valid JavaScript', async () => {
+    const h = await startSim()
+    const script = /<script>([\s\S]*)<\/script>/.exec((await h.call('GET', '/')).text)?.[1]
+    expect(script).toContain('EventSource')
+    expect(() => new Function(script!)).not.toThrow()
+  })
+
   it('has Accept and Deny buttons for a pending push, with who, device, time sent and time left', async () => {
     const h = await startSim()
     const id = await push(h)
