@@ -221,7 +221,8 @@ async function pushAndWait(
         if (answer.kind === 'approved') {
           Object.assign(p.record, { answer: 'approved', answeredAt: t })
           const count = records.filter((r) => r.answer === 'approved').length
-          log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)} (${count} of ${opts.minApprovals} approvals).`)
+          const tally = opts.minApprovals > 1 ? ` (${count} of ${opts.minApprovals} approvals)` : ''
+          log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)}${tally}.`)
         } else if (answer.kind === 'denied') {
           Object.assign(p.record, { answer: 'denied', answeredAt: t, message: answer.message })
           log.info(`User ${p.record.userId} did not approve: OneLogin says "${answer.message}".`)

@@ -11,6 +11,8 @@ export interface Settings {
   readonly baseUrl: string
   /** Who may approve: from `user-id` (one) or `approvers` (one or more). */
   readonly approvers: readonly ApproverSpec[]
+  /** True when they came from `approvers` rather than `user-id`. */
+  readonly approversInput: boolean
   /** How many approvers must accept. */
   readonly minApprovals: number
   /** Whether the person who started the run may approve it. */
@@ -91,6 +93,7 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
     clientSecret,
     baseUrl,
     approvers,
+    approversInput: !read('user-id'),
     minApprovals,
     allowSelfApproval,
     ...(otp ? { otp } : {}),

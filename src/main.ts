@@ -47,7 +47,8 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     return 'error'
   }
   for (const a of eligibility.excluded) core.info(`${a.entry} started this run, so gets no push (allow-self-approval is false).`)
-  if (eligibility.unchecked.length > 0) {
+  // A lone `user-id` has no way to carry a login: only `approvers` entries are warned about.
+  if (eligibility.unchecked.length > 0 && settings.approversInput) {
     core.warning(
       `Cannot check that ${eligibility.unchecked.map((a) => a.entry).join(', ')} did not start this run: no @github-login is given. Write each approver as "<user> @<github-login>".`
     )

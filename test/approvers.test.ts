@@ -147,6 +147,14 @@ describe('self-approval', () => {
     expect(r.status).toBe('approved')
     expect(r.stdout.match(/::warning::Cannot check that 101, 102 did not start this run/g)).toHaveLength(1)
   })
+
+  it('does not warn about a lone user-id, which cannot carry a login', async () => {
+    tenant([101])
+    push(101, [[200, SUCCESS]])
+    const r = await runAction({ ...creds, 'user-id': '101' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    expect(r.status).toBe('approved')
+    expect(r.stdout).not.toMatch(/::warning::/)
+  })
 })
 
 describe('typed codes (otp)', () => {

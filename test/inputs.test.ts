@@ -30,6 +30,7 @@ describe('readSettings', () => {
       clientSecret: 'secret-xyz',
       baseUrl: 'https://api.us.onelogin.com',
       approvers: [{ entry: '35510511', by: 'id', value: '35510511' }],
+      approversInput: false,
       minApprovals: 1,
       allowSelfApproval: false,
       apiVersion: 1,
