@@ -1,0 +1,290 @@
+// `npm run demo`: the committed action (dist/index.js) against the local simulator, run the way
+// the GitHub runner runs it, with a scripted approver on the simulated phone.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { constants, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parseOutputFile, summaryToText } from './action-files.js'
+import { start, type Sim } from './server.js'
+
+const USAGE = `usage: npm run demo -- [options]
+
+Runs dist/index.js as the GitHub runner would, against a local OneLogin
+simulator, for approver Ada Lovelace (user 35510511).
+
+  (no option)         a scripted approver taps Accept about 3 s after the push
+  --deny              the scripted approver taps Deny instead
+  --no-answer         nobody answers: the gate times out (timeout 10 s unless --timeout)
+  --interactive       no scripted approver: open the printed phone page in your
+                      browser and tap Accept or Deny yourself (timeout 300 s)
+  --after S           seconds before the scripted approver answers (default 3)
+  --timeout N         the action's timeout input, in seconds (default 60)
+  --verbose           also show the action's debug lines
+  --help              this text
+
+The exit code is the action's: 0 when approved, 1 otherwise.`
+
+const USER_ID = '35510511'
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+
+interface Options {
+  approver: 'accept' | 'deny' | 'silent' | 'person'
+  afterMs: number
+  timeout: number
+  verbose: boolean
+}
+
+class UsageError extends Error {}
+
+function readOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      deny: { type: 'boolean' },
+      'no-answer': { type: 'boolean' },
+      interactive: { type: 'boolean' },
+      after: { type: 'string' },
+      timeout: { type: 'string' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  if (values.help) return 'help'
+  const modes = (['deny', 'no-answer', 'interactive'] as const).filter((m) => values[m])
+  if (modes.length > 1) throw new UsageError(`--${modes.join(' and --')} do not go together`)
+  const approver = values.deny ? 'deny' : values['no-answer'] ? 'silent' : values.interactive ? 'person' : 'accept'
+  const timeout = Number(values.timeout ?? (approver === 'person' ? 300 : approver === 'silent' ? 10 : 60))
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400')
+  const after = Number(values.after ?? 3)
+  if (!Number.isFinite(after) || after < 0) throw new UsageError('--after must be a number of seconds, 0 or more')
+  if (values.after !== undefined && (approver === 'silent' || approver === 'person')) throw new UsageError('--after needs the scripted approver')
+  return { approver, afterMs: Math.round(after * 1000), timeout, verbose: values.verbose ?? false }
+}
+
+const color = process.stdout.isTTY && !process.env.NO_COLOR
+const paint = (code: string) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text)
+const bold = paint('1')
+const dim = paint('2')
+const red = paint('31')
+const green = paint('32')
+const yellow = paint('33')
+
+/** Data of a workflow command, unescaped as the runner does. */
+const unescapeData = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
+
+/** Turns the action's stdout into what the runner's log shows: masks applied, commands rendered. */
+class LogView {
+  private readonly masks = new Set<string>()
+  private readonly startedAt = Date.now()
+  private partial = { out: '', err: '' }
+
+  constructor(private readonly verbose: boolean) {}
+
+  write(stream: 'out' | 'err', chunk: string): void {
+    const text = this.partial[stream] + chunk
+    const lines = text.split('\n')
+    this.partial[stream] = lines.pop()!
+    for (const line of lines) this.line(stream, line.replace(/\r$/, ''))
+  }
+
+  flush(): void {
+    for (const stream of ['out', 'err'] as const) {
+      if (this.partial[stream]) this.line(stream, this.partial[stream])
+      this.partial[stream] = ''
+    }
+  }
+
+  private mask(text: string): string {
+    let out = text
+    for (const secret of [...this.masks].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***')
+    return out
+  }
+
+  private print(text: string): void {
+    const stamp = dim(`[${((Date.now() - this.startedAt) / 1000).toFixed(1).padStart(5)}s]`)
+    for (const l of this.mask(text).split('\n')) console.log(`${stamp} ${l}`)
+  }
+
+  private line(stream: 'out' | 'err', line: string): void {
+    if (stream === 'err') return this.print(yellow(line))
+    const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
+    if (!command) return this.print(line)
+    const [, name, data] = command
+    const message = unescapeData(data!)
+    switch (name) {
+      case 'add-mask':
+        if (message) this.masks.add(message)
+        return
+      case 'group':
+        return this.print(bold(`\u25b6 ${message}`))
+      case 'endgroup':
+        return
+      case 'debug':
+        if (this.verbose) this.print(dim(`debug: ${message}`))
+        return
+      case 'error':
+        return this.print(red(`Error: ${message}`))
+      case 'warning':
+        return this.print(yellow(`Warning: ${message}`))
+      case 'notice':
+        return this.print(`Notice: ${message}`)
+      default:
+        return this.print(line)
+    }
+  }
+}
+
+/** The environment the runner gives a JavaScript action, without anything from a real job around us. */
+function actionEnv(sim: Sim, opts: Options, outputFile: string, summaryFile: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(INPUT_|GITHUB_|RUNNER_|ACTIONS_)/i.test(k)) env[k] = v
+  }
+  const inputs: Record<string, string> = {
+    'client-id': 'demo-client-id',
+    'client-secret': 'demo-client-secret',
+    'api-url': sim.url,
+    'user-id': USER_ID,
+    timeout: String(opts.timeout)
+  }
+  // The runner's naming: spaces become underscores, upper case, hyphens kept.
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  return {
+    ...env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_RUN_ID: '1001',
+    GITHUB_ACTOR: 'demo-user',
+    GITHUB_WORKFLOW: 'Deploy (demo)'
+  }
+}
+
+function plan(sim: Sim, opts: Options): string[] {
+  const after = `about ${opts.afterMs / 1000} s after the push arrives`
+  switch (opts.approver) {
+    case 'accept':
+      return [`Scripted approver: Ada taps ${green('Accept')} ${after}.`]
+    case 'deny':
+      return [`Scripted approver: Ada taps ${red('Deny')} ${after}.`]
+    case 'silent':
+      return [`Nobody answers: the gate should time out after ${opts.timeout} s.`]
+    case 'person':
+      return [
+        bold(`Open the phone page in your browser: ${sim.url}/`),
+        `Tap Accept or Deny there within ${opts.timeout} s (Ctrl-C cancels the gate).`
+      ]
+  }
+}
+
+/** The running action, so a Ctrl-C can reach it. */
+let running: ChildProcess | undefined
+let cancelledAt = 0
+
+/**
+ * Ctrl-C (or SIGTERM) is passed on as the runner passes on a cancel, and the demo still prints
+ * what the action left and cleans up. The same signal can arrive more than once (terminal, npm
+ * and tsx all relay it): repeats within a second are one cancel; a later one kills the action.
+ * Always listening, so the signal never ends the demo before its clean-up.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  const child = running
+  if (!child || child.exitCode !== null || child.signalCode !== null) return
+  if (cancelledAt === 0) {
+    cancelledAt = Date.now()
+    child.kill(signal)
+  } else if (Date.now() - cancelledAt > 1000) {
+    child.kill('SIGKILL')
+  }
+}
+
+function runAction(env: NodeJS.ProcessEnv, view: LogView): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // Its own process group (not on Windows, where that opens a console), so a Ctrl-C in the
+    // terminal reaches it only through us.
+    const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' })
+    running = child
+    child.stdout.setEncoding('utf8').on('data', (c: string) => view.write('out', c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => view.write('err', c))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      view.flush()
+      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1))
+    })
+  })
+}
+
+async function main(): Promise<number> {
+  let opts: Options | 'help'
+  try {
+    opts = readOptions(process.argv.slice(2))
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
+    return 2
+  }
+  if (opts === 'help') {
+    console.log(USAGE)
+    return 0
+  }
+  if (!existsSync(DIST)) {
+    console.error(`${DIST} is missing: run npm run build first.`)
+    return 2
+  }
+
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const sim = await start({ quiet: true })
+  const dir = mkdtempSync(join(tmpdir(), 'onelogin-gate-demo-'))
+  try {
+    const outputFile = join(dir, 'output')
+    const summaryFile = join(dir, 'summary.html')
+    writeFileSync(outputFile, '')
+    writeFileSync(summaryFile, '')
+    if (opts.approver === 'accept' || opts.approver === 'deny') sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
+
+    console.log(bold('OneLogin Protect approval gate: demo'))
+    console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/)`)
+    for (const line of plan(sim, opts)) console.log(line)
+    console.log(`Running: node dist/index.js (Node ${process.versions.node}), timeout ${opts.timeout} s\n`)
+
+    const view = new LogView(opts.verbose)
+    const exitCode = await runAction(actionEnv(sim, opts, outputFile, summaryFile), view)
+
+    console.log(`\n${bold('Exit code')}: ${exitCode === 0 ? green('0') : red(String(exitCode))}`)
+    const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'))
+    console.log(`\n${bold('Outputs')}`)
+    const width = Math.max(0, ...Object.keys(outputs).map((k) => k.length))
+    for (const [k, v] of Object.entries(outputs)) console.log(`  ${k.padEnd(width)}  ${v === '' ? dim('(empty)') : v}`)
+    if (Object.keys(outputs).length === 0) console.log(dim('  (none)'))
+
+    const summary = readFileSync(summaryFile, 'utf8')
+    console.log(`\n${bold('Job summary')}`)
+    console.log(summary.trim() ? summaryToText(summary).replace(/^(?=.)/gm, '  ') : dim('  (none)'))
+
+    const pushes = sim.pushes()
+    console.log(`\n${bold('Pushes the simulator received')}`)
+    for (const p of pushes) {
+      console.log(`  ${p.id}  ${p.userName} <${p.userEmail}>, ${p.deviceName}: ${p.status}${p.answeredAt ? ` at ${p.answeredAt}` : ''}`)
+    }
+    if (pushes.length === 0) console.log(dim('  (none)'))
+    return exitCode
+  } finally {
+    await sim.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err))
+    process.exitCode = 1
+  }
+)
