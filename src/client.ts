@@ -31,6 +31,8 @@ export interface CallOptions {
    * Elsewhere any 401 that is not "pending" does.
    */
   readonly answersWith401?: boolean
+  /** The path as the debug log shows it, when `path` carries a secret (a verification id). */
+  readonly shownPath?: string
 }
 
 export interface Logger {
@@ -59,6 +61,7 @@ export const REQUEST_TIMEOUT_MS = 10_000
 export const MAX_ATTEMPTS = 5
 const BACKOFF_BASE_MS = 500
 const BACKOFF_CAP_MS = 8_000
+const MIN_RATE_LIMIT_WAIT_MS = 1_000
 export const MANAGE_USERS_HINT = 'Use an API credential with the "Manage users" scope (Administration > Developers > API Credentials).'
 export const MANAGE_ALL_HINT = 'MFA API v2 needs an API credential with the "Manage All" scope (Administration > Developers > API Credentials).'
 
@@ -162,7 +165,7 @@ export class OneLoginClient {
           timeoutMs: Math.min(REQUEST_TIMEOUT_MS, left),
           ...(signal ? { signal } : {})
         })
-        log.debug(`${opts.method} ${opts.path} -> HTTP ${raw.status} in ${clock.now() - started} ms`)
+        log.debug(`${opts.method} ${opts.shownPath ?? opts.path} -> HTTP ${raw.status} in ${clock.now() - started} ms`)
         this.readRateHeaders(raw)
         const json = parseJson(raw.text)
         if (raw.status === 429) {
@@ -204,7 +207,8 @@ export class OneLoginClient {
       const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
       const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
       if (clock.now() + wait >= this.deadline) {
-        throw new DeadlineError(`Ran out of time retrying: could not ${opts.what} (${problem}).`)
+        // Out of time because OneLogin or the network failed, not because nobody answered: an error.
+        throw new GateError('error', `Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`)
       }
       log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${MAX_ATTEMPTS}).`)
       await clock.sleep(wait, signal)
@@ -220,18 +224,23 @@ export class OneLoginClient {
     if (reset !== undefined) this.rate.resetAt = this.deps.clock.now() + reset * 1000
   }
 
-  /** How long a 429 asks us to wait: Retry-After (seconds or date), else the reset header, else backoff. */
+  /**
+   * How long a 429 asks us to wait: Retry-After (seconds or date), else the
+   * reset header, else a minute. At least a second, so a "0" or a date in the
+   * past cannot turn the wait into a burst of calls.
+   */
   private rateLimitWait(raw: RawResponse): number {
     const now = this.deps.clock.now()
-    const retryAfter = headerValue(raw, 'retry-after')
+    const retryAfter = headerValue(raw, 'retry-after')?.trim()
+    let wait: number | undefined
     if (retryAfter) {
-      if (/^\d+(\.\d+)?$/.test(retryAfter.trim())) return Math.ceil(Number(retryAfter) * 1000)
       const date = Date.parse(retryAfter)
-      if (!Number.isNaN(date)) return Math.max(0, date - now)
+      if (/^\d+(\.\d+)?$/.test(retryAfter)) wait = Math.ceil(Number(retryAfter) * 1000)
+      else if (!Number.isNaN(date)) wait = date - now
     }
     const reset = headerNumber(raw, 'x-ratelimit-reset')
-    if (reset !== undefined) return Math.ceil(reset * 1000)
-    return 60_000
+    wait ??= reset !== undefined ? Math.ceil(reset * 1000) : 60_000
+    return Math.max(MIN_RATE_LIMIT_WAIT_MS, wait)
   }
 }
 

@@ -56,16 +56,17 @@ const OTP = /^[A-Za-z0-9]{4,64}$/
 
 /** Reads and validates every input. Throws InputError naming the first bad one. */
 export function readSettings(read: InputReader = defaultReader, mask: (secret: string) => void = core.setSecret): Settings {
+  // Secrets are masked before anything else happens, so no message can show them.
   const clientSecret = read('client-secret')
   if (clientSecret) mask(clientSecret)
+  const otp = read('otp')
+  if (otp) mask(otp)
   const clientId = required(read, 'client-id', 'the client ID of a OneLogin API credential')
   if (!clientSecret) throw missing('client-secret', 'the client secret of a OneLogin API credential')
   if (/[\r\n]/.test(clientId)) throw new InputError('client-id', "Input 'client-id' must be a single line.")
   if (/[\r\n]/.test(clientSecret)) throw new InputError('client-secret', "Input 'client-secret' must be a single line.")
 
   const baseUrl = resolveBaseUrl(read('api-url'), read('subdomain'), read('region'))
-  const otp = read('otp')
-  if (otp) mask(otp)
   const approvers = parseApprovers(read('user-id'), read('approvers'))
   const minApprovals = parseMinApprovals(read('min-approvals'), approvers.length)
   const allowSelfApproval = parseBoolean('allow-self-approval', read('allow-self-approval'), false)

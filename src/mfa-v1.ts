@@ -39,7 +39,7 @@ export class MfaV1 implements MfaApi {
     const first = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data[0] : undefined
     const stateToken = isObject(first) && typeof first.state_token === 'string' ? first.state_token : ''
     if (stateToken) this.mask(stateToken)
-    if (res.status !== 200 || !stateToken) throw userCallError(res, userId, 'send the push')
+    if (res.status !== 200 || !stateToken) throw userCallError(res, userId, 'send the push', device.id)
     return { handle: stateToken, expiresAt: sentAt + expiresInSeconds * 1000 }
   }
 
@@ -95,7 +95,10 @@ export function classifyVerify(res: ApiResponse, expiresAt: number, now: number)
   return { kind: 'denied', message }
 }
 
-function userCallError(res: ApiResponse, userId: string, what: string): GateError {
+function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {
+  if (deviceId !== undefined && /device/i.test(res.message) && /does not exist|not found/i.test(res.message)) {
+    return new ApiError(res.status, res.message, `OneLogin has no device ${deviceId} for user ${userId}: ${res.message}.`)
+  }
   if (/user does not exist|not found/i.test(res.message) || res.status === 404) {
     return new ApiError(res.status, res.message, `OneLogin has no user with ID ${userId} (input 'user-id'): ${res.message || `HTTP ${res.status}`}.`)
   }

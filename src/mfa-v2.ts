@@ -53,6 +53,7 @@ export class MfaV2 implements MfaApi {
     const res = await this.client.call({
       method: 'GET',
       path: `/api/2/mfa/users/${userId}/verifications/${encodeURIComponent(ticket.handle)}`,
+      shownPath: `/api/2/mfa/users/${userId}/verifications/***`,
       what: `check the push to user ${userId}`
     })
     // After expires_at OneLogin's answer is undocumented (404 likely): treat a missing verification as expired.
@@ -65,6 +66,7 @@ export class MfaV2 implements MfaApi {
     const res = await this.client.call({
       method: 'PUT',
       path: `/api/2/mfa/users/${userId}/verifications/${encodeURIComponent(id)}`,
+      shownPath: `/api/2/mfa/users/${userId}/verifications/***`,
       body: { otp: code, device_id: device.id },
       what: `verify the code of user ${userId}`,
       answersWith401: true
@@ -83,7 +85,7 @@ export class MfaV2 implements MfaApi {
     })
     const id = isObject(res.json) && (typeof res.json.id === 'string' || typeof res.json.id === 'number') ? String(res.json.id) : ''
     if (id) this.mask(id)
-    if ((res.status !== 200 && res.status !== 201) || !id) throw userCallError(res, userId, what)
+    if ((res.status !== 200 && res.status !== 201) || !id) throw userCallError(res, userId, what, device.id)
     return id
   }
 }
@@ -98,7 +100,10 @@ export function classifyVerification(res: ApiResponse): Answer {
   throw new GateError('error', `OneLogin answered HTTP ${res.status} with an unknown verification status (${status ?? 'none'}); not taken as approval.`)
 }
 
-function userCallError(res: ApiResponse, userId: string, what: string): GateError {
+function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {
+  if (res.status === 404 && deviceId !== undefined && /device/i.test(res.message)) {
+    return new ApiError(404, res.message, `OneLogin has no device ${deviceId} for user ${userId} (${res.message}).`)
+  }
   if (res.status === 404) {
     return new ApiError(404, res.message, `OneLogin has no user with ID ${userId}, or no such device (${res.message || 'HTTP 404'}).`)
   }

