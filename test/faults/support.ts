@@ -246,7 +246,11 @@ export interface DistRun {
   readonly result: Promise<DistResult>
 }
 
-/** Runs dist/index.js as the runner would: INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, nothing else inherited. */
+/**
+ * Runs dist/index.js as the runner would: INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
+ * files, nothing else inherited. Unlike test/e2e/run-dist.ts it hands back the child while it runs,
+ * so a test can signal it mid-wait and time its exit.
+ */
 export function spawnDist(inputs: Record<string, string>, env: Record<string, string> = {}): DistRun {
   const dir = mkdtempSync(join(tmpdir(), 'gate-dist-'))
   const outFile = join(dir, 'output')
