@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { Clock } from './clock.js'
-import { ApiError, CancelledError, DeadlineError, GateError } from './errors.js'
+import { ApiError, CancelledError, DeadlineError, GateError, oneLine } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
 
 /** What the last response said about the account-wide rate limit. */
@@ -192,7 +192,9 @@ export class OneLoginClient {
 
       if (retryAfterMs !== undefined) {
         if (clock.now() + retryAfterMs > this.deadline) {
-          throw new DeadlineError(
+          // A failure to reach OneLogin, not a wait nobody answered: an error.
+          throw new GateError(
+            'error',
             `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
           )
         }
@@ -276,7 +278,7 @@ export function apiMessage(json: unknown): string {
   const status = json.status
   const candidates = [isObject(status) ? status.message : undefined, json.message, json.error_description, json.description]
   const found = candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')
-  return found ? found.replace(/\s+/g, ' ').trim().slice(0, 300) : ''
+  return found ? oneLine(found) : ''
 }
 
 function headerValue(raw: RawResponse, name: string): string | undefined {

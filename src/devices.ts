@@ -1,4 +1,4 @@
-import { GateError } from './errors.js'
+import { GateError, oneLine } from './errors.js'
 
 /** One enrolled factor, the same shape whichever MFA API version listed it. */
 export interface Device {
@@ -15,6 +15,24 @@ export interface Device {
 }
 
 const PROTECT = /^onelogin(\s+protect)?$/i
+const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/**
+ * A device as OneLogin lists it (v1 `otp_devices[]` or v2 `devices[]`), with
+ * every text made printable. Undefined when its ID is not a plain token: it
+ * goes into request paths, so anything else is dropped.
+ */
+export function deviceFromApi(d: Record<string, unknown>, id: unknown, uses: Pick<Device, 'active' | 'needsTrigger'>): Device | undefined {
+  const safeId = typeof id === 'string' || typeof id === 'number' ? String(id) : ''
+  if (!SAFE_ID.test(safeId)) return undefined
+  return {
+    id: safeId,
+    factor: oneLine(d.auth_factor_name ?? d.type_display_name, 80) || 'unknown factor',
+    name: oneLine(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name, 80),
+    isDefault: d.default === true,
+    ...uses
+  }
+}
 const DELIVERS_A_CODE = /sms|voice|e-?mail/i
 
 export function isProtect(d: Device): boolean {

@@ -57,5 +57,19 @@ export class DeadlineError extends GateError {
 /** Flattens any thrown value into one printable line. */
 export function describeError(err: unknown): string {
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err)
-  return (text ?? String(err)).replace(/\s+/g, ' ').trim() || 'Unknown error'
+  return oneLine(text ?? String(err), 1000) || 'Unknown error'
+}
+
+/**
+ * Text from OneLogin made safe to print: one line, no control characters
+ * (so it cannot start a workflow command such as `::set-output` on a line of
+ * its own, or colour the log), cut to `max` characters.
+ */
+export function oneLine(value: unknown, max = 300): string {
+  const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value)
+  return text
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, max)
 }

@@ -63,7 +63,9 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
   if (otp) mask(otp)
   const clientId = required(read, 'client-id', 'the client ID of a OneLogin API credential')
   if (!clientSecret) throw missing('client-secret', 'the client secret of a OneLogin API credential')
-  if (/[\r\n]/.test(clientId)) throw new InputError('client-id', "Input 'client-id' must be a single line.")
+  if (/[\s:]/.test(clientId)) {
+    throw new InputError('client-id', "Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'.")
+  }
   if (/[\r\n]/.test(clientSecret)) throw new InputError('client-secret', "Input 'client-secret' must be a single line.")
 
   const baseUrl = resolveBaseUrl(read('api-url'), read('subdomain'), read('region'))

@@ -1,6 +1,6 @@
 import { isObject, type ApiResponse, type OneLoginClient } from './client.js'
 import type { Clock } from './clock.js'
-import type { Device } from './devices.js'
+import { deviceFromApi, type Device } from './devices.js'
 import { ApiError, GateError } from './errors.js'
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 
@@ -18,14 +18,10 @@ export class MfaV1 implements MfaApi {
     const res = await this.client.call({ method: 'GET', path: `/api/1/users/${userId}/otp_devices`, what: `list the devices of user ${userId}` })
     const list = isObject(res.json) && isObject(res.json.data) ? res.json.data.otp_devices : undefined
     if (res.status !== 200 || !Array.isArray(list)) throw userCallError(res, userId, 'list the devices')
-    return list.filter(isObject).map((d) => ({
-      id: String(d.id ?? ''),
-      factor: String(d.auth_factor_name ?? d.type_display_name ?? 'unknown factor'),
-      name: String(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name ?? ''),
-      isDefault: d.default === true,
-      active: d.active !== false,
-      needsTrigger: d.needs_trigger === true
-    }))
+    return list
+      .filter(isObject)
+      .map((d) => deviceFromApi(d, d.id, { active: d.active !== false, needsTrigger: d.needs_trigger === true }))
+      .filter((d): d is Device => d !== undefined)
   }
 
   async sendPush(userId: string, device: Device, expiresInSeconds: number): Promise<Ticket> {
@@ -100,7 +96,7 @@ function userCallError(res: ApiResponse, userId: string, what: string, deviceId?
     return new ApiError(res.status, res.message, `OneLogin has no device ${deviceId} for user ${userId}: ${res.message}.`)
   }
   if (/user does not exist|not found/i.test(res.message) || res.status === 404) {
-    return new ApiError(res.status, res.message, `OneLogin has no user with ID ${userId} (input 'user-id'): ${res.message || `HTTP ${res.status}`}.`)
+    return new ApiError(res.status, res.message, `OneLogin has no user with ID ${userId}: ${res.message || `HTTP ${res.status}`}.`)
   }
   return new ApiError(res.status, res.message, `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
 }

@@ -1,7 +1,7 @@
 import { isObject, type ApiResponse, type OneLoginClient } from './client.js'
 import type { Clock } from './clock.js'
-import { isProtect, type Device } from './devices.js'
-import { ApiError, GateError } from './errors.js'
+import { deviceFromApi, isProtect, type Device } from './devices.js'
+import { ApiError, GateError, oneLine } from './errors.js'
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 
 const CODE_ONLY = /authenticator|yubi|otp|code/i
@@ -27,18 +27,14 @@ export class MfaV2 implements MfaApi {
     const list = Array.isArray(res.json) ? res.json : isObject(res.json) ? [res.json] : []
     const devices: Device[] = []
     for (const d of list.filter(isObject)) {
-      const base = {
-        id: String(d.device_id ?? d.id ?? ''),
-        factor: String(d.auth_factor_name ?? d.type_display_name ?? 'unknown factor'),
-        name: String(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name ?? ''),
-        isDefault: d.default === true,
-        active: true // v2 lists activated factors only
-      }
-      if (isProtect({ ...base, needsTrigger: true })) {
+      // v2 lists activated factors only.
+      const push = deviceFromApi(d, d.device_id ?? d.id, { active: true, needsTrigger: true })
+      if (!push) continue
+      if (isProtect(push)) {
         // Protect takes a push and verifies its own code: list both uses, as v1 does.
-        devices.push({ ...base, needsTrigger: true }, { ...base, needsTrigger: false })
+        devices.push(push, { ...push, needsTrigger: false })
       } else {
-        devices.push({ ...base, needsTrigger: SENDS_CODE.test(base.factor) || !CODE_ONLY.test(base.factor) })
+        devices.push({ ...push, needsTrigger: SENDS_CODE.test(push.factor) || !CODE_ONLY.test(push.factor) })
       }
     }
     return devices
@@ -58,6 +54,10 @@ export class MfaV2 implements MfaApi {
     })
     // After expires_at OneLogin's answer is undocumented (404 likely): treat a missing verification as expired.
     if (res.status === 404) return { kind: 'expired', message: res.message || 'verification not found' }
+    const answeredId = isObject(res.json) ? res.json.id : undefined
+    if (answeredId !== undefined && String(answeredId) !== ticket.handle) {
+      throw new GateError('error', `OneLogin answered about another verification than the push it sent to user ${userId}; not taken as an answer.`)
+    }
     return classifyVerification(res)
   }
 
@@ -97,7 +97,7 @@ export function classifyVerification(res: ApiResponse): Answer {
   if (status === 'pending') return { kind: 'pending' }
   if (status === 'rejected') return { kind: 'denied', message: res.message || 'rejected on the device' }
   if (res.status >= 400) return { kind: 'denied', message: res.message || `HTTP ${res.status}` }
-  throw new GateError('error', `OneLogin answered HTTP ${res.status} with an unknown verification status (${status ?? 'none'}); not taken as approval.`)
+  throw new GateError('error', `OneLogin answered HTTP ${res.status} with an unknown verification status (${oneLine(status, 40) || 'none'}); not taken as approval.`)
 }
 
 function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {

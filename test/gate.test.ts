@@ -300,6 +300,41 @@ describe('the push gate, end to end through the action', () => {
     expect(r.stdout).toMatch(/::error::User 35510511 has no OneLogin Protect device that takes a push\. Enrolled factors: SMS \(id 1, sends a code, default\); Google Authenticator \(id 2, typed code\)/)
   })
 
+  it('prints OneLogin text on one line, so it cannot inject a workflow command', async () => {
+    const clock = new FakeClock()
+    const hostile = devicesBody(ADA_DEVICES)
+    const protect = hostile.data.otp_devices.find((d) => d.id === 525509)!
+    protect.user_display_name = 'Phone\n::set-output name=approved::true\r\n::add-mask::x\u001b[31m'
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(200, tokenBody())
+      .get(DEVICES)
+      .reply(200, hostile)
+      .post(TRIGGER)
+      .reply(200, triggerBody('st'))
+      .post(VERIFY)
+      .reply(401, statusBody(401, 'Unauthorized', 'No\n::error::fake\nway', true))
+    const r = await runAction(inputs(), { clock })
+    expect(r.status).toBe('denied')
+    expect(r.stdout).not.toMatch(/^::set-output/m)
+    expect(r.stdout).not.toMatch(/^::error::fake/m)
+    expect(r.stdout).not.toContain('\u001b')
+    expect(r.stdout).toContain('OneLogin Protect "Phone ::set-output name=approved::true ::add-mask::x [31m" (device 525509)')
+    expect(r.stdout).toMatch(/OneLogin says "No ::error::fake way"/)
+  })
+
+  it('drops a listed device whose ID could alter the request path', async () => {
+    const clock = new FakeClock()
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(200, tokenBody())
+      .get(DEVICES)
+      .reply(200, { ...SUCCESS, data: { otp_devices: [{ id: '../../users/1', auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true }] } })
+    const r = await runAction(inputs(), { clock })
+    expect(r.status).toBe('error')
+    expect(r.stdout).toMatch(/has no OneLogin Protect device that takes a push\. Enrolled factors: none/)
+  })
+
   it('pushes to the device named by device-id', async () => {
     const clock = new FakeClock()
     const devices = [...ADA_DEVICES, { id: 888, auth_factor_name: 'OneLogin Protect', needs_trigger: true }]
@@ -326,7 +361,7 @@ describe('the push gate, end to end through the action', () => {
       .reply(400, statusBody(400, 'bad request', 'User does not exist', true))
     const r = await runAction(inputs(), { clock })
     expect(r.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::OneLogin has no user with ID 35510511 \(input 'user-id'\)/)
+    expect(r.stdout).toMatch(/::error::OneLogin has no user with ID 35510511: User does not exist\./)
   })
 
   it('does not follow a redirect with credentials', async () => {

@@ -50,6 +50,8 @@ describe('readSettings', () => {
   it.each([
     ['client-id', { 'client-id': '' }, /Input 'client-id' is required/],
     ['client-secret', { 'client-secret': '' }, /Input 'client-secret' is required/],
+    ['client-id', { 'client-id': 'abc:def' }, /Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'/],
+    ['client-id', { 'client-id': 'abc def' }, /no spaces/],
     ['user-id', { 'user-id': '' }, /Input 'user-id' is required: the approver's numeric OneLogin user ID \(or list approvers in 'approvers'\)/],
     ['approvers', { approvers: 'ada@example.com' }, /Inputs 'user-id' and 'approvers' cannot both be set/],
     ['approvers', { 'user-id': '', approvers: 'ada@example.com\n@ada' }, /bad entry "@ada": a GitHub login alone/],

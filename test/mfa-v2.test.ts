@@ -60,6 +60,14 @@ describe('MFA API v2', () => {
     expect(r.stdout).toMatch(/unknown verification status \(approved-ish\); not taken as approval/)
   })
 
+  it('never takes an answer about another verification', async () => {
+    start().post(`${V2}/verifications`).reply(201, { id: 'ver-1' })
+    statuses([[200, { id: 'ver-OTHER', status: 'accepted' }]])
+    const r = await runAction(inputs, { clock: new FakeClock() })
+    expect(r.status).toBe('error')
+    expect(r.stdout).toMatch(/answered about another verification/)
+  })
+
   it('sends a new push when the verification is gone (404) and time is left', async () => {
     const scope = start()
       .post(`${V2}/verifications`)

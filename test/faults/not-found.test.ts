@@ -19,7 +19,7 @@ describe('not found: the message names the ID', () => {
     const { r, error, sim, clock } = await run({ 'user-id': '99999999' })
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
-    expect(error).toBe("OneLogin has no user with ID 99999999 (input 'user-id'): User does not exist.")
+    expect(error).toBe("OneLogin has no user with ID 99999999: User does not exist.")
     expect(clock.sleeps).toEqual([])
     expect(sim.pushes()).toEqual([])
   })

@@ -78,7 +78,7 @@ describe('429: wait as OneLogin asks, never sooner, never past the deadline', ()
     expect(elapsed).toBeLessThan(3_000)
     expect(calls).toHaveLength(1)
     expect(r.exitCode).toBe(1)
-    expect(r.outputs.approved).toBe('false')
+    expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
     expect(r.stdout).toMatch(
       new RegExp(`::error::OneLogin's rate limit is spent and resets in 3[56]\\d\\d s, after the timeout; could not send the push to user ${ADA}\\.`)
     )

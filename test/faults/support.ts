@@ -3,7 +3,7 @@
 //  - the built action (dist/index.js) run as the runner runs it, as a child process,
 //  - run() in-process with an input reader and a transport spy.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -277,6 +277,8 @@ export function spawnDist(inputs: Record<string, string>, env: Record<string, st
     child.on('close', (code, signal) => {
       const exitedAt = Date.now()
       const outputFile = readFileSync(outFile, 'utf8')
+      const summary = readFileSync(summaryFile, 'utf8')
+      rmSync(dir, { recursive: true, force: true })
       ok({
         code,
         signal,
@@ -284,7 +286,7 @@ export function spawnDist(inputs: Record<string, string>, env: Record<string, st
         stderr: err,
         outputFile,
         outputs: parseOutputFile(outputFile),
-        summary: readFileSync(summaryFile, 'utf8'),
+        summary,
         ms: exitedAt - startedAt,
         exitedAt
       })

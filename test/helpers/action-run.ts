@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { vi } from 'vitest'
@@ -68,11 +68,13 @@ export async function runAction(
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
     Object.assign(process.env, saved)
   }
-  return {
+  const result = {
     status,
     stdout: chunks.join(''),
     outputs: parseOutputFile(readFileSync(outFile, 'utf8')),
     summary: readFileSync(summaryFile, 'utf8'),
     exitCode
   }
+  rmSync(dir, { recursive: true, force: true })
+  return result
 }
