@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as core from './runner.js'
 import type { Clock } from './clock.js'
 import { ApiError, CancelledError, DeadlineError, GateError, oneLine } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'

@@ -1,6 +1,6 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
-import { HttpClient } from '@actions/http-client'
+import { proxyAgentFor } from './proxy-agent.js'
 
 /** One HTTP exchange, with the body already read. */
 export interface RawResponse {
@@ -33,11 +33,10 @@ export class TransportError extends Error {
 export type Transport = (req: RawRequest) => Promise<RawResponse>
 
 const MAX_BODY_BYTES = 1024 * 1024
-const proxyAware = new HttpClient('onelogin-push-gate')
 
 /**
  * Sends one request with Node's http(s) module. Honours the runner's proxy
- * settings (through @actions/http-client's agent), never follows redirects,
+ * settings (see proxy-agent.ts), never follows redirects,
  * and aborts the exchange at `timeoutMs` or when `signal` fires.
  */
 export const nodeTransport: Transport = (req) =>
@@ -60,7 +59,7 @@ export const nodeTransport: Transport = (req) =>
       url,
       {
         method: req.method,
-        agent: proxyAware.getAgent(req.url),
+        agent: proxyAgentFor(req.url),
         headers: {
           ...req.headers,
           ...(bodyBytes ? { 'content-length': String(bodyBytes.length) } : {})

@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as core from './runner.js'
 import { InputError } from './errors.js'
 
 /** Validated settings for one gate run. Built once, before any network call. */

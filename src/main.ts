@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import * as core from './runner.js'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from './client.js'
 import { systemClock, type Clock } from './clock.js'
 import { describeError, InputError, type GateStatus } from './errors.js'

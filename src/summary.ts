@@ -1,5 +1,5 @@
 import { appendFile } from 'node:fs/promises'
-import * as core from '@actions/core'
+import * as core from './runner.js'
 import type { GateResult } from './gate.js'
 import { formatDuration } from './gate.js'
 import type { ApproverSpec } from './inputs.js'

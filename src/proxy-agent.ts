@@ -1,12 +1,12 @@
 /**
- * A drop-in for `new HttpClient().getAgent(url)` in src/http.ts that does not
- * load @actions/http-client's index (and with it undici). Same behaviour for
+ * The agent `new HttpClient().getAgent(url)` would give, without loading
+ * @actions/http-client's index (and with it undici, ten times the rest of
+ * the bundle). Same behaviour for
  * the gate's use: the runner's proxy variables are read by the toolkit's own
  * `getProxyUrl` (https_proxy/HTTPS_PROXY, http_proxy, no_proxy, loopback
  * bypass); a proxied request goes through the same `tunnel` agents the
  * toolkit uses; a direct one through a plain agent without keep-alive.
- *
- * Used by bench/bundle-variants.ts to measure the saving; proposed for src/.
+
  */
 import * as http from 'node:http'
 import * as https from 'node:https'

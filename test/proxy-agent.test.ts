@@ -2,9 +2,9 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import { HttpClient } from '@actions/http-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { proxyAgentFor } from '../../bench/variants/proxy-agent.js'
+import { proxyAgentFor } from '../src/proxy-agent.js'
 
-// The light agent proposed for src/http.ts must pick the same agent as @actions/http-client does.
+// src/proxy-agent.ts must pick the same agent as @actions/http-client would, without loading its index (and undici).
 interface AgentShape {
   constructor: unknown
   keepAlive?: boolean
