@@ -4,7 +4,7 @@ import { chooseCodeDevice, choosePushDevice, type Device } from './devices.js'
 import { describeError, GateError, type GateStatus } from './errors.js'
 import type { MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './inputs.js'
-import { nextPollDelay } from './schedule.js'
+import { nextPollDelay, type ScheduleStep } from './schedule.js'
 import { resolveUserId } from './users.js'
 
 /** One person asked to approve. */
@@ -75,6 +75,24 @@ interface Pending {
   ticket: Ticket
   pushSentAt: number
   nextPollAt: number
+}
+
+const NEVER = Number.POSITIVE_INFINITY
+/** The last poll may come this long after the deadline, so that it keeps its distance from the one before. */
+export const FINAL_POLL_LATE_MS = 1_000
+
+/**
+ * When to poll a push next, after a poll (or the push) at `at`: on the
+ * schedule while that falls before the deadline; then one last poll at the
+ * deadline, but never sooner than `poll-interval` after the previous one
+ * (at most FINAL_POLL_LATE_MS late, else none); after that, never.
+ */
+export function planNextPoll(at: number, step: ScheduleStep, opts: Pick<GateOptions, 'deadline' | 'pollIntervalSeconds'>): number {
+  const next = at + step.delayMs
+  if (next <= opts.deadline) return next
+  if (at >= opts.deadline || step.reason === 'rate-limit-spent') return NEVER
+  const last = Math.max(opts.deadline, at + opts.pollIntervalSeconds * 1000)
+  return last <= opts.deadline + FINAL_POLL_LATE_MS ? last : NEVER
 }
 
 /** A push's lifetime matched to the time left: at least 120 s, at most 900 s. */
@@ -179,7 +197,7 @@ async function pushAndWait(
       const ticket = await sendPush(record, device)
       const at = clock.now()
       state.pushedAt ??= at
-      sent.push({ record, device, ticket, pushSentAt: at, nextPollAt: at + nextPollDelay({ sincePushMs: 0, minIntervalMs: opts.pollIntervalSeconds * 1000 }).delayMs })
+      sent.push({ record, device, ticket, pushSentAt: at, nextPollAt: planNextPoll(at, nextPollDelay({ sincePushMs: 0, minIntervalMs: opts.pollIntervalSeconds * 1000 }), opts) })
       log.info(`Push sent to user ${record.userId} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`)
     }
     return sent
@@ -209,13 +227,13 @@ async function pushAndWait(
     let warnedRate = false
     for (;;) {
       const open = pending.filter((p) => p.record.answer === 'pending')
-      const wake = Math.min(opts.deadline, ...open.map((p) => p.nextPollAt))
+      // With no poll left to make, wait out the deadline all the same.
+      const wake = Math.min(...open.map((p) => p.nextPollAt), open.every((p) => p.nextPollAt === NEVER) ? opts.deadline : NEVER)
       const now = clock.now()
       if (wake > now) await clock.sleep(wake - now, deps.signal)
-      const atDeadline = clock.now() >= opts.deadline
 
       for (const p of open) {
-        if (!atDeadline && clock.now() < p.nextPollAt) continue
+        if (clock.now() < p.nextPollAt) continue
         const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
         const t = clock.now()
         if (answer.kind === 'approved') {
@@ -248,7 +266,7 @@ async function pushAndWait(
             `OneLogin's rate limit is running low (${client.rate.remaining} of ${client.rate.limit} calls left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
           )
         }
-        p.nextPollAt = clock.now() + step.delayMs
+        p.nextPollAt = planNextPoll(clock.now(), step, opts)
       }
 
       const approved = records.filter((r) => r.answer === 'approved')
@@ -264,7 +282,7 @@ async function pushAndWait(
       if (approved.length + stillOpen < need) {
         return finish('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
       }
-      if (clock.now() >= opts.deadline) {
+      if (clock.now() >= opts.deadline && open.every((p) => p.record.answer !== 'pending' || p.nextPollAt === NEVER)) {
         return finish('timed-out', `No answer within ${formatDuration(opts.deadline - startedAt)}: ${approved.length} of ${need} approvals.`)
       }
       if (clock.now() >= nextProgressAt) {

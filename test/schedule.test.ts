@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { maxPushesFor, pushLifetimeSeconds } from '../src/gate.js'
+import { maxPushesFor, planNextPoll, pushLifetimeSeconds } from '../src/gate.js'
 import { LOW_RATE_MIN_INTERVAL_MS, nextPollDelay, SCHEDULE } from '../src/schedule.js'
 
 const NOW = 1_000_000
@@ -65,5 +65,42 @@ describe('push lifetime', () => {
   it('allows as many pushes as the timeout needs', () => {
     expect(maxPushesFor(300_000)).toBe(4)
     expect(maxPushesFor(3_600_000)).toBe(31)
+  })
+})
+
+describe('planNextPoll', () => {
+  const opts = { deadline: 100_000, pollIntervalSeconds: 1 }
+  const step = (delayMs: number, reason: 'schedule' | 'rate-limit-spent' = 'schedule') => ({ delayMs, reason })
+
+  it('follows the schedule while it falls before the deadline', () => {
+    expect(planNextPoll(90_000, step(4_000), opts)).toBe(94_000)
+    expect(planNextPoll(96_000, step(4_000), opts)).toBe(100_000)
+  })
+
+  it('makes one last poll at the deadline, at least poll-interval after the one before', () => {
+    expect(planNextPoll(97_000, step(4_000), opts)).toBe(100_000)
+    expect(planNextPoll(99_400, step(4_000), opts)).toBe(100_400)
+    expect(planNextPoll(100_000, step(4_000), opts)).toBe(Number.POSITIVE_INFINITY)
+    expect(planNextPoll(100_400, step(4_000), opts)).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it('skips the last poll when poll-interval would put it more than a second late, or the rate limit is spent', () => {
+    expect(planNextPoll(98_000, step(5_000), { deadline: 100_000, pollIntervalSeconds: 5 })).toBe(Number.POSITIVE_INFINITY)
+    expect(planNextPoll(96_000, step(5_000), { deadline: 100_000, pollIntervalSeconds: 5 })).toBe(101_000)
+    expect(planNextPoll(97_000, step(60_000, 'rate-limit-spent'), opts)).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it('never puts two polls of one push less than a second apart, whatever the timeout', () => {
+    for (let timeout = 1_000; timeout <= 900_000; timeout += 777) {
+      const o = { deadline: timeout, pollIntervalSeconds: 1 }
+      let t = 0
+      let next = planNextPoll(t, nextPollDelay({ sincePushMs: 0, minIntervalMs: 1000 }), o)
+      while (next !== Number.POSITIVE_INFINITY) {
+        expect(next - t).toBeGreaterThanOrEqual(1000)
+        expect(next).toBeLessThanOrEqual(timeout + 1000)
+        t = next
+        next = planNextPoll(t, nextPollDelay({ sincePushMs: t, minIntervalMs: 1000 }), o)
+      }
+    }
   })
 })
