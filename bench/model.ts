@@ -2,11 +2,12 @@
  * The gate's wait loop in simulated time, to evaluate a polling schedule over
  * many approval times at once. Pure: no clock, no I/O.
  *
- * It follows src/gate.ts: the first poll is one schedule step after the push;
- * after each poll's answer the next one is due `delay(sincePush)` later; at the
- * deadline one last poll is made whatever the schedule says, then the gate stops.
+ * It follows src/gate.ts, through its own planNextPoll: the first poll is one
+ * schedule step after the push; after each poll's answer the next one is due
+ * `delay(sincePush)` later; past the deadline one last poll is made, no sooner
+ * than a second after the one before, then the gate stops.
  */
-import { pushLifetimeSeconds } from '../src/gate.js'
+import { planNextPoll, pushLifetimeSeconds } from '../src/gate.js'
 import { nextPollDelay } from '../src/schedule.js'
 
 /** Milliseconds to wait after a poll that ended `sincePushMs` after the push. */
@@ -38,12 +39,6 @@ export interface LoopModel {
   readonly deadlineMs: number
   /** Stop modelling after this (ms since the push) when there is no deadline. */
   readonly horizonMs?: number
-  /**
-   * A variant of the gate: the last poll at the deadline waits until at least
-   * this long after the poll before it (the client allows 3 s past the
-   * deadline for it). Undefined: the gate as it is, polling at the deadline.
-   */
-  readonly finalPollMinGapMs?: number
 }
 
 /** When (ms since the push) each verify call starts, for a wait nobody answers. */
@@ -51,18 +46,14 @@ export function pollTimes(policy: Policy, model: LoopModel): number[] {
   const limit = Math.min(model.deadlineMs, model.horizonMs ?? Number.POSITIVE_INFINITY)
   if (!Number.isFinite(limit)) throw new RangeError('a finite deadline or horizon is needed')
   const out: number[] = []
-  let nextPollAt = policy.delay(0)
-  for (;;) {
-    let at = Math.min(nextPollAt, model.deadlineMs)
-    if (at > limit) break
-    const last = out[out.length - 1]
-    if (at >= model.deadlineMs && model.finalPollMinGapMs !== undefined && last !== undefined) {
-      at = Math.max(at, last + model.finalPollMinGapMs)
-    }
-    out.push(at)
-    if (at >= model.deadlineMs) break
-    const answeredAt = at + model.pollCostMs
-    nextPollAt = answeredAt + policy.delay(answeredAt)
+  // The gate's default poll-interval: 1 s.
+  const plan = (at: number): number => planNextPoll(at, { delayMs: policy.delay(at), reason: 'schedule' }, { deadline: model.deadlineMs, pollIntervalSeconds: 1 })
+  // With a deadline, planNextPoll ends the polls; without one, the horizon does.
+  const within = (t: number): boolean => (Number.isFinite(model.deadlineMs) ? t !== Number.POSITIVE_INFINITY : t <= limit)
+  let nextPollAt = plan(0)
+  while (within(nextPollAt)) {
+    out.push(nextPollAt)
+    nextPollAt = plan(nextPollAt + model.pollCostMs)
   }
   return out
 }
@@ -108,22 +99,4 @@ export function callsForUnansweredWait(policy: Policy, model: LoopModel): number
     throw new RangeError('the model covers waits that one push outlives (at most 900 s)')
   }
   return SETUP_CALLS + 1 + pollTimes(policy, model).length
-}
-
-/**
- * The gate makes one last poll at the deadline whatever the schedule says.
- * For deadlines spread evenly over [fromMs, toMs), the share for which that
- * final poll comes less than `windowMs` after the poll before it (two verify
- * calls within one window). `polls` are the times of an open-ended wait.
- */
-export function finalPollCrowding(polls: readonly number[], windowMs: number, fromMs: number, toMs: number): number {
-  if (!(toMs > fromMs)) throw new RangeError('an empty range of deadlines')
-  let crowded = 0
-  for (let i = 0; i < polls.length; i++) {
-    // Deadlines in (polls[i], min(next poll, polls[i] + windowMs)) make the final poll follow polls[i] too closely.
-    const lo = Math.max(fromMs, polls[i]!)
-    const hi = Math.min(toMs, polls[i]! + windowMs, polls[i + 1] ?? Number.POSITIVE_INFINITY)
-    if (hi > lo) crowded += hi - lo
-  }
-  return crowded / (toMs - fromMs)
 }

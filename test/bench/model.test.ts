@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import {
   callsForUnansweredWait,
   chosenSchedule,
-  finalPollCrowding,
   firstAtOrAfter,
   fixedEvery,
   latencies,
@@ -21,17 +20,12 @@ describe('pollTimes', () => {
     expect(pollTimes(stepped, { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 14_000 })).toEqual([1_000, 2_000, 3_000, 8_000, 13_000])
   })
 
-  it('makes one last poll at the deadline, as the gate does', () => {
-    expect(pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 3_500 })).toEqual([1_000, 2_000, 3_000, 3_500])
+  it('makes one last poll at the deadline, a second or more after the one before, as the gate does', () => {
+    expect(pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 3_500 })).toEqual([1_000, 2_000, 3_000, 4_000])
     expect(pollTimes(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 3_500 })).toEqual([3_500])
+    expect(pollTimes(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 12_000 })).toEqual([10_000, 12_000])
     // A deadline on a scheduled poll adds nothing.
     expect(pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 3_000 })).toEqual([1_000, 2_000, 3_000])
-  })
-
-  it('can space the last poll from the one before (a proposed change to the gate)', () => {
-    expect(pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 3_500, finalPollMinGapMs: 1_000 })).toEqual([1_000, 2_000, 3_000, 4_000])
-    expect(pollTimes(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 3_500, finalPollMinGapMs: 1_000 })).toEqual([3_500])
-    expect(pollTimes(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 12_000, finalPollMinGapMs: 1_000 })).toEqual([10_000, 12_000])
   })
 
   it('needs an end', () => {
@@ -69,16 +63,5 @@ describe('callsForUnansweredWait', () => {
 
   it('refuses waits that need a second push', () => {
     expect(() => callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 901_000 })).toThrow(RangeError)
-  })
-})
-
-describe('finalPollCrowding', () => {
-  it('is the share of deadlines that fall less than a window after a poll', () => {
-    const everySecond = Array.from({ length: 10 }, (_, i) => (i + 1) * 1_000)
-    expect(finalPollCrowding(everySecond, 1_000, 0, 10_000)).toBeCloseTo(0.9, 10)
-    const everyTen = Array.from({ length: 10 }, (_, i) => (i + 1) * 10_000)
-    expect(finalPollCrowding(everyTen, 1_000, 0, 100_000)).toBeCloseTo(0.09, 10)
-    expect(finalPollCrowding(everyTen, 1_000, 10_500, 20_500)).toBeCloseTo(0.1, 10)
-    expect(() => finalPollCrowding(everyTen, 1_000, 5, 5)).toThrow(RangeError)
   })
 })
