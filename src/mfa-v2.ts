@@ -56,7 +56,7 @@ export class MfaV2 implements MfaApi {
     if (res.status === 404) return { kind: 'expired', message: res.message || 'verification not found' }
     const answeredId = isObject(res.json) ? res.json.id : undefined
     if (answeredId !== undefined && String(answeredId) !== ticket.handle) {
-      throw new GateError('error', `OneLogin answered about another verification than the push it sent to user ${userId}; not taken as an answer.`)
+      throw new GateError('error', `OneLogin answered about another verification than the push it sent to user ${userId}; not taken as approval.`)
     }
     return classifyVerification(res)
   }
