@@ -7,8 +7,8 @@
  * `delay(sincePush)` later; past the deadline one last poll is made, no sooner
  * than a second after the one before, then the gate stops.
  */
-import { planNextPoll, pushLifetimeSeconds } from '../src/gate.js'
-import { nextPollDelay } from '../src/schedule.js'
+import { pushLifetimeSeconds } from '../src/gate.js'
+import { nextPollDelay, planNextPoll } from '../src/schedule.js'
 
 /** Milliseconds to wait after a poll that ended `sincePushMs` after the push. */
 export type DelayFn = (sincePushMs: number) => number

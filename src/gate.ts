@@ -4,7 +4,7 @@ import { chooseCodeDevice, choosePushDevice, type Device } from './devices.js'
 import { describeError, GateError, type GateStatus } from './errors.js'
 import type { MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './inputs.js'
-import { nextPollDelay, type ScheduleStep } from './schedule.js'
+import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
 import { resolveUserId } from './users.js'
 
 /** One person asked to approve. */
@@ -69,32 +69,6 @@ export const PUSH_LIFETIME_MAX_S = 900
 const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
 const PROGRESS_EVERY_MS = 30_000
 
-interface Pending {
-  readonly record: ApproverRecord
-  readonly device: Device
-  ticket: Ticket
-  pushSentAt: number
-  nextPollAt: number
-}
-
-const NEVER = Number.POSITIVE_INFINITY
-/** The last poll may come this long after the deadline, so that it keeps its distance from the one before. */
-export const FINAL_POLL_LATE_MS = 1_000
-
-/**
- * When to poll a push next, after a poll (or the push) at `at`: on the
- * schedule while that falls before the deadline; then one last poll at the
- * deadline, but never sooner than `poll-interval` after the previous one
- * (at most FINAL_POLL_LATE_MS late, else none); after that, never.
- */
-export function planNextPoll(at: number, step: ScheduleStep, opts: Pick<GateOptions, 'deadline' | 'pollIntervalSeconds'>): number {
-  const next = at + step.delayMs
-  if (next <= opts.deadline) return next
-  if (at >= opts.deadline || step.reason === 'rate-limit-spent') return NEVER
-  const last = Math.max(opts.deadline, at + opts.pollIntervalSeconds * 1000)
-  return last <= opts.deadline + FINAL_POLL_LATE_MS ? last : NEVER
-}
-
 /** A push's lifetime matched to the time left: at least 120 s, at most 900 s. */
 export function pushLifetimeSeconds(timeLeftMs: number): number {
   return Math.min(PUSH_LIFETIME_MAX_S, Math.max(PUSH_LIFETIME_MIN_S, Math.ceil(timeLeftMs / 1000)))
@@ -111,186 +85,206 @@ export function maxPushesFor(timeoutMs: number): number {
  * only on an explicit success from OneLogin for a push it sent.
  */
 export async function runPushGate(opts: GateOptions, deps: GateDeps): Promise<GateResult> {
-  const records: ApproverRecord[] = opts.approvers.map((a) => ({
-    entry: a.spec.entry,
-    userId: a.spec.by === 'id' ? a.spec.value : '',
-    answer: 'pending',
-    pushes: 0
-  }))
-  const state: { pushedAt?: number } = {}
+  const gate = new GateRun(opts, deps)
   try {
-    return await pushAndWait(opts, deps, records, state)
+    return await gate.run()
   } catch (err) {
     // Every failure still reports who was asked and on which device.
-    const status = err instanceof GateError ? err.status : 'error'
-    return {
-      status,
-      message: describeError(err),
-      approvers: records,
-      endedAt: deps.clock.now(),
-      ...(state.pushedAt !== undefined ? { pushedAt: state.pushedAt } : {})
-    }
+    return gate.result(err instanceof GateError ? err.status : 'error', describeError(err))
   }
 }
 
-async function pushAndWait(
-  opts: GateOptions,
-  deps: GateDeps,
-  records: ApproverRecord[],
-  state: { pushedAt?: number }
-): Promise<GateResult> {
-  const { client, mfa, clock, log } = deps
-  const startedAt = clock.now()
-  const maxPushes = maxPushesFor(opts.deadline - startedAt)
+/** A push on its way: what to poll it with, and when. */
+interface Pending {
+  readonly record: ApproverRecord
+  readonly device: Device
+  ticket: Ticket
+  pushSentAt: number
+  nextPollAt: number
+}
 
-  await log.group('Get an access token', async () => {
-    await client.authenticate()
-    log.info(`Got an access token (MFA API v${mfa.version}).`)
-  })
+/** One run of the gate, phase by phase. */
+class GateRun {
+  readonly records: ApproverRecord[]
+  private readonly startedAt: number
+  private readonly maxPushes: number
+  /** Epoch ms of the first push (or, for a typed code, of the start). */
+  private pushedAt?: number
+  private warnedRate = false
 
-  // Every lookup happens before anything is sent to anyone.
-  const devices = await log.group(opts.approvers.length === 1 ? 'Find the approver' : 'Find the approvers', async () => {
-    for (const [i, target] of opts.approvers.entries()) {
-      records[i]!.userId = await resolveUserId(client, target.spec)
-      if (target.spec.by !== 'id') log.info(`${target.spec.value} is OneLogin user ${records[i]!.userId}.`)
+  constructor(
+    private readonly opts: GateOptions,
+    private readonly deps: GateDeps
+  ) {
+    this.records = opts.approvers.map((a) => ({
+      entry: a.spec.entry,
+      userId: a.spec.by === 'id' ? a.spec.value : '',
+      answer: 'pending',
+      pushes: 0
+    }))
+    this.startedAt = deps.clock.now()
+    this.maxPushes = maxPushesFor(opts.deadline - this.startedAt)
+  }
+
+  async run(): Promise<GateResult> {
+    const { client, mfa, log } = this.deps
+    await log.group('Get an access token', async () => {
+      await client.authenticate()
+      log.info(`Got an access token (MFA API v${mfa.version}).`)
+    })
+    const devices = await log.group(this.records.length === 1 ? 'Find the approver' : 'Find the approvers', () => this.findApprovers())
+    if (this.opts.code !== undefined) {
+      const code = this.opts.code
+      return log.group('Verify the code', () => this.verifyCode(devices[0]!, code))
+    }
+    const pending = await log.group('Send the push', () => this.sendPushes(devices))
+    return log.group('Wait for the answer', () => this.waitForAnswers(pending))
+  }
+
+  result(status: GateStatus, message: string, deniedBy?: string): GateResult {
+    return {
+      status,
+      message,
+      approvers: this.records,
+      endedAt: this.deps.clock.now(),
+      ...(this.pushedAt !== undefined ? { pushedAt: this.pushedAt } : {}),
+      ...(deniedBy ? { deniedBy } : {})
+    }
+  }
+
+  /** Resolves every approver's user ID, then picks each one's device. Every lookup happens before anything is sent. */
+  private async findApprovers(): Promise<Device[]> {
+    const { client, mfa, log } = this.deps
+    for (const [i, target] of this.opts.approvers.entries()) {
+      this.records[i]!.userId = await resolveUserId(client, target.spec)
+      if (target.spec.by !== 'id') log.info(`${target.spec.value} is OneLogin user ${this.records[i]!.userId}.`)
     }
     const chosen: Device[] = []
-    for (const [i, target] of opts.approvers.entries()) {
-      const record = records[i]!
+    for (const [i, target] of this.opts.approvers.entries()) {
+      const record = this.records[i]!
       const listed = await mfa.listDevices(record.userId)
-      const device = opts.code !== undefined ? chooseCodeDevice(listed, record.userId, target.deviceId) : choosePushDevice(listed, record.userId, target.deviceId)
+      const device =
+        this.opts.code !== undefined ? chooseCodeDevice(listed, record.userId, target.deviceId) : choosePushDevice(listed, record.userId, target.deviceId)
       record.device = device
       chosen.push(device)
       log.info(`User ${record.userId}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
     }
     return chosen
-  })
-
-  if (opts.code !== undefined) {
-    const code = opts.code
-    return log.group('Verify the code', async () => {
-      const record = records[0]!
-      const answer = await mfa.verifyCode(record.userId, devices[0]!, code)
-      const at = clock.now()
-      state.pushedAt = startedAt
-      if (answer.kind === 'approved') {
-        Object.assign(record, { answer: 'approved', answeredAt: at })
-        return { status: 'approved', message: `User ${record.userId}'s code was accepted.`, approvers: records, pushedAt: startedAt, endedAt: at }
-      }
-      const message = answer.kind === 'pending' ? 'no answer' : answer.message
-      Object.assign(record, { answer: 'denied', answeredAt: at, message })
-      return {
-        status: 'denied',
-        message: `User ${record.userId}'s code was refused: OneLogin says "${message}".`,
-        approvers: records,
-        pushedAt: startedAt,
-        endedAt: at,
-        deniedBy: record.userId
-      }
-    })
   }
 
-  const pending: Pending[] = await log.group('Send the push', async () => {
+  /** A typed code: one attempt, no push. */
+  private async verifyCode(device: Device, code: string): Promise<GateResult> {
+    const record = this.records[0]!
+    const answer = await this.deps.mfa.verifyCode(record.userId, device, code)
+    this.pushedAt = this.startedAt
+    record.answeredAt = this.deps.clock.now()
+    if (answer.kind === 'approved') {
+      record.answer = 'approved'
+      return this.result('approved', `User ${record.userId}'s code was accepted.`)
+    }
+    record.answer = 'denied'
+    record.message = answer.kind === 'pending' ? 'no answer' : answer.message
+    return this.result('denied', `User ${record.userId}'s code was refused: OneLogin says "${record.message}".`, record.userId)
+  }
+
+  private async sendPushes(devices: readonly Device[]): Promise<Pending[]> {
+    const { clock, log } = this.deps
     const sent: Pending[] = []
-    for (const [i, record] of records.entries()) {
+    for (const [i, record] of this.records.entries()) {
       const device = devices[i]!
-      const ticket = await sendPush(record, device)
+      const ticket = await this.sendPush(record, device)
       const at = clock.now()
-      state.pushedAt ??= at
-      sent.push({ record, device, ticket, pushSentAt: at, nextPollAt: planNextPoll(at, nextPollDelay({ sincePushMs: 0, minIntervalMs: opts.pollIntervalSeconds * 1000 }), opts) })
+      this.pushedAt ??= at
+      const first = nextPollDelay({ sincePushMs: 0, minIntervalMs: this.opts.pollIntervalSeconds * 1000 })
+      sent.push({ record, device, ticket, pushSentAt: at, nextPollAt: planNextPoll(at, first, this.opts) })
       log.info(`Push sent to user ${record.userId} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`)
     }
     return sent
-  })
-  const pushedAt = pending[0]?.pushSentAt ?? clock.now()
-
-  async function sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
-    record.pushes += 1
-    return mfa.sendPush(record.userId, device, pushLifetimeSeconds(opts.deadline - clock.now()))
   }
 
-  const finish = (status: GateStatus, message: string, deniedBy?: string): GateResult => ({
-    status,
-    message,
-    approvers: records,
-    pushedAt,
-    endedAt: clock.now(),
-    ...(deniedBy ? { deniedBy } : {})
-  })
+  private async sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
+    record.pushes += 1
+    return this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+  }
 
-  return log.group('Wait for the answer', async () => {
-    const need = opts.minApprovals
-    log.info(
-      `Waiting up to ${formatDuration(opts.deadline - clock.now())} for ${need === 1 && records.length === 1 ? `user ${records[0]!.userId}` : `${need} of ${records.length} approvers`} to accept the push on their phone.`
-    )
+  /** Polls each open push when it is due, until the outcome is known. */
+  private async waitForAnswers(pending: Pending[]): Promise<GateResult> {
+    const { clock, log } = this.deps
+    const need = this.opts.minApprovals
+    const who = need === 1 && this.records.length === 1 ? `user ${this.records[0]!.userId}` : `${need} of ${this.records.length} approvers`
+    log.info(`Waiting up to ${formatDuration(this.opts.deadline - clock.now())} for ${who} to accept the push on their phone.`)
     let nextProgressAt = clock.now() + PROGRESS_EVERY_MS
-    let warnedRate = false
     for (;;) {
       const open = pending.filter((p) => p.record.answer === 'pending')
       // With no poll left to make, wait out the deadline all the same.
-      const wake = Math.min(...open.map((p) => p.nextPollAt), open.every((p) => p.nextPollAt === NEVER) ? opts.deadline : NEVER)
-      const now = clock.now()
-      if (wake > now) await clock.sleep(wake - now, deps.signal)
-
+      const wake = Math.min(...open.map((p) => p.nextPollAt), open.every((p) => p.nextPollAt === NEVER) ? this.opts.deadline : NEVER)
+      if (wake > clock.now()) await clock.sleep(wake - clock.now(), this.deps.signal)
       for (const p of open) {
-        if (clock.now() < p.nextPollAt) continue
-        const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
-        const t = clock.now()
-        if (answer.kind === 'approved') {
-          Object.assign(p.record, { answer: 'approved', answeredAt: t })
-          const count = records.filter((r) => r.answer === 'approved').length
-          const tally = opts.minApprovals > 1 ? ` (${count} of ${opts.minApprovals} approvals)` : ''
-          log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)}${tally}.`)
-        } else if (answer.kind === 'denied') {
-          Object.assign(p.record, { answer: 'denied', answeredAt: t, message: answer.message })
-          log.info(`User ${p.record.userId} did not approve: OneLogin says "${answer.message}".`)
-        } else if (answer.kind === 'expired') {
-          if (opts.deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && p.record.pushes < maxPushes) {
-            log.info(`The push to user ${p.record.userId} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`)
-            p.ticket = await sendPush(p.record, p.device)
-            p.pushSentAt = clock.now()
-          } else {
-            Object.assign(p.record, { answer: 'expired', answeredAt: t, message: answer.message })
-            log.info(`The push to user ${p.record.userId} expired with too little time left for a new one.`)
-          }
-        }
-        const step = nextPollDelay({
-          sincePushMs: clock.now() - p.pushSentAt,
-          minIntervalMs: opts.pollIntervalSeconds * 1000,
-          rate: client.rate,
-          now: clock.now()
-        })
-        if (step.reason.startsWith('rate-limit') && !warnedRate) {
-          warnedRate = true
-          log.warning(
-            `OneLogin's rate limit is running low (${client.rate.remaining} of ${client.rate.limit} calls left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
-          )
-        }
-        p.nextPollAt = planNextPoll(clock.now(), step, opts)
+        if (clock.now() >= p.nextPollAt) await this.poll(p)
       }
-
-      const approved = records.filter((r) => r.answer === 'approved')
-      const denied = records.find((r) => r.answer === 'denied')
-
-      const stillOpen = records.filter((r) => r.answer === 'pending').length
-      if (approved.length >= need) {
-        return finish('approved', approvalMessage(approved, need))
-      }
-      if (denied) {
-        return finish('denied', `User ${denied.userId} denied the push: OneLogin says "${denied.message}".`, denied.userId)
-      }
-      if (approved.length + stillOpen < need) {
-        return finish('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
-      }
-      if (clock.now() >= opts.deadline && open.every((p) => p.record.answer !== 'pending' || p.nextPollAt === NEVER)) {
-        return finish('timed-out', `No answer within ${formatDuration(opts.deadline - startedAt)}: ${approved.length} of ${need} approvals.`)
-      }
+      const outcome = this.outcome(pending)
+      if (outcome) return outcome
       if (clock.now() >= nextProgressAt) {
         nextProgressAt = clock.now() + PROGRESS_EVERY_MS
-        log.info(`Still waiting: ${formatDuration(opts.deadline - clock.now())} left.`)
+        log.info(`Still waiting: ${formatDuration(this.opts.deadline - clock.now())} left.`)
       }
     }
-  })
+  }
+
+  /** One poll of one push: record the answer, send a new push if it expired, and plan the next poll. */
+  private async poll(p: Pending): Promise<void> {
+    const { client, clock, log, mfa } = this.deps
+    const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
+    const t = clock.now()
+    if (answer.kind === 'approved') {
+      Object.assign(p.record, { answer: 'approved', answeredAt: t })
+      const count = this.records.filter((r) => r.answer === 'approved').length
+      const tally = this.opts.minApprovals > 1 ? ` (${count} of ${this.opts.minApprovals} approvals)` : ''
+      log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)}${tally}.`)
+    } else if (answer.kind === 'denied') {
+      Object.assign(p.record, { answer: 'denied', answeredAt: t, message: answer.message })
+      log.info(`User ${p.record.userId} did not approve: OneLogin says "${answer.message}".`)
+    } else if (answer.kind === 'expired') {
+      if (this.opts.deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && p.record.pushes < this.maxPushes) {
+        log.info(`The push to user ${p.record.userId} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`)
+        p.ticket = await this.sendPush(p.record, p.device)
+        p.pushSentAt = clock.now()
+      } else {
+        Object.assign(p.record, { answer: 'expired', answeredAt: t, message: answer.message })
+        log.info(`The push to user ${p.record.userId} expired with too little time left for a new one.`)
+      }
+    }
+    const step = nextPollDelay({
+      sincePushMs: clock.now() - p.pushSentAt,
+      minIntervalMs: this.opts.pollIntervalSeconds * 1000,
+      rate: client.rate,
+      now: clock.now()
+    })
+    if (step.reason.startsWith('rate-limit') && !this.warnedRate) {
+      this.warnedRate = true
+      log.warning(
+        `OneLogin's rate limit is running low (${client.rate.remaining} of ${client.rate.limit} calls left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
+      )
+    }
+    p.nextPollAt = planNextPoll(clock.now(), step, this.opts)
+  }
+
+  /** The outcome once it is known: enough approvals, a denial, too few left, or the deadline with no poll left. */
+  private outcome(pending: readonly Pending[]): GateResult | undefined {
+    const need = this.opts.minApprovals
+    const approved = this.records.filter((r) => r.answer === 'approved')
+    const denied = this.records.find((r) => r.answer === 'denied')
+    const open = pending.filter((p) => p.record.answer === 'pending')
+    if (approved.length >= need) return this.result('approved', approvalMessage(approved, need))
+    if (denied) return this.result('denied', `User ${denied.userId} denied the push: OneLogin says "${denied.message}".`, denied.userId)
+    if (approved.length + open.length < need) {
+      return this.result('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
+    }
+    if (this.deps.clock.now() >= this.opts.deadline && open.every((p) => p.nextPollAt === NEVER)) {
+      return this.result('timed-out', `No answer within ${formatDuration(this.opts.deadline - this.startedAt)}: ${approved.length} of ${need} approvals.`)
+    }
+    return undefined
+  }
 }
 
 function approvalMessage(approved: readonly ApproverRecord[], need: number): string {

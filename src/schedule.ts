@@ -65,3 +65,21 @@ export function nextPollDelay(input: ScheduleInput): ScheduleStep {
   }
   return { delayMs, reason }
 }
+
+export const NEVER = Number.POSITIVE_INFINITY
+/** The last poll may come this long after the deadline, so that it keeps its distance from the one before. */
+export const FINAL_POLL_LATE_MS = 1_000
+
+/**
+ * Pure: when to poll a push next, after a poll (or the push) at `at`: on the
+ * schedule while that falls before the deadline; then one last poll at the
+ * deadline, but never sooner than `poll-interval` after the previous one (at
+ * most FINAL_POLL_LATE_MS late, else none); after that, never.
+ */
+export function planNextPoll(at: number, step: ScheduleStep, opts: { readonly deadline: number; readonly pollIntervalSeconds: number }): number {
+  const next = at + step.delayMs
+  if (next <= opts.deadline) return next
+  if (at >= opts.deadline || step.reason === 'rate-limit-spent') return NEVER
+  const last = Math.max(opts.deadline, at + opts.pollIntervalSeconds * 1000)
+  return last <= opts.deadline + FINAL_POLL_LATE_MS ? last : NEVER
+}
