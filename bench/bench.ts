@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { gzipSync } from 'node:zlib'
-import { DIST, NODE24, nodeVersion, SYSTEM_NODE } from './action-process.js'
+import { DIST, nodeVersion, RUNNER_NODE as NODE24, systemNode } from '../sim/run-action.js'
 import {
   callsForUnansweredWait,
   chosenSchedule,
@@ -41,6 +41,7 @@ const CONCURRENCY = 4
 const began = Date.now()
 const log = (m: string): void => void process.stderr.write(`${m}\n`)
 
+const SYSTEM_NODE = systemNode() ?? process.execPath
 const v20 = nodeVersion(SYSTEM_NODE)
 const v24 = nodeVersion(NODE24)
 log(`bench: ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, ${v20} and ${v24}, simulator on 127.0.0.1`)

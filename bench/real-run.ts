@@ -1,6 +1,7 @@
 /** One real run: the bundled action against its own simulator, approved at a chosen time after the push. */
 import { start } from '../sim/server.js'
-import { nowMs, readMemory, spawnAction } from './action-process.js'
+import { demoInputs, nowMs } from '../sim/run-action.js'
+import { readMemory, spawnAction } from './action-process.js'
 
 export const APPROVER = '35510511'
 
@@ -44,13 +45,7 @@ export async function realRun(run: RealRun): Promise<RealResult> {
     const action = spawnAction({
       node: run.node,
       ...(run.script !== undefined ? { script: run.script } : {}),
-      inputs: {
-        'client-id': 'demo-client-id',
-        'client-secret': 'demo-client-secret',
-        'api-url': sim.url,
-        'user-id': APPROVER,
-        timeout: String(run.timeoutSeconds)
-      }
+      inputs: demoInputs(sim.url, { 'user-id': APPROVER, timeout: String(run.timeoutSeconds) })
     })
     let peakRssKb: number | undefined
     if (run.memorySampleMs !== undefined) {
@@ -87,7 +82,7 @@ export async function realRun(run: RealRun): Promise<RealResult> {
       )
     })
 
-    const exit = await action.exited
+    const exit = await action.result
     clearInterval(memTimer)
     clearInterval(watch)
     if (acceptError) throw acceptError
@@ -98,14 +93,13 @@ export async function realRun(run: RealRun): Promise<RealResult> {
     const verifies = calls.filter((c) => c.path.endsWith('/verify'))
     const approving = verifies.find((c) => c.status === 200)
     const token = calls.find((c) => c.path.startsWith('/auth/oauth2'))
-    const status = /^status<<(\S+)\n(.*)\n\1$/m.exec(exit.outputs)?.[2] ?? '?'
     return {
-      exitCode: exit.code,
-      status,
+      exitCode: exit.exitCode,
+      status: exit.outputs.status ?? '?',
       pushAt,
-      ...(acceptAt !== undefined ? { acceptAt, latencyMs: exit.at - acceptAt } : {}),
-      exitAt: exit.at,
-      ...(approving ? { overheadMs: exit.at - at(approving) } : {}),
+      ...(acceptAt !== undefined ? { acceptAt, latencyMs: exit.exitedAt - acceptAt } : {}),
+      exitAt: exit.exitedAt,
+      ...(approving ? { overheadMs: exit.exitedAt - at(approving) } : {}),
       verifyAt: verifies.map((c) => at(c) - pushAt),
       calls: {
         token: calls.filter((c) => c.path.startsWith('/auth/oauth2')).length,

@@ -1,7 +1,8 @@
 /** Start-up cost: process spawn -> the action's first HTTP request, against a bare `node -e 0` in the same run. */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { bareNode, nowMs, readMemory, spawnAction } from './action-process.js'
+import { demoInputs, nowMs } from '../sim/run-action.js'
+import { bareNode, readMemory, spawnAction } from './action-process.js'
 import { median } from './stats.js'
 
 export interface StartupResult {
@@ -62,15 +63,15 @@ async function actionToFirstRequest(
   const run = spawnAction({
     node,
     ...(script !== undefined ? { script } : {}),
-    inputs: { 'client-id': 'demo-client-id', 'client-secret': 'demo-client-secret', 'api-url': url, 'user-id': '35510511', timeout: '30' }
+    inputs: demoInputs(url)
   })
   const arrived = await new Promise<number>((resolve, reject) => {
     listen(resolve)
-    run.exited.then(() => reject(new Error('the action exited before its first request')), reject)
+    run.result.then(() => reject(new Error('the action exited before its first request')), reject)
   })
   listen(() => {})
   const hwmKb = readMemory(run.child.pid!)?.hwmKb ?? Number.NaN
   run.child.kill('SIGKILL')
-  await run.exited
-  return { ms: arrived - run.spawnedAt, hwmKb }
+  await run.result
+  return { ms: arrived - run.startedAt, hwmKb }
 }

@@ -1,12 +1,11 @@
 // `npm run demo`: the committed action (dist/index.js) against the local simulator, run the way
 // the GitHub runner runs it, with a scripted approver on the simulated phone.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { constants, tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
-import { parseOutputFile, summaryToText } from './action-files.js'
+import { summaryToText } from './action-files.js'
+import { demoInputs, DIST, startAction, type ActionResult } from './run-action.js'
 import { start, type Sim } from './server.js'
 
 const USAGE = `usage: npm run demo -- [options]
@@ -27,7 +26,6 @@ simulator, for approver Ada Lovelace (user 35510511).
 The exit code is the action's: 0 when approved, 1 otherwise.`
 
 const USER_ID = '35510511'
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
 interface Options {
   approver: 'accept' | 'deny' | 'silent' | 'person'
@@ -137,33 +135,8 @@ class LogView {
   }
 }
 
-/** The environment the runner gives a JavaScript action, without anything from a real job around us. */
-function actionEnv(sim: Sim, opts: Options, outputFile: string, summaryFile: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(INPUT_|GITHUB_|RUNNER_|ACTIONS_)/i.test(k)) env[k] = v
-  }
-  const inputs: Record<string, string> = {
-    'client-id': 'demo-client-id',
-    'client-secret': 'demo-client-secret',
-    'api-url': sim.url,
-    'user-id': USER_ID,
-    timeout: String(opts.timeout)
-  }
-  // The runner's naming: spaces become underscores, upper case, hyphens kept.
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
-  return {
-    ...env,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_REPOSITORY: 'acme/shop',
-    GITHUB_RUN_ID: '1001',
-    GITHUB_ACTOR: 'demo-user',
-    GITHUB_WORKFLOW: 'Deploy (demo)'
-  }
-}
+/** What the runner would also say about the job around the step. */
+const JOB_ENV = { GITHUB_RUN_ID: '1001', GITHUB_ACTOR: 'demo-user', GITHUB_WORKFLOW: 'Deploy (demo)' }
 
 function plan(sim: Sim, opts: Options): string[] {
   const after = `about ${opts.afterMs / 1000} s after the push arrives`
@@ -203,20 +176,24 @@ function onSignal(signal: NodeJS.Signals): void {
   }
 }
 
-function runAction(env: NodeJS.ProcessEnv, view: LogView): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Runs the action as the runner does, its log shown live. */
+async function runAction(sim: Sim, opts: Options, view: LogView): Promise<ActionResult> {
+  const action = startAction({
+    node: process.execPath,
+    inputs: demoInputs(sim.url, { 'user-id': USER_ID, timeout: String(opts.timeout) }),
+    env: JOB_ENV,
+    onStdout: (c) => view.write('out', c),
+    onStderr: (c) => view.write('err', c),
     // Its own process group (not on Windows, where that opens a console), so a Ctrl-C in the
     // terminal reaches it only through us.
-    const child = spawn(process.execPath, [DIST], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' })
-    running = child
-    child.stdout.setEncoding('utf8').on('data', (c: string) => view.write('out', c))
-    child.stderr.setEncoding('utf8').on('data', (c: string) => view.write('err', c))
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      view.flush()
-      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1))
-    })
+    detached: process.platform !== 'win32'
   })
+  running = action.child
+  try {
+    return await action.result
+  } finally {
+    view.flush()
+  }
 }
 
 async function main(): Promise<number> {
@@ -239,12 +216,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const sim = await start({ quiet: true })
-  const dir = mkdtempSync(join(tmpdir(), 'onelogin-gate-demo-'))
   try {
-    const outputFile = join(dir, 'output')
-    const summaryFile = join(dir, 'summary.html')
-    writeFileSync(outputFile, '')
-    writeFileSync(summaryFile, '')
     if (opts.approver === 'accept' || opts.approver === 'deny') sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
 
     console.log(bold('OneLogin Protect approval gate: demo'))
@@ -252,17 +224,16 @@ async function main(): Promise<number> {
     for (const line of plan(sim, opts)) console.log(line)
     console.log(`Running: node dist/index.js (Node ${process.versions.node}), timeout ${opts.timeout} s\n`)
 
-    const view = new LogView(opts.verbose)
-    const exitCode = await runAction(actionEnv(sim, opts, outputFile, summaryFile), view)
+    const result = await runAction(sim, opts, new LogView(opts.verbose))
+    const exitCode = result.exitCode ?? (result.signal ? 128 + (constants.signals[result.signal] ?? 0) : 1)
 
     console.log(`\n${bold('Exit code')}: ${exitCode === 0 ? green('0') : red(String(exitCode))}`)
-    const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'))
+    const { outputs, summary } = result
     console.log(`\n${bold('Outputs')}`)
     const width = Math.max(0, ...Object.keys(outputs).map((k) => k.length))
     for (const [k, v] of Object.entries(outputs)) console.log(`  ${k.padEnd(width)}  ${v === '' ? dim('(empty)') : v}`)
     if (Object.keys(outputs).length === 0) console.log(dim('  (none)'))
 
-    const summary = readFileSync(summaryFile, 'utf8')
     console.log(`\n${bold('Job summary')}`)
     console.log(summary.trim() ? summaryToText(summary).replace(/^(?=.)/gm, '  ') : dim('  (none)'))
 
@@ -275,7 +246,6 @@ async function main(): Promise<number> {
     return exitCode
   } finally {
     await sim.close()
-    rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest'
+import { demoInputs } from '../../sim/run-action.js'
 import { start, type Sim } from '../../sim/server.js'
 import { runDist, type DistRun } from './run-dist.js'
 
@@ -51,15 +52,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the phone page in Chromium', () => {
       await context.close()
       await sim.close()
     })
-    const gate = runDist({
-      inputs: {
-        'client-id': 'demo-client-id',
-        'client-secret': 'demo-client-secret',
-        'api-url': sim.url,
-        'user-id': '35510511',
-        timeout: '30'
-      }
-    })
+    const gate = runDist({ inputs: demoInputs(sim.url) })
     const page = await context.newPage()
     await page.goto(`${sim.url}/`)
     return { sim, page, gate }

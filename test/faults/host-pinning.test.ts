@@ -114,37 +114,35 @@ function refusing(): Transport & { readonly requests: unknown[] } {
   return spyTransport(async () => answer)
 }
 
+/** A run with these inputs fails as error, says `message` and sends no request. */
+async function expectFailsWithoutRequest(values: Record<string, string>, message: RegExp): Promise<void> {
+  const t = refusing()
+  const r = await runWithReader(reader({ ...base, ...values }), { transport: t, clock: new FakeClock() })
+  expect(r.status).toBe('error')
+  expect(t.requests).toEqual([])
+  expect(r.stdout).toMatch(message)
+}
+
+/** readSettings refuses `input` set to `value` with an InputError naming it, and so does a run, before any request. */
+async function expectRefused(input: string, value: string, message: RegExp): Promise<void> {
+  let err: unknown
+  try {
+    readSettings(reader({ ...base, [input]: value }), () => {})
+  } catch (e) {
+    err = e
+  }
+  expect(err).toBeInstanceOf(InputError)
+  expect((err as InputError).input).toBe(input)
+  await expectFailsWithoutRequest({ [input]: value }, message)
+}
+
 describe('hostile region and subdomain values are refused before any request', () => {
   it.each(HOSTILE)('region %j', async (value) => {
-    let err: unknown
-    try {
-      readSettings(reader({ ...base, region: value }), () => {})
-    } catch (e) {
-      err = e
-    }
-    expect(err).toBeInstanceOf(InputError)
-    expect((err as InputError).input).toBe('region')
-    const t = refusing()
-    const r = await runWithReader(reader({ ...base, region: value }), { transport: t, clock: new FakeClock() })
-    expect(r.status).toBe('error')
-    expect(t.requests).toEqual([])
-    expect(r.stdout).toMatch(/::error::Input 'region' must be 'us' or 'eu'/)
+    await expectRefused('region', value, /::error::Input 'region' must be 'us' or 'eu'/)
   })
 
   it.each(HOSTILE)('subdomain %j', async (value) => {
-    let err: unknown
-    try {
-      readSettings(reader({ ...base, subdomain: value }), () => {})
-    } catch (e) {
-      err = e
-    }
-    expect(err).toBeInstanceOf(InputError)
-    expect((err as InputError).input).toBe('subdomain')
-    const t = refusing()
-    const r = await runWithReader(reader({ ...base, subdomain: value }), { transport: t, clock: new FakeClock() })
-    expect(r.status).toBe('error')
-    expect(t.requests).toEqual([])
-    expect(r.stdout).toMatch(/::error::Input 'subdomain' must be your OneLogin tenant's subdomain alone/)
+    await expectRefused('subdomain', value, /::error::Input 'subdomain' must be your OneLogin tenant's subdomain alone/)
   })
 
   it.each([
@@ -164,11 +162,7 @@ describe('hostile region and subdomain values are refused before any request', (
     'https://api.us.onelogin.com\n.evil.com/x?y',
     'https://%65vil.com@x'
   ])('api-url %j', async (value) => {
-    const t = refusing()
-    const r = await runWithReader(reader({ ...base, 'api-url': value }), { transport: t, clock: new FakeClock() })
-    expect(r.status).toBe('error')
-    expect(t.requests).toEqual([])
-    expect(r.stdout).toMatch(/::error::Input 'api-url' must be an https:\/\/ base URL/)
+    await expectFailsWithoutRequest({ 'api-url': value }, /::error::Input 'api-url' must be an https:\/\/ base URL/)
   })
 
   it('the hosts that are accepted are exactly the ones documented', () => {

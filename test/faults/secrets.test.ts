@@ -38,7 +38,7 @@ function secretsOf(proxy: FaultProxy, inputs: Record<string, string>): Secrets {
 
 /** Fails unless no secret appears in the run's output except in its own `::add-mask::` line, which comes first. */
 function expectMasked(r: DistResult, secrets: Secrets): void {
-  const files: Record<string, string> = { stdout: r.stdout, stderr: r.stderr, GITHUB_OUTPUT: r.outputFile, GITHUB_STEP_SUMMARY: r.summary }
+  const files: Record<string, string> = { stdout: r.stdout, stderr: r.stderr, GITHUB_OUTPUT: r.outputText, GITHUB_STEP_SUMMARY: r.summary }
   for (const [name, value] of secrets.masked) {
     expect(value.length, name).toBeGreaterThanOrEqual(6)
     const maskLine = `::add-mask::${value}`
@@ -71,7 +71,7 @@ async function runScanned(extra: Record<string, string>, during?: (sim: Sim, pro
 describe.concurrent('secrets never reach the log, the outputs or the summary', () => {
   it('an approved push (v1)', async () => {
     const { r, secrets } = await runScanned({}, async (sim) => sim.autoAnswer({ action: 'accept', afterMs: 300 }))
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect(r.stdout).toMatch(/^::debug::/m)
     expect([...secrets.masked.keys()]).toEqual(expect.arrayContaining(['client-secret', 'basic credential']))
     expect([...secrets.masked.keys()].filter((k) => k.startsWith('access token'))).toHaveLength(1)
@@ -87,7 +87,7 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
 
   it('an approved push (v2: the verification id is the secret handle)', async () => {
     const { r, secrets } = await runScanned(V2, async (sim) => sim.autoAnswer({ action: 'accept', afterMs: 1_500 }))
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect([...secrets.masked.keys()].filter((k) => k.startsWith('verification id'))).toHaveLength(1)
     // The debug log of each poll shows the path, with the id blanked out.
     expect(r.stdout).toMatch(/::debug::GET \/api\/2\/mfa\/users\/35510511\/verifications\/\*\*\* -> HTTP 200/)
@@ -99,7 +99,7 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
     ['v2', V2]
   ])('a typed code (%s)', async (_v, extra) => {
     const { r, secrets } = await runScanned({ ...extra, otp: '246810' })
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect(secrets.masked.get('otp')).toBe('246810')
     expectMasked(r, secrets)
   })
@@ -117,7 +117,7 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
       await until(() => proxy.exchanges.filter((e) => e.path === '/auth/oauth2/v2/token' && e.status === 200).length === 2, 10_000, 'a second token')
       sim.answer(sim.pushes()[0]!.id, 'accept')
     })
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain('The access token was rejected (Authentication Failure)')
     expect([...secrets.masked.keys()].filter((k) => k.startsWith('access token'))).toHaveLength(2)
     expectMasked(r, secrets)
@@ -125,7 +125,7 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
 
   it('bad credentials: the secret and the Basic credential still never show', async () => {
     const { r, secrets } = await runScanned({ 'client-secret': `${DEMO.secret}-wrong` })
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expectMasked(r, secrets)
   })
 })

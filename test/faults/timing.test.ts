@@ -21,8 +21,8 @@ describe.concurrent('a request that never answers', () => {
     sim.setFault({ endpoint, hang: true })
     const run = spawnDist(inputsFor(sim.url, { timeout: String(TIMEOUT_S) }))
     const r = await run.result
-    expect(r.ms).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
-    expect(r.code).toBe(1)
+    expect(r.durationMs).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
+    expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
     // The hung call was aborted by its own timeout (shorter than 10 s this near the deadline) and named.
     const error = /::error::(.*)/.exec(r.stdout)?.[1] ?? ''
@@ -43,7 +43,7 @@ describe.concurrent('a request that never answers', () => {
     // The approver taps Accept while the poll hangs; the retry after the timeout sees it.
     sim.answer(sim.pushes()[0]!.id, 'accept')
     const r = await run.result
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true' })
     expect(r.stdout).toMatch(/OneLogin did not answer \(no answer within 10 s\); retrying in/)
     expect(sim.pushes()).toHaveLength(1)
@@ -83,8 +83,8 @@ describe.concurrent('the job is cancelled', () => {
     run.child.kill(signal)
     const r = await run.result
     expect(r.exitedAt - sentAt).toBeLessThan(1_000)
-    expect(r.code).not.toBe(0)
-    expect(r.code).not.toBeNull()
+    expect(r.exitCode).not.toBe(0)
+    expect(r.exitCode).not.toBeNull()
     expect(r.stdout).toContain(`::error::The gate was cancelled (${signal}); stopping without an approval.`)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
     // No poll started after the signal.
@@ -102,7 +102,7 @@ describe.concurrent('the job is cancelled', () => {
     run.child.kill(signal)
     const r = await run.result
     expect(r.exitedAt - sentAt).toBeLessThan(1_000)
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expect(r.stdout).toContain(`::error::The gate was cancelled (${signal})`)
     expect(r.outputs.status).toBe('error')
   })

@@ -92,7 +92,7 @@ describe.concurrent('the built action exits 0 only on approval', () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 200 })
     const r = await spawnDist(inputsFor(sim.url)).result
-    expect(r.code).toBe(0)
+    expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true' })
   })
 
@@ -100,7 +100,7 @@ describe.concurrent('the built action exits 0 only on approval', () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'deny', afterMs: 200 })
     const r = await spawnDist(inputsFor(sim.url)).result
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false' })
   })
 
@@ -109,7 +109,7 @@ describe.concurrent('the built action exits 0 only on approval', () => {
     const proxy = await startProxy(sim.url)
     proxy.inject((req) => (/\/verify$/.test(req.path) ? json(200, { status: { error: false, message: 'OK' } }) : undefined))
     const r = await spawnDist(inputsFor(proxy.url)).result
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::OneLogin answered HTTP 200 without a clear success \(OK\); not taken as approval\./)
   })
 
@@ -117,14 +117,14 @@ describe.concurrent('the built action exits 0 only on approval', () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 200 })
     const r = await spawnDist(inputsFor(sim.url), { GITHUB_OUTPUT: join('/nonexistent', 'dir', 'output') }).result
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::Unexpected error: /)
   })
 
   it('the required inputs missing: exit 1 before any call', async () => {
     const sim = await startSim()
     const r = await spawnDist({ 'api-url': sim.url, 'user-id': '35510511' }).result
-    expect(r.code).toBe(1)
+    expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::Input 'client-id' is required/)
     expect(sim.calls()).toEqual([])
   })
