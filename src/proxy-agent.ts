@@ -5,7 +5,7 @@
  * the gate's use: the runner's proxy variables are read by the toolkit's own
  * `getProxyUrl` (https_proxy/HTTPS_PROXY, http_proxy, no_proxy, loopback
  * bypass); a proxied request goes through the same `tunnel` agents the
- * toolkit uses; a direct one through a plain agent without keep-alive.
+ * toolkit uses; a direct one through a plain agent, kept alive between calls.
 
  */
 import * as http from 'node:http'
@@ -52,7 +52,9 @@ export function proxyAgentFor(target: string): http.Agent {
       }
     })
   } else {
-    const options = { keepAlive: false, maxSockets: MAX_SOCKETS }
+    // Kept alive, unlike the toolkit's: each poll reuses the TLS connection
+    // instead of paying a new handshake. Idle sockets do not keep Node running.
+    const options = { keepAlive: true, maxSockets: MAX_SOCKETS }
     agent = usingSsl ? new https.Agent(options) : new http.Agent(options)
   }
   agents.set(key, agent)
