@@ -21,6 +21,18 @@ export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
   return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
 }
 
+/** What the approval was for, for the record: "Run started by octocat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
+export function runContext(env: NodeJS.ProcessEnv): string | undefined {
+  const actor = env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR
+  const details = [
+    env.GITHUB_WORKFLOW && `workflow ${env.GITHUB_WORKFLOW}`,
+    env.GITHUB_REF && `ref ${env.GITHUB_REF}`,
+    env.GITHUB_SHA && `commit ${env.GITHUB_SHA.slice(0, 7)}`
+  ].filter(Boolean)
+  if (!actor && details.length === 0) return undefined
+  return `Run started by ${actor || 'an unknown actor'}${details.length ? ` (${details.join(', ')})` : ''}.`
+}
+
 /** Writes the job summary: outcome, who was asked, on which device, how long it took, a link to the run. */
 export interface SummaryContext {
   readonly timeoutSeconds: number
@@ -62,6 +74,8 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
     .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(ctx.timeoutSeconds * 1000)}).`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
+  const started = runContext(env)
+  if (started) s.addRaw(`<p>${escapeHtml(started)}</p>`, true)
   const text = s.stringify()
   s.emptyBuffer()
   try {

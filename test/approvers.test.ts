@@ -111,12 +111,22 @@ describe('self-approval', () => {
     push(102, [[200, SUCCESS]])
     const r = await runAction(
       { ...creds, approvers: '101 @Octo-Cat\n102 @grace' },
-      { clock: new FakeClock(), env: { GITHUB_TRIGGERING_ACTOR: 'octo-cat', GITHUB_ACTOR: 'someone-else' } }
+      {
+        clock: new FakeClock(),
+        env: {
+          GITHUB_TRIGGERING_ACTOR: 'octo-cat',
+          GITHUB_ACTOR: 'someone-else',
+          GITHUB_WORKFLOW: 'Deploy',
+          GITHUB_REF: 'refs/heads/main',
+          GITHUB_SHA: '1a2b3c4d5e6f7a8b9c0d'
+        }
+      }
     )
     expect(r.status).toBe('approved')
     expect(r.outputs['user-id']).toBe('102')
     expect(r.stdout).toMatch(/101 @Octo-Cat started this run, so gets no push/)
     expect(r.summary).toMatch(/101 @Octo-Cat.*not asked: octo-cat started this run/)
+    expect(r.summary).toContain('<p>Run started by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>')
   })
 
   it('falls back to GITHUB_ACTOR and fails before sending anything when too few are left', async () => {
