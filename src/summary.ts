@@ -3,6 +3,7 @@ import * as core from './runner.js'
 import type { GateResult } from './gate.js'
 import { formatDuration } from './gate.js'
 import type { ApproverSpec } from './inputs.js'
+import { runActor } from './self-approval.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',
@@ -23,7 +24,7 @@ export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
 
 /** What the approval was for, for the record: "Run started by octocat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
 export function runContext(env: NodeJS.ProcessEnv): string | undefined {
-  const actor = env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR
+  const actor = runActor(env)
   const details = [
     env.GITHUB_WORKFLOW && `workflow ${env.GITHUB_WORKFLOW}`,
     env.GITHUB_REF && `ref ${env.GITHUB_REF}`,

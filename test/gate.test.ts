@@ -193,11 +193,7 @@ describe('the push gate, end to end through the action', () => {
 
   it('fails at once when the credential lacks the scope (403)', async () => {
     const clock = new FakeClock()
-    nock(API)
-      .post('/auth/oauth2/v2/token')
-      .reply(200, tokenBody())
-      .get(DEVICES)
-      .reply(200, devicesBody(ADA_DEVICES))
+    setup()
       .post(TRIGGER)
       .once()
       .reply(403, statusBody(403, 'Forbidden', 'Forbidden', true))
@@ -209,15 +205,12 @@ describe('the push gate, end to end through the action', () => {
 
   it('retries 5xx answers with backoff, then carries on', async () => {
     const clock = new FakeClock()
-    const scope = nock(API)
+    const failing = nock(API)
       .post('/auth/oauth2/v2/token')
       .reply(502, 'Bad gateway')
       .post('/auth/oauth2/v2/token')
       .reply(503, statusBody(503, 'error', 'busy', true))
-      .post('/auth/oauth2/v2/token')
-      .reply(200, tokenBody())
-      .get(DEVICES)
-      .reply(200, devicesBody(ADA_DEVICES))
+    const scope = setup(failing)
       .post(TRIGGER)
       .reply(200, triggerBody('st'))
       .post(VERIFY)
