@@ -2,13 +2,13 @@
  * The gate's wait loop in simulated time, to evaluate a polling schedule over
  * many approval times at once. Pure: no clock, no I/O.
  *
- * It follows src/gate.ts, through its own planNextPoll: the first poll is one
+ * It follows src/core/gate.ts, through its own planNextPoll: the first poll is one
  * schedule step after the push; after each poll's answer the next one is due
  * `delay(sincePush)` later; past the deadline one last poll is made, no sooner
  * than a second after the one before, then the gate stops.
  */
-import { pushLifetimeSeconds } from '../src/gate.js'
-import { nextPollDelay, planNextPoll } from '../src/schedule.js'
+import { pushLifetimeSeconds } from '../src/core/gate.js'
+import { nextPollDelay, planNextPoll } from '../src/core/schedule.js'
 
 /** Milliseconds to wait after a poll that ended `sincePushMs` after the push. */
 export type DelayFn = (sincePushMs: number) => number
@@ -18,7 +18,7 @@ export interface Policy {
   readonly delay: DelayFn
 }
 
-/** The action's schedule (src/schedule.ts) with the default `poll-interval` of 1 s and no rate-limit pressure. */
+/** The action's schedule (src/core/schedule.ts) with the default `poll-interval` of 1 s and no rate-limit pressure. */
 export const chosenSchedule: Policy = {
   name: 'chosen schedule',
   delay: (sincePushMs) => nextPollDelay({ sincePushMs, minIntervalMs: 1_000 }).delayMs

@@ -28,7 +28,7 @@ try {
   rmSync(join(buildRoot, 'dist'), { recursive: true, force: true })
   // ncc's own loaders are named by their path too: use the copy's ncc.
   const ncc = join(dirname(createRequire(join(buildRoot, 'package.json')).resolve('@vercel/ncc/package.json')), 'dist/ncc/cli.js')
-  execFileSync(process.execPath, [ncc, 'build', 'src/bundle-entry.cjs', '-o', 'dist', '--minify', '--license', 'licenses.txt', '--quiet'], {
+  execFileSync(process.execPath, [ncc, 'build', 'src/action/bundle-entry.cjs', '-o', 'dist', '--minify', '--license', 'licenses.txt', '--quiet'], {
     cwd: buildRoot,
     stdio: 'inherit'
   })

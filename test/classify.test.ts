@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { ApiResponse } from '../src/client.js'
-import { apiMessage } from '../src/client.js'
-import { classifyVerify } from '../src/mfa-v1.js'
+import type { ApiResponse } from '../src/core/client.js'
+import { apiMessage } from '../src/core/client.js'
+import { classifyVerify } from '../src/core/mfa-v1.js'
 import { PENDING, SUCCESS, statusBody } from './helpers/onelogin-shapes.js'
 
 const res = (status: number, json: unknown): ApiResponse => ({ status, json, message: apiMessage(json) })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chooseCodeDevice, choosePushDevice, type Device } from '../src/devices.js'
+import { chooseCodeDevice, choosePushDevice, type Device } from '../src/core/devices.js'
 
 const dev = (id: string, factor: string, o: Partial<Device> = {}): Device => ({
   id,

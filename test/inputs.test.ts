@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
-import { InputError } from '../src/errors.js'
-import { isLoopback, readSettings } from '../src/inputs.js'
+import { InputError } from '../src/core/errors.js'
+import { isLoopback, readSettings } from '../src/action/inputs.js'
 import { runAction } from './helpers/action-run.js'
 
 const base: Record<string, string> = {

@@ -2,9 +2,9 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import { HttpClient } from '@actions/http-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { proxyAgentFor } from '../src/proxy-agent.js'
+import { proxyAgentFor } from '../src/core/proxy-agent.js'
 
-// src/proxy-agent.ts must pick the same agent as @actions/http-client would, without loading its index (and undici).
+// src/core/proxy-agent.ts must pick the same agent as @actions/http-client would, without loading its index (and undici).
 interface AgentShape {
   constructor: unknown
   keepAlive?: boolean

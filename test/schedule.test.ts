@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { maxPushesFor, pushLifetimeSeconds } from '../src/gate.js'
-import { LOW_RATE_MIN_INTERVAL_MS, nextPollDelay, planNextPoll, SCHEDULE } from '../src/schedule.js'
+import { maxPushesFor, pushLifetimeSeconds } from '../src/core/gate.js'
+import { LOW_RATE_MIN_INTERVAL_MS, nextPollDelay, planNextPoll, SCHEDULE } from '../src/core/schedule.js'
 
 const NOW = 1_000_000
 

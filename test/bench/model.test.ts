@@ -9,7 +9,7 @@ import {
   SETUP_CALLS,
   type Policy
 } from '../../bench/model.js'
-import { nextPollDelay } from '../../src/schedule.js'
+import { nextPollDelay } from '../../src/core/schedule.js'
 
 const stepped: Policy = { name: 'stepped', delay: (since) => (since < 3_000 ? 1_000 : 5_000) }
 
@@ -32,7 +32,7 @@ describe('pollTimes', () => {
     expect(() => pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY })).toThrow(RangeError)
   })
 
-  it('follows src/schedule.ts for the chosen schedule', () => {
+  it('follows src/core/schedule.ts for the chosen schedule', () => {
     for (const t of [0, 999, 29_999, 30_000, 59_999, 60_000, 299_999, 300_000, 3_600_000]) {
       expect(chosenSchedule.delay(t)).toBe(nextPollDelay({ sincePushMs: t, minIntervalMs: 1_000 }).delayMs)
     }

@@ -2,9 +2,9 @@
 // (a local server redirects to a second local server, which must see nothing), and
 // `region` / `subdomain` / `api-url` refuse hostile values before any request.
 import { describe, expect, it } from 'vitest'
-import { InputError } from '../../src/errors.js'
-import type { RawResponse, Transport } from '../../src/http.js'
-import { readSettings } from '../../src/inputs.js'
+import { InputError } from '../../src/core/errors.js'
+import type { RawResponse, Transport } from '../../src/core/http.js'
+import { readSettings } from '../../src/action/inputs.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { DEMO, inputsFor, runWithReader, spyTransport, startProxy, startSim } from './support.js'

@@ -3,9 +3,9 @@
 // sends no request; no message ever shows the client secret or the typed code.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { InputError } from '../../src/errors.js'
-import type { RawResponse, Transport } from '../../src/http.js'
-import { isLoopback, MAX_TIMEOUT_SECONDS, readSettings, type Settings } from '../../src/inputs.js'
+import { InputError } from '../../src/core/errors.js'
+import type { RawResponse, Transport } from '../../src/core/http.js'
+import { isLoopback, MAX_TIMEOUT_SECONDS, readSettings, type Settings } from '../../src/action/inputs.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runWithReader, spyTransport } from './support.js'
 

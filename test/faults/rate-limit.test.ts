@@ -2,7 +2,7 @@
 // sooner, never past the deadline) and X-RateLimit-Remaining under 10 % (poll more slowly,
 // say so once). Real sockets; real time where the test measures a wait.
 import { describe, expect, it } from 'vitest'
-import { LOW_RATE_MIN_INTERVAL_MS, LOW_RATE_SHARE } from '../../src/schedule.js'
+import { LOW_RATE_MIN_INTERVAL_MS, LOW_RATE_SHARE } from '../../src/core/schedule.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { ADA, inputsFor, startProxy, startSim, until, type Exchange, type Injection } from './support.js'

@@ -2,8 +2,8 @@
 // The built action (dist/index.js) runs as a child process against the simulator, on real time.
 import { describe, expect, it } from 'vitest'
 import type { FaultEndpoint } from '../../sim/server.js'
-import { REQUEST_TIMEOUT_MS } from '../../src/client.js'
-import { FINAL_POLL_GRACE_MS } from '../../src/main.js'
+import { REQUEST_TIMEOUT_MS } from '../../src/core/client.js'
+import { FINAL_POLL_GRACE_MS } from '../../src/action/main.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { inputsFor, spawnDist, spyTransport, startSim, until } from './support.js'

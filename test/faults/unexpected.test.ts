@@ -1,7 +1,7 @@
 // Row: anything unexpected -> the step fails. It exits 0 only when OneLogin answered success for this push.
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Transport } from '../../src/http.js'
+import type { Transport } from '../../src/core/http.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { ADMIN, inputsFor, spawnDist, startProxy, startSim, type Injection } from './support.js'

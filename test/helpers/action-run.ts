@@ -1,9 +1,9 @@
 import { vi } from 'vitest'
 import { createActionFiles, stepVariables } from '../../sim/run-action.js'
-import type { Clock } from '../../src/clock.js'
-import type { GateStatus } from '../../src/errors.js'
-import type { Transport } from '../../src/http.js'
-import { run } from '../../src/main.js'
+import type { Clock } from '../../src/core/clock.js'
+import type { GateStatus } from '../../src/core/errors.js'
+import type { Transport } from '../../src/core/http.js'
+import { run } from '../../src/action/main.js'
 
 export interface ActionRun {
   status: GateStatus

@@ -1,5 +1,5 @@
-import type { Clock } from '../../src/clock.js'
-import { CancelledError } from '../../src/errors.js'
+import type { Clock } from '../../src/core/clock.js'
+import { CancelledError } from '../../src/core/errors.js'
 
 /** A clock whose sleeps advance virtual time at once, recording each wait. */
 export class FakeClock implements Clock {

@@ -1,5 +1,5 @@
 import * as core from './runner.js'
-import { describeError } from './errors.js'
+import { describeError } from '../core/errors.js'
 import { run } from './main.js'
 
 // The runner sends SIGINT, then SIGTERM, when a job is cancelled: stop polling and fail fast.

@@ -1,5 +1,5 @@
 import { InputError } from './errors.js'
-import type { ApproverSpec } from './inputs.js'
+import type { ApproverSpec } from './approvers.js'
 
 export interface Eligibility {
   readonly eligible: readonly ApproverSpec[]

@@ -1,9 +1,9 @@
 import { appendFile } from 'node:fs/promises'
 import * as core from './runner.js'
-import type { GateResult } from './gate.js'
-import { formatDuration } from './gate.js'
+import type { GateResult } from '../core/gate.js'
+import { formatDuration } from '../core/gate.js'
 import type { ApproverSpec } from './inputs.js'
-import { runActor } from './self-approval.js'
+import { runActor } from '../core/self-approval.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',

@@ -1,5 +1,8 @@
 import * as core from './runner.js'
-import { InputError } from './errors.js'
+import { ApproverEntryError, NUMERIC_ID, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
+import { InputError } from '../core/errors.js'
+
+export type { ApproverSpec }
 
 /** Validated settings for one gate run. Built once, before any network call. */
 export interface Settings {
@@ -29,17 +32,6 @@ export interface Settings {
   readonly pollIntervalSeconds: number
 }
 
-/** One approver as written in the inputs. */
-export interface ApproverSpec {
-  /** The entry as written, for messages. */
-  readonly entry: string
-  /** How to find the OneLogin user. */
-  readonly by: 'id' | 'email' | 'username'
-  readonly value: string
-  /** The GitHub login given with `@login`, used to stop self-approval. */
-  readonly login?: string
-}
-
 export type InputReader = (name: string) => string
 
 const defaultReader: InputReader = (name) => core.getInput(name)
@@ -47,11 +39,7 @@ const defaultReader: InputReader = (name) => core.getInput(name)
 export const MAX_TIMEOUT_SECONDS = 86_400
 const REGIONS = ['us', 'eu'] as const
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
-const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
-const EMAIL = /^[^\s@*,]+@[^\s@*,]+\.[^\s@*,]+$/
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
-const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
 const OTP = /^[A-Za-z0-9]{4,64}$/
 
 /** Reads and validates every input. Throws InputError naming the first bad one. */
@@ -133,31 +121,15 @@ export function parseApprovers(userId: string, list: string): ApproverSpec[] {
 }
 
 function parseApprover(entry: string): ApproverSpec {
-  const bad = (why: string): InputError =>
-    new InputError(
+  try {
+    return parseApproverEntry(entry)
+  } catch (err) {
+    if (!(err instanceof ApproverEntryError)) throw err
+    throw new InputError(
       'approvers',
-      `Input 'approvers' has a bad entry ${quote(entry)}: ${why}. Each entry is a OneLogin user ID, email or username, optionally followed by a space and @github-login.`
+      `Input 'approvers' has a bad entry ${quote(entry)}: ${err.why}. Each entry is a OneLogin user ID, email or username, optionally followed by a space and @github-login.`
     )
-  const parts = entry.split(/\s+/)
-  if (parts.length > 2) throw bad('too many words')
-  const [who, loginPart] = parts as [string, string | undefined]
-  let login: string | undefined
-  if (loginPart !== undefined) {
-    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1))) throw bad('the GitHub login must look like @octocat')
-    login = loginPart.slice(1)
   }
-  const withLogin = login ? { login } : {}
-  if (who.startsWith('@')) throw bad('a GitHub login alone does not name a OneLogin user')
-  if (/^\d+$/.test(who)) {
-    if (!NUMERIC_ID.test(who)) throw bad('a user ID must be a positive number')
-    return { entry, by: 'id', value: who, ...withLogin }
-  }
-  if (who.includes('@')) {
-    if (!EMAIL.test(who)) throw bad('not an email address')
-    return { entry, by: 'email', value: who, ...withLogin }
-  }
-  if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')
-  return { entry, by: 'username', value: who, ...withLogin }
 }
 
 function parseMinApprovals(value: string, count: number): number {

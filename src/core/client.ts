@@ -1,4 +1,3 @@
-import * as core from './runner.js'
 import type { Clock } from './clock.js'
 import { ApiError, CancelledError, DeadlineError, GateError, oneLine } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
@@ -49,8 +48,8 @@ export interface ClientDeps {
   readonly log: Logger
   /** Returns a number in [0, 1); injectable for tests of jitter. */
   readonly random?: () => number
-  /** Registers a secret with the runner so it is masked in the log. */
-  readonly mask?: (secret: string) => void
+  /** Registers a secret so it is masked in the log (the runner's add-mask, or the service's redactor). */
+  readonly mask: (secret: string) => void
   /** What to tell the user about the scope the credential needs. */
   readonly scopeHint?: string
 }
@@ -87,7 +86,7 @@ export class OneLoginClient {
     public deadline: number
   ) {
     this.random = deps.random ?? Math.random
-    this.mask = deps.mask ?? ((s) => core.setSecret(s))
+    this.mask = deps.mask
     this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
   }
 

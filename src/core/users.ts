@@ -1,6 +1,6 @@
 import { isObject, type OneLoginClient } from './client.js'
 import { ApiError, GateError } from './errors.js'
-import type { ApproverSpec } from './inputs.js'
+import type { ApproverSpec } from './approvers.js'
 
 /**
  * Finds the OneLogin user ID for an approver given by email or username,

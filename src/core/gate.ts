@@ -3,7 +3,7 @@ import type { Clock } from './clock.js'
 import { chooseCodeDevice, choosePushDevice, type Device } from './devices.js'
 import { describeError, GateError, type GateStatus } from './errors.js'
 import type { MfaApi, Ticket } from './mfa.js'
-import type { ApproverSpec } from './inputs.js'
+import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
 import { resolveUserId } from './users.js'
 

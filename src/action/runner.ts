@@ -10,10 +10,10 @@
  * tests run the bundle as the runner does.
  */
 import { EOL } from 'node:os'
-import { issue, issueCommand } from '../node_modules/@actions/core/lib/command.js'
-import { issueFileCommand, prepareKeyValueMessage } from '../node_modules/@actions/core/lib/file-command.js'
-import { toCommandValue } from '../node_modules/@actions/core/lib/utils.js'
-export { summary } from '../node_modules/@actions/core/lib/summary.js'
+import { issue, issueCommand } from '../../node_modules/@actions/core/lib/command.js'
+import { issueFileCommand, prepareKeyValueMessage } from '../../node_modules/@actions/core/lib/file-command.js'
+import { toCommandValue } from '../../node_modules/@actions/core/lib/utils.js'
+export { summary } from '../../node_modules/@actions/core/lib/summary.js'
 
 /** `core.getInput`: the INPUT_<NAME> variable the runner sets, trimmed. */
 export function getInput(name: string): string {

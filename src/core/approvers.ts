@@ -1,0 +1,59 @@
+/**
+ * Who may approve, as written by a user: in the action's `approvers` input or
+ * in the service's policy file. One grammar for both front ends.
+ */
+
+/** One approver as written. */
+export interface ApproverSpec {
+  /** The entry as written, for messages. */
+  readonly entry: string
+  /** How to find the OneLogin user. */
+  readonly by: 'id' | 'email' | 'username'
+  readonly value: string
+  /** The GitHub login given with `@login`, used to stop self-approval. */
+  readonly login?: string
+}
+
+/** An approver entry that does not follow the grammar; `message` says why. */
+export class ApproverEntryError extends Error {
+  constructor(
+    readonly entry: string,
+    readonly why: string
+  ) {
+    super(why)
+    this.name = 'ApproverEntryError'
+  }
+}
+
+export const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
+const EMAIL = /^[^\s@*,]+@[^\s@*,]+\.[^\s@*,]+$/
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
+const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
+
+/**
+ * Parses one entry: a OneLogin user ID, email or username, optionally
+ * followed by a space and `@github-login`. Throws ApproverEntryError.
+ */
+export function parseApproverEntry(entry: string): ApproverSpec {
+  const bad = (why: string): ApproverEntryError => new ApproverEntryError(entry, why)
+  const parts = entry.trim().split(/\s+/)
+  if (parts.length > 2) throw bad('too many words')
+  const [who, loginPart] = parts as [string, string | undefined]
+  let login: string | undefined
+  if (loginPart !== undefined) {
+    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1))) throw bad('the GitHub login must look like @octocat')
+    login = loginPart.slice(1)
+  }
+  const withLogin = login ? { login } : {}
+  if (who.startsWith('@')) throw bad('a GitHub login alone does not name a OneLogin user')
+  if (/^\d+$/.test(who)) {
+    if (!NUMERIC_ID.test(who)) throw bad('a user ID must be a positive number')
+    return { entry, by: 'id', value: who, ...withLogin }
+  }
+  if (who.includes('@')) {
+    if (!EMAIL.test(who)) throw bad('not an email address')
+    return { entry, by: 'email', value: who, ...withLogin }
+  }
+  if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')
+  return { entry, by: 'username', value: who, ...withLogin }
+}
