@@ -5,7 +5,7 @@ import { CancelledError, GateError, oneLine, type GateStatus } from './errors.js
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
-import { checkSelfApproval } from './self-approval.js'
+import { checkSelfApproval, eligibility } from './self-approval.js'
 import { DEFAULT_APPROVERS_SOURCE, findUser, lookUpName, userLabel } from './users.js'
 
 /** One person who may be asked to approve. */
@@ -53,6 +53,8 @@ export interface ApproverRecord {
   name?: string
   /** Set when the approver started the run and so was not asked: the GitHub login that matched. */
   startedRun?: string
+  /** Set when sending their first push failed: OneLogin may or may not have sent it. */
+  sendFailed?: boolean
   device?: Device
   answer: ApproverAnswer
   /** Wall-clock epoch ms of the answer, for display. */
@@ -200,14 +202,17 @@ class GateRun {
   private checkSelfApproval(): void {
     const { log } = this.deps
     const specs = this.opts.approvers.map((a) => a.spec)
-    const eligibility = checkSelfApproval(specs, this.opts.minApprovals, this.opts.allowSelfApproval ?? false, this.opts.runStarters ?? [])
-    for (const { spec, login } of eligibility.excluded) {
-      const record = this.records[specs.indexOf(spec)]!
-      record.startedRun = login
+    const allow = this.opts.allowSelfApproval ?? false
+    const starters = this.opts.runStarters ?? []
+    const found = eligibility(specs, allow, starters)
+    // Marked first, so that the summary says why they were not asked even when too few are left.
+    for (const { spec, login } of found.excluded) this.records[specs.indexOf(spec)]!.startedRun = login
+    checkSelfApproval(specs, this.opts.minApprovals, allow, starters)
+    for (const { spec, login } of found.excluded) {
       log.info(`No push to approver ${spec.entry}: GitHub user ${login} started this run and may not approve it (allow-self-approval is false).`)
     }
-    if (eligibility.unchecked.length > 0) {
-      const entries = eligibility.unchecked.map((a) => a.entry)
+    if (found.unchecked.length > 0) {
+      const entries = found.unchecked.map((a) => a.entry)
       log.warning(
         `Cannot check that ${entries.join(', ')} did not start this run: no @github-login is given. ` +
           (entries.length === 1 ? `Write it as "${entries[0]} @<github-login>".` : 'Write each approver as "<user> @<github-login>".')
@@ -223,17 +228,16 @@ class GateRun {
    */
   private async findApprovers(): Promise<Device[]> {
     const { client, mfa, log } = this.deps
-    const names = new Map<ApproverRecord, string>()
     for (const [i, target] of this.opts.approvers.entries()) {
       const record = this.records[i]!
       const found = await findUser(client, target.spec, this.source)
       record.userId = found.id
-      if (found.name) names.set(record, found.name)
+      if (found.name) record.name = found.name
       if (target.spec.by !== 'id') log.info(`Approver ${target.spec.entry} is OneLogin user ${found.id}.`)
     }
     this.refuseDuplicates()
     for (const { record } of this.asked) {
-      const name = names.get(record) ?? (await lookUpName(client, record.userId, mfa.version, (m) => log.debug(m)))
+      const name = record.name ?? (await lookUpName(client, record.userId, mfa.version, (m) => log.debug(m)))
       if (name) record.name = name
     }
     const chosen: Device[] = []
@@ -297,10 +301,18 @@ class GateRun {
     return sent
   }
 
+  /** Sends one push; only a push OneLogin confirmed is counted, and makes its approver `pending`. */
   private async sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
+    let ticket: Ticket
+    try {
+      ticket = await this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+    } catch (err) {
+      if (record.pushes === 0) record.sendFailed = true
+      throw err
+    }
     record.pushes += 1
     record.answer = 'pending'
-    return this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+    return ticket
   }
 
   /** Polls each open push when it is due, until the outcome is known. */

@@ -84,6 +84,22 @@ describe.concurrent("every approver's row says what happened to them", () => {
     expect(text).not.toMatch(/pending/)
   })
 
+  it('a push OneLogin refused to send: the row says no push was confirmed, and counts none', async () => {
+    const sim = await startSim()
+    sim.setFault({ endpoint: 'trigger', status: 400, body: JSON.stringify({ status: { error: true, code: 400, type: 'bad request', message: 'Nope' } }) })
+    const r = await spawnDist(inputsFor(sim.url, { timeout: '5' })).result
+    expect(r.exitCode).toBe(1)
+    expect(summaryRows(r.summary)).toEqual([[ADA_NAME, 'OneLogin Protect "Ada\'s iPhone" (525509)', 'no push confirmed: the gate stopped while sending it', '\u2014', '0']])
+    expect(summaryToText(r.summary)).toContain('No push was sent (timeout 5 s).')
+  })
+
+  it('the run starter who leaves too few approvers: their row says why they were not asked', async () => {
+    const sim = await startSim()
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810' }), { GITHUB_ACTOR: 'ada' }).result
+    expect(r.exitCode).toBe(1)
+    expect(summaryRows(r.summary)).toEqual([[`OneLogin user ${ADA}, listed as ${ADA} @ada`, '\u2014', 'not asked: GitHub user ada started this run', '\u2014', '0']])
+  })
+
   it('an input error: no table, and no push', async () => {
     const sim = await startSim()
     const r = await spawnDist(inputsFor(sim.url, { timeout: 'soon' })).result
