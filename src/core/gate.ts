@@ -96,6 +96,8 @@ export const PUSH_LIFETIME_MAX_S = 900
 /** A new push is not worth sending with less time than this left. */
 const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
 const PROGRESS_EVERY_MS = 30_000
+/** Once enough approvers accept, the other open pushes are polled again this long after their last poll. */
+export const LOOK_FOR_DENIALS_AFTER_MS = 1_000
 
 /** A push's lifetime matched to the time left: at least 120 s, at most 900 s. */
 export function pushLifetimeSeconds(timeLeftMs: number): number {
@@ -404,18 +406,17 @@ class GateRun {
 
   /**
    * The quorum is complete: before it is published, each push still open is
-   * polled once more (no sooner than poll-interval after its last poll), so
-   * that a denial given at the same time as the last accept is seen and wins.
-   * No new push is sent here.
+   * polled once more, a second after its last poll (never two polls of a push
+   * in one second), so that a denial given at the same time as the last
+   * accept is seen and wins. At most a second more; no new push is sent here.
    */
   private async lookForDenials(pending: readonly Pending[]): Promise<void> {
     const { clock, log, mfa } = this.deps
     const open = pending.filter((p) => p.record.answer === 'pending')
     if (open.length === 0) return
     log.info(`Enough approvals; checking the ${open.length === 1 ? 'other open push' : `${open.length} other open pushes`} for a denial before approving.`)
-    const floorMs = Math.max(1, this.opts.pollIntervalSeconds) * 1000
     for (const p of [...open].sort((a, b) => a.lastPolledAt - b.lastPolledAt)) {
-      const due = p.lastPolledAt + floorMs
+      const due = p.lastPolledAt + LOOK_FOR_DENIALS_AFTER_MS
       if (due > clock.now()) await clock.sleep(due - clock.now(), this.deps.signal)
       p.lastPolledAt = clock.now()
       const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
