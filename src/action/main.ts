@@ -1,14 +1,16 @@
-import * as core from './runner.js'
+import * as core from '@actions/core'
+import { context as githubContext } from '@actions/github'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from '../core/client.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { describeError, InputError, type GateStatus } from '../core/errors.js'
 import { runPushGate, type GateResult } from '../core/gate.js'
-import { nodeTransport, type Transport } from '../core/http.js'
+import { createHttpTransport, type Transport } from '../core/http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
 import { checkSelfApproval, type Eligibility } from '../core/self-approval.js'
 import { writeSummary } from './summary.js'
+import { describeRun, runSentences, type RunContextSource } from './run-context.js'
 
 export interface RunDeps {
   readonly read?: InputReader
@@ -17,6 +19,8 @@ export interface RunDeps {
   /** Fires when the job is cancelled. */
   readonly signal?: AbortSignal
   readonly env?: NodeJS.ProcessEnv
+  /** The run's context; default @actions/github's. */
+  readonly context?: RunContextSource
 }
 
 /** Grace after the timeout for the last poll, which may start at the deadline, to come back. */
@@ -54,6 +58,10 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     )
   }
 
+  const described = describeRun(deps.context ?? githubContext, env)
+  const sentences = runSentences(described)
+  if (sentences.length) core.info(`Approval is asked for this run. ${sentences.join(' ')}`)
+
   const startedAt = clock.now()
   const deadline = startedAt + settings.timeoutSeconds * 1000
   const client = new OneLoginClient(
@@ -61,7 +69,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     settings.clientId,
     settings.clientSecret,
     {
-      transport: deps.transport ?? nodeTransport,
+      transport: deps.transport ?? createHttpTransport({ log }),
       clock,
       log,
       mask,
@@ -89,7 +97,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     { client, mfa, clock, log, ...(deps.signal ? { signal: deps.signal } : {}) }
   )
   publish(result)
-  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, notAsked: eligibility.excluded, actor: eligibility.actor }, env)
+  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, notAsked: eligibility.excluded, actor: eligibility.actor, run: described }, env)
   if (result.status === 'approved') core.info(result.message)
   else core.setFailed(result.message)
   return result.status

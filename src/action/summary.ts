@@ -1,9 +1,9 @@
 import { appendFile } from 'node:fs/promises'
-import * as core from './runner.js'
+import * as core from '@actions/core'
 import type { GateResult } from '../core/gate.js'
 import { formatDuration } from '../core/gate.js'
 import type { ApproverSpec } from './inputs.js'
-import { runActor } from '../core/self-approval.js'
+import { runSentences, type RunDescription } from './run-context.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',
@@ -16,30 +16,14 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
-/** The run's page, from the runner's environment, when it is known. */
-export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env
-  return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
-}
-
-/** What the approval was for, for the record: "Run started by octocat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
-export function runContext(env: NodeJS.ProcessEnv): string | undefined {
-  const actor = runActor(env)
-  const details = [
-    env.GITHUB_WORKFLOW && `workflow ${env.GITHUB_WORKFLOW}`,
-    env.GITHUB_REF && `ref ${env.GITHUB_REF}`,
-    env.GITHUB_SHA && `commit ${env.GITHUB_SHA.slice(0, 7)}`
-  ].filter(Boolean)
-  if (!actor && details.length === 0) return undefined
-  return `Run started by ${actor || 'an unknown actor'}${details.length ? ` (${details.join(', ')})` : ''}.`
-}
-
 /** Writes the job summary: outcome, who was asked, on which device, how long it took, a link to the run. */
 export interface SummaryContext {
   readonly timeoutSeconds: number
   /** Approvers who started the run and so were not asked. */
   readonly notAsked: readonly ApproverSpec[]
   readonly actor?: string | undefined
+  /** What is being approved: the run and what its event adds (run-context.ts). */
+  readonly run?: RunDescription
 }
 
 export async function writeSummary(result: GateResult, ctx: SummaryContext, env: NodeJS.ProcessEnv): Promise<void> {
@@ -58,7 +42,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
     rows.push([escapeHtml(a.entry), '\u2014', escapeHtml(`not asked: ${ctx.actor ?? 'they'} started this run`), '\u2014', '0'])
   }
   const waited = result.pushedAt !== undefined ? formatDuration(result.endedAt - result.pushedAt) : 'no push was sent'
-  const link = runUrl(env)
+  const link = ctx.run?.runUrl
   const s = core.summary
     .addHeading(HEADINGS[result.status], 2)
     .addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
@@ -75,8 +59,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
     .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(ctx.timeoutSeconds * 1000)}).`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
-  const started = runContext(env)
-  if (started) s.addRaw(`<p>${escapeHtml(started)}</p>`, true)
+  for (const line of ctx.run ? runSentences(ctx.run) : []) s.addRaw(`<p>${escapeHtml(line)}</p>`, true)
   const text = s.stringify()
   s.emptyBuffer()
   try {

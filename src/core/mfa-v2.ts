@@ -81,7 +81,8 @@ export class MfaV2 implements MfaApi {
       method: 'POST',
       path: `/api/2/mfa/users/${userId}/verifications`,
       body: { device_id: device.id, expires_in: expiresIn },
-      what: `${what} to user ${userId}`
+      what: `${what} to user ${userId}`,
+      startsPush: true
     })
     const id = isObject(res.json) && (typeof res.json.id === 'string' || typeof res.json.id === 'number') ? String(res.json.id) : ''
     if (id) this.mask(id)

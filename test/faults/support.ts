@@ -11,7 +11,7 @@ import { createActionFiles, demoInputs, RUNNER_NODE, startAction, type ActionFil
 import { start, type Sim, type SimOptions } from '../../sim/server.js'
 import type { Clock } from '../../src/core/clock.js'
 import type { GateStatus } from '../../src/core/errors.js'
-import { nodeTransport, type RawRequest, type Transport } from '../../src/core/http.js'
+import { createHttpTransport, type RawRequest, type Transport } from '../../src/core/http.js'
 import { run } from '../../src/action/main.js'
 import { captureStdout } from '../helpers/action-run.js'
 
@@ -255,7 +255,10 @@ export interface InProcessRun {
 }
 
 /** A transport that records each request, then hands it to `inner` (the real one by default). */
-export function spyTransport(inner: Transport = nodeTransport): Transport & { readonly requests: RawRequest[] } {
+/** The transport the action uses, shared by the in-process runs of a test file. */
+export const realTransport: Transport = createHttpTransport()
+
+export function spyTransport(inner: Transport = realTransport): Transport & { readonly requests: RawRequest[] } {
   const requests: RawRequest[] = []
   const t = ((req: RawRequest) => {
     requests.push(req)
