@@ -89,12 +89,21 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
     log?.info(`Trusting the extra CA certificates in NODE_EXTRA_CA_CERTS (${oneLine(env.NODE_EXTRA_CA_CERTS, 200)}) as well as the system's.`)
   }
 
-  const client = new HttpClient(opts.userAgent ?? 'onelogin-push-gate', [], {
-    keepAlive: true,
-    allowRedirects: false,
-    allowRetries: false,
-    socketTimeout: SOCKET_TIMEOUT_MS
-  })
+  // One client per scheme: a client keeps a single direct agent, made for the scheme it first saw.
+  const clients = new Map<string, HttpClient>()
+  const clientFor = (protocol: string): HttpClient => {
+    let c = clients.get(protocol)
+    if (!c) {
+      c = new HttpClient(opts.userAgent ?? 'onelogin-push-gate', [], {
+        keepAlive: true,
+        allowRedirects: false,
+        allowRetries: false,
+        socketTimeout: SOCKET_TIMEOUT_MS
+      })
+      clients.set(protocol, c)
+    }
+    return c
+  }
 
   return (req) =>
     new Promise<RawResponse>((resolve, reject) => {
@@ -121,6 +130,7 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
       req.signal?.addEventListener('abort', onAbort, { once: true })
 
       // The toolkit's agent for this URL: direct and kept alive, or through the runner's proxy.
+      const client = clientFor(url.protocol)
       const agent = client.getAgent(req.url)
       forceVerification(agent)
       const base = url.protocol === 'https:' ? https : http
@@ -142,14 +152,18 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
         agent,
         rejectUnauthorized: true
       }
-      client.requestRawWithCallback({ options, parsedUrl: url, httpModule }, req.body ?? null, (err, res) => {
-        if (err || !res) return finish(describeFailure(err ?? new Error('no answer'), url, written))
-        if (settled) {
-          res.message.destroy()
-          return
-        }
-        readBody(res.message, url, finish)
-      })
+      try {
+        client.requestRawWithCallback({ options, parsedUrl: url, httpModule }, req.body ?? null, (err, res) => {
+          if (err || !res) return finish(describeFailure(err ?? new Error('no answer'), url, written))
+          if (settled) {
+            res.message.destroy()
+            return
+          }
+          readBody(res.message, url, finish)
+        })
+      } catch (err) {
+        finish(describeFailure(err, url, written))
+      }
     })
 }
 

@@ -74,6 +74,8 @@ export type Injection =
   | { readonly hang: true }
   /** These bytes as the whole answer, then close. */
   | { readonly raw: string }
+  /** Forward to the upstream, which acts on the request, then close the connection instead of answering ('then-reset') or never answer ('then-hang'). */
+  | { readonly forward: 'then-reset' | 'then-hang' }
 
 export type Injector = (req: ProxyRequest) => Injection | undefined
 
@@ -114,7 +116,11 @@ export async function startProxy(upstream?: string, opts: { rule?: Injector; now
       }
       exchanges.push(ex)
       const injection = current?.({ n: ex.n, method: ex.method, path: ex.path, headers: req.headers, body })
-      if (injection) {
+      let afterUpstream: 'then-reset' | 'then-hang' | undefined
+      if (injection && 'forward' in injection) {
+        ex.injected = `forward ${injection.forward}`
+        afterUpstream = injection.forward
+      } else if (injection) {
         if ('hang' in injection) {
           ex.injected = 'hang'
           return
@@ -158,6 +164,8 @@ export async function startProxy(upstream?: string, opts: { rule?: Injector; now
           ex.status = upRes.statusCode ?? 0
           ex.resHeaders = upRes.headers
           ex.resBody = payload.toString('utf8')
+          if (afterUpstream === 'then-reset') return void req.socket.destroy()
+          if (afterUpstream === 'then-hang') return
           const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...resHeaders } = upRes.headers
           res.writeHead(ex.status, { ...resHeaders, 'content-length': String(payload.length) })
           res.end(payload)
