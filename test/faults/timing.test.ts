@@ -21,7 +21,9 @@ describe.concurrent('a request that never answers', () => {
     sim.setFault({ endpoint, hang: true })
     const run = spawnDist(inputsFor(sim.url, { timeout: String(TIMEOUT_S) }))
     const r = await run.result
-    expect(r.durationMs).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
+    // The gate's time, from its first line to its exit: Node's start-up on a loaded machine is not
+    // the gate's to bound (the bench measures it apart).
+    expect(r.exitedAt - r.firstOutputAt!).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
     // The hung call was aborted by its own timeout (shorter than 10 s this near the deadline) and named.
