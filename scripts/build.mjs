@@ -1,43 +1,62 @@
-// npm run build: bundles src/ into dist/index.js with ncc.
+// npm run build: bundles the action (src/action/index.ts) into dist/index.js with esbuild.
 //
-// ncc names a CommonJS bundle index.cjs; the action's entry is dist/index.js,
-// so the bundle is renamed and dist/package.json marks dist/ as CommonJS
-// (the project itself is an ES module package).
-//
-// webpack names each module by its path from the project. A checkout whose
-// node_modules is a link to another checkout's would name them differently
-// and give another dist/, so such a checkout is built from a copy with the
-// packages in place: the same source gives the same dist/ wherever it is.
-import { execFileSync } from 'node:child_process'
-import { cpSync, lstatSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+// - One CommonJS file, minified: Node starts it faster than an ES module, and the runner needs
+//   nothing but dist/. dist/package.json marks dist/ as CommonJS (the project is an ES module).
+// - `undici`, which the toolkit imports at load time for things the gate never calls, is bundled
+//   behind src/action/lazy-undici.cjs and evaluated only on first use (see that file).
+// - dist/licenses.txt lists every bundled package with its license text.
+// - Symlinks are kept as they are (a checkout whose node_modules links to another's builds the
+//   same dist/): module names in the bundle are paths from the project.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import * as esbuild from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
+const lazyUndici = join(root, 'src', 'action', 'lazy-undici.cjs')
 
-const linked = lstatSync(join(root, 'node_modules')).isSymbolicLink()
-const buildRoot = linked ? mkdtempSync(join(tmpdir(), 'gate-build-')) : root
-try {
-  if (linked) {
-    for (const f of ['src', 'package.json', 'tsconfig.json']) cpSync(join(root, f), join(buildRoot, f), { recursive: true })
-    cpSync(realpathSync(join(root, 'node_modules')), join(buildRoot, 'node_modules'), { recursive: true, verbatimSymlinks: true })
+/** `undici` becomes lazy-undici.cjs everywhere, except inside lazy-undici.cjs itself. */
+const lazy = {
+  name: 'lazy-undici',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) => (args.importer === lazyUndici ? undefined : { path: lazyUndici }))
   }
-  rmSync(join(buildRoot, 'dist'), { recursive: true, force: true })
-  // ncc's own loaders are named by their path too: use the copy's ncc.
-  const ncc = join(dirname(createRequire(join(buildRoot, 'package.json')).resolve('@vercel/ncc/package.json')), 'dist/ncc/cli.js')
-  execFileSync(process.execPath, [ncc, 'build', 'src/action/bundle-entry.cjs', '-o', 'dist', '--minify', '--license', 'licenses.txt', '--quiet'], {
-    cwd: buildRoot,
-    stdio: 'inherit'
-  })
-  if (linked) {
-    rmSync(dist, { recursive: true, force: true })
-    cpSync(join(buildRoot, 'dist'), dist, { recursive: true })
-  }
-  renameSync(join(dist, 'index.cjs'), join(dist, 'index.js'))
-  writeFileSync(join(dist, 'package.json'), '{ "type": "commonjs" }\n')
-} finally {
-  if (linked) rmSync(buildRoot, { recursive: true, force: true })
 }
+
+rmSync(dist, { recursive: true, force: true })
+mkdirSync(dist)
+const result = await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: ['src/action/index.ts'],
+  outfile: 'dist/index.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  preserveSymlinks: true,
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [lazy]
+})
+writeFileSync(join(dist, 'package.json'), '{ "type": "commonjs" }\n')
+
+// Licenses of the bundled packages, as found in their folders.
+const packages = new Map()
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+  if (m && !packages.has(m[1])) packages.set(m[1], m[1])
+}
+const entries = []
+for (const dir of packages.keys()) {
+  const abs = join(root, dir)
+  const pkg = JSON.parse(readFileSync(join(abs, 'package.json'), 'utf8'))
+  const file = readdirSync(abs).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f))
+  const text = file && existsSync(join(abs, file)) ? readFileSync(join(abs, file), 'utf8').trim() : ''
+  entries.push(`${pkg.name}@${pkg.version}\n${typeof pkg.license === 'string' ? pkg.license : 'see below'}\n${text}`)
+}
+entries.sort()
+writeFileSync(join(dist, 'licenses.txt'), entries.join('\n\n') + '\n')
+console.error(`dist/index.js: ${(result.metafile.outputs['dist/index.js'].bytes / 1000).toFixed(1)} kB from ${packages.size} packages (${relative(root, dist)})`)

@@ -1,0 +1,20 @@
+// The build (scripts/build.mjs) hands this to the toolkit in place of `undici`.
+//
+// @actions/http-client and @actions/github import undici at load time for two things the gate
+// never uses: ProxyAgent (HttpClient.getAgentDispatcher, a fetch dispatcher; the gate's requests
+// go through HttpClient's http/https agents) and fetch (getOctokit). Evaluating undici costs
+// more than the rest of the bundle at every start, so it is bundled but loaded only on first
+// use: the first `new ProxyAgent(...)` or `fetch(...)` loads it and hands over the real thing.
+let undici
+const load = () => (undici ??= require('undici'))
+
+class ProxyAgent {
+  constructor(...args) {
+    return new (load().ProxyAgent)(...args)
+  }
+}
+
+module.exports = {
+  ProxyAgent,
+  fetch: (...args) => load().fetch(...args)
+}
