@@ -126,9 +126,9 @@ export function runSentences(d: RunDescription): string[] {
     d.sha && `commit ${d.sha.slice(0, 7)}`
   ].filter(Boolean)
   if (d.startedBy || details.length) {
-    lines.push(`Run started by ${d.startedBy ?? 'an unknown actor'}${details.length ? ` (${details.join(', ')})` : ''}.`)
+    const who = d.firstStartedBy && d.startedBy ? `${d.firstStartedBy}, re-run by ${d.startedBy}` : (d.startedBy ?? 'an unknown actor')
+    lines.push(`Run started by ${who}${details.length ? ` (${details.join(', ')})` : ''}.`)
   }
-  if (d.firstStartedBy) lines.push(`A re-run: the first attempt was started by ${d.firstStartedBy}.`)
   if (d.repository || d.eventName) {
     lines.push(`Repository ${d.repository ?? 'unknown'}${d.eventName ? `, event ${d.eventName}` : ''}${d.runId !== undefined ? `, run ${d.runId}` : ''}.`)
   }

@@ -67,8 +67,7 @@ describe.concurrent('what is being approved', () => {
       { GITHUB_TRIGGERING_ACTOR: 'hubot' }
     )
     const line = contextLine(stdout)
-    expect(line).toContain('Run started by hubot (workflow Deploy, ref refs/heads/main, commit a1b2c3d).')
-    expect(line).toContain('A re-run: the first attempt was started by octocat.')
+    expect(line).toContain('Run started by octocat, re-run by hubot (workflow Deploy, ref refs/heads/main, commit a1b2c3d).')
     expect(line).toContain('Head commit: "Fix the deploy script".')
     expect(line).not.toContain('Long body')
     expect(summary).toContain('<p>Head commit: &quot;Fix the deploy script&quot;.</p>')
