@@ -27,7 +27,7 @@ const exampleEnv = readFileSync('gate.env.example', 'utf8')
   .map((l) => l.split('=')[0]!)
 
 /** Settings every instance needs (issue 11's configuration), in compose.yaml or in secrets/gate.env. */
-const REQUIRED = ['DATABASE_URL', 'GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY_PATH', 'GITHUB_WEBHOOK_SECRET', 'ONELOGIN_CLIENT_ID', 'ONELOGIN_CLIENT_SECRET', 'ONELOGIN_API_URL']
+const REQUIRED = ['DATABASE_URL', 'GITHUB_APP_ID', 'GITHUB_PRIVATE_KEY_PATH', 'GITHUB_WEBHOOK_SECRET', 'ONELOGIN_CLIENT_ID', 'ONELOGIN_CLIENT_SECRET', 'ONELOGIN_API_URL']
 const SECRET_NAME = /SECRET|PASSWORD|PRIVATE_KEY|TOKEN|PGPASS/
 
 describe('compose.yaml', () => {
