@@ -5,6 +5,7 @@ import { describeError, GateError, type GateStatus } from './errors.js'
 import type { MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
+import { decide, formatDuration } from './outcome.js'
 import { resolveUserId } from './users.js'
 
 /** One person asked to approve. */
@@ -66,7 +67,7 @@ export interface GateDeps {
 export const PUSH_LIFETIME_MIN_S = 120
 export const PUSH_LIFETIME_MAX_S = 900
 /** A new push is not worth sending with less time than this left. */
-const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
+export const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
 const PROGRESS_EVERY_MS = 30_000
 
 /** A push's lifetime matched to the time left: at least 120 s, at most 900 s. */
@@ -269,33 +270,19 @@ class GateRun {
     p.nextPollAt = planNextPoll(clock.now(), step, this.opts)
   }
 
-  /** The outcome once it is known: enough approvals, a denial, too few left, or the deadline with no poll left. */
+  /** The outcome once it is known (see decide in outcome.ts). */
   private outcome(pending: readonly Pending[]): GateResult | undefined {
-    const need = this.opts.minApprovals
-    const approved = this.records.filter((r) => r.answer === 'approved')
-    const denied = this.records.find((r) => r.answer === 'denied')
-    const open = pending.filter((p) => p.record.answer === 'pending')
-    if (approved.length >= need) return this.result('approved', approvalMessage(approved, need))
-    if (denied) return this.result('denied', `User ${denied.userId} denied the push: OneLogin says "${denied.message}".`, denied.userId)
-    if (approved.length + open.length < need) {
-      return this.result('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
-    }
-    if (this.deps.clock.now() >= this.opts.deadline && open.every((p) => p.nextPollAt === NEVER)) {
-      return this.result('timed-out', `No answer within ${formatDuration(this.opts.deadline - this.startedAt)}: ${approved.length} of ${need} approvals.`)
-    }
-    return undefined
+    const o = decide({
+      approvers: this.records,
+      minApprovals: this.opts.minApprovals,
+      now: this.deps.clock.now(),
+      deadline: this.opts.deadline,
+      startedAt: this.startedAt,
+      pollsLeft: pending.some((p) => p.record.answer === 'pending' && p.nextPollAt !== NEVER)
+    })
+    if (!o) return undefined
+    return this.result(o.status, o.message, o.status === 'denied' ? o.deniedBy : undefined)
   }
 }
 
-function approvalMessage(approved: readonly ApproverRecord[], need: number): string {
-  const who = approved.map((r) => r.userId).join(', ')
-  return need === 1 ? `Approved by user ${who}.` : `Approved by ${approved.length} approvers (users ${who}); ${need} were needed.`
-}
-
-/** "4m05s", "12 s" */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s} s`
-  const m = Math.floor(s / 60)
-  return `${m}m${String(s % 60).padStart(2, '0')}s`
-}
+export { formatDuration }

@@ -27,15 +27,32 @@ export function checkSelfApproval(
   env: NodeJS.ProcessEnv
 ): Eligibility {
   const actor = runActor(env)
-  const isActor = (a: ApproverSpec): boolean => !!actor && !!a.login && a.login.toLowerCase() === actor.toLowerCase()
-  const excluded = allowSelfApproval ? [] : approvers.filter(isActor)
+  return { ...checkSelfApprovalFor(approvers, minApprovals, allowSelfApproval, actor ? [actor] : [], 'approvers'), ...(actor ? { actor } : {}) }
+}
+
+/**
+ * The same rule for any set of GitHub logins that may not approve (the
+ * service excludes both the deployment's creator and the webhook's sender).
+ * `setting` names what to fix in the error.
+ */
+export function checkSelfApprovalFor(
+  approvers: readonly ApproverSpec[],
+  minApprovals: number,
+  allowSelfApproval: boolean,
+  logins: readonly string[],
+  setting: string
+): Omit<Eligibility, 'actor'> {
+  const barred = new Set(logins.filter(Boolean).map((l) => l.toLowerCase()))
+  const isBarred = (a: ApproverSpec): boolean => !!a.login && barred.has(a.login.toLowerCase())
+  const excluded = allowSelfApproval ? [] : approvers.filter(isBarred)
   const eligible = approvers.filter((a) => !excluded.includes(a))
   const unchecked = allowSelfApproval ? [] : approvers.filter((a) => !a.login)
   if (eligible.length < minApprovals) {
+    const who = [...new Set(logins.filter(Boolean))].join(' and ')
     throw new InputError(
-      'approvers',
-      `${actor} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
+      setting,
+      `${who} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
     )
   }
-  return { eligible, excluded, unchecked, ...(actor ? { actor } : {}) }
+  return { eligible, excluded, unchecked }
 }
