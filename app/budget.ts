@@ -13,15 +13,15 @@
  * OneLogin reports (`X-RateLimit-Limit/Remaining/Reset`) is folded in by
  * `observe()` the same way. No coordination of our own beyond the row lock.
  *
- * Open pushes are registered in a second table, so that every instance sees
- * the whole fleet's pushes when it shares the budget out (app/poll-allocation.ts).
+ * How the budget is shared out across the fleet's open pushes is
+ * app/poll-allocation.ts; the service reads the open pushes from its gates.
  *
  * Works on any `Db` with `query(text, params)`: pg.Pool and PGlite alike.
  */
 import type { Clock } from '../src/core/clock.js'
 import { systemClock } from '../src/core/clock.js'
 import type { RateState } from '../src/core/client.js'
-import { allocatePolls, type Allocation, type AllocationOptions, type OpenPush, type PlannedPoll } from './poll-allocation.js'
+import { allocatePolls, type Allocation, type AllocationOptions, type OpenPush } from './poll-allocation.js'
 
 /** The one method of pg.Pool, pg.Client and PGlite that the budget needs. */
 export interface Db {
@@ -56,13 +56,6 @@ BEGIN
     spent          integer NOT NULL DEFAULT 0, -- calls the fleet made in this window
     remaining      integer,                   -- X-RateLimit-Remaining as last seen, less our calls since; NULL: unknown
     updated_at     bigint  NOT NULL
-  );
-
-  CREATE TABLE IF NOT EXISTS onelogin_open_pushes (
-    account  text   NOT NULL,
-    push_id  text   NOT NULL,
-    sent_at  bigint NOT NULL,
-    PRIMARY KEY (account, push_id)
   );
 
   CREATE OR REPLACE FUNCTION onelogin_budget_take(
@@ -281,42 +274,19 @@ export class FleetBudget {
     )
   }
 
-  /** A push is open: it counts in the fleet's share-out until released. Idempotent. */
-  async register(pushId: string, sentAt: number): Promise<void> {
-    await this.db.query(
-      `INSERT INTO onelogin_open_pushes (account, push_id, sent_at) VALUES ($1, $2, $3)
-       ON CONFLICT (account, push_id) DO UPDATE SET sent_at = EXCLUDED.sent_at`,
-      [this.config.account, pushId, sentAt]
-    )
-  }
-
-  async release(pushId: string): Promise<void> {
-    await this.db.query('DELETE FROM onelogin_open_pushes WHERE account = $1 AND push_id = $2', [this.config.account, pushId])
-  }
-
   /**
-   * Shares the budget out across every open push of the fleet, and returns
-   * the plan for `own` (this instance's pushes, with their last polls).
+   * Shares the budget out across every open push of the fleet (all
+   * instances'), as app/poll-allocation.ts does, and says how it stands.
    */
-  async plan(own: readonly OpenPush[]): Promise<{ allocation: Allocation; polls: readonly PlannedPoll[]; health: BudgetHealth }> {
-    const [state, { rows }] = await Promise.all([
-      this.state(),
-      this.db.query('SELECT push_id, sent_at FROM onelogin_open_pushes WHERE account = $1', [this.config.account])
-    ])
-    const mine = new Map(own.map((p) => [p.id, p]))
-    const all: OpenPush[] = (rows as Array<{ push_id: string; sent_at: unknown }>).map(
-      (r) => mine.get(r.push_id) ?? { id: r.push_id, sentAt: Number(r.sent_at) }
-    )
-    for (const p of own) if (!all.some((a) => a.id === p.id)) all.push(p)
-    const now = this.clock.now()
-    const allocation = allocatePolls(now, all, { remaining: state.available, resetAt: state.resetAt }, this.config.allocation)
-    const polls = allocation.polls.filter((p) => mine.has(p.id))
-    return { allocation, polls, health: describe(allocation, state, all.length) }
+  async plan(fleet: readonly OpenPush[]): Promise<{ allocation: Allocation; health: BudgetHealth }> {
+    const state = await this.state()
+    const allocation = allocatePolls(this.clock.now(), fleet, { remaining: state.available, resetAt: state.resetAt }, this.config.allocation)
+    return { allocation, health: describe(allocation, state, fleet.length) }
   }
 
   /** The budget's health for the log and /healthz. */
-  async health(): Promise<BudgetHealth> {
-    return (await this.plan([])).health
+  async health(fleet: readonly OpenPush[]): Promise<BudgetHealth> {
+    return (await this.plan(fleet)).health
   }
 }
 

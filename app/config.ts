@@ -25,6 +25,8 @@ export interface ServiceConfig {
     readonly clientSecret: string
     /** Base URL every OneLogin call goes to. */
     readonly baseUrl: string
+    /** Share of the account's rate limit that all instances together may use (ONELOGIN_RATE_SHARE, default 0.5). */
+    readonly rateShare: number
   }
   /** PGlite (embedded PostgreSQL) in a data directory, or a PostgreSQL server. */
   readonly storage: { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string }
@@ -121,6 +123,15 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     throw err
   }
 
+  const shareText = get('ONELOGIN_RATE_SHARE') || '0.5'
+  const rateShare = Number(shareText)
+  if (!/^\d*\.?\d+$/.test(shareText) || !(rateShare > 0 && rateShare <= 1)) {
+    throw new ConfigError(
+      'ONELOGIN_RATE_SHARE',
+      `ONELOGIN_RATE_SHARE must be the share of OneLogin's rate limit the service may use, a number above 0 and at most 1 such as 0.5, got ${quote(shareText)}.`
+    )
+  }
+
   const databaseUrl = get('DATABASE_URL')
   const dataDir = get('DATA_DIR')
   if (databaseUrl && dataDir) {
@@ -162,7 +173,7 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     port: Number(portText),
     host,
     github: { appId: Number(appIdText), privateKey, webhookSecret, apiUrl },
-    onelogin: { clientId, clientSecret, baseUrl },
+    onelogin: { clientId, clientSecret, baseUrl, rateShare },
     storage,
     logLevel: level as ServiceConfig['logLevel'],
     instanceId,

@@ -3,9 +3,10 @@ import { choosePushDevice } from '../src/core/devices.js'
 import { ApiError, CancelledError, describeError, GateError, InputError, UnreachableError } from '../src/core/errors.js'
 import { maxPushesFor, MIN_TIME_FOR_NEW_PUSH_MS, pushLifetimeSeconds } from '../src/core/gate.js'
 import { decide, type Outcome } from '../src/core/outcome.js'
-import { nextPollDelay, planNextPoll } from '../src/core/schedule.js'
+import { nextPollDelay, planNextPoll, type ScheduleStep } from '../src/core/schedule.js'
 import { checkSelfApprovalFor } from '../src/core/self-approval.js'
 import { resolveUserId } from '../src/core/users.js'
+import { BudgetSpentError } from './budgeted-transport.js'
 import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment } from './comments.js'
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
@@ -32,6 +33,8 @@ export interface EngineDeps {
   readonly tuning: Tuning
   /** Stores the gate now (after a push went out), fenced by the lease; throws LeaseLostError when the lease is gone. */
   readonly checkpoint: (gate: Gate) => Promise<void>
+  /** Times polls within the fleet's OneLogin budget (app/pacer.ts); without it, the action's schedule alone. */
+  readonly pacer?: { delayMs(sentAt: number, now: number): number }
 }
 
 /** This instance no longer holds the gate's lease: it stops working the gate and writes nothing. */
@@ -67,7 +70,11 @@ async function step(gate: Gate, deps: EngineDeps): Promise<void> {
     } catch (err) {
       if (err instanceof CancelledError || err instanceof LeaseLostError) throw err
       const t = clock.now()
-      if (isTransient(err)) {
+      if (err instanceof BudgetSpentError && !(gate.deadline !== null && t >= gate.deadline)) {
+        // Not a failure: the fleet's budget is spent until the reset. Nothing was sent.
+        gate.retryAt = Math.max(t + 1_000, Math.min(err.retryAt, gate.deadline ?? err.retryAt))
+        log.warn({ retryAt: new Date(gate.retryAt).toISOString() }, `Step "${gate.phase}" waits: ${err.message}`)
+      } else if (isTransient(err)) {
         if (gate.policy) deps.onelogin.noteFailure(gate.policy.apiVersion, err)
         const waitedOut = gate.deadline !== null ? t >= gate.deadline : t - gate.createdAt >= GITHUB_WAIT_MS
         if (waitedOut) {
@@ -191,7 +198,7 @@ async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<
   a.ticket = { handle: ticket.handle, expiresAt: ticket.expiresAt }
   a.pushSentAt = at
   a.pushes += 1
-  a.nextPollAt = finite(planNextPoll(at, nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
+  a.nextPollAt = finite(planNextPoll(at, paced(nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), at, at, deps), { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
   await deps.checkpoint(gate)
   log.info({ userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt: new Date(ticket.expiresAt).toISOString() }, `Push ${a.pushes} sent to user ${a.userId}.`)
 }
@@ -225,7 +232,7 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
     }
     if (a.answer === 'pending') {
       const now = clock.now()
-      const next = nextPollDelay({ sincePushMs: now - (a.pushSentAt ?? now), minIntervalMs: POLL_INTERVAL_SECONDS * 1000, rate: client.rate, now })
+      const next = paced(nextPollDelay({ sincePushMs: now - (a.pushSentAt ?? now), minIntervalMs: POLL_INTERVAL_SECONDS * 1000, rate: client.rate, now }), a.pushSentAt ?? now, now, deps)
       a.nextPollAt = finite(planNextPoll(now, next, { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
     } else a.nextPollAt = null
   }
@@ -238,6 +245,12 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
     pollsLeft: gate.approvers.some((a) => a.answer === 'pending' && a.nextPollAt !== null)
   })
   if (outcome) conclude(gate, outcome, clock.now())
+}
+
+/** The schedule's step, or longer when the fleet's budget asks for it. */
+function paced(step: ScheduleStep, sentAt: number, now: number, deps: EngineDeps): ScheduleStep {
+  const budgetMs = deps.pacer?.delayMs(sentAt, now)
+  return budgetMs !== undefined && budgetMs > step.delayMs ? { delayMs: budgetMs, reason: 'rate-limit-low' } : step
 }
 
 /** Records the outcome and queues the final answer for GitHub. */

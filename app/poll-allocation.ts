@@ -77,6 +77,18 @@ export function scheduledInterval(ageMs: number): number {
   return step.everyMs
 }
 
+/**
+ * The interval for a push this old once every interval is stretched by
+ * `stretch`: what allocatePolls gives each push, for a scheduler that keeps
+ * the fleet's stretch and times its own pushes.
+ */
+export function stretchedInterval(ageMs: number, stretch: number, options: AllocationOptions = {}): number {
+  const maxMs = options.maxIntervalMs ?? MAX_POLL_INTERVAL_MS
+  const minMs = Math.min(options.minIntervalMs ?? 0, maxMs)
+  const base = Math.min(maxMs, Math.max(minMs, scheduledInterval(Math.max(0, ageMs))))
+  return Math.min(maxMs, Math.ceil(base * stretch))
+}
+
 export function allocatePolls(now: number, pushes: readonly OpenPush[], budget: BudgetView, options: AllocationOptions = {}): Allocation {
   const maxMs = options.maxIntervalMs ?? MAX_POLL_INTERVAL_MS
   const minMs = Math.min(options.minIntervalMs ?? 0, maxMs)

@@ -2,11 +2,15 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { systemClock, type Clock } from '../src/core/clock.js'
 import { describeError } from '../src/core/errors.js'
-import type { Transport } from '../src/core/http.js'
+import { nodeTransport, type Transport } from '../src/core/http.js'
+import { FleetBudget } from './budget.js'
+import { budgetedTransport } from './budgeted-transport.js'
 import type { ServiceConfig } from './config.js'
 import { GitHubApi } from './github.js'
 import { createLogger, Redactor, type Log } from './log.js'
+import { POLL_INTERVAL_SECONDS } from './engine.js'
 import { OneLoginAccess } from './onelogin.js'
+import { PollPacer, summary } from './pacer.js'
 import { openPglite, openPostgres, type Db } from './store/db.js'
 import { GateStore } from './store/gates.js'
 import { currentVersion, migrate } from './store/migrations.js'
@@ -56,10 +60,17 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   const stop = new AbortController()
   let worker: Worker | undefined
   let server: Server | undefined
+  let pacer: PollPacer | undefined
   try {
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
+    // One rate budget per OneLogin account, shared by every instance on this database.
+    const budget = await new FleetBudget(db, { account: config.onelogin.baseUrl, share: config.onelogin.rateShare, clock }).init()
+    const budgetLog = log.child({ component: 'budget' })
+    pacer = new PollPacer(budget, () => store.openPushes(), clock, budgetLog, { minIntervalMs: POLL_INTERVAL_SECONDS * 1000 })
+    await pacer.start()
+    const p = pacer
     const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }))
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
@@ -67,9 +78,12 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       log,
       mask: (secret) => redactor.add(secret),
       signal: stop.signal,
-      ...(opts.transport ? { transport: opts.transport } : {})
+      transport: budgetedTransport(opts.transport ?? nodeTransport, budget, {
+        clock,
+        onObserveError: (err) => budgetLog.warn({ err: describeError(err) }, "Could not record OneLogin's rate-limit figures.")
+      })
     })
-    worker = new Worker(store, config.instanceId, config.tuning, clock, log, { github, onelogin, clock, tuning: config.tuning })
+    worker = new Worker(store, config.instanceId, config.tuning, clock, log, { github, onelogin, clock, tuning: config.tuning, pacer })
     const w = worker
     server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]
@@ -80,7 +94,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         })
       }
       if (path === WEBHOOK_PATH && req.method === 'POST') return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
-      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return done(health(res, db, store, w))
+      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return done(health(res, db, store, w, p))
       answer(res, 404, { error: 'not found' })
     })
     const sockets = new Set<Socket>()
@@ -112,6 +126,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           const closed = new Promise<void>((resolve) => srv.close(() => resolve()))
           for (const s of sockets) s.destroy()
           stop.abort()
+          p.stop()
           await w.stop()
           await closed
           await db.close()
@@ -120,6 +135,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     }
   } catch (err) {
     stop.abort()
+    pacer?.stop()
     await worker?.stop().catch(() => undefined)
     server?.close()
     await db.close().catch(() => undefined)
@@ -128,17 +144,20 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
 }
 
 /** GET /healthz: 200 when the process is live and the store answers, else 503. */
-async function health(res: import('node:http').ServerResponse, db: Db, store: GateStore, worker: Worker): Promise<void> {
+async function health(res: import('node:http').ServerResponse, db: Db, store: GateStore, worker: Worker, pacer: PollPacer): Promise<void> {
   try {
     const started = Date.now()
     const [version, phases] = await Promise.all([currentVersion(db), store.countByPhase()])
+    const budget = pacer.health()
     const open = Object.entries(phases)
       .filter(([p]) => p !== 'done')
       .reduce((n, [, c]) => n + c, 0)
     answer(res, 200, {
       status: 'ok',
       storage: { ok: true, kind: db.kind, schemaVersion: version, latencyMs: Date.now() - started },
-      gates: { open, working: worker.busy, byPhase: phases }
+      gates: { open, working: worker.busy, byPhase: phases },
+      // The fleet's OneLogin rate budget; status "short" or "spent" with a message when it cannot cover the open gates.
+      ...(budget ? { onelogin: { budget: summary(budget) } } : {})
     })
   } catch (err) {
     answer(res, 503, { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } })

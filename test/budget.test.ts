@@ -95,48 +95,50 @@ function budgetSuite(store: () => Store): void {
     expect(s.accountRemaining).toBeUndefined()
   })
 
-  it('shares the budget across the open pushes of every instance', async () => {
+  it('shares the budget across the open pushes of the fleet: every instance sees the same stretch', async () => {
     const clock = new FakeClock()
     const account = newAccount()
     const a = await budget(await store().connect(), clock, { account, limit: 2_000 })
     const b = await budget(await store().connect(), clock, { account, limit: 2_000 })
     const now = clock.now()
-    await a.register('a-new', now - 2_000)
-    await b.register('b-old', now - 900_000)
-    for (let i = 0; i < 20; i++) await b.register(`b-${i}`, now - 400_000)
-
-    const planA = await a.plan([{ id: 'a-new', sentAt: now - 2_000, lastPolledAt: now - 500 }])
-    expect(planA.polls.map((p) => p.id)).toEqual(['a-new'])
-    expect(planA.health.openPushes).toBe(22)
-    // 1,000 calls left, paced over 10 minutes: 1.67 calls a second for 22 pushes that want 6.1.
+    const fleet = [
+      { id: 'a-new', sentAt: now - 2_000, lastPolledAt: now - 500 },
+      { id: 'b-old', sentAt: now - 900_000 },
+      ...Array.from({ length: 20 }, (_, i) => ({ id: `b-${i}`, sentAt: now - 400_000 }))
+    ]
+    for (let i = 0; i < 100; i++) await b.take()
+    // 900 calls left, paced over 10 minutes: 1.5 calls a second for 22 pushes that want 6.1.
+    const planA = await a.plan(fleet)
+    expect(planA.health).toMatchObject({ status: 'ok', openPushes: 22 })
+    expect(planA.health.state.available).toBe(900)
     expect(planA.allocation.stretch).toBeGreaterThan(1)
     expect(planA.allocation.plannedPerSecond).toBeLessThanOrEqual(planA.allocation.pacePerSecond + 1e-9)
-    const planB = await b.plan([{ id: 'b-old', sentAt: now - 900_000 }])
+    const planB = await b.plan(fleet)
     expect(planB.allocation.stretch).toBeCloseTo(planA.allocation.stretch, 6)
-    expect(planB.polls[0]!.intervalMs).toBeGreaterThan(planA.polls[0]!.intervalMs)
+    const ms = (id: string): number => planA.allocation.polls.find((p) => p.id === id)!.intervalMs
+    expect(ms('a-new')).toBeLessThan(ms('b-0'))
+    expect(ms('b-0')).toBeLessThan(ms('b-old'))
 
-    await b.release('b-old')
-    for (let i = 0; i < 20; i++) await b.release(`b-${i}`)
-    const alone = await a.plan([{ id: 'a-new', sentAt: now - 2_000 }])
-    expect(alone.health.openPushes).toBe(1)
+    const alone = await a.plan([fleet[0]!])
     expect(alone.allocation.stretch).toBe(1)
-    expect(alone.polls[0]!.intervalMs).toBe(1_000)
+    expect(alone.allocation.polls[0]!.intervalMs).toBe(1_000)
   })
 
   it('says when the budget cannot cover the open gates, and when it is spent', async () => {
     const clock = new FakeClock()
     const b = await budget(await store().connect(), clock, { limit: 40 })
-    for (let i = 0; i < 30; i++) await b.register(`p${i}`, clock.now() - i * 1_000)
-    const short = await b.health()
+    const fleet = Array.from({ length: 30 }, (_, i) => ({ id: `p${i}`, sentAt: clock.now() - i * 1_000 }))
+    const short = await b.health(fleet)
     expect(short.status).toBe('short')
     expect(short.message).toMatch(/^OneLogin budget cannot cover the open gates: 30 open push\(es\) polled once a minute need 30 calls\/min, the budget paces 2 calls\/min/)
-    const plan = await b.plan([{ id: 'p29', sentAt: clock.now() - 29_000 }])
-    expect(plan.polls[0]!.intervalMs).toBe(MAX_POLL_INTERVAL_MS)
+    const plan = await b.plan(fleet)
+    for (const p of plan.allocation.polls) expect(p.intervalMs).toBe(MAX_POLL_INTERVAL_MS)
 
     for (let i = 0; i < 20; i++) await b.take()
-    const spent = await b.health()
+    const spent = await b.health(fleet)
     expect(spent.status).toBe('spent')
     expect(spent.message).toMatch(/^OneLogin budget spent: 30 open push\(es\) wait for the rate-limit reset at /)
+    expect((await b.health([])).message).toBeUndefined()
   })
 
   it('two clients taking at once never spend more than the share between them', async () => {
@@ -158,6 +160,8 @@ function budgetSuite(store: () => Store): void {
     await Promise.all(dbs.map((db) => migrateBudget(db)))
     const { rows } = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
     expect(rows[0]).toEqual({ n: 2 })
+    const tables = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'onelogin_budget'")
+    expect(tables.rows[0]).toEqual({ n: 1 })
   })
 }
 

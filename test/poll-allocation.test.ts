@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { allocatePolls, MAX_POLL_INTERVAL_MS, PACING_HORIZON_MS, scheduledInterval, type OpenPush } from '../app/poll-allocation.js'
+import { allocatePolls, MAX_POLL_INTERVAL_MS, PACING_HORIZON_MS, scheduledInterval, stretchedInterval, type OpenPush } from '../app/poll-allocation.js'
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0)
 const HOUR = 3_600_000
@@ -106,5 +106,17 @@ describe('allocatePolls', () => {
       }),
       { numRuns: 300 }
     )
+  })
+})
+
+describe('stretchedInterval', () => {
+  it('gives a push the interval allocatePolls gave it, from the stretch alone', () => {
+    const pushes = [push('a', sec(3)), push('b', sec(50)), push('c', sec(200)), push('d', sec(2_000))]
+    for (const remaining of [5, 40, 400, 4_000]) {
+      const a = allocatePolls(NOW, pushes, { remaining, resetAt: NOW + HOUR }, { minIntervalMs: 1_000 })
+      for (const p of pushes) {
+        expect(stretchedInterval(NOW - p.sentAt, a.stretch, { minIntervalMs: 1_000 })).toBe(interval(a, p.id))
+      }
+    }
   })
 })

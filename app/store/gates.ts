@@ -255,6 +255,16 @@ export class GateStore {
     return rows[0] ? fromRow(rows[0]) : undefined
   }
 
+  /** Every push out and unanswered, of every instance's gates: what the fleet's OneLogin budget is shared across. */
+  async openPushes(): Promise<{ id: string; sentAt: number }[]> {
+    const { rows } = await this.db.query<{ id: string; sent_at: number | string }>(
+      `SELECT g.id || ':' || (a->>'userId') AS id, (a->>'pushSentAt')::bigint AS sent_at
+       FROM gates g CROSS JOIN LATERAL jsonb_array_elements(g.approvers) a
+       WHERE g.phase <> 'done' AND g.phase = 'waiting' AND a->>'answer' = 'pending' AND a->'ticket' IS NOT NULL AND a->>'pushSentAt' IS NOT NULL`
+    )
+    return rows.map((r) => ({ id: r.id, sentAt: Number(r.sent_at) }))
+  }
+
   /** How many gates are in each phase. */
   async countByPhase(): Promise<Record<string, number>> {
     const { rows } = await this.db.query<{ phase: string; n: number | string }>(`SELECT phase, count(*) AS n FROM gates GROUP BY phase`)
