@@ -109,7 +109,9 @@ export interface TestStore {
 }
 
 export async function newStore(): Promise<TestStore> {
-  const server = process.env.TEST_DATABASE_URL
+  // The app-postgres project (vitest.config.ts) runs these tests on PostgreSQL; the default one on PGlite.
+  const server = process.env.APP_TEST_STORE === 'pglite' ? undefined : process.env.TEST_DATABASE_URL
+  if (process.env.APP_TEST_STORE === 'postgres' && !server) throw new Error('APP_TEST_STORE=postgres needs TEST_DATABASE_URL (set by test/postgres-global-setup.ts).')
   if (server) {
     const name = `gate_test_${randomBytes(6).toString('hex')}`
     const admin = new pg.Client({ connectionString: server })
