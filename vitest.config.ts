@@ -3,7 +3,8 @@ import { INSTALL_HINT, skipWithoutPostgres } from './test/helpers/postgres.js'
 
 /**
  * Two projects. `default` runs every test, the service's on the embedded
- * store (PGlite). `app-postgres` runs the service's tests again on a real
+ * store (PGlite). `app-postgres` runs the service's tests again, and the
+ * tests of several instances (test/fleet), on a real
  * PostgreSQL server: TEST_DATABASE_URL's (.ci/run starts one), or a
  * throwaway cluster started for the run (test/postgres-global-setup.ts).
  * Without PostgreSQL installed it is left out, with a warning; never in CI
@@ -19,14 +20,15 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], env: { APP_TEST_STORE: 'pglite' } } },
+      // test/fleet: several instances on one database, which only a PostgreSQL server offers.
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: ['test/fleet/**'], env: { APP_TEST_STORE: 'pglite' } } },
       ...(withPostgres
         ? [
             {
               extends: true as const,
               test: {
                 name: 'app-postgres',
-                include: ['test/app/**/*.test.ts'],
+                include: ['test/app/**/*.test.ts', 'test/fleet/**/*.test.ts'],
                 env: { APP_TEST_STORE: 'postgres' },
                 globalSetup: ['test/postgres-global-setup.ts'],
                 hookTimeout: 120_000
