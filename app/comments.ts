@@ -120,5 +120,5 @@ export function fit(lines: readonly string[]): string {
 
 /** Prose that may quote a login: "@name" cannot mention anyone once a zero-width space follows the "@". */
 export function noMention(text: string): string {
-  return text.replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+  return text.replace(/(^|[^A-Za-z0-9_.+-])@(?=[A-Za-z0-9])/g, '$1@\u200b')
 }
