@@ -8,7 +8,7 @@ import { getJson, sleep, startWorld, until, WEBHOOK_SECRET, type World } from '.
 const sign = (body: string, secret = WEBHOOK_SECRET): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 
 /** A payload the fake GitHub built, with a fresh delivery id, sent as raw bytes. */
-function headers(body: string, signature: string | undefined, delivery = randomUUID()): Record<string, string> {
+function headers(_body: string, signature: string | undefined, delivery = randomUUID()): Record<string, string> {
   return {
     'content-type': 'application/json',
     'x-github-event': 'deployment_protection_rule',
