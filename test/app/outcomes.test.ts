@@ -40,6 +40,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
     expect(w.openapiProblems()).toEqual([])
 
     // Logs: JSON lines; the gate's lines carry its id and the delivery id; no secret anywhere.
+    await until('the gate to close in the log', () => w.service.lines().some((l) => l.msg === 'Gate closed.'))
     const lines = w.service.lines()
     const gateLines = lines.filter((l) => l.gateId)
     expect(gateLines.length).toBeGreaterThan(3)
