@@ -15,7 +15,7 @@ async function finalOf(w: World, runId: number) {
 describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
   it('approves when the approver accepts, with a progress comment and a final comment naming who and when', async () => {
     const w = await startWorld()
-    const { runId, status } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat', ref: 'refs/heads/main', workflowName: 'Deploy' })
+    const { runId, status } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat', ref: 'main', workflowName: 'Deploy' })
     expect(status).toBe(202)
     const push = await until('a push to Ada', () => w.sim.pushes().find((p) => p.userId === 35510511 && p.status === 'pending'))
     // The progress comment is on the run before anyone answers.
@@ -23,7 +23,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
     expect(progress.comment).toMatch(/OneLogin approval requested/)
     expect(progress.comment).toContain('`ada@example.com @ada` (OneLogin user 35510511)')
     expect(progress.comment).toMatch(/OneLogin Protect .*\(device `525509`\); push expires \d\d:\d\d:\d\d UTC/)
-    expect(progress.comment).toContain('`acme/shop` to `production`, ref `refs/heads/main`')
+    expect(progress.comment).toContain('`acme/shop` to `production`, ref `main`')
     expect(progress.comment).toContain('workflow `Deploy`')
     expect(progress.comment).toContain('started by `@octocat`')
 
@@ -40,6 +40,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
     expect(w.openapiProblems()).toEqual([])
 
     // Logs: JSON lines; the gate's lines carry its id and the delivery id; no secret anywhere.
+    await until('the gate to close in the log', () => w.service.lines().some((l) => l.msg === 'Gate closed.'))
     const lines = w.service.lines()
     const gateLines = lines.filter((l) => l.gateId)
     expect(gateLines.length).toBeGreaterThan(3)
