@@ -2,9 +2,13 @@
  * compose.yaml, the example of two instances on one PostgreSQL server, checked
  * by its structure since no container engine runs here.
  */
-import { readFileSync } from 'node:fs'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { readConfig } from '../app/config.js'
 
 type Service = {
   image?: string
@@ -68,6 +72,37 @@ describe('compose.yaml', () => {
       const names = new Set([...Object.keys(s.environment ?? {}), ...exampleEnv])
       for (const required of REQUIRED) expect(names, required).toContain(required)
       expect(s.env_file).toEqual(['./secrets/gate.env'])
+    }
+  })
+
+  it("gives each instance a configuration the service accepts, on PostgreSQL, over the image's defaults", () => {
+    // ENV lines of the image's last stage, then compose's environment, then secrets/gate.env (made up here).
+    const dockerfile = readFileSync('app/Dockerfile', 'utf8')
+    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+    const imageEnv = Object.fromEntries(
+      [...lastStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)].flatMap((m) =>
+        m[1]!
+          .replace(/\\\n/g, ' ')
+          .trim()
+          .split(/\s+/)
+          .map((kv) => kv.split('=') as [string, string])
+      )
+    )
+    expect(imageEnv.DATA_DIR).toBeDefined()
+    const dir = mkdtempSync(join(tmpdir(), 'compose-'))
+    try {
+      const key = join(dir, 'github-app.pem')
+      writeFileSync(key, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }))
+      const secrets = Object.fromEntries(exampleEnv.map((k) => [k, k === 'GITHUB_WEBHOOK_SECRET' ? 'a-webhook-secret-of-32-characters' : `made-up-${k.toLowerCase()}`]))
+      for (const [name, s] of gates) {
+        const env = { ...imageEnv, ...s.environment, ...secrets, GITHUB_PRIVATE_KEY_PATH: key }
+        const config = readConfig(env)
+        expect(config.storage, name).toEqual({ kind: 'postgres', url: s.environment!.DATABASE_URL })
+        expect(config.onelogin.rateShare, name).toBe(Number(s.environment!.ONELOGIN_RATE_SHARE))
+        expect(config.port, name).toBe(3000)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
