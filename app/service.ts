@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { AddressInfo, Socket } from 'node:net'
 import { systemClock, type Clock } from '../src/core/clock.js'
 import { describeError } from '../src/core/errors.js'
@@ -73,6 +74,8 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
     // One rate budget per OneLogin account, shared by every instance on this database.
     const budget = await new FleetBudget(db, { account: config.onelogin.baseUrl, share: config.onelogin.rateShare, clock }).init()
     const budgetLog = log.child({ component: 'budget' })
@@ -102,7 +105,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         })
       }
       if (path === WEBHOOK_PATH && req.method === 'POST') return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
-      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return done(health(res, db, store, w, p))
+      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return done(health(res, db, store, w, p, loopDelay))
       answer(res, 404, { error: 'not found' })
     })
     const sockets = new Set<Socket>()
@@ -152,7 +155,14 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
 }
 
 /** GET /healthz: 200 when the process is live and the store answers, else 503. */
-async function health(res: import('node:http').ServerResponse, db: Db, store: GateStore, worker: Worker, pacer: PollPacer): Promise<void> {
+async function health(
+  res: import('node:http').ServerResponse,
+  db: Db,
+  store: GateStore,
+  worker: Worker,
+  pacer: PollPacer,
+  loopDelay: IntervalHistogram
+): Promise<void> {
   try {
     const started = Date.now()
     const [version, phases] = await Promise.all([currentVersion(db), store.countByPhase()])
@@ -165,7 +175,12 @@ async function health(res: import('node:http').ServerResponse, db: Db, store: Ga
       storage: { ok: true, kind: db.kind, schemaVersion: version, latencyMs: Date.now() - started },
       gates: { open, working: worker.busy, byPhase: phases },
       // The fleet's OneLogin rate budget; status "short" or "spent" with a message when it cannot cover the open gates.
-      ...(budget ? { onelogin: { budget: summary(budget) } } : {})
+      ...(budget ? { onelogin: { budget: summary(budget) } } : {}),
+      process: {
+        rssBytes: process.memoryUsage.rss(),
+        // Since start: how late timers ran, in ms.
+        eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }
+      }
     })
   } catch (err) {
     answer(res, 503, { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } })
