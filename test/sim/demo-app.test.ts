@@ -38,14 +38,14 @@ describe('npm run demo -- --app', () => {
     expect(accept.code, accept.out).toBe(0)
     expect(finalState(accept.out), accept.out).toBe('approved')
     expect(accept.out).toMatch(/Webhook deployment_protection_rule delivered: HTTP 2\d\d/)
-    expect(accept.out).toContain('OneLogin approval requested')
-    expect(accept.out).toMatch(/\[approved\]\n.*Approved on OneLogin Protect.*ada@example\.com/)
+    // A progress comment naming who was asked, then the decision naming who answered.
+    expect(accept.out).toMatch(/Deployment comments[^\n]*\n {2}\S+Z\n[\s\S]*ada@example\.com[\s\S]*\n {2}\S+Z \[approved\]\n.*ada@example\.com/)
     expect(accept.out).toMatch(/Ada Lovelace <ada@example\.com>, Ada's iPhone: accepted/)
     expect(accept.out).not.toContain("do not match GitHub's OpenAPI description")
 
     expect(deny.code, deny.out).toBe(0)
     expect(finalState(deny.out), deny.out).toBe('rejected')
-    expect(deny.out).toMatch(/\[rejected\]\n.*denied on OneLogin Protect.*ada@example\.com/)
+    expect(deny.out).toMatch(/\n {2}\S+Z \[rejected\]\n.*denied.*ada@example\.com/i)
     expect(deny.out).toMatch(/Ada's iPhone: denied/)
   }, 420_000)
 
