@@ -59,7 +59,7 @@ export function pushesSentComment(gate: Gate): string {
     '',
     `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(gate.deadline!)} (timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
   ]
-  for (const a of gate.approvers) {
+  for (const a of gate.approvers.filter((x) => !x.startedRun)) {
     lines.push(`- ${who(a)} on ${deviceText(a)}${a.ticket ? `; push expires ${clock(a.ticket.expiresAt)}` : ''}`)
   }
   if (rule.notAsked.length) lines.push(`Not asked, as they started this deployment: ${rule.notAsked.map((e) => code(e)).join(', ')}.`)
@@ -97,7 +97,7 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
       const waited = gate.deadline !== null ? formatDuration(gate.deadline - gate.createdAt) : ''
       lines.push(`⏱️ **Rejected: no approval in time.** ${code(outcome.message, 200)}`)
       lines.push(`Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${gate.policy?.minApprovals ?? 1} approval${(gate.policy?.minApprovals ?? 1) === 1 ? '' : 's'}.`)
-      const silent = gate.approvers.filter((a) => a.answer !== 'approved')
+      const silent = gate.approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
       if (silent.length) lines.push(`No answer from ${silent.map(who).join(', ')}.`)
       break
     }
@@ -120,5 +120,5 @@ export function fit(lines: readonly string[]): string {
 
 /** Prose that may quote a login: "@name" cannot mention anyone once a zero-width space follows the "@". */
 export function noMention(text: string): string {
-  return text.replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+  return text.replace(/(^|[^A-Za-z0-9_.+-])@(?=[A-Za-z0-9])/g, '$1@\u200b')
 }

@@ -2,10 +2,10 @@ import type { Clock } from '../src/core/clock.js'
 import { choosePushDevice } from '../src/core/devices.js'
 import { ApiError, CancelledError, describeError, GateError, InputError, UnreachableError } from '../src/core/errors.js'
 import { maxPushesFor, MIN_TIME_FOR_NEW_PUSH_MS, pushLifetimeSeconds } from '../src/core/gate.js'
-import { decide, type Outcome } from '../src/core/outcome.js'
+import { approverLabel, decide, type Outcome } from '../src/core/outcome.js'
 import { nextPollDelay, planNextPoll } from '../src/core/schedule.js'
-import { checkSelfApprovalFor } from '../src/core/self-approval.js'
-import { resolveUserId } from '../src/core/users.js'
+import { checkSelfApproval } from '../src/core/self-approval.js'
+import { findUser } from '../src/core/users.js'
 import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment } from './comments.js'
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
@@ -108,7 +108,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     throw err
   }
   if (!rule) {
-    throw new PolicyError(`The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one under \`environments\` (a name or a glob).`)
+    throw new PolicyError(`The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one (the environment's name or a glob as the key).`)
   }
 
   const run = await github.runInfo(gate.installationId, gate.owner, gate.repo, gate.runId)
@@ -121,7 +121,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     ...(run.runAttempt ? { runAttempt: run.runAttempt } : {})
   }
   const barred = [...new Set([d.creator, d.sender, run.actor, run.triggeringActor].filter((l): l is string => !!l).map((l) => l.toLowerCase()))]
-  const eligibility = checkSelfApprovalFor(rule.approvers, rule.minApprovals, rule.allowSelfApproval, barred, 'approvers')
+  const eligibility = checkSelfApproval(rule.approvers, rule.minApprovals, rule.allowSelfApproval, barred)
   gate.policy = {
     pattern: rule.pattern,
     source: lookup.source,
@@ -130,18 +130,23 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     allowSelfApproval: rule.allowSelfApproval,
     apiVersion: rule.apiVersion,
     barred,
-    notAsked: eligibility.excluded.map((a) => a.entry)
+    notAsked: eligibility.excluded.map((e) => e.spec.entry)
   }
   gate.deadline = gate.createdAt + rule.timeoutSeconds * 1000
-  gate.approvers = eligibility.eligible.map((spec) => ({
-    spec,
-    userId: spec.by === 'id' ? spec.value : '',
-    pushes: 0,
-    answer: 'pending',
-    nextPollAt: null
-  }))
+  // Every approver is kept (and looked up), those not asked too, so that one person cannot be listed twice.
+  gate.approvers = rule.approvers.map((spec) => {
+    const startedRun = eligibility.excluded.find((e) => e.spec === spec)?.login
+    return {
+      spec,
+      userId: spec.by === 'id' ? spec.value : '',
+      ...(startedRun ? { startedRun } : {}),
+      pushes: 0,
+      answer: startedRun ? 'not-asked' : 'pending',
+      nextPollAt: null
+    }
+  })
   gate.phase = 'pushing'
-  for (const e of eligibility.excluded) log.info({ approver: e.entry }, `${e.entry} started this deployment, so gets no push.`)
+  for (const e of eligibility.excluded) log.info({ approver: e.spec.entry }, `No push to ${e.spec.entry}: GitHub user ${e.login} started this deployment and may not approve it.`)
   log.info({ rule: rule.pattern, source: lookup.source, approvers: gate.approvers.length, minApprovals: rule.minApprovals }, 'Policy read.')
 }
 
@@ -156,25 +161,27 @@ async function sendPushes(gate: Gate, deps: EngineDeps): Promise<void> {
   }
   const { client, mfa } = deps.onelogin.get(rule.apiVersion)
   for (const a of gate.approvers) {
-    if (a.userId) continue
-    a.userId = await resolveUserId(client, a.spec)
-    log.info({ approver: a.spec.entry, userId: a.userId }, `${a.spec.value} is OneLogin user ${a.userId}.`)
+    if (a.userId && (a.spec.by === 'id' || a.name !== undefined)) continue
+    const found = await findUser(client, a.spec, `policy ${rule.source}`)
+    a.userId = found.id
+    if (found.name) a.name = found.name
+    log.info({ approver: a.spec.entry, userId: a.userId }, `Approver ${a.spec.entry} is OneLogin user ${a.userId}.`)
   }
   const seen = new Map<string, string>()
   for (const a of gate.approvers) {
     const other = seen.get(a.userId)
     if (other !== undefined) {
-      throw new GateError('error', `Approvers "${other}" and "${a.spec.entry}" are the same OneLogin user (${a.userId}); list each person once.`)
+      throw new GateError('error', `The policy names OneLogin user ${a.userId} twice: "${other}" and "${a.spec.entry}". List each person once.`)
     }
     seen.set(a.userId, a.spec.entry)
   }
   for (const a of gate.approvers) {
-    if (a.device) continue
+    if (a.device || a.answer === 'not-asked') continue
     a.device = choosePushDevice(await mfa.listDevices(a.userId), a.userId)
     log.info({ userId: a.userId, deviceId: a.device.id }, `User ${a.userId}: ${a.device.factor} "${a.device.name}" (device ${a.device.id}).`)
   }
   for (const a of gate.approvers) {
-    if (a.ticket) continue
+    if (a.ticket || a.answer === 'not-asked') continue
     await pushTo(a, gate, deps)
   }
   gate.phase = 'waiting'
@@ -207,12 +214,8 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
     if (a.answer !== 'pending' || a.nextPollAt === null || a.nextPollAt > clock.now() || !a.ticket || !a.device) continue
     const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
     const t = clock.now()
-    if (answer.kind === 'approved') {
-      Object.assign(a, { answer: 'approved', answeredAt: t })
-      log.info({ userId: a.userId }, `User ${a.userId} accepted the push.`)
-    } else if (answer.kind === 'denied') {
-      Object.assign(a, { answer: 'denied', answeredAt: t, message: answer.message })
-      log.info({ userId: a.userId }, `User ${a.userId} denied the push: OneLogin says "${answer.message}".`)
+    if (answer.kind === 'approved' || answer.kind === 'denied') {
+      recordAnswer(a, answer, t, log)
     } else if (answer.kind === 'expired') {
       if (deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && a.pushes < maxPushes) {
         log.info({ userId: a.userId }, `The push to user ${a.userId} expired unanswered; sending a new one.`)
@@ -229,15 +232,47 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
       a.nextPollAt = finite(planNextPoll(now, next, { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
     } else a.nextPollAt = null
   }
-  const outcome = decide({
-    approvers: gate.approvers,
-    minApprovals: rule.minApprovals,
-    now: clock.now(),
-    deadline,
+  let outcome = decideGate(gate, clock.now())
+  if (outcome?.status === 'approved') {
+    // The quorum is complete: each push still open is polled once more, so that a denial
+    // given at the same time as the last accept is seen and wins (as the action does).
+    for (const a of gate.approvers) {
+      if (a.answer !== 'pending' || !a.ticket || !a.device) continue
+      const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
+      if (answer.kind === 'approved' || answer.kind === 'denied') recordAnswer(a, answer, clock.now(), log)
+    }
+    outcome = decideGate(gate, clock.now())
+  }
+  if (outcome) conclude(gate, outcome, clock.now())
+}
+
+function decideGate(gate: Gate, now: number): Outcome | undefined {
+  const firstPush = Math.min(...gate.approvers.map((a) => a.pushSentAt ?? Number.POSITIVE_INFINITY))
+  return decide({
+    approvers: gate.approvers.map((a) => ({
+      entry: a.spec.entry,
+      userId: a.userId,
+      ...(a.name ? { name: a.name } : {}),
+      answer: a.answer,
+      ...(a.message !== undefined ? { message: a.message } : {}),
+      ...(a.answeredAt !== undefined ? { answeredAfterMs: a.answeredAt - firstPush } : {})
+    })),
+    minApprovals: gate.policy!.minApprovals,
+    now,
+    deadline: gate.deadline!,
     startedAt: gate.createdAt,
     pollsLeft: gate.approvers.some((a) => a.answer === 'pending' && a.nextPollAt !== null)
   })
-  if (outcome) conclude(gate, outcome, clock.now())
+}
+
+function recordAnswer(a: StoredApprover, answer: { kind: 'approved' } | { kind: 'denied'; message: string }, at: number, log: Log): void {
+  a.answer = answer.kind
+  a.answeredAt = at
+  a.nextPollAt = null
+  if (answer.kind === 'denied') {
+    a.message = answer.message
+    log.info({ userId: a.userId }, `Denied by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}: OneLogin says "${answer.message}".`)
+  } else log.info({ userId: a.userId }, `Accepted by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}.`)
 }
 
 /** Records the outcome and queues the final answer for GitHub. */

@@ -47,7 +47,7 @@ export class OneLoginAccess {
         },
         Number.POSITIVE_INFINITY
       )
-      entry = { client, mfa: version === 2 ? new MfaV2(client, clock, mask) : new MfaV1(client, clock, mask) }
+      entry = { client, mfa: version === 2 ? new MfaV2(client, clock) : new MfaV1(client, clock) }
       this.clients.set(version, entry)
     }
     return entry

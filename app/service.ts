@@ -37,8 +37,16 @@ export interface ServiceOptions {
  * the worker (which resumes every open gate), then listens for webhooks.
  * Used by `npm run app` (app/main.ts) and by the demo.
  */
+/**
+ * The service's clock is the wall clock: a gate's times (its deadline, a
+ * push's expiry, the next poll) are stored and read again by another process
+ * after a restart, on this machine or another, so they must be epoch
+ * milliseconds, not a per-process monotonic count.
+ */
+export const wallClock: Clock = { now: () => Date.now(), wallNow: () => Date.now(), sleep: systemClock.sleep }
+
 export async function startService(config: ServiceConfig, opts: ServiceOptions = {}): Promise<RunningService> {
-  const clock = opts.clock ?? systemClock
+  const clock = opts.clock ?? wallClock
   const redactor = new Redactor()
   for (const s of [config.github.webhookSecret, config.github.privateKey, config.onelogin.clientSecret]) redactor.add(s)
   redactor.add(Buffer.from(`${config.onelogin.clientId}:${config.onelogin.clientSecret}`, 'utf8').toString('base64'))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decide, type AnswerState } from '../src/core/outcome.js'
 
 const base = { minApprovals: 1, now: 1_000, deadline: 10_000, startedAt: 0, pollsLeft: true }
-const a = (userId: string, answer: AnswerState['answer'], message?: string): AnswerState => ({ userId, answer, ...(message ? { message } : {}) })
+const a = (userId: string, answer: AnswerState['answer'], message?: string): AnswerState => ({ entry: `entry ${userId}`, userId, answer, ...(message ? { message } : {}) })
 
 describe('decide: the gate outcome shared by the action and the service', () => {
   it('waits while no rule decides', () => {
@@ -12,14 +12,14 @@ describe('decide: the gate outcome shared by the action and the service', () => 
   it('approves on enough distinct approvals and names them', () => {
     expect(decide({ ...base, minApprovals: 2, approvers: [a('1', 'approved'), a('2', 'approved'), a('3', 'pending')] })).toEqual({
       status: 'approved',
-      message: 'Approved by 2 approvers (users 1, 2); 2 were needed.',
+      message: 'Approved by 2 approvers (2 needed): OneLogin user 1, OneLogin user 2.',
       approvedBy: ['1', '2']
     })
   })
 
   it('lets a denial win over a quorum reached in the same round', () => {
     const o = decide({ ...base, approvers: [a('1', 'approved'), a('2', 'denied', 'Authentication denied by user')] })
-    expect(o).toEqual({ status: 'denied', message: 'User 2 denied the push: OneLogin says "Authentication denied by user".', deniedBy: '2' })
+    expect(o).toEqual({ status: 'denied', message: 'Denied by OneLogin user 2: OneLogin says "Authentication denied by user".', deniedBy: '2' })
   })
 
   it('counts one person once, however many entries name them', () => {

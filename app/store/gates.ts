@@ -44,12 +44,16 @@ export interface StoredApprover {
   readonly spec: ApproverSpec
   /** The OneLogin user ID, once resolved. */
   userId: string
+  /** "Ada Lovelace <ada@example.com>", from OneLogin, when it said. */
+  name?: string
+  /** The GitHub login that started the deployment and matched this approver, who is therefore not asked. */
+  startedRun?: string
   device?: Device
   /** The push being polled: the state token (v1) or verification id (v2) is a secret, never logged. */
   ticket?: { handle: string; expiresAt: number }
   pushSentAt?: number
   pushes: number
-  answer: 'pending' | 'approved' | 'denied' | 'expired'
+  answer: 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'
   answeredAt?: number
   message?: string
   /** Epoch ms of the next poll; null when no poll is left. */

@@ -3,55 +3,42 @@ import type { ApproverSpec } from './approvers.js'
 
 export interface Eligibility {
   readonly eligible: readonly ApproverSpec[]
-  /** Approvers who started the run and so get no push. */
-  readonly excluded: readonly ApproverSpec[]
+  /** Approvers who started the run and so get no push, each with the GitHub login that matched. */
+  readonly excluded: ReadonlyArray<{ readonly spec: ApproverSpec; readonly login: string }>
   /** Approvers listed without a GitHub login, who cannot be checked. */
   readonly unchecked: readonly ApproverSpec[]
-  /** The GitHub login that started the run, if known. */
-  readonly actor?: string
-}
-
-/** The person who started the run: GITHUB_TRIGGERING_ACTOR, else GITHUB_ACTOR. */
-export function runActor(env: NodeJS.ProcessEnv): string | undefined {
-  return env.GITHUB_TRIGGERING_ACTOR?.trim() || env.GITHUB_ACTOR?.trim() || undefined
 }
 
 /**
- * Drops the approver who started the run, unless self-approval is allowed,
- * and fails before anything is sent when too few approvers are left.
+ * Drops every approver whose `@github-login` is one of `runStarters`, unless
+ * self-approval is allowed, and fails before anything is sent when too few
+ * approvers are left. `runStarters` are the GitHub logins of everyone who
+ * set this run going: the action passes GITHUB_ACTOR and
+ * GITHUB_TRIGGERING_ACTOR (so a re-run by someone else excludes both); the
+ * service passes the deployment's creator and the webhook's sender. Logins
+ * compare case-insensitively, as GitHub's do. Pure: reads no environment.
  */
 export function checkSelfApproval(
   approvers: readonly ApproverSpec[],
   minApprovals: number,
   allowSelfApproval: boolean,
-  env: NodeJS.ProcessEnv
+  runStarters: readonly string[]
 ): Eligibility {
-  const actor = runActor(env)
-  return { ...checkSelfApprovalFor(approvers, minApprovals, allowSelfApproval, actor ? [actor] : [], 'approvers'), ...(actor ? { actor } : {}) }
-}
-
-/**
- * The same rule for any set of GitHub logins that may not approve (the
- * service excludes both the deployment's creator and the webhook's sender).
- * `setting` names what to fix in the error.
- */
-export function checkSelfApprovalFor(
-  approvers: readonly ApproverSpec[],
-  minApprovals: number,
-  allowSelfApproval: boolean,
-  logins: readonly string[],
-  setting: string
-): Omit<Eligibility, 'actor'> {
-  const barred = new Set(logins.filter(Boolean).map((l) => l.toLowerCase()))
-  const isBarred = (a: ApproverSpec): boolean => !!a.login && barred.has(a.login.toLowerCase())
-  const excluded = allowSelfApproval ? [] : approvers.filter(isBarred)
-  const eligible = approvers.filter((a) => !excluded.includes(a))
+  const starters = new Map(runStarters.map((l) => l.trim()).filter(Boolean).map((l) => [l.toLowerCase(), l]))
+  const matchOf = (a: ApproverSpec): string | undefined => (a.login ? starters.get(a.login.toLowerCase()) : undefined)
+  const excluded = allowSelfApproval
+    ? []
+    : approvers.flatMap((spec) => {
+        const login = matchOf(spec)
+        return login ? [{ spec, login }] : []
+      })
+  const eligible = approvers.filter((a) => !excluded.some((e) => e.spec === a))
   const unchecked = allowSelfApproval ? [] : approvers.filter((a) => !a.login)
   if (eligible.length < minApprovals) {
-    const who = [...new Set(logins.filter(Boolean))].join(' and ')
+    const logins = [...new Set(excluded.map((e) => e.login))]
     throw new InputError(
-      setting,
-      `${who} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
+      'approvers',
+      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
     )
   }
   return { eligible, excluded, unchecked }
