@@ -11,11 +11,8 @@ import { ensureBuilt, MAIN, ROOT } from './harness.js'
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
 const SECRET = 'a-webhook-secret-that-is-long-enough'
 
-let dir: string
-beforeAll(() => {
-  ensureBuilt()
-  dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
-})
+const dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
+beforeAll(() => ensureBuilt())
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function good(): Record<string, string> {
