@@ -42,7 +42,8 @@ async function main(): Promise<void> {
   const repos = names.map((full) => {
     const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(full)
     if (!m) throw new Error(`--repo must be owner/name, got ${full}\n${USAGE}`)
-    return { owner: m[1]!, name: m[2]!, files: policy === undefined ? {} : { main: { '.github/onelogin-gate.yml': policy } } }
+    const files: Record<string, Record<string, string>> = policy === undefined ? {} : { main: { '.github/onelogin-gate.yml': policy } }
+    return { owner: m[1]!, name: m[2]!, files }
   })
   const secret = values.secret ?? 'demo-webhook-secret'
   const fake = await startFakeGitHub({ port, appId, webhookSecret: secret, webhookUrl: values['webhook-url'], repos })
@@ -58,11 +59,13 @@ async function main(): Promise<void> {
 
   console.log(`Fake GitHub API: ${fake.url}`)
   console.log(`Deployments page: ${fake.url}/   (JSON: ${fake.url}/_gh/state)`)
-  console.log(`App id: ${fake.appId}`)
-  console.log(`App private key: ${keyPath}`)
-  console.log(`Webhook secret: ${secret}`)
-  console.log(`Webhook URL: ${fake.webhookUrl ?? '(none: pass --webhook-url)'}`)
+  console.log(`Webhooks go to: ${fake.webhookUrl ?? '(nowhere yet: pass --webhook-url)'}`)
   console.log(`Repositories (installation 1): ${names.join(', ')}${policy === undefined ? '' : ' (policy on main)'}`)
+  console.log('Settings for the service (app/):')
+  console.log(`  GITHUB_API_URL=${fake.url}`)
+  console.log(`  GITHUB_APP_ID=${fake.appId}`)
+  console.log(`  GITHUB_PRIVATE_KEY_PATH=${keyPath}`)
+  console.log(`  GITHUB_WEBHOOK_SECRET=${secret}`)
   console.log('Request a deployment:')
   console.log(
     `  curl -s -X POST ${fake.url}/_gh/deployments -H 'content-type: application/json' -d '{"repo":"${names[0]}","environment":"production","creator":"octocat"}'`

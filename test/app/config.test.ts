@@ -11,11 +11,8 @@ import { ensureBuilt, MAIN, ROOT } from './harness.js'
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
 const SECRET = 'a-webhook-secret-that-is-long-enough'
 
-let dir: string
-beforeAll(() => {
-  ensureBuilt()
-  dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
-})
+const dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
+beforeAll(() => ensureBuilt())
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function good(): Record<string, string> {
@@ -49,24 +46,24 @@ describe('service configuration', { timeout: 120_000 }, () => {
   }
 
   it.each([
-    ['GITHUB_APP_ID', without('GITHUB_APP_ID'), /^onelogin-push-gate: configuration error: GITHUB_APP_ID is required/],
-    ['GITHUB_APP_ID', { ...good(), GITHUB_APP_ID: 'my-app' }, /GITHUB_APP_ID must be the GitHub App's numeric App ID, got "my-app"\.$/],
-    ['GITHUB_PRIVATE_KEY', without('GITHUB_PRIVATE_KEY'), /GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required/],
-    ['GITHUB_PRIVATE_KEY', { ...good(), GITHUB_PRIVATE_KEY: 'not a key' }, /GITHUB_PRIVATE_KEY must be the GitHub App's RSA private key in PEM form/],
-    ['GITHUB_PRIVATE_KEY_PATH', { ...without('GITHUB_PRIVATE_KEY'), GITHUB_PRIVATE_KEY_PATH: '/nonexistent/app.pem' }, /GITHUB_PRIVATE_KEY_PATH names a file that cannot be read \(ENOENT\)/],
-    ['GITHUB_WEBHOOK_SECRET', without('GITHUB_WEBHOOK_SECRET'), /GITHUB_WEBHOOK_SECRET is required/],
-    ['GITHUB_WEBHOOK_SECRET', { ...good(), GITHUB_WEBHOOK_SECRET: 'short' }, /GITHUB_WEBHOOK_SECRET must be at least 16 characters long \(it is 5\)/],
-    ['GITHUB_API_URL', { ...good(), GITHUB_API_URL: 'http://api.example.com' }, /GITHUB_API_URL must be the GitHub REST API base URL .*plain http:\/\/ is accepted only for 127\.0\.0\.1/],
-    ['ONELOGIN_CLIENT_ID', without('ONELOGIN_CLIENT_ID'), /ONELOGIN_CLIENT_ID is required/],
-    ['ONELOGIN_CLIENT_SECRET', without('ONELOGIN_CLIENT_SECRET'), /ONELOGIN_CLIENT_SECRET is required/],
-    ['ONELOGIN_SUBDOMAIN', { ...good(), ONELOGIN_SUBDOMAIN: 'acme.onelogin.com' }, /ONELOGIN_SUBDOMAIN must be your OneLogin tenant's subdomain alone/],
-    ['ONELOGIN_API_URL', { ...good(), ONELOGIN_API_URL: 'ftp://x' }, /ONELOGIN_API_URL must be an https:\/\/ base URL/],
-    ['DATABASE_URL', { ...good(), DATABASE_URL: 'mysql://db/gate' }, /DATABASE_URL and DATA_DIR cannot both be set/],
-    ['DATABASE_URL', { ...without('DATA_DIR'), DATABASE_URL: 'mysql://db/gate' }, /DATABASE_URL must be a PostgreSQL connection URL/],
-    ['PORT', { ...good(), PORT: 'http' }, /PORT must be a TCP port number from 0 to 65535, got "http"\./],
-    ['LOG_LEVEL', { ...good(), LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"\./],
-    ['SERVICE_TUNING', { ...good(), SERVICE_TUNING: '[1]' }, /SERVICE_TUNING must be a JSON object/]
-  ])('%s: %s', (setting, env, expected) => {
+    { setting: 'GITHUB_APP_ID', env: without('GITHUB_APP_ID'), expected: /^onelogin-push-gate: configuration error: GITHUB_APP_ID is required/ },
+    { setting: 'GITHUB_APP_ID', env: { ...good(), GITHUB_APP_ID: 'my-app' }, expected: /GITHUB_APP_ID must be the GitHub App's numeric App ID, got "my-app"\.$/ },
+    { setting: 'GITHUB_PRIVATE_KEY', env: without('GITHUB_PRIVATE_KEY'), expected: /GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required/ },
+    { setting: 'GITHUB_PRIVATE_KEY', env: { ...good(), GITHUB_PRIVATE_KEY: 'not a key' }, expected: /GITHUB_PRIVATE_KEY must be the GitHub App's RSA private key in PEM form/ },
+    { setting: 'GITHUB_PRIVATE_KEY_PATH', env: { ...without('GITHUB_PRIVATE_KEY'), GITHUB_PRIVATE_KEY_PATH: '/nonexistent/app.pem' }, expected: /GITHUB_PRIVATE_KEY_PATH names a file that cannot be read \(ENOENT\)/ },
+    { setting: 'GITHUB_WEBHOOK_SECRET', env: without('GITHUB_WEBHOOK_SECRET'), expected: /GITHUB_WEBHOOK_SECRET is required/ },
+    { setting: 'GITHUB_WEBHOOK_SECRET', env: { ...good(), GITHUB_WEBHOOK_SECRET: 'short' }, expected: /GITHUB_WEBHOOK_SECRET must be at least 16 characters long \(it is 5\)/ },
+    { setting: 'GITHUB_API_URL', env: { ...good(), GITHUB_API_URL: 'http://api.example.com' }, expected: /GITHUB_API_URL must be the GitHub REST API base URL .*plain http:\/\/ is accepted only for 127\.0\.0\.1/ },
+    { setting: 'ONELOGIN_CLIENT_ID', env: without('ONELOGIN_CLIENT_ID'), expected: /ONELOGIN_CLIENT_ID is required/ },
+    { setting: 'ONELOGIN_CLIENT_SECRET', env: without('ONELOGIN_CLIENT_SECRET'), expected: /ONELOGIN_CLIENT_SECRET is required/ },
+    { setting: 'ONELOGIN_SUBDOMAIN', env: { ...good(), ONELOGIN_SUBDOMAIN: 'acme.onelogin.com' }, expected: /ONELOGIN_SUBDOMAIN must be your OneLogin tenant's subdomain alone/ },
+    { setting: 'ONELOGIN_API_URL', env: { ...good(), ONELOGIN_API_URL: 'ftp://x' }, expected: /ONELOGIN_API_URL must be an https:\/\/ base URL/ },
+    { setting: 'DATABASE_URL', env: { ...good(), DATABASE_URL: 'mysql://db/gate' }, expected: /DATABASE_URL and DATA_DIR cannot both be set/ },
+    { setting: 'DATABASE_URL', env: { ...without('DATA_DIR'), DATABASE_URL: 'mysql://db/gate' }, expected: /DATABASE_URL must be a PostgreSQL connection URL/ },
+    { setting: 'PORT', env: { ...good(), PORT: 'http' }, expected: /PORT must be a TCP port number from 0 to 65535, got "http"\./ },
+    { setting: 'LOG_LEVEL', env: { ...good(), LOG_LEVEL: 'loud' }, expected: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"\./ },
+    { setting: 'SERVICE_TUNING', env: { ...good(), SERVICE_TUNING: '[1]' }, expected: /SERVICE_TUNING must be a JSON object/ }
+  ])('a bad $setting stops start-up with one line naming it', ({ setting, env, expected }) => {
     const { line, stdout } = refuses(env)
     expect(line).toMatch(expected)
     expect(line).toContain(setting)
@@ -83,6 +80,7 @@ describe('service configuration', { timeout: 120_000 }, () => {
 
   it('refuses a database whose schema is newer than it knows', async () => {
     const dataDir = join(dir, 'newer')
+    mkdirSync(dataDir, { recursive: true })
     const db = await PGlite.create({ dataDir: join(dataDir, 'pglite') })
     await db.query('CREATE TABLE schema_version (version integer NOT NULL, applied_at bigint NOT NULL)')
     await db.query('INSERT INTO schema_version VALUES (99, 0)')
