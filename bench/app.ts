@@ -84,7 +84,7 @@ function tenant(users: number): TenantSeed {
 }
 
 function policy(gates: number, timeout: string): string {
-  return Array.from({ length: gates }, (_, i) => `env-${i}:\n  approvers: ["user${i}@example.com @user${i}"]\n  timeout: ${timeout}\n`).join('')
+  return 'environments:\n' + Array.from({ length: gates }, (_, i) => `  env-${i}:\n    approvers: ["user${i}@example.com @user${i}"]\n    timeout: ${timeout}\n`).join('')
 }
 
 async function spawnInstance(id: string, env: Record<string, string>): Promise<Instance> {
