@@ -74,8 +74,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
-    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
-    loopDelay.enable()
+    const loopDelay = new LoopDelay()
     // One rate budget per OneLogin account, shared by every instance on this database.
     const budget = await new FleetBudget(db, { account: config.onelogin.baseUrl, share: config.onelogin.rateShare, clock }).init()
     const budgetLog = log.child({ component: 'budget' })
@@ -138,6 +137,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           for (const s of sockets) s.destroy()
           stop.abort()
           p.stop()
+          loopDelay.stop()
           await w.stop()
           await closed
           await db.close()
@@ -161,7 +161,7 @@ async function health(
   store: GateStore,
   worker: Worker,
   pacer: PollPacer,
-  loopDelay: IntervalHistogram
+  loopDelay: LoopDelay
 ): Promise<void> {
   try {
     const started = Date.now()
@@ -178,12 +178,39 @@ async function health(
       ...(budget ? { onelogin: { budget: summary(budget) } } : {}),
       process: {
         rssBytes: process.memoryUsage.rss(),
-        // Since start: how late timers ran, in ms.
-        eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }
+        // How late timers ran over the last full 30 s window, in ms.
+        eventLoopDelayMs: loopDelay.last()
       }
     })
   } catch (err) {
     answer(res, 503, { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } })
+  }
+}
+
+/** Event-loop delay in windows of LOOP_WINDOW_MS: the last full window's figures. */
+const LOOP_WINDOW_MS = 30_000
+class LoopDelay {
+  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 })
+  private readonly timer: NodeJS.Timeout
+  private window: { p50: number; p99: number; max: number; windowMs: number } | undefined
+
+  constructor() {
+    this.histogram.enable()
+    this.timer = setInterval(() => {
+      const h = this.histogram
+      this.window = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, windowMs: LOOP_WINDOW_MS }
+      h.reset()
+    }, LOOP_WINDOW_MS)
+    this.timer.unref()
+  }
+
+  last(): { p50: number; p99: number; max: number; windowMs: number } | null {
+    return this.window ?? null
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.histogram.disable()
   }
 }
 

@@ -87,8 +87,16 @@ function policy(gates: number, timeout: string): string {
   return 'environments:\n' + Array.from({ length: gates }, (_, i) => `  env-${i}:\n    approvers: ["user${i}@example.com @user${i}"]\n    timeout: ${timeout}\n`).join('')
 }
 
+/** Every instance started, killed should the bench itself stop. */
+const children = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
+
 async function spawnInstance(id: string, env: Record<string, string>): Promise<Instance> {
   const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, INSTANCE_ID: id }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   let out = ''
   let err = ''
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c))
@@ -161,7 +169,8 @@ async function world(serverUrl: string, dbName: string, users: number, rate: { l
     ONELOGIN_API_URL: sim.url,
     ONELOGIN_RATE_SHARE: String(share),
     DATABASE_URL: await freshDatabase(serverUrl, dbName),
-    LOG_LEVEL: 'warn'
+    // Info: the "Listening." line names the port.
+    LOG_LEVEL: 'info'
   }
   return { sim, gh, env }
 }
@@ -246,7 +255,9 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
       webhookMs.push(res.status >= 200 && res.status < 300 ? res.ms : Number.POSITIVE_INFINITY)
       runs.push(res.runId)
     }
+    console.log(`  ${GATES} deliveries sent in ${seconds(Date.now() - t0, 1)}`)
     await killer
+    console.log(`  killed bench-3 at ${seconds(killedAt - t0, 1)}, holding ${heldAtKill.length} gate(s)`)
     // Take-over: each gate the dead instance held is worked again by another.
     const takeOver = await Promise.all(
       heldAtKill.map((id) =>
@@ -261,12 +272,10 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
         ).then((at) => at - killedAt)
       )
     )
-    // Every gate decided and reported.
-    await until(
-      'every gate answered on GitHub',
-      () => runs.every((r) => w.gh.callbacks(r).some((c) => c.status === 204 && c.state !== undefined)),
-      (QUICK ? 4 : 6) * 60_000
-    )
+    // Every gate decided and reported (a gate that never is counts as lost).
+    const decided = (): number => runs.filter((r) => w.gh.callbacks(r).some((c) => c.status === 204 && c.state !== undefined)).length
+    await until('every gate answered on GitHub', () => decided() === GATES, (QUICK ? 4 : 6) * 60_000).catch(() => undefined)
+    console.log(`  ${decided()} of ${GATES} gates answered on GitHub after ${seconds(Date.now() - t0, 1)}`)
     await sleep(3_000)
     clearInterval(answering)
     clearInterval(sampler)
@@ -339,20 +348,20 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
       if (inFlight.size >= 20) await Promise.race(inFlight)
     }
     await Promise.all(inFlight)
+    console.log(`  ${MANY} deliveries sent`)
     await until('every gate waiting', () => w.sim.pushes().length >= MANY, 10 * 60_000)
-    // Measure the event loop while all of them are being polled.
-    const before = await health(inst.url)
-    await sleep(QUICK ? 15_000 : 60_000)
+    console.log(`  ${MANY} pushes out`)
+    // Measure the event loop while all of them are being polled: /healthz gives the last full 30 s window.
+    await sleep(QUICK ? 35_000 : 65_000)
     const after = await health(inst.url)
     clearInterval(sampler)
     inst.peakRssKb = Math.max(inst.peakRssKb, peakRssKb(inst.child.pid))
     const open = after.gates.open as number
-    const p99 = after.process.eventLoopDelayMs.p99 as number
+    const p99 = (after.process.eventLoopDelayMs?.p99 as number | undefined) ?? Number.NaN
     const mb = inst.peakRssKb / 1024
-    void before
     return [
       { figure: `${MANY} open gates on one instance: peak RSS`, value: `${Math.round(mb)} MB (${open} open)`, target: `≤ ${TARGETS.manyRssMb} MB`, met: mb <= TARGETS.manyRssMb && open >= MANY },
-      { figure: `${MANY} open gates: event-loop delay p99`, value: `${p99.toFixed(1)} ms`, target: `≤ ${TARGETS.manyLoopP99Ms} ms`, met: p99 <= TARGETS.manyLoopP99Ms }
+      { figure: `${MANY} open gates: event-loop delay p99 (30 s)`, value: `${p99.toFixed(1)} ms`, target: `≤ ${TARGETS.manyLoopP99Ms} ms`, met: p99 <= TARGETS.manyLoopP99Ms }
     ]
   } finally {
     if (inst) await stop(inst, 'SIGKILL')
@@ -381,6 +390,11 @@ async function main(): Promise<void> {
       throw err
     }
     serverUrl = cluster.url
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        void cluster?.stop().finally(() => process.exit(130))
+      })
+    }
   }
   try {
     console.log('Building the service (npm run build:app)...')
