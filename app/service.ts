@@ -68,7 +68,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
-    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }))
+    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
       clock,
