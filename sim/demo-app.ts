@@ -86,10 +86,9 @@ const indent = (text: string, by = '    '): string => text.replace(/^/gm, by)
 function policyYaml(timeout: number): string {
   return [
     '# Who approves deployments of acme/shop, read from the default branch only.',
-    'environments:',
-    `  ${ENVIRONMENT}:`,
-    '    approvers: ["ada@example.com @ada"]',
-    `    timeout: ${timeout}s`,
+    `${ENVIRONMENT}:`,
+    '  approvers: ["ada@example.com @ada"]',
+    `  timeout: ${timeout}s`,
     ''
   ].join('\n')
 }
