@@ -108,7 +108,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     throw err
   }
   if (!rule) {
-    throw new PolicyError(`The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one (the environment's name or a glob as the key).`)
+    throw new PolicyError(`The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one under \`environments\` (its name or a glob as the key).`)
   }
 
   const run = await github.runInfo(gate.installationId, gate.owner, gate.repo, gate.runId)

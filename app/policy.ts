@@ -34,27 +34,32 @@ const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval
 
 /**
  * Checks the whole file (a mistake anywhere in it rejects: a typo must not
- * quietly loosen a gate) and returns its rules in file order. The file maps
- * environment names, or globs, to rules:
+ * quietly loosen a gate) and returns its rules in file order. Under
+ * `environments`, environment names or globs map to rules:
  *
- *   production:
- *     approvers: ["ada@example.com @ada", "35510512 @grace"]
- *     min-approvals: 1
- *     timeout: 30m
- *   "staging-*":
- *     approvers: ["linus @linus"]
+ *   environments:
+ *     production:
+ *       approvers: ["ada@example.com @ada", "35510512 @grace"]
+ *       min-approvals: 1
+ *       timeout: 30m
+ *     "staging-*":
+ *       approvers: ["linus @linus"]
  */
 export function parsePolicy(doc: unknown): Policy {
-  if (!isMap(doc) || Object.keys(doc).length === 0) {
-    throw new PolicyError('The file must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.')
+  if (!isMap(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
+  for (const key of Object.keys(doc)) {
+    if (key !== 'environments') throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
   }
-  const rules = Object.entries(doc).map(([pattern, rule]) => parseRule(pattern, rule))
-  return { rules }
+  const envs = doc.environments
+  if (!isMap(envs) || Object.keys(envs).length === 0) {
+    throw new PolicyError('`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.')
+  }
+  return { rules: Object.entries(envs).map(([pattern, rule]) => parseRule(pattern, rule)) }
 }
 
 function parseRule(pattern: string, raw: unknown): EnvironmentRule {
-  const at = `\`${clip(pattern)}\``
-  if (!pattern.trim()) throw new PolicyError('An environment name in the file is empty.')
+  const at = `\`environments.${clip(pattern)}\``
+  if (!pattern.trim()) throw new PolicyError('An environment name under `environments` is empty.')
   if (!isMap(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
   for (const key of Object.keys(raw)) {
     if (!RULE_KEYS.includes(key)) throw new PolicyError(`${at} has an unknown key \`${clip(key)}\`; the keys are ${RULE_KEYS.map((k) => `\`${k}\``).join(', ')}.`)

@@ -41,7 +41,7 @@ describe('the protection-rule service: durable gates', { timeout: 180_000 }, () 
     let skewMs = 0
     const w = await startWorld({
       sim: { now: () => Date.now() + skewMs },
-      shopFiles: { main: { [FILE]: `production:\n  approvers: ["${ADA}"]\n  timeout: 1h\n` } }
+      shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 1h\n` } }
     })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const first = await until('a push', () => w.sim.pushes()[0])
@@ -59,7 +59,7 @@ describe('the protection-rule service: durable gates', { timeout: 180_000 }, () 
   })
 
   it('rejects with a comment a gate whose timeout passed while the service was down', async () => {
-    const w = await startWorld({ shopFiles: { main: { [FILE]: `production:\n  approvers: ["${ADA}"]\n  timeout: 6s\n` } } })
+    const w = await startWorld({ shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 6s\n` } } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     await until('a push', () => w.sim.pushes()[0])
     await w.restart('SIGKILL', () => sleep(7_000))

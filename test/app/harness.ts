@@ -21,7 +21,7 @@ export const CLIENT_SECRET = 'demo-client-secret'
 /** Ada (35510511) and Grace (35510512) of the simulator's demo tenant, with their GitHub logins. */
 export const ADA = 'ada@example.com @ada'
 export const GRACE = 'grace@example.com @grace'
-export const POLICY = `production:\n  approvers: ["${ADA}"]\n  timeout: 10m\n`
+export const POLICY = `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 10m\n`
 
 const TMP = join(ROOT, '.tmp')
 

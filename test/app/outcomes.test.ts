@@ -40,6 +40,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
     expect(w.openapiProblems()).toEqual([])
 
     // Logs: JSON lines; the gate's lines carry its id and the delivery id; no secret anywhere.
+    await until('the gate to close in the log', () => w.service.lines().some((l) => l.msg === 'Gate closed.'))
     const lines = w.service.lines()
     const gateLines = lines.filter((l) => l.gateId)
     expect(gateLines.length).toBeGreaterThan(3)
@@ -56,7 +57,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
   })
 
   it('rejects when an approver denies, naming the denier and OneLogin\'s words', async () => {
-    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `production:\n  approvers: ["${ADA}", "${GRACE}"]\n  min-approvals: 2\n` } } })
+    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `environments:\n  production:\n    approvers: ["${ADA}", "${GRACE}"]\n    min-approvals: 2\n` } } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
     const pushes = await until('two pushes', () => (w.sim.pushes().length === 2 ? w.sim.pushes() : undefined))
     w.sim.answer(pushes.find((p) => p.userId === 35510511)!.id, 'accept')
@@ -69,7 +70,7 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
   })
 
   it('rejects when nobody answers in time, saying how long it waited', async () => {
-    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `production:\n  approvers: ["${ADA}"]\n  timeout: 4s\n` } } })
+    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 4s\n` } } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')

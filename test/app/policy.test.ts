@@ -12,9 +12,9 @@ describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
   it('reads the policy from the default branch, never from the deployment\'s branch', async () => {
     const w = await startWorld({
       shopFiles: {
-        main: { [FILE]: `production:\n  approvers: ["${GRACE}"]\n` },
+        main: { [FILE]: `environments:\n  production:\n    approvers: ["${GRACE}"]\n` },
         // The branch being deployed names its own author as approver: ignored.
-        'feature-x': { [FILE]: `production:\n  approvers: ["${ADA}"]\n  allow-self-approval: true\n` }
+        'feature-x': { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    allow-self-approval: true\n` }
       }
     })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', ref: 'feature-x', creator: 'ada' })
@@ -32,7 +32,7 @@ describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
     const w = await startWorld({
       shopFiles: { main: { 'README.md': '# shop\n' } },
       repos: [
-        { owner: 'acme', name: '.github', files: { main: { [FILE]: `"prod*":\n  approvers: ["${GRACE}"]\n` } } },
+        { owner: 'acme', name: '.github', files: { main: { [FILE]: `environments:\n  "prod*":\n    approvers: ["${GRACE}"]\n` } } },
         { owner: 'solo', name: 'app', installationId: 2, ownerType: 'User' }
       ]
     })
@@ -51,12 +51,12 @@ describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
 
   it('rejects with a comment saying exactly what is wrong in an invalid policy, before any push', async () => {
     const cases: [string, RegExp][] = [
-      [`production:\n  approvers: ["${ADA}"]\n  min-approvals: 2\n`, /`production`\.min-approvals is 2, but only 1 approver is listed\./],
-      [`production:\n  approvers: ["ada@example.com"]\n`, /`production`\.approvers\[0\] "ada@example\.com" has no @\u200bgithub-login/],
-      [`production:\n  approvers: ["${ADA}"]\n  timeout: 31d\n`, /`production`\.timeout must be a duration from 1s to 30d/],
-      [`production:\n  approvers: ["${ADA}"]\n  min_approvals: 1\n`, /`production` has an unknown key `min_approvals`/],
+      [`environments:\n  production:\n    approvers: ["${ADA}"]\n    min-approvals: 2\n`, /`environments\.production`\.min-approvals is 2, but only 1 approver is listed\./],
+      [`environments:\n  production:\n    approvers: ["ada@example.com"]\n`, /`environments\.production`\.approvers\[0\] "ada@example\.com" has no @\u200bgithub-login/],
+      [`environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 31d\n`, /`environments\.production`\.timeout must be a duration from 1s to 30d/],
+      [`environments:\n  production:\n    approvers: ["${ADA}"]\n    min_approvals: 1\n`, /`environments\.production` has an unknown key `min_approvals`/],
       [`production: [oops\n`, /cannot be used: .*invalid YAML/],
-      [`staging:\n  approvers: ["${ADA}"]\n`, /has no rule for environment "production"/]
+      [`environments:\n  staging:\n    approvers: ["${ADA}"]\n`, /has no rule for environment "production"/]
     ]
     const w = await startWorld()
     for (const [policy, expected] of cases) {
@@ -74,7 +74,7 @@ describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
 
   it('sends no push to the deployment\'s creator or the webhook\'s sender, and rejects when that leaves too few', async () => {
     const w = await startWorld({
-      shopFiles: { main: { [FILE]: `production:\n  approvers: ["${ADA}", "${GRACE}", "linus@example.com @linus"]\n  min-approvals: 1\n` } }
+      shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}", "${GRACE}", "linus@example.com @linus"]\n    min-approvals: 1\n` } }
     })
     // Ada created the deployment, Grace re-ran it: only Linus is asked.
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'Ada', sender: 'grace' })
@@ -86,7 +86,7 @@ describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
     w.sim.answer(push.id, 'accept')
     expect((await finalOf(w, runId)).state).toBe('approved')
 
-    w.gh.setFile('acme/shop', 'main', FILE, `production:\n  approvers: ["${ADA}", "${GRACE}"]\n  min-approvals: 2\n`)
+    w.gh.setFile('acme/shop', 'main', FILE, `environments:\n  production:\n    approvers: ["${ADA}", "${GRACE}"]\n    min-approvals: 2\n`)
     const second = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat', sender: 'ada' })
     const final = await finalOf(w, second.runId)
     expect(final.state).toBe('rejected')
