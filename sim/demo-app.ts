@@ -86,9 +86,10 @@ const indent = (text: string, by = '    '): string => text.replace(/^/gm, by)
 function policyYaml(timeout: number): string {
   return [
     '# Who approves deployments of acme/shop, read from the default branch only.',
-    `${ENVIRONMENT}:`,
-    '  approvers: ["ada@example.com @ada"]',
-    `  timeout: ${timeout}s`,
+    'environments:',
+    `  ${ENVIRONMENT}:`,
+    '    approvers: ["ada@example.com @ada"]',
+    `    timeout: ${timeout}s`,
     ''
   ].join('\n')
 }
