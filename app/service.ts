@@ -68,6 +68,9 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
+    // A restarted instance with the same INSTANCE_ID takes back what its previous life held, at once.
+    const taken = await store.releaseAll(config.instanceId)
+    if (taken > 0) log.info({ released: taken }, 'Released the leases of a previous run of this instance.')
     const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
