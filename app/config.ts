@@ -31,7 +31,7 @@ export interface ServiceConfig {
   /** PGlite (embedded PostgreSQL) in a data directory, or a PostgreSQL server. */
   readonly storage: { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
-  /** Names this instance in leases and logs. */
+  /** Names this instance in leases and logs; unique among live instances (a restart may reuse it). */
   readonly instanceId: string
   /** Timing knobs; the defaults suit production, tests shorten them. */
   readonly tuning: Tuning

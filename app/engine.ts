@@ -217,8 +217,10 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
   const deadline = gate.deadline!
   const { client, mfa } = deps.onelogin.get(rule.apiVersion)
   const maxPushes = maxPushesFor(deadline - gate.createdAt)
+  const polledNow = new Set<StoredApprover>()
   for (const a of gate.approvers) {
     if (a.answer !== 'pending' || a.nextPollAt === null || a.nextPollAt > clock.now() || !a.ticket || !a.device) continue
+    polledNow.add(a)
     const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
     const t = clock.now()
     if (answer.kind === 'approved' || answer.kind === 'denied') {
@@ -241,10 +243,10 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
   }
   let outcome = decideGate(gate, clock.now())
   if (outcome?.status === 'approved') {
-    // The quorum is complete: each push still open is polled once more, so that a denial
-    // given at the same time as the last accept is seen and wins (as the action does).
+    // The quorum is complete: each push still open and not polled in this round is polled once
+    // more, so that a denial given at the same time as the last accept is seen and wins.
     for (const a of gate.approvers) {
-      if (a.answer !== 'pending' || !a.ticket || !a.device) continue
+      if (a.answer !== 'pending' || !a.ticket || !a.device || polledNow.has(a)) continue
       const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
       if (answer.kind === 'approved' || answer.kind === 'denied') recordAnswer(a, answer, clock.now(), log)
     }

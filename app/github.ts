@@ -50,7 +50,9 @@ export class GitHubApi {
 
   constructor(
     opts: { appId: number; privateKey: string; webhookSecret: string; apiUrl: string },
-    log: Log
+    log: Log,
+    /** Aborts every request in flight when the service stops. */
+    stopSignal?: AbortSignal
   ) {
     this.base = new URL(`${opts.apiUrl}/`)
     const octokitLog = {
@@ -63,7 +65,7 @@ export class GitHubApi {
       baseUrl: opts.apiUrl,
       userAgent: 'onelogin-push-gate-service',
       log: octokitLog,
-      request: { fetch: pinnedFetch(this.base) }
+      request: { fetch: pinnedFetch(this.base, stopSignal) }
     })
     this.app = new App({
       appId: opts.appId,
@@ -171,16 +173,16 @@ export class GitHubApi {
   }
 }
 
-/** fetch that only reaches `base` (same origin, under its path) and never follows a redirect. */
-export function pinnedFetch(base: URL): typeof fetch {
+/** fetch that only reaches `base` (same origin, under its path), never follows a redirect, and gives up on `stop`. */
+export function pinnedFetch(base: URL, stop?: AbortSignal): typeof fetch {
   return async (input, init) => {
     const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const url = new URL(href)
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
       throw new Error(`refused to send a request to ${url.origin}${url.pathname}: only GITHUB_API_URL (${base.origin}${base.pathname}) gets the app's credentials`)
     }
-    const timeout = AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS)
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout
+    const signals = [AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS), ...(init?.signal ? [init.signal] : []), ...(stop ? [stop] : [])]
+    const signal = AbortSignal.any(signals)
     return fetch(input, { ...init, redirect: 'error', signal })
   }
 }

@@ -74,6 +74,9 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
     const store = new GateStore(db)
+    // A restarted instance with the same INSTANCE_ID takes back what its previous life held, at once.
+    const taken = await store.releaseAll(config.instanceId)
+    if (taken > 0) log.info({ released: taken }, 'Released the leases of a previous run of this instance.')
     const loopDelay = new LoopDelay()
     // One rate budget per OneLogin account, shared by every instance on this database.
     const budget = await new FleetBudget(db, { account: config.onelogin.baseUrl, share: config.onelogin.rateShare, clock }).init()
@@ -81,7 +84,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     pacer = new PollPacer(budget, () => store.openPushes(), clock, budgetLog, { minIntervalMs: POLL_INTERVAL_SECONDS * 1000 })
     await pacer.start()
     const p = pacer
-    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }))
+    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
       clock,

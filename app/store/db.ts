@@ -49,13 +49,20 @@ export async function openPglite(dataDir: string): Promise<Db> {
     unlock()
     throw new StorageError('DATA_DIR', `The embedded database in DATA_DIR ${JSON.stringify(dataDir)} could not be opened: ${(err as Error).message}`)
   }
+  // PGlite is one session: a session-level advisory lock cannot keep two callers in this process
+  // apart, so session() callers (migrations) take turns here.
+  let turn: Promise<unknown> = Promise.resolve()
+  const session = <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => {
+    const mine = turn.then(() => fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }) }))
+    turn = mine.catch(() => undefined)
+    return mine
+  }
   return {
     kind: 'pglite',
     where: dataDir,
     query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
     transaction: (fn) => db.transaction((tx) => fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }) })),
-    // PGlite is one session: every query runs on it.
-    session: (fn) => fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }) }),
+    session,
     close: async () => {
       try {
         await db.close()

@@ -57,6 +57,7 @@ export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>
   if (r.startedRun) return `not asked: GitHub user ${r.startedRun} started this run`
   switch (r.answer) {
     case 'not-asked':
+      if (r.sendFailed) return 'no push confirmed: the gate stopped while sending it'
       return code ? 'not asked: the gate stopped before the code was checked' : 'not asked: the gate stopped before a push was sent to them'
     case 'approved':
       return code ? 'code accepted' : 'accepted'

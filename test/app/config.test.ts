@@ -12,7 +12,7 @@ const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, private
 const SECRET = 'a-webhook-secret-that-is-long-enough'
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
-beforeAll(() => ensureBuilt())
+beforeAll(() => ensureBuilt(), 300_000)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function good(): Record<string, string> {

@@ -9,11 +9,11 @@ async function finalOf(w: World, runId: number) {
   return until('the final answer', () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204), 90_000)
 }
 
-describe('the protection-rule service: durable gates', { timeout: 180_000 }, () => {
+describe('the protection-rule service: durable gates', { timeout: 240_000 }, () => {
   it('goes on polling the same push after a restart mid-wait (SIGKILL or SIGTERM), and delivers the approval', async () => {
     const w = await startWorld()
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
-    await until('a push', () => w.sim.pushes()[0])
+    await until('a push', () => w.sim.pushes()[0], 60_000)
     await until('the service to poll it', () => w.sim.calls().some((c) => c.path.endsWith('/verify')))
 
     await w.restart('SIGKILL')
@@ -44,14 +44,14 @@ describe('the protection-rule service: durable gates', { timeout: 180_000 }, () 
       shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 1h\n` } }
     })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
-    const first = await until('a push', () => w.sim.pushes()[0])
+    const first = await until('a push', () => w.sim.pushes()[0], 60_000)
     await w.restart('SIGKILL', () => {
       // Fifteen minutes pass on OneLogin's side: the push (900 s at most) expires.
       skewMs = 16 * 60_000
     })
-    const second = await until('a second push', () => w.sim.pushes().find((p) => p.id !== first.id))
+    const second = await until('a second push', () => w.sim.pushes().find((p) => p.id !== first.id), 90_000)
     expect(w.sim.pushes().find((p) => p.id === first.id)?.status).toBe('expired')
-    const note = await until('the new-push comment', () => w.gh.callbacks(runId).find((c) => c.status === 204 && /^🔁 The push to `ada@example\.com @ada`/.test(c.comment ?? '')))
+    const note = await until('the new-push comment', () => w.gh.callbacks(runId).find((c) => c.status === 204 && /^🔁 The push to `ada@example\.com @ada`/.test(c.comment ?? '')), 90_000)
     expect(note.comment).toMatch(/expired unanswered; a new one went to .*\(push 2\)\./)
     w.sim.answer(second.id, 'accept')
     expect((await finalOf(w, runId)).state).toBe('approved')
@@ -59,10 +59,10 @@ describe('the protection-rule service: durable gates', { timeout: 180_000 }, () 
   })
 
   it('rejects with a comment a gate whose timeout passed while the service was down', async () => {
-    const w = await startWorld({ shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 6s\n` } } })
+    const w = await startWorld({ shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 15s\n` } } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
-    await until('a push', () => w.sim.pushes()[0])
-    await w.restart('SIGKILL', () => sleep(7_000))
+    await until('a push', () => w.sim.pushes()[0], 60_000)
+    await w.restart('SIGKILL', () => sleep(16_000))
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
     expect(final.comment).toMatch(/^⏱️ \*\*Rejected: no approval in time\.\*\*/)
@@ -72,7 +72,7 @@ describe('the protection-rule service: durable gates', { timeout: 180_000 }, () 
   it('retries a callback that GitHub answers with 5xx, with growing waits, until it lands', async () => {
     const w = await startWorld({ tuning: { callbackRetryMs: 400 } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
-    const push = await until('a push', () => w.sim.pushes()[0])
+    const push = await until('a push', () => w.sim.pushes()[0], 60_000)
     await until('the progress comment', () => w.gh.callbacks(runId).find((c) => c.status === 204))
     w.gh.fault('POST', /\/deployment_protection_rule$/, 502, 4)
     w.sim.answer(push.id, 'accept')

@@ -25,28 +25,38 @@ export const POLICY = `environments:\n  production:\n    approvers: ["${ADA}"]\n
 
 const TMP = join(ROOT, '.tmp')
 
-/** Runs `fn` while holding a lock directory, so that test files in parallel workers build once. */
-function withLock<T>(name: string, fn: () => T): T {
+/** Takes the lock directory `name` if free (a lock left by a killed run is taken over after 3 minutes); its release, or undefined. */
+function tryLock(name: string): (() => void) | undefined {
   mkdirSync(TMP, { recursive: true })
-  const lock = join(TMP, `${name}.lock`)
-  const until = Date.now() + 180_000
-  for (;;) {
-    try {
-      mkdirSync(lock)
-      break
-    } catch {
-      // A lock left by a killed run is taken over after 3 minutes.
-      if (Date.now() > until || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000) {
-        rmSync(lock, { recursive: true, force: true })
-        continue
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200)
-    }
+  const path = join(TMP, `${name}.lock`)
+  try {
+    mkdirSync(path)
+    return () => rmSync(path, { recursive: true, force: true })
+  } catch {
+    const since = statSync(path, { throwIfNoEntry: false })?.mtimeMs
+    if (since !== undefined && Date.now() - since > 180_000) rmSync(path, { recursive: true, force: true })
+    return undefined
   }
+}
+
+/** Runs `fn` holding the lock, so that test files in parallel workers build once. */
+function withLock<T>(name: string, fn: () => T): T {
+  let release: (() => void) | undefined
+  while (!(release = tryLock(name))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200)
   try {
     return fn()
   } finally {
-    rmSync(lock, { recursive: true, force: true })
+    release()
+  }
+}
+
+async function withLockAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  let release: (() => void) | undefined
+  while (!(release = tryLock(name))) await sleep(200)
+  try {
+    return await fn()
+  } finally {
+    release()
   }
 }
 
@@ -85,20 +95,16 @@ async function pgliteTemplate(): Promise<string> {
   const dir = join(TMP, 'pglite-template')
   const ready = join(dir, 'ready')
   if (existsSync(ready)) return dir
-  const tmp = `${dir}.${process.pid}`
-  rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(tmp, { recursive: true })
-  const { PGlite } = await import('@electric-sql/pglite')
-  const db = await PGlite.create({ dataDir: join(tmp, 'pglite') })
-  await db.close()
-  withLock('pglite-template', () => {
-    if (existsSync(ready)) return
+  return withLockAsync('pglite-template', async () => {
+    if (existsSync(ready)) return dir
     rmSync(dir, { recursive: true, force: true })
-    cpSync(tmp, dir, { recursive: true })
+    mkdirSync(dir, { recursive: true })
+    const { PGlite } = await import('@electric-sql/pglite')
+    const db = await PGlite.create({ dataDir: join(dir, 'pglite') })
+    await db.close()
     writeFileSync(ready, '')
+    return dir
   })
-  rmSync(tmp, { recursive: true, force: true })
-  return dir
 }
 
 /** Storage for one service under test: a PGlite data directory, or a new database on TEST_DATABASE_URL. */
@@ -154,7 +160,7 @@ export interface ServiceProcess {
 }
 
 /** Starts `node build/app/main.js` with exactly `env` (plus PATH), and waits for its "Listening." line. */
-export async function spawnService(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
+export async function spawnService(env: Record<string, string>, timeoutMs = 120_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
@@ -299,7 +305,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls until `check` gives a value, or fails naming `what`. */
-export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await check()

@@ -12,7 +12,7 @@ async function finalOf(w: World, runId: number) {
   return until('the final answer', () => accepted(w, runId).find((c) => c.state !== undefined), 60_000)
 }
 
-describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
+describe('the protection-rule service: outcomes', { timeout: 180_000 }, () => {
   it('approves when the approver accepts, with a progress comment and a final comment naming who and when', async () => {
     const w = await startWorld()
     const { runId, status } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat', ref: 'main', workflowName: 'Deploy' })
@@ -70,12 +70,12 @@ describe('the protection-rule service: outcomes', { timeout: 120_000 }, () => {
   })
 
   it('rejects when nobody answers in time, saying how long it waited', async () => {
-    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 4s\n` } } })
+    const w = await startWorld({ shopFiles: { main: { '.github/onelogin-gate.yml': `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 12s\n` } } })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
-    expect(final.comment).toMatch(/^⏱️ \*\*Rejected: no approval in time\.\*\* `No answer within 4 s: 0 of 1 approvals\.`/)
-    expect(final.comment).toMatch(/Waited 4 s until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; 0 of 1 approval\./)
+    expect(final.comment).toMatch(/^⏱️ \*\*Rejected: no approval in time\.\*\* `No answer within 12 s: 0 of 1 approvals\.`/)
+    expect(final.comment).toMatch(/Waited 12 s until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; 0 of 1 approval\./)
     expect(final.comment).toContain('No answer from `ada@example.com @ada` (OneLogin user 35510511).')
     expect(w.sim.pushes()).toHaveLength(1)
     expect(w.openapiProblems()).toEqual([])

@@ -8,7 +8,7 @@ async function finalOf(w: World, runId: number) {
   return until('the final answer', () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204), 60_000)
 }
 
-describe('the protection-rule service: policy', { timeout: 120_000 }, () => {
+describe('the protection-rule service: policy', { timeout: 180_000 }, () => {
   it('reads the policy from the default branch, never from the deployment\'s branch', async () => {
     const w = await startWorld({
       shopFiles: {

@@ -22,7 +22,7 @@ async function gatesStored(w: World): Promise<number> {
   return Object.values(body.gates.byPhase as Record<string, number>).reduce((a, b) => a + b, 0)
 }
 
-describe('the protection-rule service: webhooks', { timeout: 120_000 }, () => {
+describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
   it('refuses an unsigned or wrongly signed delivery with 401, storing and sending nothing', async () => {
     const w = await startWorld()
     // A real payload, captured by sending it to a closed door first.

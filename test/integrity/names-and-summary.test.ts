@@ -5,6 +5,7 @@
 // and the summary never reads "Waited no push was sent" (item 15).
 import { describe, expect, it } from 'vitest'
 import { summaryToText } from '../../sim/action-files.js'
+import { NAME_LOOKUP_TIMEOUT_MS } from '../../src/core/users.js'
 import { ADA, ADMIN, inputsFor, spawnDist, startSim } from '../faults/support.js'
 
 const GRACE = '35510512'
@@ -12,7 +13,7 @@ const LINUS = '35510513'
 const ADA_NAME = `Ada Lovelace <ada@example.com> (OneLogin user ${ADA})`
 const GRACE_NAME = `Grace Hopper <grace@example.com> (OneLogin user ${GRACE})`
 const LINUS_NAME = `Linus Torvalds <linus@example.com> (OneLogin user ${LINUS})`
-const nameLookups = (calls: Array<{ path: string }>) => calls.filter((c) => /^\/api\/[12]\/users\/\d+$/.test(c.path))
+const nameLookups = <C extends { path: string }>(calls: C[]): C[] => calls.filter((c) => /^\/api\/[12]\/users\/\d+$/.test(c.path))
 
 /** The summary's table as rows of cells, from its plain-text rendering. */
 function summaryRows(summary: string): string[][] {
@@ -53,7 +54,8 @@ describe.concurrent('approvers are named', () => {
   it.each([
     ['HTTP 500', { status: 500 }],
     ['HTTP 404', { status: 404 }],
-    ['a reset connection', { reset: true }]
+    ['a reset connection', { reset: true }],
+    ['no answer at all', { hang: true }]
   ])('a lookup that fails (%s) costs only the name: one attempt, a debug line, the ID', async (_name, fault) => {
     const sim = await startSim()
     sim.setFault({ endpoint: 'user', ...fault })
@@ -64,6 +66,10 @@ describe.concurrent('approvers are named', () => {
     expect(r.stdout).toMatch(new RegExp(`^::debug::No name for OneLogin user ${ADA} \\(.+\\); going on with the ID\\.$`, 'm'))
     expect(r.stdout).toContain(`Approved by OneLogin user ${ADA}.`)
     expect(r.outputs).toMatchObject({ status: 'approved', 'approver-names': `OneLogin user ${ADA}` })
+    // A hung lookup holds the push up for at most NAME_LOOKUP_TIMEOUT_MS.
+    const lookupAt = Date.parse(nameLookups(sim.calls())[0]!.at)
+    const triggerAt = Date.parse(sim.calls().find((c) => c.path.endsWith('/trigger'))!.at)
+    expect(triggerAt - lookupAt).toBeLessThan(NAME_LOOKUP_TIMEOUT_MS + 1_000)
   })
 })
 
@@ -82,6 +88,22 @@ describe.concurrent("every approver's row says what happened to them", () => {
       ['grace @grace (not looked up)', '\u2014', 'not asked: the gate stopped before a push was sent to them', '\u2014', '0']
     ])
     expect(text).not.toMatch(/pending/)
+  })
+
+  it('a push OneLogin refused to send: the row says no push was confirmed, and counts none', async () => {
+    const sim = await startSim()
+    sim.setFault({ endpoint: 'trigger', status: 400, body: JSON.stringify({ status: { error: true, code: 400, type: 'bad request', message: 'Nope' } }) })
+    const r = await spawnDist(inputsFor(sim.url, { timeout: '5' })).result
+    expect(r.exitCode).toBe(1)
+    expect(summaryRows(r.summary)).toEqual([[ADA_NAME, 'OneLogin Protect "Ada\'s iPhone" (525509)', 'no push confirmed: the gate stopped while sending it', '\u2014', '0']])
+    expect(summaryToText(r.summary)).toContain('No push was sent (timeout 5 s).')
+  })
+
+  it('the run starter who leaves too few approvers: their row says why they were not asked', async () => {
+    const sim = await startSim()
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810' }), { GITHUB_ACTOR: 'ada' }).result
+    expect(r.exitCode).toBe(1)
+    expect(summaryRows(r.summary)).toEqual([[`OneLogin user ${ADA}, listed as ${ADA} @ada`, '\u2014', 'not asked: GitHub user ada started this run', '\u2014', '0']])
   })
 
   it('an input error: no table, and no push', async () => {

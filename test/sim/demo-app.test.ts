@@ -33,7 +33,9 @@ const finalState = (out: string): string | undefined => /^Final state: (\w+)/m.e
 
 describe('npm run demo -- --app', () => {
   it('ends approved after a scripted accept and rejected after a scripted deny, with the service comments', async () => {
-    const [accept, deny] = await Promise.all([demo(['--app', '--after', '0.5']), demo(['--app', '--deny', '--after', '0.5'])])
+    // One after the other: each run starts a service process, and the machine is shared.
+    const accept = await demo(['--app', '--after', '0.5'])
+    const deny = await demo(['--app', '--deny', '--after', '0.5'])
 
     expect(accept.code, accept.out).toBe(0)
     expect(finalState(accept.out), accept.out).toBe('approved')
@@ -47,7 +49,7 @@ describe('npm run demo -- --app', () => {
     expect(finalState(deny.out), deny.out).toBe('rejected')
     expect(deny.out).toMatch(/\n {2}\S+Z \[rejected\]\n.*denied.*ada@example\.com/i)
     expect(deny.out).toMatch(/Ada's iPhone: denied/)
-  }, 420_000)
+  }, 840_000)
 
   it('rejects a usage error before starting anything', async () => {
     const r = await demo(['--app', '--deny', '--no-answer'], 60_000)
