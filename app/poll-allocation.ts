@@ -16,10 +16,13 @@ import { SCHEDULE } from '../src/core/schedule.js'
 export const MAX_POLL_INTERVAL_MS = 60_000
 /**
  * The pace: what is left of the window's budget spread over the time to the
- * reset, but over at most this long. Early in an hour a burst of gates may
- * use the budget faster than an even spread; what it leaves still lasts.
+ * reset, but over at most this long. Gates come in bursts (a release goes to
+ * many environments at once), and an approval is seen late if its push is
+ * polled slowly in the first minutes, so a burst may spend the budget faster
+ * than an even spread; the pace falls as the budget does, so what a burst
+ * leaves still lasts, and no push goes more than a minute without a poll.
  */
-export const PACING_HORIZON_MS = 10 * 60_000
+export const PACING_HORIZON_MS = 3 * 60_000
 
 export interface OpenPush {
   readonly id: string

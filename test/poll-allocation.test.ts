@@ -24,7 +24,7 @@ describe('allocatePolls', () => {
   })
 
   it('stretches every interval alike when the pace is below the demand: recent pushes stay the most polled', () => {
-    // 40 calls left over 10 minutes: 1/15 call per second, for pushes that want 1 + 0.25 + 0.1 per second.
+    // 40 calls left over 3 minutes: 0.22 calls per second, for pushes that want 1 + 0.25 + 0.1 per second.
     const a = allocatePolls(NOW, [push('new', sec(2)), push('mid', sec(120)), push('old', sec(900))], { remaining: 40, resetAt: NOW + PACING_HORIZON_MS })
     expect(a.status).toBe('ok')
     expect(a.stretch).toBeGreaterThan(1)
@@ -44,7 +44,7 @@ describe('allocatePolls', () => {
 
   it('never lets a push go more than a minute without a poll while budget remains, and says the budget is short', () => {
     const pushes = Array.from({ length: 200 }, (_, i) => push(`p${i}`, sec(i * 7)))
-    // 50 calls over 10 minutes cannot pay for 200 pushes once a minute.
+    // 50 calls over 3 minutes cannot pay for 200 pushes once a minute.
     const a = allocatePolls(NOW, pushes, { remaining: 50, resetAt: NOW + HOUR })
     expect(a.status).toBe('short')
     for (const p of a.polls) expect(p.intervalMs).toBe(MAX_POLL_INTERVAL_MS)
