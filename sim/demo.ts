@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { summaryToText } from './action-files.js'
+import { runAppDemo } from './demo-app.js'
 import { demoInputs, DIST, startAction, type ActionResult } from './run-action.js'
 import { start, type Sim } from './server.js'
 
@@ -22,6 +23,8 @@ simulator, for approver Ada Lovelace (user 35510511).
   --timeout N         the action's timeout input, in seconds (default 60)
   --verbose           also show the action's debug lines
   --help              this text
+  --app               the protection-rule service instead of the action, between
+                      the simulator and a fake GitHub (npm run demo -- --app --help)
 
 The exit code is the action's: 0 when approved, 1 otherwise.`
 
@@ -197,6 +200,7 @@ async function runAction(sim: Sim, opts: Options, view: LogView): Promise<Action
 }
 
 async function main(): Promise<number> {
+  if (process.argv.slice(2).includes('--app')) return runAppDemo(process.argv.slice(2))
   let opts: Options | 'help'
   try {
     opts = readOptions(process.argv.slice(2))

@@ -1,6 +1,9 @@
 import * as core from '@actions/core'
 import { ApproverEntryError, NUMERIC_ID, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
 import { InputError } from '../core/errors.js'
+import { quote, resolveBaseUrl } from '../core/base-url.js'
+
+export { isLoopback, quote, resolveBaseUrl } from '../core/base-url.js'
 
 export type { ApproverSpec }
 
@@ -35,8 +38,6 @@ export type InputReader = (name: string) => string
 const defaultReader: InputReader = (name) => core.getInput(name)
 
 export const MAX_TIMEOUT_SECONDS = 86_400
-const REGIONS = ['us', 'eu'] as const
-const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
 const OTP = /^[A-Za-z0-9]{4,64}$/
 
@@ -167,52 +168,6 @@ function parseApiVersion(value: string): 1 | 2 {
   throw new InputError('api-version', `Input 'api-version' must be 1 or 2 (the OneLogin MFA API version), got ${quote(value)}.`)
 }
 
-/** `api-url` wins over `subdomain`, which wins over `region`. */
-export function resolveBaseUrl(apiUrl: string, subdomain: string, region: string): string {
-  if (apiUrl) return parseApiUrl(apiUrl)
-  if (subdomain) {
-    if (!SUBDOMAIN.test(subdomain)) {
-      throw new InputError(
-        'subdomain',
-        `Input 'subdomain' must be your OneLogin tenant's subdomain alone (letters, digits and '-', as in https://<subdomain>.onelogin.com), got ${quote(subdomain)}.`
-      )
-    }
-    return `https://${subdomain.toLowerCase()}.onelogin.com`
-  }
-  const r = (region || 'us').toLowerCase()
-  if (!(REGIONS as readonly string[]).includes(r)) {
-    throw new InputError('region', `Input 'region' must be 'us' or 'eu', got ${quote(region)}.`)
-  }
-  return `https://api.${r}.onelogin.com`
-}
-
-function parseApiUrl(value: string): string {
-  const bad = (why: string): InputError =>
-    new InputError('api-url', `Input 'api-url' must be an https:// base URL such as https://mycompany.onelogin.com (${why}), got ${quote(value)}.`)
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw bad('not a URL')
-  }
-  if (url.username || url.password) throw bad('it must not carry credentials')
-  if (url.search || url.hash || value.includes('?') || value.includes('#')) throw bad('it must not have a query or fragment')
-  if (url.protocol === 'http:') {
-    if (!isLoopback(url.hostname)) throw bad('plain http:// is accepted only for 127.0.0.1, localhost or [::1]')
-  } else if (url.protocol !== 'https:') {
-    throw bad(`scheme ${url.protocol} is not supported`)
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
-}
-
-/** True for 127.0.0.0/8, localhost and [::1]: the only hosts plain http:// may reach. */
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase()
-  if (h === 'localhost' || h === '[::1]' || h === '::1') return true
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h)
-  return m !== null && m.slice(1).every((part) => Number(part) <= 255)
-}
-
 function parseTimeout(value: string): number {
   const text = value || '300'
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_TIMEOUT_SECONDS) {
@@ -244,10 +199,4 @@ function required(read: InputReader, name: string, what: string): string {
 
 function missing(name: string, what: string): InputError {
   return new InputError(name, `Input '${name}' is required: ${what}.`)
-}
-
-/** Quotes a user value for an error message, cut short and stripped of control characters. */
-export function quote(value: string): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?')
-  return JSON.stringify(clean.length > 80 ? `${clean.slice(0, 77)}...` : clean)
 }

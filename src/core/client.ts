@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js'
-import { ApiError, CancelledError, DeadlineError, GateError, oneLine } from './errors.js'
+import { ApiError, CancelledError, DeadlineError, GateError, oneLine, UnreachableError } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
 import { parseStrictJson } from './json.js'
 import { Secrets } from './secrets.js'
@@ -233,8 +233,7 @@ export class OneLoginClient {
       if (retryAfterMs !== undefined) {
         if (clock.now() + retryAfterMs > this.deadline) {
           // A failure to reach OneLogin, not a wait nobody answered: an error.
-          throw new GateError(
-            'error',
+          throw new UnreachableError(
             `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
           )
         }
@@ -244,13 +243,13 @@ export class OneLoginClient {
       }
       failures += 1
       if (failures >= maxAttempts) {
-        throw new GateError('error', `Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`)
+        throw new UnreachableError(`Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`)
       }
       const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
       const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
       if (clock.now() + wait >= this.deadline) {
         // Out of time because OneLogin or the network failed, not because nobody answered: an error.
-        throw new GateError('error', `Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`)
+        throw new UnreachableError(`Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`)
       }
       log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${maxAttempts}).`)
       await clock.sleep(wait, signal)

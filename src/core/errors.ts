@@ -38,6 +38,18 @@ export class ApiError extends GateError {
   }
 }
 
+/**
+ * OneLogin could not be reached, or kept failing (network, 5xx, a spent rate
+ * limit), after the client's retries. The action ends as `error`; the
+ * service, which can wait, tries the step again later.
+ */
+export class UnreachableError extends GateError {
+  constructor(message: string) {
+    super('error', message)
+    this.name = 'UnreachableError'
+  }
+}
+
 /** The job was cancelled (SIGINT/SIGTERM) while the gate was running. */
 export class CancelledError extends GateError {
   constructor() {

@@ -6,7 +6,10 @@ import type { Answer, MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
 import { checkSelfApproval, eligibility } from './self-approval.js'
-import { DEFAULT_APPROVERS_SOURCE, findUser, lookUpName, userLabel } from './users.js'
+import { DEFAULT_APPROVERS_SOURCE, findUser, lookUpName } from './users.js'
+import { approverLabel, decide, formatDuration } from './outcome.js'
+
+export { approverLabel, formatDuration }
 
 /** One person who may be asked to approve. */
 export interface ApproverTarget {
@@ -94,7 +97,7 @@ export interface GateDeps {
 export const PUSH_LIFETIME_MIN_S = 120
 export const PUSH_LIFETIME_MAX_S = 900
 /** A new push is not worth sending with less time than this left. */
-const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
+export const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
 const PROGRESS_EVERY_MS = 30_000
 /** Once enough approvers accept, the other open pushes are polled again this long after their last poll. */
 export const LOOK_FOR_DENIALS_AFTER_MS = 1_000
@@ -107,11 +110,6 @@ export function pushLifetimeSeconds(timeLeftMs: number): number {
 /** The most pushes one approver may be sent: enough to cover the timeout with the shortest push lifetime, plus one. */
 export function maxPushesFor(timeoutMs: number): number {
   return Math.ceil(timeoutMs / (PUSH_LIFETIME_MIN_S * 1000)) + 1
-}
-
-/** An approver as the log, the summary and the outputs name them: "Ada Lovelace <ada@example.com> (OneLogin user 35510511)". */
-export function approverLabel(r: Pick<ApproverRecord, 'entry' | 'userId' | 'name'>): string {
-  return r.userId ? userLabel(r.userId, r.name) : `approver ${r.entry}`
 }
 
 /**
@@ -424,33 +422,17 @@ class GateRun {
     }
   }
 
-  /** The outcome once it is known: a denial (which wins), enough approvals, too few left, or the deadline with no poll left. */
+  /** The outcome once it is known (decide, in outcome.ts). */
   private outcome(pending: readonly Pending[]): GateResult | undefined {
-    const need = this.opts.minApprovals
-    const approved = this.records.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
-    const denied = this.records.find((r) => r.answer === 'denied')
-    const open = pending.filter((p) => p.record.answer === 'pending')
-    if (denied) return this.result('denied', `Denied by ${approverLabel(denied)}: OneLogin says "${denied.message}".`, denied.userId)
-    if (approved.length >= need) return this.result('approved', approvalMessage(approved, need))
-    if (approved.length + open.length < need) {
-      return this.result('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
-    }
-    if (this.deps.clock.now() >= this.opts.deadline && open.every((p) => p.nextPollAt === NEVER)) {
-      return this.result('timed-out', `No answer within ${formatDuration(this.opts.deadline - this.startedAt)}: ${approved.length} of ${need} approvals.`)
-    }
-    return undefined
+    const o = decide({
+      approvers: this.records,
+      minApprovals: this.opts.minApprovals,
+      now: this.deps.clock.now(),
+      deadline: this.opts.deadline,
+      startedAt: this.startedAt,
+      pollsLeft: pending.some((p) => p.record.answer === 'pending' && p.nextPollAt !== NEVER)
+    })
+    if (!o) return undefined
+    return this.result(o.status, o.message, o.status === 'denied' ? o.deniedBy : undefined)
   }
-}
-
-function approvalMessage(approved: readonly ApproverRecord[], need: number): string {
-  const who = approved.map(approverLabel)
-  return need === 1 && approved.length === 1 ? `Approved by ${who[0]}.` : `Approved by ${approved.length} approvers (${need} needed): ${who.join(', ')}.`
-}
-
-/** "4m05s", "12 s" */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s} s`
-  const m = Math.floor(s / 60)
-  return `${m}m${String(s % 60).padStart(2, '0')}s`
 }

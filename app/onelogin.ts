@@ -1,0 +1,69 @@
+import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type RateState } from '../src/core/client.js'
+import type { Clock } from '../src/core/clock.js'
+import { ApiError } from '../src/core/errors.js'
+import { createHttpTransport, type Transport } from '../src/core/http.js'
+import { MfaV1 } from '../src/core/mfa-v1.js'
+import { MfaV2 } from '../src/core/mfa-v2.js'
+import type { MfaApi } from '../src/core/mfa.js'
+import { coreLogger, type Log } from './log.js'
+
+/**
+ * The service's door to OneLogin: the gate core's client and MFA APIs, one
+ * client per MFA API version, shared by every gate, so one access token
+ * serves them all. Gates keep their own deadlines; the client has none.
+ */
+export class OneLoginAccess {
+  private readonly clients = new Map<1 | 2, { client: OneLoginClient; mfa: MfaApi }>()
+
+  constructor(
+    private readonly opts: {
+      baseUrl: string
+      clientId: string
+      clientSecret: string
+      clock: Clock
+      log: Log
+      mask: (secret: string) => void
+      signal: AbortSignal
+      transport?: Transport
+    }
+  ) {}
+
+  /** The MFA API of `version`, with its client. */
+  get(version: 1 | 2): { client: OneLoginClient; mfa: MfaApi } {
+    let entry = this.clients.get(version)
+    if (!entry) {
+      const { baseUrl, clientId, clientSecret, clock, log, mask, signal } = this.opts
+      const client = new OneLoginClient(
+        baseUrl,
+        clientId,
+        clientSecret,
+        {
+          transport: this.opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }),
+          clock,
+          log: coreLogger(log.child({ component: 'onelogin' })),
+          mask,
+          signal,
+          scopeHint: version === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT
+        },
+        Number.POSITIVE_INFINITY
+      )
+      entry = { client, mfa: version === 2 ? new MfaV2(client, clock) : new MfaV1(client, clock) }
+      this.clients.set(version, entry)
+    }
+    return entry
+  }
+
+  /**
+   * After OneLogin refused a renewed token (a 401 the client gives up on),
+   * the next call starts from a fresh client and a fresh token.
+   */
+  noteFailure(version: 1 | 2, err: unknown): void {
+    if (err instanceof ApiError && err.httpStatus === 401) this.clients.delete(version)
+  }
+
+  /** The account-wide rate limit as OneLogin last reported it. */
+  rate(): RateState {
+    const states = [...this.clients.values()].map((e) => e.client.rate).filter((r) => r.remaining !== undefined)
+    return states.sort((a, b) => (a.resetAt ?? 0) - (b.resetAt ?? 0)).at(-1) ?? {}
+  }
+}

@@ -1,0 +1,112 @@
+// GitHub App authentication as GitHub checks it: an RS256 JWT signed with the app's private key
+// for /app endpoints, installation access tokens (ghs_…) for repository endpoints.
+import { createPublicKey, generateKeyPair, randomBytes, verify, type KeyObject } from 'node:crypto'
+
+/** A fresh 2048-bit RSA key pair: the private key in PKCS#1 (as GitHub's "Generate a private key" gives it) and PKCS#8. */
+export async function generateAppKey(): Promise<{ pkcs1: string; pkcs8: string; publicKey: KeyObject }> {
+  const { privateKey, publicKey } = await new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
+    generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) => (err ? reject(err) : resolve({ privateKey: priv, publicKey: pub })))
+  )
+  return {
+    pkcs1: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    pkcs8: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey
+  }
+}
+
+export function publicKeyOf(privateKeyPem: string): KeyObject {
+  return createPublicKey(privateKeyPem)
+}
+
+/** Clock drift GitHub tolerates on `iat` and `exp`, in seconds. */
+const SKEW = 60
+/** GitHub refuses a JWT whose `exp` is more than 10 minutes ahead. */
+const MAX_LIFETIME = 600
+
+function b64json(part: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Why a JWT is not a valid app JWT for `appId`, or undefined when it is. Checks: three base64url
+ * parts, header `alg: RS256`, an RSA-SHA256 signature that the app's public key verifies, `iss`
+ * equal to the app id (number or string), `iat` not in the future, `exp` in the future and at
+ * most 10 minutes ahead (each with 60 s of drift).
+ */
+export function jwtProblem(jwt: string, appId: number, publicKey: KeyObject, nowMs: number): string | undefined {
+  const parts = jwt.split('.')
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return 'not a JWT'
+  const [h, p, s] = parts as [string, string, string]
+  const header = b64json(h)
+  const claims = b64json(p)
+  if (!header || !claims) return 'JWT header or claims are not JSON objects'
+  if (header.alg !== 'RS256') return `JWT alg is ${String(header.alg)}, not RS256`
+  const ok = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'))
+  if (!ok) return "JWT signature does not verify with the app's public key"
+  if (String(claims.iss) !== String(appId)) return `JWT iss is ${String(claims.iss)}, not the app id ${appId}`
+  const now = Math.floor(nowMs / 1000)
+  const { iat, exp } = claims
+  if (typeof iat !== 'number' || typeof exp !== 'number') return 'JWT iat and exp must be numbers'
+  if (iat > now + SKEW) return "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+  if (exp <= now - SKEW) return "'Expiration time' claim ('exp') is too far in the past"
+  if (exp > now + MAX_LIFETIME + SKEW) return "'Expiration time' claim ('exp') is too far in the future"
+  if (exp <= iat) return 'JWT exp is not after iat'
+  return undefined
+}
+
+/** What an installation token grants. */
+export interface InstallationToken {
+  token: string
+  installationId: number
+  expiresAt: number
+  permissions: Record<string, string>
+  /** Repository names (`owner/name`) it is limited to; undefined: all of the installation's. */
+  repositories?: string[]
+}
+
+export class TokenStore {
+  private readonly tokens = new Map<string, InstallationToken>()
+  constructor(private readonly now: () => number) {}
+
+  issue(installationId: number, permissions: Record<string, string>, repositories?: string[], ttlMs = 3_600_000): InstallationToken {
+    const token: InstallationToken = {
+      token: `ghs_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)}`,
+      installationId,
+      expiresAt: this.now() + ttlMs,
+      permissions,
+      repositories
+    }
+    this.tokens.set(token.token, token)
+    return token
+  }
+
+  /** The live token, or undefined when unknown, expired or revoked. */
+  find(token: string): InstallationToken | undefined {
+    const t = this.tokens.get(token)
+    return t && t.expiresAt > this.now() ? t : undefined
+  }
+
+  revoke(token: string): boolean {
+    return this.tokens.delete(token)
+  }
+
+  revokeAll(): void {
+    this.tokens.clear()
+  }
+
+  list(): InstallationToken[] {
+    return [...this.tokens.values()]
+  }
+}
+
+const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 }
+
+/** True when `have` grants `need` (write includes read). */
+export function grants(have: Record<string, string>, permission: string, level: 'read' | 'write'): boolean {
+  return (LEVEL[have[permission] ?? ''] ?? 0) >= LEVEL[level]!
+}

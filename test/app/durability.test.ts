@@ -1,0 +1,91 @@
+// A gate outlives the process: restarts, expired pushes, a timeout that passed while the
+// service was down, and callbacks that GitHub refuses for a while.
+import { describe, expect, it } from 'vitest'
+import { ADA, sleep, startWorld, until, type World } from './harness.js'
+
+const FILE = '.github/onelogin-gate.yml'
+
+async function finalOf(w: World, runId: number) {
+  return until('the final answer', () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204), 90_000)
+}
+
+describe('the protection-rule service: durable gates', { timeout: 240_000 }, () => {
+  it('goes on polling the same push after a restart mid-wait (SIGKILL or SIGTERM), and delivers the approval', async () => {
+    const w = await startWorld()
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    await until('a push', () => w.sim.pushes()[0], 60_000)
+    await until('the service to poll it', () => w.sim.calls().some((c) => c.path.endsWith('/verify')))
+
+    await w.restart('SIGKILL')
+    await until('polling to resume', () => w.service.lines().some((l) => l.msg === 'Listening.') && w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > 0)
+    const before = w.sim.calls().filter((c) => c.path.endsWith('/verify')).length
+    await until('more polls after the restart', () => w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > before + 2)
+
+    // A graceful stop too: exits on its own, leases released.
+    const code = await w.service.stop('SIGTERM')
+    expect(code).toBe(0)
+    expect(w.service.lines().find((l) => l.msg === 'Worker stopped; leases released.')).toBeDefined()
+    await w.restart('SIGTERM')
+    await sleep(1_500)
+    expect(w.sim.pushes()).toHaveLength(1)
+
+    w.sim.answer(w.sim.pushes()[0]!.id, 'accept')
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('approved')
+    expect(w.sim.pushes()).toHaveLength(1)
+    expect(w.gh.callbacks(runId).filter((c) => c.state !== undefined)).toHaveLength(1)
+    expect(w.openapiProblems()).toEqual([])
+  })
+
+  it('sends a new push when the first expired while the service was down, if time is left', async () => {
+    let skewMs = 0
+    const w = await startWorld({
+      sim: { now: () => Date.now() + skewMs },
+      shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 1h\n` } }
+    })
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    const first = await until('a push', () => w.sim.pushes()[0], 60_000)
+    await w.restart('SIGKILL', () => {
+      // Fifteen minutes pass on OneLogin's side: the push (900 s at most) expires.
+      skewMs = 16 * 60_000
+    })
+    const second = await until('a second push', () => w.sim.pushes().find((p) => p.id !== first.id), 90_000)
+    expect(w.sim.pushes().find((p) => p.id === first.id)?.status).toBe('expired')
+    const note = await until('the new-push comment', () => w.gh.callbacks(runId).find((c) => c.status === 204 && /^🔁 The push to `ada@example\.com @ada`/.test(c.comment ?? '')), 90_000)
+    expect(note.comment).toMatch(/expired unanswered; a new one went to .*\(push 2\)\./)
+    w.sim.answer(second.id, 'accept')
+    expect((await finalOf(w, runId)).state).toBe('approved')
+    expect(w.sim.pushes()).toHaveLength(2)
+  })
+
+  it('rejects with a comment a gate whose timeout passed while the service was down', async () => {
+    const w = await startWorld({ shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 15s\n` } } })
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    await until('a push', () => w.sim.pushes()[0], 60_000)
+    await w.restart('SIGKILL', () => sleep(16_000))
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('rejected')
+    expect(final.comment).toMatch(/^⏱️ \*\*Rejected: no approval in time\.\*\*/)
+    expect(w.sim.pushes()).toHaveLength(1)
+  })
+
+  it('retries a callback that GitHub answers with 5xx, with growing waits, until it lands', async () => {
+    const w = await startWorld({ tuning: { callbackRetryMs: 400 } })
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    const push = await until('a push', () => w.sim.pushes()[0], 60_000)
+    await until('the progress comment', () => w.gh.callbacks(runId).find((c) => c.status === 204))
+    w.gh.fault('POST', /\/deployment_protection_rule$/, 502, 4)
+    w.sim.answer(push.id, 'accept')
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('approved')
+    const tries = w.gh.callbacks(runId)
+    expect(tries.filter((c) => c.status === 502)).toHaveLength(4)
+    const finalTries = tries.filter((c) => c.state === 'approved')
+    expect(finalTries.map((c) => c.status)).toEqual([502, 502, 502, 502, 204])
+    expect(finalTries.at(-1)!.status).toBe(204)
+    // Backoff: each wait between attempts of the same report is longer than the one before.
+    const gaps = finalTries.slice(1).map((c, i) => c.at - finalTries[i]!.at)
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!)
+    expect(w.service.lines().filter((l) => String(l.msg).startsWith('Report to GitHub failed; trying again'))).toHaveLength(4)
+  })
+})
