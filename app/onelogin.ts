@@ -1,7 +1,7 @@
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type RateState } from '../src/core/client.js'
 import type { Clock } from '../src/core/clock.js'
 import { ApiError } from '../src/core/errors.js'
-import { nodeTransport, type Transport } from '../src/core/http.js'
+import { createHttpTransport, type Transport } from '../src/core/http.js'
 import { MfaV1 } from '../src/core/mfa-v1.js'
 import { MfaV2 } from '../src/core/mfa-v2.js'
 import type { MfaApi } from '../src/core/mfa.js'
@@ -14,6 +14,7 @@ import { coreLogger, type Log } from './log.js'
  */
 export class OneLoginAccess {
   private readonly clients = new Map<1 | 2, { client: OneLoginClient; mfa: MfaApi }>()
+  private readonly transport: Transport
 
   constructor(
     private readonly opts: {
@@ -26,7 +27,10 @@ export class OneLoginAccess {
       signal: AbortSignal
       transport?: Transport
     }
-  ) {}
+  ) {
+    // The gate core's transport: proxy settings, kept-alive connections, no redirects, certificates always verified.
+    this.transport = opts.transport ?? createHttpTransport({ log: coreLogger(opts.log.child({ component: 'onelogin-transport' })), userAgent: 'onelogin-push-gate-service' })
+  }
 
   /** The MFA API of `version`, with its client. */
   get(version: 1 | 2): { client: OneLoginClient; mfa: MfaApi } {
@@ -38,7 +42,7 @@ export class OneLoginAccess {
         clientId,
         clientSecret,
         {
-          transport: this.opts.transport ?? nodeTransport,
+          transport: this.transport,
           clock,
           log: coreLogger(log.child({ component: 'onelogin' })),
           mask,

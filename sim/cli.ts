@@ -4,10 +4,12 @@ import { start } from './server.js'
 import { loadTenant } from './tenant.js'
 
 const USAGE = 'usage: npm run sim -- [--port N] [--tenant file.json]'
+/** The port `npm run sim` listens on unless told otherwise; .env.example points here. `--port 0` takes a free one. */
+export const DEFAULT_PORT = 8765
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, tenant: { type: 'string' } } })
-  const port = Number(values.port ?? 0)
+  const port = Number(values.port ?? DEFAULT_PORT)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535\n${USAGE}`)
   const tenant = loadTenant(values.tenant)
   const sim = await start({ port, tenant: tenant.seed })

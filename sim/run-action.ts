@@ -190,6 +190,12 @@ export interface ActionResult {
   readonly outputs: Record<string, string>
   /** The job summary as written (HTML). */
   readonly summary: string
+  /**
+   * When the action wrote its first output (its first line comes as the gate starts, before any
+   * call): the gate's own time runs from here, the time before it is Node's start-up and the
+   * bundle's load. undefined if it wrote nothing.
+   */
+  readonly firstOutputAt: number | undefined
   /** When the process was spawned and when it exited (nowMs() clock), and the time between. */
   readonly startedAt: number
   readonly exitedAt: number
@@ -226,7 +232,9 @@ export function startAction(opts: StartActionOptions): ActionProcess {
   }
   let stdout = ''
   let stderr = ''
+  let firstOutputAt: number | undefined
   child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    firstOutputAt ??= nowMs()
     stdout += c
     opts.onStdout?.(c)
   })
@@ -252,7 +260,7 @@ export function startAction(opts: StartActionOptions): ActionProcess {
         const { outputText, outputs, summary } = files.read()
         keepSummary(summary, opts.inputs, `exit ${exitCode ?? signal}, status ${outputs.status ?? '(none)'}`)
         const at = exitedAt ?? nowMs()
-        ok({ exitCode, signal, stdout, stderr, outputText, outputs, summary, startedAt, exitedAt: at, durationMs: at - startedAt })
+        ok({ exitCode, signal, stdout, stderr, outputText, outputs, summary, firstOutputAt, startedAt, exitedAt: at, durationMs: at - startedAt })
       } catch (err) {
         fail(err)
       } finally {

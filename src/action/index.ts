@@ -1,4 +1,4 @@
-import * as core from './runner.js'
+import * as core from '@actions/core'
 import { describeError, type GateStatus } from '../core/errors.js'
 import { run } from './main.js'
 

@@ -1,4 +1,4 @@
-import * as core from './runner.js'
+import * as core from '@actions/core'
 import { ApproverEntryError, NUMERIC_ID, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
 import { InputError } from '../core/errors.js'
 import { quote, resolveBaseUrl } from '../core/base-url.js'

@@ -1,13 +1,15 @@
-import * as core from './runner.js'
+import * as core from '@actions/core'
+import { context as githubContext } from '@actions/github'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from '../core/client.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { describeError, InputError, type GateStatus } from '../core/errors.js'
 import { approverLabel, runPushGate, type GateResult } from '../core/gate.js'
-import { nodeTransport, type Transport } from '../core/http.js'
+import { createHttpTransport, type Transport } from '../core/http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
 import { runStarters, writeSummary } from './summary.js'
+import { describeRun, runSentences, type RunContextSource } from './run-context.js'
 
 export interface RunDeps {
   readonly read?: InputReader
@@ -22,6 +24,8 @@ export interface RunDeps {
    * not tell another story.
    */
   readonly onDecided?: (status: GateStatus) => void
+  /** The run's context; default @actions/github's. */
+  readonly context?: RunContextSource
 }
 
 /** Grace after the timeout for the last poll, which may start at the deadline, to come back. */
@@ -50,6 +54,10 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     return 'error'
   }
 
+  const described = describeRun(deps.context ?? githubContext, env)
+  const sentences = runSentences(described)
+  if (sentences.length) core.info(`Approval is asked for this run. ${sentences.join(' ')}`)
+
   const startedAt = clock.now()
   const deadline = startedAt + settings.timeoutSeconds * 1000
   const client = new OneLoginClient(
@@ -57,7 +65,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     settings.clientId,
     settings.clientSecret,
     {
-      transport: deps.transport ?? nodeTransport,
+      transport: deps.transport ?? createHttpTransport({ log }),
       clock,
       log,
       mask,
@@ -91,7 +99,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     result = { ...result, status: 'error', message: 'The gate was cancelled before its outcome was published; not approved.' }
   }
   decide(result, deps)
-  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined }, env)
+  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined, run: described }, env)
   return result.status
 }
 

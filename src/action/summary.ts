@@ -1,6 +1,7 @@
 import { appendFile } from 'node:fs/promises'
-import * as core from './runner.js'
+import * as core from '@actions/core'
 import { approverLabel, formatDuration, type ApproverRecord, type GateResult } from '../core/gate.js'
+import { runSentences, type RunDescription } from './run-context.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',
@@ -23,32 +24,13 @@ export function runStarters(env: NodeJS.ProcessEnv): string[] {
   return logins.filter((l, i) => logins.findIndex((o) => o.toLowerCase() === l.toLowerCase()) === i)
 }
 
-/** The run's page, from the runner's environment, when it is known. */
-export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env
-  return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
-}
-
-/** What the approval was for, for the record: "Run started by octocat, re-run by hubot (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
-export function runContext(env: NodeJS.ProcessEnv): string | undefined {
-  const actor = env.GITHUB_ACTOR?.trim()
-  const triggering = env.GITHUB_TRIGGERING_ACTOR?.trim()
-  const rerun = triggering && actor && triggering.toLowerCase() !== actor.toLowerCase() ? `, re-run by ${triggering}` : ''
-  const details = [
-    env.GITHUB_WORKFLOW && `workflow ${env.GITHUB_WORKFLOW}`,
-    env.GITHUB_REF && `ref ${env.GITHUB_REF}`,
-    env.GITHUB_SHA && `commit ${env.GITHUB_SHA.slice(0, 7)}`
-  ].filter(Boolean)
-  const starter = actor || triggering
-  if (!starter && details.length === 0) return undefined
-  return `Run started by ${starter || 'an unknown actor'}${rerun}${details.length ? ` (${details.join(', ')})` : ''}.`
-}
-
 export interface SummaryContext {
   /** Unknown when the inputs could not be read. */
   readonly timeoutSeconds?: number
   /** True when a typed code was checked instead of a push. */
   readonly code: boolean
+  /** What is being approved: the run and what its event adds (run-context.ts). */
+  readonly run?: RunDescription
 }
 
 /** What really happened to one approver, in words. */
@@ -100,7 +82,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
       : ctx.code
         ? `A typed code was checked; no push was sent.`
         : `Waited ${formatDuration(result.waitedMs)} from the first push${timeout}.`
-  const link = runUrl(env)
+  const link = ctx.run?.runUrl
   const s = core.summary.addHeading(HEADINGS[result.status], 2).addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
   if (rows.length > 0) {
     s.addTable([
@@ -117,8 +99,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
   s.addRaw(`<p>${escapeHtml(waited)}`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
-  const started = runContext(env)
-  if (started) s.addRaw(`<p>${escapeHtml(started)}</p>`, true)
+  for (const line of ctx.run ? runSentences(ctx.run) : []) s.addRaw(`<p>${escapeHtml(line)}</p>`, true)
   const text = s.stringify()
   s.emptyBuffer()
   try {

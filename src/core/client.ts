@@ -40,6 +40,15 @@ export interface CallOptions {
   readonly attempts?: number
   /** A shorter limit per attempt than REQUEST_TIMEOUT_MS, for a call the gate can do without. */
   readonly timeoutMs?: number
+  /**
+   * The call makes OneLogin send a push (v1 trigger, v2 verification). It is sent
+   * again only when the request surely never reached OneLogin (refused, unresolved,
+   * reset before it was written) or OneLogin answered 429 or 503. Anything else
+   * (a reset or a timeout after it was written, another 5xx, an answer that is not
+   * JSON) ends the gate: a second push would leave one on the phone that the gate
+   * does not watch.
+   */
+  readonly startsPush?: boolean
 }
 
 export interface Logger {
@@ -188,6 +197,7 @@ export class OneLoginClient {
           problem = 'OneLogin rate limit reached (HTTP 429)'
         } else if (raw.status >= 500) {
           problem = `OneLogin answered HTTP ${raw.status}`
+          if (opts.startsPush && raw.status !== 503) throw notSentAgain(opts, problem)
         } else if (raw.status >= 300 && raw.status < 400) {
           throw new GateError(
             'error',
@@ -201,13 +211,22 @@ export class OneLoginClient {
           )
         } else if (!parsed.ok) {
           problem = `OneLogin answered HTTP ${raw.status} with a body that is not JSON${looksLikeHtml(raw.text) ? ' (an HTML page, perhaps from a proxy)' : ''}`
+          if (opts.startsPush) throw notSentAgain(opts, problem)
         } else {
           return { status: raw.status, json: parsed.value, text: raw.text, message: apiMessage(parsed.value, (t) => this.clean(t)) }
         }
       } catch (err) {
         if (err instanceof TransportError) {
           if (err.kind === 'aborted' || signal?.aborted) throw new CancelledError()
-          problem = err.kind === 'timeout' ? `OneLogin did not answer (${err.message})` : `network error: ${err.message}`
+          problem =
+            err.kind === 'timeout'
+              ? `OneLogin did not answer (${err.message})`
+              : err.kind === 'network'
+                ? `network error: ${err.message}`
+                : err.message
+          // A TLS handshake that fails, or a host that does not exist, fails the same way next time.
+          if (err.permanent) throw new GateError('error', `Could not ${opts.what}: ${problem}.`)
+          if (opts.startsPush && err.sent) throw notSentAgain(opts, problem)
         } else throw err
       }
 
@@ -265,6 +284,13 @@ export class OneLoginClient {
     wait ??= reset !== undefined ? Math.ceil(reset * 1000) : 60_000
     return Math.max(MIN_RATE_LIMIT_WAIT_MS, wait)
   }
+}
+
+function notSentAgain(opts: CallOptions, problem: string): GateError {
+  return new GateError(
+    'error',
+    `Could not ${opts.what}: ${problem}. The request may have reached OneLogin, so it is not sent again: a second push would leave one on the phone that the gate does not watch. Run the job again for a new push.`
+  )
 }
 
 function scopeError(res: ApiResponse, hint: string): ApiError {

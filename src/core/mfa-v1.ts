@@ -30,7 +30,8 @@ export class MfaV1 implements MfaApi {
       method: 'POST',
       path: `/api/1/users/${userId}/otp_devices/${device.id}/trigger`,
       body: { state_token_expires_in: expiresInSeconds },
-      what: `send the push to user ${userId}`
+      what: `send the push to user ${userId}`,
+      startsPush: true
     })
     const data = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data : undefined
     const first = data?.length === 1 ? data[0] : undefined

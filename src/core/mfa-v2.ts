@@ -98,7 +98,8 @@ export class MfaV2 implements MfaApi {
       method: 'POST',
       path: `/api/2/mfa/users/${userId}/verifications`,
       body: { device_id: device.id, expires_in: expiresIn },
-      what: `${what} to user ${userId}`
+      what: `${what} to user ${userId}`,
+      startsPush: true
     })
     const body = oneVerification(res.json)
     const id = body ? idOf(body.id) : ''

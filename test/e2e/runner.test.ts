@@ -95,7 +95,8 @@ function defineRunnerTests(node: NodeRuntime): void {
       expect(r.outputs).toMatchObject({ status: 'timed-out', approved: 'false', 'denied-by': '' })
       expect(r.stdout).toMatch(/^::error::No answer within 3 s/m)
       expect(r.durationMs).toBeGreaterThanOrEqual(2_900)
-      expect(r.durationMs).toBeLessThan(8_000)
+      // From the gate's first line to its exit (Node's start-up on a loaded machine is the bench's to measure).
+      expect(r.exitedAt - r.firstOutputAt!).toBeLessThan(8_000)
       expect(r.summary).toContain('No answer from OneLogin Protect in time')
       expect(sim.pushes().map((p) => p.status)).toEqual(['pending'])
     })

@@ -3,10 +3,12 @@
 // once, no retries, naming the scope). Against the simulator, over real sockets.
 import { describe, expect, it } from 'vitest'
 import type { Sim } from '../../sim/server.js'
-import { nodeTransport, type RawRequest, type RawResponse, type Transport } from '../../src/core/http.js'
+import { createHttpTransport, type RawRequest, type RawResponse, type Transport } from '../../src/core/http.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { ADA, ADMIN, DEMO, READER, inputsFor, startProxy, startSim } from './support.js'
+
+const nodeTransport = createHttpTransport()
 
 /** The real transport, with a hook after each answer. */
 function watching(hook: (req: RawRequest, res: RawResponse) => void): Transport {

@@ -2,11 +2,13 @@
 // The simulator runs on the gate's (fake) clock, so a 900 s push expires in milliseconds of real time.
 import { describe, expect, it } from 'vitest'
 import type { Sim } from '../../sim/server.js'
-import { nodeTransport, type Transport } from '../../src/core/http.js'
+import { createHttpTransport, type Transport } from '../../src/core/http.js'
 import { PUSH_LIFETIME_MAX_S } from '../../src/core/gate.js'
 import { runAction } from '../helpers/action-run.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { ADA, ADMIN, inputsFor, startProxy, startSim } from './support.js'
+
+const nodeTransport = createHttpTransport()
 
 async function simOnClock(clock: FakeClock): Promise<Sim> {
   return startSim({ now: () => clock.now() })

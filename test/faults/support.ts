@@ -11,7 +11,7 @@ import { createActionFiles, demoInputs, RUNNER_NODE, startAction, type ActionFil
 import { start, type Sim, type SimOptions } from '../../sim/server.js'
 import type { Clock } from '../../src/core/clock.js'
 import type { GateStatus } from '../../src/core/errors.js'
-import { nodeTransport, type RawRequest, type Transport } from '../../src/core/http.js'
+import { createHttpTransport, type RawRequest, type Transport } from '../../src/core/http.js'
 import { run } from '../../src/action/main.js'
 import { captureStdout } from '../helpers/action-run.js'
 
@@ -74,6 +74,8 @@ export type Injection =
   | { readonly hang: true }
   /** These bytes as the whole answer, then close. */
   | { readonly raw: string }
+  /** Forward to the upstream, which acts on the request, then close the connection instead of answering ('then-reset') or never answer ('then-hang'). */
+  | { readonly forward: 'then-reset' | 'then-hang' }
 
 export type Injector = (req: ProxyRequest) => Injection | undefined
 
@@ -114,7 +116,11 @@ export async function startProxy(upstream?: string, opts: { rule?: Injector; now
       }
       exchanges.push(ex)
       const injection = current?.({ n: ex.n, method: ex.method, path: ex.path, headers: req.headers, body })
-      if (injection) {
+      let afterUpstream: 'then-reset' | 'then-hang' | undefined
+      if (injection && 'forward' in injection) {
+        ex.injected = `forward ${injection.forward}`
+        afterUpstream = injection.forward
+      } else if (injection) {
         if ('hang' in injection) {
           ex.injected = 'hang'
           return
@@ -158,6 +164,8 @@ export async function startProxy(upstream?: string, opts: { rule?: Injector; now
           ex.status = upRes.statusCode ?? 0
           ex.resHeaders = upRes.headers
           ex.resBody = payload.toString('utf8')
+          if (afterUpstream === 'then-reset') return void req.socket.destroy()
+          if (afterUpstream === 'then-hang') return
           const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...resHeaders } = upRes.headers
           res.writeHead(ex.status, { ...resHeaders, 'content-length': String(payload.length) })
           res.end(payload)
@@ -255,7 +263,10 @@ export interface InProcessRun {
 }
 
 /** A transport that records each request, then hands it to `inner` (the real one by default). */
-export function spyTransport(inner: Transport = nodeTransport): Transport & { readonly requests: RawRequest[] } {
+/** The transport the action uses, shared by the in-process runs of a test file. */
+export const realTransport: Transport = createHttpTransport()
+
+export function spyTransport(inner: Transport = realTransport): Transport & { readonly requests: RawRequest[] } {
   const requests: RawRequest[] = []
   const t = ((req: RawRequest) => {
     requests.push(req)

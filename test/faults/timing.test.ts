@@ -22,12 +22,19 @@ describe.concurrent('a request that never answers', () => {
     sim.setFault({ endpoint, hang: true })
     const run = spawnDist(inputsFor(sim.url, { timeout: String(TIMEOUT_S) }))
     const r = await run.result
-    expect(r.durationMs).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
+    // The gate's time, from its first line to its exit: Node's start-up on a loaded machine is not
+    // the gate's to bound (the bench measures it apart).
+    expect(r.exitedAt - r.firstOutputAt!).toBeLessThanOrEqual((TIMEOUT_S + 5) * 1000)
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
     // The hung call was aborted by its own timeout (shorter than 10 s this near the deadline) and named.
+    // The push may have reached OneLogin, so it is never sent again: that failure says so at once.
     const error = /::error::(.*)/.exec(r.stdout)?.[1] ?? ''
-    expect(error).toMatch(new RegExp(`^Could not ${what} in time: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)`))
+    expect(error).toMatch(
+      endpoint === 'trigger'
+        ? new RegExp(`^Could not ${what}: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)\\. The request may have reached OneLogin, so it is not sent again`)
+        : new RegExp(`^Could not ${what} in time: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)`)
+    )
     const cutAfter = Number(/no answer within (\d+(?:\.\d)?) s/.exec(error)?.[1])
     expect(cutAfter).toBeLessThan(REQUEST_TIMEOUT_MS / 1000)
     expect(cutAfter).toBeLessThanOrEqual(TIMEOUT_S + FINAL_POLL_GRACE_MS / 1000)

@@ -1,6 +1,9 @@
 // Row: 5xx, connection reset or refused, a non-JSON body on any call -> retried with
 // exponential backoff and jitter within the deadline; then `error` naming what failed.
 // A non-JSON 200 is never approval. Faults travel over real sockets.
+// The push itself (the trigger) is the exception: it is sent again only after a 503 (or a
+// 429, or a failure before anything was written); after any other fault it may have reached
+// OneLogin, so the gate stops at once rather than put a second, unwatched push on the phone.
 import { describe, expect, it } from 'vitest'
 import type { FaultEndpoint, FaultSpec } from '../../sim/server.js'
 import { runAction } from '../helpers/action-run.js'
@@ -14,6 +17,9 @@ const CALLS: ReadonlyArray<{ endpoint: FaultEndpoint; path: RegExp; what: string
   { endpoint: 'trigger', path: /\/trigger$/, what: `send the push to user ${ADA}` },
   { endpoint: 'verify', path: /\/verify$/, what: `check the push to user ${ADA}` }
 ]
+
+/** Calls that are sent again after this fault: every call but the push, unless OneLogin answered 503. */
+const retriedCalls = (fault: string): typeof CALLS => CALLS.filter((c) => c.endpoint !== 'trigger' || fault === 'HTTP 503')
 
 /** Faults the simulator itself injects, and how the failure is worded. */
 const SIM_FAULTS: ReadonlyArray<{ name: string; fault: Omit<FaultSpec, 'endpoint'>; problem: RegExp }> = [
@@ -54,7 +60,7 @@ function expectBackoff(seen: Array<[number, number]>): void {
 describe('transient faults on every call are retried, then reported', () => {
   for (const { name, fault, problem } of SIM_FAULTS) {
     describe(name, () => {
-      it.each(CALLS)('on $endpoint: two faults are retried with backoff and the push is approved', async ({ endpoint, path }) => {
+      it.each(retriedCalls(name))('on $endpoint: two faults are retried with backoff and the push is approved', async ({ endpoint, path }) => {
         const sim = await startSim()
         sim.autoAnswer({ action: 'accept', afterMs: 0 })
         sim.setFault({ endpoint, ...fault, times: 2 })
@@ -68,7 +74,7 @@ describe('transient faults on every call are retried, then reported', () => {
         expectBackoff(retries(r.stdout).filter(([a]) => a <= 3))
       })
 
-      it.each(CALLS)('on $endpoint: when it never clears, five attempts, then `error` saying what failed', async ({ endpoint, path, what }) => {
+      it.each(retriedCalls(name))('on $endpoint: when it never clears, five attempts, then `error` saying what failed', async ({ endpoint, path, what }) => {
         const sim = await startSim()
         sim.setFault({ endpoint, ...fault })
         const clock = new FakeClock()
@@ -89,7 +95,7 @@ describe('transient faults on every call are retried, then reported', () => {
 
   for (const { name, injection, problem } of PROXY_FAULTS) {
     describe(name, () => {
-      it.each(CALLS)('on $endpoint: retried, and reported after five attempts', async ({ path, what }) => {
+      it.each(retriedCalls(name))('on $endpoint: retried, and reported after five attempts', async ({ path, what }) => {
         const sim = await startSim()
         sim.autoAnswer({ action: 'accept', afterMs: 0 })
         const proxy = await startProxy(sim.url)
@@ -111,6 +117,45 @@ describe('transient faults on every call are retried, then reported', () => {
       })
     })
   }
+
+  describe('the push is not sent again once it may have reached OneLogin', () => {
+    const notResent = (problem: RegExp): RegExp =>
+      new RegExp(`^Could not send the push to user ${ADA}: ${problem.source}.*\\. The request may have reached OneLogin, so it is not sent again`, 'i')
+
+    it.each(SIM_FAULTS.filter((f) => f.name !== 'HTTP 503'))('$name: one trigger, then `error` at once', async ({ fault, problem }) => {
+      const sim = await startSim()
+      sim.autoAnswer({ action: 'accept', afterMs: 0 })
+      sim.setFault({ endpoint: 'trigger', ...fault })
+      const r = await runAction(inputsFor(sim.url), { clock: new FakeClock() })
+      expect(r.status).toBe('error')
+      expect(r.exitCode).toBe(1)
+      expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
+      expect(sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
+      expect(r.stdout).not.toMatch(/retrying in/)
+      expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(notResent(problem))
+    })
+
+    it.each(PROXY_FAULTS)('$name: one trigger, then `error` at once', async ({ injection, problem }) => {
+      const sim = await startSim()
+      sim.autoAnswer({ action: 'accept', afterMs: 0 })
+      const proxy = await startProxy(sim.url)
+      proxy.inject((req) => (req.path.endsWith('/trigger') ? injection : undefined))
+      const r = await runAction(inputsFor(proxy.url), { clock: new FakeClock() })
+      expect(r.status).toBe('error')
+      expect(proxy.exchanges.filter((e) => e.path.endsWith('/trigger'))).toHaveLength(1)
+      expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(notResent(problem))
+    })
+
+    it('a 429 on the trigger is waited out and sent again: OneLogin refused it', async () => {
+      const sim = await startSim()
+      sim.autoAnswer({ action: 'accept', afterMs: 0 })
+      sim.setFault({ endpoint: 'trigger', status: 429, retryAfter: '2', times: 1 })
+      const r = await runAction(inputsFor(sim.url), { clock: new FakeClock() })
+      expect(r.status).toBe('approved')
+      expect(sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(2)
+      expect(sim.pushes()).toHaveLength(1)
+    })
+  })
 
   it('a refused connection (nothing listening) is retried with backoff, then reported', async () => {
     const port = await refusedPort()

@@ -1,9 +1,18 @@
+import { context } from '@actions/github'
 import { vi } from 'vitest'
 import { createActionFiles, keepSummary, stepVariables } from '../../sim/run-action.js'
 import type { Clock } from '../../src/core/clock.js'
 import type { GateStatus } from '../../src/core/errors.js'
 import type { Transport } from '../../src/core/http.js'
 import { run } from '../../src/action/main.js'
+
+/**
+ * @actions/github reads the run's context once, when it is imported; a run in-process reads
+ * it afresh from the environment the test gave it, as the action reads it at its start.
+ */
+export function freshContext(): typeof context {
+  return new (context.constructor as new () => typeof context)()
+}
 
 export interface ActionRun {
   status: GateStatus
@@ -48,7 +57,7 @@ export async function runAction(
   const saved = { ...process.env }
   Object.assign(process.env, env)
   try {
-    const { value: status, stdout, exitCode } = await captureStdout(() => run({ ...runDeps, env: process.env }))
+    const { value: status, stdout, exitCode } = await captureStdout(() => run({ ...runDeps, env: process.env, context: freshContext() }))
     const { outputs, summary } = files.read()
     keepSummary(summary, inputs, `exit ${exitCode}, status ${status} (in-process)`)
     return { status, stdout, outputs, summary, exitCode }

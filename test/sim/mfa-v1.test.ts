@@ -151,11 +151,12 @@ describe('sim: MFA v1 push', () => {
   it('the scripted approver answers new pushes after afterMs, only for its user', async () => {
     const h = await startSim()
     const token = await h.token()
-    h.sim.autoAnswer({ action: 'accept', afterMs: 50, userId: ADA })
+    // A generous afterMs: the calls before the first verify must fit in it on a loaded machine.
+    h.sim.autoAnswer({ action: 'accept', afterMs: 2000, userId: ADA })
     const { state_token } = (await trigger(h, token)).json.data[0]
     await h.call('POST', '/api/1/users/35510512/otp_devices/535509/trigger', { token, body: {} })
     expect((await verify(h, token, { state_token })).status).toBe(401)
-    await new Promise((r) => setTimeout(r, 150))
+    await new Promise((r) => setTimeout(r, 2300))
     expect((await verify(h, token, { state_token })).status).toBe(200)
     expect(h.sim.pushes().map((p) => p.status)).toEqual(['accepted', 'pending'])
   })
