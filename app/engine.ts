@@ -195,14 +195,39 @@ async function sendPushes(gate: Gate, deps: EngineDeps): Promise<void> {
   addReport(gate, 'progress', pushesSentComment(gate), clock.now())
 }
 
-/** Sends one push and stores the gate before anything else happens, so a restart polls it instead of sending another. */
+/**
+ * Sends one push and stores it at once, so that a restart polls it instead of
+ * sending another. The intent is stored first: if the service stops between
+ * the request and storing its handle, the push may be on the phone with no
+ * one watching it, and the gate is rejected rather than sending a second push
+ * (the action's rule too).
+ */
 async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<void> {
   const { clock, log } = deps
   const { mfa } = deps.onelogin.get(gate.policy!.apiVersion)
   const deadline = gate.deadline!
-  const ticket = await mfa.sendPush(a.userId, a.device!, pushLifetimeSeconds(deadline - clock.now()))
+  const who = approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })
+  if (a.sendingSince !== undefined) {
+    throw new GateError(
+      'error',
+      `The service stopped while sending push ${a.pushes + 1} to ${who} (at ${new Date(a.sendingSince).toISOString()}); it may have reached the phone, and the service does not send a second push that it could not watch. Run the job again for a new push.`
+    )
+  }
+  a.sendingSince = clock.now()
+  await deps.checkpoint(gate)
+  log.info({ userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 }, `Sending push ${a.pushes + 1} to user ${a.userId}.`)
+  let ticket
+  try {
+    ticket = await mfa.sendPush(a.userId, a.device!, pushLifetimeSeconds(deadline - clock.now()))
+  } catch (err) {
+    // The core retries a push only when it surely never reached OneLogin, and then says so with
+    // UnreachableError; an answer from OneLogin (4xx) created nothing. Anything else may have.
+    if (err instanceof UnreachableError || (err instanceof ApiError && err.httpStatus < 500)) delete a.sendingSince
+    throw err
+  }
   const at = clock.now()
   a.ticket = { handle: ticket.handle, expiresAt: ticket.expiresAt }
+  delete a.sendingSince
   a.pushSentAt = at
   a.pushes += 1
   a.nextPollAt = finite(planNextPoll(at, paced(nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), at, at, deps), { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))

@@ -14,6 +14,7 @@ import { coreLogger, type Log } from './log.js'
  */
 export class OneLoginAccess {
   private readonly clients = new Map<1 | 2, { client: OneLoginClient; mfa: MfaApi }>()
+  private readonly transport: Transport
 
   constructor(
     private readonly opts: {
@@ -26,7 +27,10 @@ export class OneLoginAccess {
       signal: AbortSignal
       transport?: Transport
     }
-  ) {}
+  ) {
+    // The gate core's transport: proxy settings, kept-alive connections, no redirects, certificates always verified.
+    this.transport = opts.transport ?? createHttpTransport({ log: coreLogger(opts.log.child({ component: 'onelogin-transport' })), userAgent: 'onelogin-push-gate-service' })
+  }
 
   /** The MFA API of `version`, with its client. */
   get(version: 1 | 2): { client: OneLoginClient; mfa: MfaApi } {
@@ -38,7 +42,7 @@ export class OneLoginAccess {
         clientId,
         clientSecret,
         {
-          transport: this.opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }),
+          transport: this.transport,
           clock,
           log: coreLogger(log.child({ component: 'onelogin' })),
           mask,

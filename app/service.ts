@@ -33,7 +33,7 @@ export interface ServiceOptions {
   /** Where log lines go; default stdout. */
   readonly logDestination?: { write(line: string): void }
   readonly clock?: Clock
-  /** The OneLogin transport; default the gate core's node transport. */
+  /** The OneLogin transport; default the gate core's (createHttpTransport). */
   readonly transport?: Transport
 }
 

@@ -51,6 +51,11 @@ export interface StoredApprover {
   device?: Device
   /** The push being polled: the state token (v1) or verification id (v2) is a secret, never logged. */
   ticket?: { handle: string; expiresAt: number }
+  /**
+   * Set, and stored, just before a push request goes out; cleared once its handle is stored.
+   * Found set after a restart, it means a push may be on the phone that nobody watches.
+   */
+  sendingSince?: number
   pushSentAt?: number
   pushes: number
   answer: 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'

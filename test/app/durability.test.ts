@@ -45,6 +45,8 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const first = await until('a push', () => w.sim.pushes()[0], 60_000)
+    // Stored before it is logged: the restart must find this push, not a gate still sending it.
+    await until('the push to be stored', () => w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user')))
     await w.restart('SIGKILL', () => {
       // Fifteen minutes pass on OneLogin's side: the push (900 s at most) expires.
       skewMs = 16 * 60_000
@@ -56,6 +58,22 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     w.sim.answer(second.id, 'accept')
     expect((await finalOf(w, runId)).state).toBe('approved')
     expect(w.sim.pushes()).toHaveLength(2)
+  })
+
+  it('rejects, rather than sending a second push, when it stopped while a push was on its way', async () => {
+    const w = await startWorld()
+    // OneLogin takes its time with the push: the service is killed while waiting for the answer.
+    w.sim.setFault({ endpoint: 'trigger', delayMs: 6_000, times: 1 })
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    await until('the push to be on its way', () => w.service.lines().some((l) => l.msg === 'Sending push 1 to user 35510511.'))
+    await w.restart('SIGKILL')
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('rejected')
+    expect(final.comment).toMatch(/The service stopped while sending push 1 to .*OneLogin user 35510511.*; it may have reached the phone, and the service does not send a second push that it could not watch\. Run the job again for a new push\./)
+    // One request to send a push reached OneLogin, the one cut short; no second one followed it.
+    await sleep(7_000)
+    expect(w.sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
+    expect(w.sim.pushes().length).toBeLessThanOrEqual(1)
   })
 
   it('rejects with a comment a gate whose timeout passed while the service was down', async () => {
