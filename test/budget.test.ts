@@ -190,7 +190,7 @@ describe.skipIf(skipWithoutPostgres())('the OneLogin budget on PostgreSQL', () =
   budgetSuite(() => ({
     connect: async () => {
       const pool = new pg.Pool({ connectionString: database.url, max: 6 })
-      // An idle client ended by the server (the test database dropped at the end) is no test failure.
+      // The server ends idle connections when the test database is dropped at the end: expected, not a failure.
       pool.on('error', () => undefined)
       pools.push(pool)
       return pool
