@@ -6,7 +6,7 @@ import type { PushStore } from './pushes.js'
 import type { RateLimiter, RateLimitState } from './ratelimit.js'
 import type { Tenant } from './tenant.js'
 import type { Timers } from './timers.js'
-import type { CallRecord, FaultEndpoint } from './types.js'
+import type { CallRecord, FaultEndpoint, V2Shape } from './types.js'
 
 /** Everything one simulator instance holds. */
 export interface SimState {
@@ -18,6 +18,8 @@ export interface SimState {
   timers: Timers
   calls: CallRecord[]
   now: () => number
+  /** The shape of v2 verification answers. */
+  v2Shape: V2Shape
 }
 
 /** How a route words its errors: v1 envelope, v2 `{statusCode,name,message}`, or control `{error}`. */

@@ -68,6 +68,16 @@ export const controlRoutes: Route[] = [
     })
   },
   { method: 'DELETE', path: /^\/_sim\/faults$/, style: 'control', handle: act((r) => r.sim.faults.clear()) },
+  {
+    method: 'POST',
+    path: /^\/_sim\/v2-shape$/,
+    style: 'control',
+    handle: act(async (r) => {
+      const { shape } = await r.body()
+      if (shape !== 'object' && shape !== 'array') throw badRequest('control', 'shape must be object or array')
+      r.sim.v2Shape = shape
+    })
+  },
   { method: 'POST', path: /^\/_sim\/tokens\/revoke$/, style: 'control', handle: act((r) => r.sim.tokens.revokeAll()) },
   { method: 'GET', path: /^\/_sim\/calls$/, style: 'control', handle: (r) => sendJson(r.res, 200, r.sim.calls) },
   { method: 'DELETE', path: /^\/_sim\/calls$/, style: 'control', handle: act((r) => void r.sim.calls.splice(0)) }

@@ -25,9 +25,14 @@ function verification(r: RouteRequest, user: UserSeed): Challenge {
   return c
 }
 
-function statusJson(r: RouteRequest, c: Challenge): Record<string, unknown> {
+function statusJson(r: RouteRequest, c: Challenge): unknown {
   const status = r.sim.pushes.status(c)
-  return { id: c.id, status: status === 'denied' ? 'rejected' : status, device_id: c.deviceId }
+  return shaped(r, { id: c.id, status: status === 'denied' ? 'rejected' : status, device_id: c.deviceId })
+}
+
+/** A verification as the sim is set to answer it: the object, or a one-element array holding it. */
+function shaped(r: RouteRequest, verification: Record<string, unknown>): unknown {
+  return r.sim.v2Shape === 'array' ? [verification] : verification
 }
 
 export const v2Routes: Route[] = [
@@ -74,7 +79,7 @@ export const v2Routes: Route[] = [
         code: device.entries.find((e) => e.otp !== undefined)?.otp,
         ttlSeconds: ttl
       })
-      sendJson(r.res, 201, { id: c.id, device_id: c.deviceId, expires_at: new Date(c.expiresAt).toISOString() })
+      sendJson(r.res, 201, shaped(r, { id: c.id, device_id: c.deviceId, expires_at: new Date(c.expiresAt).toISOString() }))
     }
   },
   {

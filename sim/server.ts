@@ -13,7 +13,7 @@ import { v1Routes } from './routes-v1.js'
 import { v2Routes } from './routes-v2.js'
 import { loadTenant } from './tenant.js'
 import { Timers } from './timers.js'
-import type { AutoRule, CallRecord, FaultSpec, PushRecord, TenantSeed } from './types.js'
+import type { AutoRule, CallRecord, FaultSpec, PushRecord, TenantSeed, V2Shape } from './types.js'
 
 export type * from './types.js'
 
@@ -30,6 +30,8 @@ export interface SimOptions {
   quiet?: boolean
   /** Clock in epoch ms, for tests of expiry; default Date.now. Timers still run on real time. */
   now?: () => number
+  /** v2 verification answers as one object (default) or a one-element array; see V2Shape. */
+  v2Shape?: V2Shape
 }
 
 export interface Sim {
@@ -43,6 +45,7 @@ export interface Sim {
   revokeTokens(): void
   calls(): CallRecord[]
   resetCalls(): void
+  setV2Shape(shape: V2Shape): void
 }
 
 const ROUTES: Route[] = [...authRoutes, ...v1Routes, ...v2Routes, ...userRoutes, ...controlRoutes]
@@ -61,7 +64,8 @@ export async function start(opts: SimOptions = {}): Promise<Sim> {
     faults: new FaultTable(),
     timers,
     calls: [],
-    now
+    now,
+    v2Shape: opts.v2Shape ?? 'object'
   }
 
   const server = createServer((req, res) => {
@@ -96,7 +100,8 @@ export async function start(opts: SimOptions = {}): Promise<Sim> {
     clearFaults: () => sim.faults.clear(),
     revokeTokens: () => sim.tokens.revokeAll(),
     calls: () => sim.calls.map((c) => ({ ...c })),
-    resetCalls: () => void sim.calls.splice(0)
+    resetCalls: () => void sim.calls.splice(0),
+    setV2Shape: (shape) => void (sim.v2Shape = shape)
   }
 }
 

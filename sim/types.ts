@@ -79,6 +79,7 @@ export const FAULT_ENDPOINTS = [
   'verifications',
   'verification_status',
   'users',
+  'user',
   'rate_limit',
   '*'
 ] as const
@@ -100,6 +101,12 @@ export interface FaultSpec {
   /** How many requests it hits; unlimited when absent. */
   times?: number
 }
+
+/**
+ * How the v2 verification endpoints shape their answers: one object (the
+ * OpenAPI description) or a one-element array (OneLogin's reference page).
+ */
+export type V2Shape = 'object' | 'array'
 
 export interface AutoRule {
   action: 'accept' | 'deny'

@@ -41,9 +41,9 @@ describe('several approvers', () => {
     const r = await runAction({ ...creds, approvers: '101\n102, 103', 'min-approvals': '2' }, { clock: new FakeClock() })
     expect(r.status).toBe('approved')
     expect(r.outputs).toMatchObject({ status: 'approved', approvers: '103,101', 'user-id': '101,102,103', 'denied-by': '' })
-    expect(r.stdout).toMatch(/User 103 accepted the push after .* \(1 of 2 approvals\)/)
-    expect(r.summary).toMatch(/<td>102<\/td><td>[^<]*<\/td><td>pending<\/td>/)
-    expect(r.summary).toMatch(/<td>101<\/td>.*<td>approved<\/td><td>\d+ s \(2026-11-29 12:00:\d\d UTC\)<\/td>/)
+    expect(r.stdout).toMatch(/^Accepted by OneLogin user 103 after .* \(1 of 2 approvals\)\.$/m)
+    expect(r.summary).toMatch(/<td>OneLogin user 102<\/td><td>[^<]*<\/td><td>no answer; not needed, enough approvers accepted<\/td>/)
+    expect(r.summary).toMatch(/<td>OneLogin user 101<\/td>.*<td>accepted<\/td><td>\d+ s after the first push, at 2026-11-29 12:00:\d\d UTC<\/td>/)
   })
 
   it('fails as denied as soon as any approver denies', async () => {
@@ -53,7 +53,7 @@ describe('several approvers', () => {
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1' }, { clock: new FakeClock() })
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': '102', approvers: '' })
-    expect(r.stdout).toMatch(/::error::User 102 denied the push: OneLogin says "Authentication denied by user"/)
+    expect(r.stdout).toMatch(/::error::Denied by OneLogin user 102: OneLogin says "Authentication denied by user"/)
   })
 
   it('looks approvers up by email and username, exact matches only, before any push', async () => {
@@ -61,10 +61,10 @@ describe('several approvers', () => {
       .post('/auth/oauth2/v2/token')
       .reply(200, tokenBody())
       .get('/api/2/users')
-      .query({ email: 'ada@example.com', fields: 'id,email,username' })
+      .query({ email: 'ada@example.com', fields: 'id,email,username,firstname,lastname' })
       .reply(200, [users.ada, { id: 999, email: 'ada@example.com.evil', username: 'x' }])
       .get('/api/2/users')
-      .query({ username: 'grace', fields: 'id,email,username' })
+      .query({ username: 'grace', fields: 'id,email,username,firstname,lastname' })
       .reply(200, [{ id: 998, email: 'g@x', username: 'grace2' }, users.grace])
       .get(dev(101))
       .reply(200, devicesBody([{ id: 5101, auth_factor_name: 'OneLogin Protect', needs_trigger: true }]))
@@ -75,7 +75,7 @@ describe('several approvers', () => {
     const r = await runAction({ ...creds, approvers: 'ada@example.com, grace', 'min-approvals': '2' }, { clock: new FakeClock() })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
-    expect(r.stdout).toMatch(/ada@example.com is OneLogin user 101/)
+    expect(r.stdout).toMatch(/^Approver ada@example.com is OneLogin user 101\.$/m)
     expect(r.outputs['user-id']).toBe('101,102')
   })
 
@@ -124,9 +124,9 @@ describe('self-approval', () => {
     )
     expect(r.status).toBe('approved')
     expect(r.outputs['user-id']).toBe('102')
-    expect(r.stdout).toMatch(/101 @Octo-Cat started this run, so gets no push/)
-    expect(r.summary).toMatch(/101 @Octo-Cat.*not asked: octo-cat started this run/)
-    expect(r.summary).toContain('<p>Run started by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>')
+    expect(r.stdout).toMatch(/^No push to approver 101 @Octo-Cat: GitHub user octo-cat started this run/m)
+    expect(r.summary).toMatch(/OneLogin user 101, listed as 101 @Octo-Cat<\/td><td>—<\/td><td>not asked: GitHub user octo-cat started this run/)
+    expect(r.summary).toContain('<p>Run started by someone-else, re-run by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>')
   })
 
   it('falls back to GITHUB_ACTOR and fails before sending anything when too few are left', async () => {
@@ -135,7 +135,7 @@ describe('self-approval', () => {
       { clock: new FakeClock(), env: { GITHUB_ACTOR: 'OctoCat' } }
     )
     expect(r.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
+    expect(r.stdout).toMatch(/::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
     expect(nock.pendingMocks()).toEqual([])
   })
 
@@ -158,12 +158,20 @@ describe('self-approval', () => {
     expect(r.stdout.match(/::warning::Cannot check that 101, 102 did not start this run/g)).toHaveLength(1)
   })
 
-  it('does not warn about a lone user-id, which cannot carry a login', async () => {
+  it('warns once about a lone user-id without a login, and not when it has one', async () => {
     tenant([101])
     push(101, [[200, SUCCESS]])
-    const r = await runAction({ ...creds, 'user-id': '101' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
-    expect(r.status).toBe('approved')
-    expect(r.stdout).not.toMatch(/::warning::/)
+    const bare = await runAction({ ...creds, 'user-id': '101' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    expect(bare.status).toBe('approved')
+    expect(bare.stdout.match(/^::warning::.*$/gm)).toEqual([
+      '::warning::Cannot check that 101 did not start this run: no @github-login is given. Write it as "101 @<github-login>".'
+    ])
+
+    tenant([101])
+    push(101, [[200, SUCCESS]])
+    const named = await runAction({ ...creds, 'user-id': '101 @grace' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    expect(named.status).toBe('approved')
+    expect(named.stdout).not.toMatch(/::warning::/)
   })
 })
 
@@ -195,7 +203,7 @@ describe('typed codes (otp)', () => {
     const r = await runAction({ ...creds, 'user-id': '35510511', otp: '000000' }, { clock: new FakeClock() })
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': '35510511' })
-    expect(r.stdout).toMatch(/::error::User 35510511's code was refused: OneLogin says "Failed authentication with this factor"/)
+    expect(r.stdout).toMatch(/::error::The code of OneLogin user 35510511 was refused: OneLogin says "Failed authentication with this factor"/)
     expect(nock.pendingMocks()).toEqual([])
   })
 })

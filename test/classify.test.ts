@@ -4,7 +4,7 @@ import { apiMessage } from '../src/core/client.js'
 import { classifyVerify } from '../src/core/mfa-v1.js'
 import { PENDING, SUCCESS, statusBody } from './helpers/onelogin-shapes.js'
 
-const res = (status: number, json: unknown): ApiResponse => ({ status, json, message: apiMessage(json) })
+const res = (status: number, json: unknown): ApiResponse => ({ status, json, text: JSON.stringify(json), message: apiMessage(json) })
 const FUTURE = 10_000
 const NOW = 5_000
 

@@ -96,7 +96,7 @@ describe('the push gate, end to end through the action', () => {
     expect(r.status).toBe('denied')
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'device-id': '525509' })
-    expect(r.stdout).toMatch(/::error::User 35510511 denied the push: OneLogin says "Push was rejected on the device"/)
+    expect(r.stdout).toMatch(/::error::Denied by OneLogin user 35510511: OneLogin says "Push was rejected on the device"/)
     expect(r.summary).toContain('Denied')
   })
 
@@ -141,7 +141,7 @@ describe('the push gate, end to end through the action', () => {
     const r = await runAction(inputs(), { clock })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
-    expect(r.stdout).toMatch(/push to user 35510511 expired .*sending a new one \(push 2\)/)
+    expect(r.stdout).toMatch(/^The push to OneLogin user 35510511 expired .*sending a new one \(push 2\)/m)
     expect(r.stdout).toContain('::add-mask::st-second')
   })
 

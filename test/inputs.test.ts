@@ -30,7 +30,6 @@ describe('readSettings', () => {
       clientSecret: 'secret-xyz',
       baseUrl: 'https://api.us.onelogin.com',
       approvers: [{ entry: '35510511', by: 'id', value: '35510511' }],
-      approversInput: false,
       minApprovals: 1,
       allowSelfApproval: false,
       apiVersion: 1,
@@ -167,7 +166,7 @@ describe('action.yml', () => {
       'client-id', 'client-secret', 'region', 'subdomain', 'api-url', 'user-id', 'device-id',
       'approvers', 'min-approvals', 'allow-self-approval', 'otp', 'api-version', 'timeout', 'poll-interval'
     ])
-    expect(section('outputs')).toEqual(['status', 'approved', 'user-id', 'device-id', 'wait-seconds', 'approvers', 'denied-by'])
+    expect(section('outputs')).toEqual(['status', 'approved', 'user-id', 'device-id', 'wait-seconds', 'approvers', 'approver-names', 'denied-by'])
   })
 
   it('has defaults that match what the code assumes when an input is empty', () => {

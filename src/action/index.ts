@@ -1,15 +1,24 @@
 import * as core from './runner.js'
-import { describeError } from '../core/errors.js'
+import { describeError, type GateStatus } from '../core/errors.js'
 import { run } from './main.js'
 
-// The runner sends SIGINT, then SIGTERM, when a job is cancelled: stop polling and fail fast.
+// The runner sends SIGINT, then SIGTERM, when a job is cancelled. Before the
+// outcome is published: stop polling and fail fast, never approved. After it
+// is published (outputs, last log line and exit code are set together): the
+// outcome stands, and the log says so, so that log, outputs and exit code
+// tell one story.
 const cancel = new AbortController()
+let decided: GateStatus | undefined
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    core.error(`The gate was cancelled (${sig}); stopping without an approval.`)
-    cancel.abort()
+    if (decided === undefined) {
+      core.error(`The gate was cancelled (${sig}); stopping without an approval.`)
+      cancel.abort()
+    } else {
+      core.info(`The job was cancelled (${sig}) after the gate had ended as ${decided}; that outcome stands.`)
+    }
     // Safety net only: pending sleeps and requests are aborted above, so Node exits by itself.
-    setTimeout(() => process.exit(1), 900).unref()
+    setTimeout(() => process.exit(decided === undefined ? 1 : undefined), 900).unref()
   })
 }
 
@@ -17,6 +26,6 @@ process.on('unhandledRejection', (reason) => {
   core.setFailed(`Unexpected error: ${describeError(reason)}`)
 })
 
-run({ signal: cancel.signal }).catch((err: unknown) => {
+run({ signal: cancel.signal, onDecided: (status) => (decided = status) }).catch((err: unknown) => {
   core.setFailed(`Unexpected error: ${describeError(err)}`)
 })

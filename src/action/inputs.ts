@@ -14,8 +14,6 @@ export interface Settings {
   readonly baseUrl: string
   /** Who may approve: from `user-id` (one) or `approvers` (one or more). */
   readonly approvers: readonly ApproverSpec[]
-  /** True when they came from `approvers` rather than `user-id`. */
-  readonly approversInput: boolean
   /** How many approvers must accept. */
   readonly minApprovals: number
   /** Whether the person who started the run may approve it. */
@@ -84,7 +82,6 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
     clientSecret,
     baseUrl,
     approvers,
-    approversInput: !read('user-id'),
     minApprovals,
     allowSelfApproval,
     ...(otp ? { otp } : {}),
@@ -100,12 +97,7 @@ export function parseApprovers(userId: string, list: string): ApproverSpec[] {
   if (userId && list.trim()) {
     throw new InputError('approvers', "Inputs 'user-id' and 'approvers' cannot both be set: list every approver in 'approvers'.")
   }
-  if (userId) {
-    if (!NUMERIC_ID.test(userId)) {
-      throw new InputError('user-id', `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, got ${quote(userId)}.`)
-    }
-    return [{ entry: userId, by: 'id', value: userId }]
-  }
+  if (userId) return [parseUserId(userId)]
   const entries = list.split(/[\n,]/).map((e) => e.trim()).filter(Boolean)
   if (entries.length === 0) {
     throw new InputError('user-id', "Input 'user-id' is required: the approver's numeric OneLogin user ID (or list approvers in 'approvers').")
@@ -118,6 +110,24 @@ export function parseApprovers(userId: string, list: string): ApproverSpec[] {
     seen.add(key)
   }
   return specs
+}
+
+/** `user-id`: a numeric user ID, optionally followed by a space and @github-login, as in `approvers`. */
+function parseUserId(value: string): ApproverSpec {
+  const bad = (): InputError =>
+    new InputError(
+      'user-id',
+      `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, optionally followed by a space and the approver's @github-login ("35510511 @octocat"), got ${quote(value)}.`
+    )
+  let spec: ApproverSpec
+  try {
+    spec = parseApproverEntry(value)
+  } catch (err) {
+    if (err instanceof ApproverEntryError) throw bad()
+    throw err
+  }
+  if (spec.by !== 'id' || !NUMERIC_ID.test(spec.value)) throw bad()
+  return spec
 }
 
 function parseApprover(entry: string): ApproverSpec {

@@ -2,13 +2,12 @@ import * as core from './runner.js'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from '../core/client.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { describeError, InputError, type GateStatus } from '../core/errors.js'
-import { runPushGate, type GateResult } from '../core/gate.js'
+import { approverLabel, runPushGate, type GateResult } from '../core/gate.js'
 import { nodeTransport, type Transport } from '../core/http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
-import { checkSelfApproval, type Eligibility } from '../core/self-approval.js'
-import { writeSummary } from './summary.js'
+import { runStarters, writeSummary } from './summary.js'
 
 export interface RunDeps {
   readonly read?: InputReader
@@ -17,6 +16,12 @@ export interface RunDeps {
   /** Fires when the job is cancelled. */
   readonly signal?: AbortSignal
   readonly env?: NodeJS.ProcessEnv
+  /**
+   * Called once the outcome is published (outputs, last log line, exit
+   * code), in the same synchronous step; from then on a cancel signal must
+   * not tell another story.
+   */
+  readonly onDecided?: (status: GateStatus) => void
 }
 
 /** Grace after the timeout for the last poll, which may start at the deadline, to come back. */
@@ -35,23 +40,12 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
   const clock = deps.clock ?? systemClock
   const env = deps.env ?? process.env
   let settings: Settings
-  let eligibility: Eligibility
   try {
     settings = readSettings(deps.read)
-    eligibility = settings.otp
-      ? { eligible: settings.approvers, excluded: [], unchecked: [] }
-      : checkSelfApproval(settings.approvers, settings.minApprovals, settings.allowSelfApproval, env)
   } catch (err) {
-    publish({ status: 'error', message: '', approvers: [], endedAt: clock.now() })
-    core.setFailed(err instanceof InputError ? err.message : `Could not read the inputs: ${describeError(err)}`)
+    const message = err instanceof InputError ? err.message : `Could not read the inputs: ${describeError(err)}`
+    decide({ status: 'error', message, approvers: [], endedAt: clock.wallNow() }, deps)
     return 'error'
-  }
-  for (const a of eligibility.excluded) core.info(`${a.entry} started this run, so gets no push (allow-self-approval is false).`)
-  // A lone `user-id` has no way to carry a login: only `approvers` entries are warned about.
-  if (eligibility.unchecked.length > 0 && settings.approversInput) {
-    core.warning(
-      `Cannot check that ${eligibility.unchecked.map((a) => a.entry).join(', ')} did not start this run: no @github-login is given. Write each approver as "<user> @<github-login>".`
-    )
   }
 
   const startedAt = clock.now()
@@ -70,38 +64,52 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     },
     deadline + FINAL_POLL_GRACE_MS
   )
-  const mfa = settings.apiVersion === 2 ? new MfaV2(client, clock, mask) : new MfaV1(client, clock, mask)
-  const who = eligibility.eligible.map((a) => a.entry).join(', ')
+  const mfa = settings.apiVersion === 2 ? new MfaV2(client, clock) : new MfaV1(client, clock)
+  const count = settings.approvers.length
   core.info(
     settings.otp
-      ? `Verifying ${who}'s one-time code with OneLogin (${settings.baseUrl}).`
-      : `Asking OneLogin (${settings.baseUrl}) for ${settings.minApprovals} approval${settings.minApprovals === 1 ? '' : 's'} from ${who}; timeout ${settings.timeoutSeconds} s.`
+      ? `Verifying a one-time code with OneLogin (${settings.baseUrl}).`
+      : `Asking OneLogin (${settings.baseUrl}) for ${settings.minApprovals} approval${settings.minApprovals === 1 ? '' : 's'} from ${count} approver${count === 1 ? '' : 's'}; timeout ${settings.timeoutSeconds} s.`
   )
 
-  const result = await runPushGate(
+  let result = await runPushGate(
     {
-      approvers: eligibility.eligible.map((spec) => ({ spec, ...(settings.deviceId ? { deviceId: settings.deviceId } : {}) })),
+      approvers: settings.approvers.map((spec) => ({ spec, ...(settings.deviceId ? { deviceId: settings.deviceId } : {}) })),
       minApprovals: settings.minApprovals,
       deadline,
       pollIntervalSeconds: settings.pollIntervalSeconds,
+      runStarters: runStarters(env),
+      allowSelfApproval: settings.allowSelfApproval,
       ...(settings.otp ? { code: settings.otp } : {})
     },
     { client, mfa, clock, log, ...(deps.signal ? { signal: deps.signal } : {}) }
   )
-  publish(result)
-  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, notAsked: eligibility.excluded, actor: eligibility.actor }, env)
-  if (result.status === 'approved') core.info(result.message)
-  else core.setFailed(result.message)
+  if (deps.signal?.aborted && result.status === 'approved') {
+    // The job was cancelled before the outcome was published: it is not approved, whatever came in meanwhile.
+    result = { ...result, status: 'error', message: 'The gate was cancelled before its outcome was published; not approved.' }
+  }
+  decide(result, deps)
+  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined }, env)
   return result.status
 }
 
+/** Publishes the outcome in one synchronous step: outputs, the last log line, the exit code. */
+function decide(result: GateResult, deps: RunDeps): void {
+  publish(result)
+  if (result.status === 'approved') core.info(result.message)
+  else core.setFailed(result.message)
+  deps.onDecided?.(result.status)
+}
+
 function publish(result: GateResult): void {
+  const asked = result.approvers.filter((r) => !r.startedRun)
   core.setOutput('status', result.status)
   core.setOutput('approved', String(result.status === 'approved'))
-  core.setOutput('user-id', result.approvers.map((r) => r.userId).filter(Boolean).join(','))
-  core.setOutput('device-id', result.approvers.map((r) => r.device?.id ?? '').filter(Boolean).join(','))
-  core.setOutput('wait-seconds', result.pushedAt !== undefined ? ((result.endedAt - result.pushedAt) / 1000).toFixed(1) : '')
-  const accepted = result.approvers.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0))
+  core.setOutput('user-id', asked.map((r) => r.userId).filter(Boolean).join(','))
+  core.setOutput('device-id', asked.map((r) => r.device?.id ?? '').filter(Boolean).join(','))
+  core.setOutput('wait-seconds', result.waitedMs !== undefined ? (result.waitedMs / 1000).toFixed(1) : '')
+  const accepted = result.approvers.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
   core.setOutput('approvers', accepted.map((r) => r.userId).join(','))
+  core.setOutput('approver-names', accepted.map(approverLabel).join(', '))
   core.setOutput('denied-by', result.deniedBy ?? '')
 }

@@ -1,9 +1,6 @@
 import { appendFile } from 'node:fs/promises'
 import * as core from './runner.js'
-import type { GateResult } from '../core/gate.js'
-import { formatDuration } from '../core/gate.js'
-import type { ApproverSpec } from './inputs.js'
-import { runActor } from '../core/self-approval.js'
+import { approverLabel, formatDuration, type ApproverRecord, type GateResult } from '../core/gate.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
   approved: '\u2705 Approved on OneLogin Protect',
@@ -16,63 +13,106 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
+/**
+ * The GitHub logins that set this run going, who may not approve it:
+ * GITHUB_ACTOR (who started the run) and GITHUB_TRIGGERING_ACTOR (who
+ * started this attempt: another person on a re-run). Both, without repeats.
+ */
+export function runStarters(env: NodeJS.ProcessEnv): string[] {
+  const logins = [env.GITHUB_ACTOR?.trim(), env.GITHUB_TRIGGERING_ACTOR?.trim()].filter((l): l is string => !!l)
+  return logins.filter((l, i) => logins.findIndex((o) => o.toLowerCase() === l.toLowerCase()) === i)
+}
+
 /** The run's page, from the runner's environment, when it is known. */
 export function runUrl(env: NodeJS.ProcessEnv): string | undefined {
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = env
   return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
 }
 
-/** What the approval was for, for the record: "Run started by octocat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
+/** What the approval was for, for the record: "Run started by octocat, re-run by hubot (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)." */
 export function runContext(env: NodeJS.ProcessEnv): string | undefined {
-  const actor = runActor(env)
+  const actor = env.GITHUB_ACTOR?.trim()
+  const triggering = env.GITHUB_TRIGGERING_ACTOR?.trim()
+  const rerun = triggering && actor && triggering.toLowerCase() !== actor.toLowerCase() ? `, re-run by ${triggering}` : ''
   const details = [
     env.GITHUB_WORKFLOW && `workflow ${env.GITHUB_WORKFLOW}`,
     env.GITHUB_REF && `ref ${env.GITHUB_REF}`,
     env.GITHUB_SHA && `commit ${env.GITHUB_SHA.slice(0, 7)}`
   ].filter(Boolean)
-  if (!actor && details.length === 0) return undefined
-  return `Run started by ${actor || 'an unknown actor'}${details.length ? ` (${details.join(', ')})` : ''}.`
+  const starter = actor || triggering
+  if (!starter && details.length === 0) return undefined
+  return `Run started by ${starter || 'an unknown actor'}${rerun}${details.length ? ` (${details.join(', ')})` : ''}.`
 }
 
-/** Writes the job summary: outcome, who was asked, on which device, how long it took, a link to the run. */
 export interface SummaryContext {
   readonly timeoutSeconds: number
-  /** Approvers who started the run and so were not asked. */
-  readonly notAsked: readonly ApproverSpec[]
-  readonly actor?: string | undefined
+  /** True when a typed code was checked instead of a push. */
+  readonly code: boolean
 }
 
+/** What really happened to one approver, in words. */
+export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>, code: boolean): string {
+  const said = r.message ? `: OneLogin says "${r.message}"` : ''
+  if (r.startedRun) return `not asked: GitHub user ${r.startedRun} started this run`
+  switch (r.answer) {
+    case 'not-asked':
+      return code ? 'not asked: the gate stopped before the code was checked' : 'not asked: the gate stopped before a push was sent to them'
+    case 'approved':
+      return code ? 'code accepted' : 'accepted'
+    case 'denied':
+      return `${code ? 'code refused' : 'denied'}${said}`
+    case 'expired':
+      return `push expired with too little time left for a new one${said}`
+    case 'pending':
+      if (code) return 'code not checked: the gate stopped first'
+      switch (result.status) {
+        case 'approved':
+          return 'no answer; not needed, enough approvers accepted'
+        case 'denied':
+          return 'no answer before another approver denied'
+        case 'timed-out':
+          return 'no answer within the timeout'
+        case 'error':
+          return 'no answer before the gate stopped'
+      }
+  }
+}
+
+/** Writes the job summary: outcome, every approver and what happened to them, on which device, when, a link to the run. */
 export async function writeSummary(result: GateResult, ctx: SummaryContext, env: NodeJS.ProcessEnv): Promise<void> {
   if (!env.GITHUB_STEP_SUMMARY) return
   const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
   const rows = result.approvers.map((r) => [
-    escapeHtml(r.entry === r.userId || !r.userId ? r.entry : `${r.entry} (${r.userId})`),
+    escapeHtml(approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')),
     r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
-    escapeHtml(r.answer + (r.message ? `: ${r.message}` : '')),
-    r.answeredAt !== undefined && result.pushedAt !== undefined
-      ? `${formatDuration(r.answeredAt - result.pushedAt)} (${clockTime(r.answeredAt)})`
+    escapeHtml(answerText(r, result, ctx.code)),
+    r.answeredAfterMs !== undefined && r.answeredAt !== undefined && r.answer !== 'pending' && r.answer !== 'not-asked'
+      ? `${formatDuration(r.answeredAfterMs)} after the ${ctx.code ? 'start' : 'first push'}, at ${clockTime(r.answeredAt)}`
       : '\u2014',
     String(r.pushes)
   ])
-  for (const a of ctx.notAsked) {
-    rows.push([escapeHtml(a.entry), '\u2014', escapeHtml(`not asked: ${ctx.actor ?? 'they'} started this run`), '\u2014', '0'])
-  }
-  const waited = result.pushedAt !== undefined ? formatDuration(result.endedAt - result.pushedAt) : 'no push was sent'
+  const timeout = formatDuration(ctx.timeoutSeconds * 1000)
+  const waited =
+    result.waitedMs === undefined
+      ? `No push was sent (timeout ${timeout}).`
+      : ctx.code
+        ? `A typed code was checked; no push was sent.`
+        : `Waited ${formatDuration(result.waitedMs)} from the first push (timeout ${timeout}).`
   const link = runUrl(env)
-  const s = core.summary
-    .addHeading(HEADINGS[result.status], 2)
-    .addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
-    .addTable([
+  const s = core.summary.addHeading(HEADINGS[result.status], 2).addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
+  if (rows.length > 0) {
+    s.addTable([
       [
         { data: 'Approver', header: true },
         { data: 'Device', header: true },
         { data: 'Answer', header: true },
-        { data: 'Answered after', header: true },
+        { data: 'Answered', header: true },
         { data: 'Pushes sent', header: true }
       ],
       ...rows
     ])
-    .addRaw(`<p>Waited ${escapeHtml(waited)} (timeout ${formatDuration(ctx.timeoutSeconds * 1000)}).`, false)
+  }
+  s.addRaw(`<p>${escapeHtml(waited)}`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
   const started = runContext(env)

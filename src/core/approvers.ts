@@ -26,7 +26,13 @@ export class ApproverEntryError extends Error {
 }
 
 export const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
-const EMAIL = /^[^\s@*,]+@[^\s@*,]+\.[^\s@*,]+$/
+/**
+ * The characters real addresses use, and no others: letters, digits and
+ * `. _ % + - '` before the `@`, a domain of letters, digits and `-` labels.
+ * No `:` (so an entry cannot spell a workflow command such as
+ * `::stop-commands::`), no `*` (a OneLogin wildcard), no spaces or controls.
+ */
+const EMAIL = /^(?=.{6,254}$)[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
 const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
 
@@ -51,7 +57,7 @@ export function parseApproverEntry(entry: string): ApproverSpec {
     return { entry, by: 'id', value: who, ...withLogin }
   }
   if (who.includes('@')) {
-    if (!EMAIL.test(who)) throw bad('not an email address')
+    if (!EMAIL.test(who)) throw bad("not an email address (letters, digits and . _ % + - ' before the @, a domain after it)")
     return { entry, by: 'email', value: who, ...withLogin }
   }
   if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')

@@ -1,20 +1,24 @@
 import type { Clock } from './clock.js'
 import { ApiError, CancelledError, DeadlineError, GateError, oneLine } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
+import { parseStrictJson } from './json.js'
+import { Secrets } from './secrets.js'
 
 /** What the last response said about the account-wide rate limit. */
 export interface RateState {
   limit?: number
   remaining?: number
-  /** Epoch ms when the window resets. */
+  /** When the window resets, on the gate's monotonic clock (Clock.now). */
   resetAt?: number
 }
 
 export interface ApiResponse {
   readonly status: number
-  /** Parsed JSON body. Bodies that are not JSON never reach callers. */
+  /** Parsed JSON body. Bodies that are not JSON, or that have a key twice in one object, never reach callers. */
   readonly json: unknown
-  /** OneLogin's own message, from whichever error shape it used. */
+  /** The body as received, for checks that must see all of it (a "pending" anywhere). Never printed. */
+  readonly text: string
+  /** OneLogin's own message, from whichever error shape it used, with every secret redacted: fit to print. */
   readonly message: string
 }
 
@@ -32,6 +36,8 @@ export interface CallOptions {
   readonly answersWith401?: boolean
   /** The path as the debug log shows it, when `path` carries a secret (a verification id). */
   readonly shownPath?: string
+  /** Most attempts for this call (default MAX_ATTEMPTS): 1 for a call the gate can do without. */
+  readonly attempts?: number
 }
 
 export interface Logger {
@@ -71,10 +77,11 @@ export const MANAGE_ALL_HINT = 'MFA API v2 needs an API credential with the "Man
  */
 export class OneLoginClient {
   readonly rate: RateState = {}
+  /** Every secret of the run: masked by the host, and redacted from OneLogin's text before it is printed. */
+  readonly secrets: Secrets
   private accessToken?: string
   private tokenRenewed = false
   private readonly random: () => number
-  private readonly mask: (secret: string) => void
   private readonly scopeHint: string
 
   constructor(
@@ -82,18 +89,24 @@ export class OneLoginClient {
     private readonly clientId: string,
     private readonly clientSecret: string,
     private readonly deps: ClientDeps,
-    /** Epoch ms after which no call is started or waited for. */
+    /** Monotonic ms (Clock.now) after which no call is started or waited for. */
     public deadline: number
   ) {
     this.random = deps.random ?? Math.random
-    this.mask = deps.mask
+    this.secrets = new Secrets(deps.mask)
+    this.secrets.add(clientSecret)
     this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
+  }
+
+  /** Text from OneLogin fit to print: secrets redacted, one line, cut to `max`. */
+  clean(value: unknown, max = 300): string {
+    return this.secrets.clean(value, max)
   }
 
   /** Gets an access token (OAuth 2.0 client credentials, token API v2). */
   async authenticate(): Promise<void> {
     const basic = Buffer.from(`${this.clientId}:${this.clientSecret}`, 'utf8').toString('base64')
-    this.mask(basic)
+    this.secrets.add(basic)
     const res = await this.send(
       { method: 'POST', path: '/auth/oauth2/v2/token', body: { grant_type: 'client_credentials' }, what: 'get an access token' },
       `Basic ${basic}`
@@ -110,7 +123,7 @@ export class OneLoginClient {
     if (res.status !== 200 || !token) {
       throw new ApiError(res.status, res.message, `OneLogin gave no access token (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
     }
-    this.mask(token)
+    this.secrets.add(token)
     this.accessToken = token
   }
 
@@ -142,6 +155,7 @@ export class OneLoginClient {
   /** Sends one call, retrying what is worth retrying, within the deadline. */
   private async send(opts: CallOptions, authorization: string): Promise<ApiResponse> {
     const { clock, transport, signal, log } = this.deps
+    const maxAttempts = opts.attempts ?? MAX_ATTEMPTS
     let failures = 0
     for (;;) {
       if (signal?.aborted) throw new CancelledError()
@@ -164,9 +178,9 @@ export class OneLoginClient {
           timeoutMs: Math.min(REQUEST_TIMEOUT_MS, left),
           ...(signal ? { signal } : {})
         })
-        log.debug(`${opts.method} ${opts.shownPath ?? opts.path} -> HTTP ${raw.status} in ${clock.now() - started} ms`)
+        log.debug(`${opts.method} ${opts.shownPath ?? opts.path} -> HTTP ${raw.status} in ${Math.round(clock.now() - started)} ms`)
         this.readRateHeaders(raw)
-        const json = parseJson(raw.text)
+        const parsed = parseStrictJson(raw.text)
         if (raw.status === 429) {
           retryAfterMs = this.rateLimitWait(raw)
           problem = 'OneLogin rate limit reached (HTTP 429)'
@@ -177,10 +191,16 @@ export class OneLoginClient {
             'error',
             `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
           )
-        } else if (json === undefined) {
+        } else if (!parsed.ok && parsed.duplicateKey !== undefined) {
+          // Not a glitch to retry: an answer that reads two ways is never taken one way.
+          throw new GateError(
+            'error',
+            `OneLogin's answer (HTTP ${raw.status}) when asked to ${opts.what} has the key "${this.clean(parsed.duplicateKey, 40)}" twice in one object, so it can be read two ways; not taken as an answer.`
+          )
+        } else if (!parsed.ok) {
           problem = `OneLogin answered HTTP ${raw.status} with a body that is not JSON${looksLikeHtml(raw.text) ? ' (an HTML page, perhaps from a proxy)' : ''}`
         } else {
-          return { status: raw.status, json, message: apiMessage(json) }
+          return { status: raw.status, json: parsed.value, text: raw.text, message: apiMessage(parsed.value, (t) => this.clean(t)) }
         }
       } catch (err) {
         if (err instanceof TransportError) {
@@ -202,8 +222,8 @@ export class OneLoginClient {
         continue
       }
       failures += 1
-      if (failures >= MAX_ATTEMPTS) {
-        throw new GateError('error', `Could not ${opts.what} after ${failures} attempts: ${problem}.`)
+      if (failures >= maxAttempts) {
+        throw new GateError('error', `Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`)
       }
       const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
       const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
@@ -211,7 +231,7 @@ export class OneLoginClient {
         // Out of time because OneLogin or the network failed, not because nobody answered: an error.
         throw new GateError('error', `Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`)
       }
-      log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${MAX_ATTEMPTS}).`)
+      log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${maxAttempts}).`)
       await clock.sleep(wait, signal)
     }
   }
@@ -231,13 +251,14 @@ export class OneLoginClient {
    * past cannot turn the wait into a burst of calls.
    */
   private rateLimitWait(raw: RawResponse): number {
-    const now = this.deps.clock.now()
+    // An HTTP date is wall-clock time; the wait itself is then kept on the monotonic clock.
+    const wallNow = this.deps.clock.wallNow()
     const retryAfter = headerValue(raw, 'retry-after')?.trim()
     let wait: number | undefined
     if (retryAfter) {
       const date = Date.parse(retryAfter)
       if (/^\d+(\.\d+)?$/.test(retryAfter)) wait = Math.ceil(Number(retryAfter) * 1000)
-      else if (!Number.isNaN(date)) wait = date - now
+      else if (!Number.isNaN(date)) wait = date - wallNow
     }
     const reset = headerNumber(raw, 'x-ratelimit-reset')
     wait ??= reset !== undefined ? Math.ceil(reset * 1000) : 60_000
@@ -258,26 +279,21 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function parseJson(text: string): unknown {
-  if (!text.trim()) return undefined
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return undefined
-  }
-}
-
 function looksLikeHtml(text: string): boolean {
   return /^\s*</.test(text)
 }
 
-/** OneLogin's message from `{status:{message}}`, `{message}` or `{error_description}`. */
-export function apiMessage(json: unknown): string {
+/**
+ * OneLogin's message from `{status:{message}}`, `{message}` or
+ * `{error_description}`, made printable by `clean` (the client's: secrets
+ * redacted before the text is put on one line and cut).
+ */
+export function apiMessage(json: unknown, clean: (text: string) => string = (t) => oneLine(t)): string {
   if (!isObject(json)) return ''
   const status = json.status
   const candidates = [isObject(status) ? status.message : undefined, json.message, json.error_description, json.description]
   const found = candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')
-  return found ? oneLine(found) : ''
+  return found ? clean(found) : ''
 }
 
 function headerValue(raw: RawResponse, name: string): string | undefined {

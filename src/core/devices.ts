@@ -22,13 +22,19 @@ const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/
  * every text made printable. Undefined when its ID is not a plain token: it
  * goes into request paths, so anything else is dropped.
  */
-export function deviceFromApi(d: Record<string, unknown>, id: unknown, uses: Pick<Device, 'active' | 'needsTrigger'>): Device | undefined {
+export function deviceFromApi(
+  d: Record<string, unknown>,
+  id: unknown,
+  uses: Pick<Device, 'active' | 'needsTrigger'>,
+  /** Makes OneLogin text printable: the client's `clean`, which also redacts secrets. */
+  clean: (value: unknown, max: number) => string = oneLine
+): Device | undefined {
   const safeId = typeof id === 'string' || typeof id === 'number' ? String(id) : ''
   if (!SAFE_ID.test(safeId)) return undefined
   return {
     id: safeId,
-    factor: oneLine(d.auth_factor_name ?? d.type_display_name, 80) || 'unknown factor',
-    name: oneLine(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name, 80),
+    factor: clean(d.auth_factor_name ?? d.type_display_name, 80) || 'unknown factor',
+    name: clean(d.user_display_name ?? d.type_display_name ?? d.auth_factor_name, 80),
     isDefault: d.default === true,
     ...uses
   }

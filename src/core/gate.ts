@@ -1,13 +1,14 @@
 import type { OneLoginClient, Logger } from './client.js'
 import type { Clock } from './clock.js'
 import { chooseCodeDevice, choosePushDevice, type Device } from './devices.js'
-import { describeError, GateError, type GateStatus } from './errors.js'
-import type { MfaApi, Ticket } from './mfa.js'
+import { CancelledError, GateError, oneLine, type GateStatus } from './errors.js'
+import type { Answer, MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
-import { resolveUserId } from './users.js'
+import { checkSelfApproval } from './self-approval.js'
+import { DEFAULT_APPROVERS_SOURCE, findUser, lookUpName, userLabel } from './users.js'
 
-/** One person asked to approve. */
+/** One person who may be asked to approve. */
 export interface ApproverTarget {
   readonly spec: ApproverSpec
   /** Push to this device instead of the user's default Protect device. */
@@ -15,27 +16,49 @@ export interface ApproverTarget {
 }
 
 export interface GateOptions {
+  /** Every approver as written, those who started the run included: all are looked up, so one person cannot appear twice. */
   readonly approvers: readonly ApproverTarget[]
   /** How many approvers must accept. */
   readonly minApprovals: number
-  /** Epoch ms: no poll starts after this. */
+  /** Monotonic ms (Clock.now): no poll starts after this. */
   readonly deadline: number
   readonly pollIntervalSeconds: number
-  /** A typed one-time code: verify it instead of sending a push. */
+  /** A typed one-time code: verify it instead of sending a push. The same self-approval rules apply. */
   readonly code?: string
+  /**
+   * GitHub logins of everyone who set this run going (the action:
+   * GITHUB_ACTOR and GITHUB_TRIGGERING_ACTOR; the service: the deployment's
+   * creator and the sender). An approver written with one of them gets no
+   * push, unless `allowSelfApproval`.
+   */
+  readonly runStarters?: readonly string[]
+  readonly allowSelfApproval?: boolean
+  /** Where the approvers were written, for messages: "input 'approvers'" by default. */
+  readonly approversSource?: string
 }
 
-export type ApproverAnswer = 'approved' | 'denied' | 'pending' | 'expired'
+/**
+ * What happened to one approver: `not-asked` (nothing was sent to them: they
+ * started the run, or the gate stopped first), `pending` (asked, no answer
+ * yet or ever), or their answer.
+ */
+export type ApproverAnswer = 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'
 
 export interface ApproverRecord {
   /** The entry as written in the inputs. */
   readonly entry: string
   /** The OneLogin user ID, once known. */
   userId: string
+  /** "Ada Lovelace <ada@example.com>", from OneLogin, printable; absent when unknown. */
+  name?: string
+  /** Set when the approver started the run and so was not asked: the GitHub login that matched. */
+  startedRun?: string
   device?: Device
   answer: ApproverAnswer
-  /** Epoch ms of the answer, when there was one. */
+  /** Wall-clock epoch ms of the answer, for display. */
   answeredAt?: number
+  /** Monotonic ms from the first push (or, for a typed code, the start) to the answer. */
+  answeredAfterMs?: number
   /** OneLogin's words for a denial or expiry. */
   message?: string
   /** How many pushes this approver was sent. */
@@ -44,12 +67,15 @@ export interface ApproverRecord {
 
 export interface GateResult {
   readonly status: GateStatus
-  /** One line: why the gate ended this way. */
+  /** One line: why the gate ended this way. Free of secrets. */
   readonly message: string
+  /** Every approver as written, in order, those not asked included. */
   readonly approvers: readonly ApproverRecord[]
-  /** Epoch ms of the first push, if one was sent. */
+  /** Wall-clock epoch ms of the first push, if one was sent, for display. */
   readonly pushedAt?: number
-  /** Epoch ms when the outcome was known. */
+  /** Monotonic ms from the first push to the end, if a push was sent (or a code checked). */
+  readonly waitedMs?: number
+  /** Wall-clock epoch ms when the outcome was known, for display. */
   readonly endedAt: number
   readonly deniedBy?: string
 }
@@ -79,18 +105,26 @@ export function maxPushesFor(timeoutMs: number): number {
   return Math.ceil(timeoutMs / (PUSH_LIFETIME_MIN_S * 1000)) + 1
 }
 
+/** An approver as the log, the summary and the outputs name them: "Ada Lovelace <ada@example.com> (OneLogin user 35510511)". */
+export function approverLabel(r: Pick<ApproverRecord, 'entry' | 'userId' | 'name'>): string {
+  return r.userId ? userLabel(r.userId, r.name) : `approver ${r.entry}`
+}
+
 /**
- * Finds each approver's device, sends the pushes, and polls until enough
- * approvers accept, one denies, or the deadline passes. The gate approves
- * only on an explicit success from OneLogin for a push it sent.
+ * Checks who may approve, finds each approver's device, sends the pushes,
+ * and polls until enough approvers accept, one denies, or the deadline
+ * passes. The gate approves only on an explicit success from OneLogin for a
+ * push it sent, from a named and resolved person who did not start the run.
  */
 export async function runPushGate(opts: GateOptions, deps: GateDeps): Promise<GateResult> {
   const gate = new GateRun(opts, deps)
   try {
     return await gate.run()
   } catch (err) {
-    // Every failure still reports who was asked and on which device.
-    return gate.result(err instanceof GateError ? err.status : 'error', describeError(err))
+    // Every failure still reports who was asked and on which device; no secret OneLogin echoed survives.
+    const text = err instanceof Error ? err.message : String(err)
+    const message = oneLine(deps.client.secrets.redact(text), 1000) || 'Unknown error'
+    return gate.result(err instanceof GateError ? err.status : 'error', message)
   }
 }
 
@@ -100,16 +134,22 @@ interface Pending {
   readonly device: Device
   ticket: Ticket
   pushSentAt: number
+  lastPolledAt: number
   nextPollAt: number
 }
 
 /** One run of the gate, phase by phase. */
 class GateRun {
+  /** Every approver as written. */
   readonly records: ApproverRecord[]
+  /** Those who may be asked: not the run's starters. Filled once self-approval is checked. */
+  private asked: Array<{ readonly record: ApproverRecord; readonly target: ApproverTarget }> = []
   private readonly startedAt: number
   private readonly maxPushes: number
-  /** Epoch ms of the first push (or, for a typed code, of the start). */
-  private pushedAt?: number
+  private readonly source: string
+  /** Monotonic ms of the first push (or, for a typed code, of the check). */
+  private firstPushAt?: number
+  private firstPushWall?: number
   private warnedRate = false
 
   constructor(
@@ -119,20 +159,22 @@ class GateRun {
     this.records = opts.approvers.map((a) => ({
       entry: a.spec.entry,
       userId: a.spec.by === 'id' ? a.spec.value : '',
-      answer: 'pending',
+      answer: 'not-asked',
       pushes: 0
     }))
     this.startedAt = deps.clock.now()
     this.maxPushes = maxPushesFor(opts.deadline - this.startedAt)
+    this.source = opts.approversSource ?? DEFAULT_APPROVERS_SOURCE
   }
 
   async run(): Promise<GateResult> {
     const { client, mfa, log } = this.deps
+    this.checkSelfApproval()
     await log.group('Get an access token', async () => {
       await client.authenticate()
       log.info(`Got an access token (MFA API v${mfa.version}).`)
     })
-    const devices = await log.group(this.records.length === 1 ? 'Find the approver' : 'Find the approvers', () => this.findApprovers())
+    const devices = await log.group(this.asked.length === 1 ? 'Find the approver' : 'Find the approvers', () => this.findApprovers())
     if (this.opts.code !== undefined) {
       const code = this.opts.code
       return log.group('Verify the code', () => this.verifyCode(devices[0]!, code))
@@ -142,68 +184,122 @@ class GateRun {
   }
 
   result(status: GateStatus, message: string, deniedBy?: string): GateResult {
+    const { clock } = this.deps
     return {
       status,
       message,
       approvers: this.records,
-      endedAt: this.deps.clock.now(),
-      ...(this.pushedAt !== undefined ? { pushedAt: this.pushedAt } : {}),
+      endedAt: clock.wallNow(),
+      ...(this.firstPushWall !== undefined ? { pushedAt: this.firstPushWall } : {}),
+      ...(this.firstPushAt !== undefined ? { waitedMs: clock.now() - this.firstPushAt } : {}),
       ...(deniedBy ? { deniedBy } : {})
     }
   }
 
-  /** Resolves every approver's user ID, then picks each one's device. Every lookup happens before anything is sent. */
+  /** Before any call: who started the run gets no push; too few left is an error. The same rules for a typed code. */
+  private checkSelfApproval(): void {
+    const { log } = this.deps
+    const specs = this.opts.approvers.map((a) => a.spec)
+    const eligibility = checkSelfApproval(specs, this.opts.minApprovals, this.opts.allowSelfApproval ?? false, this.opts.runStarters ?? [])
+    for (const { spec, login } of eligibility.excluded) {
+      const record = this.records[specs.indexOf(spec)]!
+      record.startedRun = login
+      log.info(`No push to approver ${spec.entry}: GitHub user ${login} started this run and may not approve it (allow-self-approval is false).`)
+    }
+    if (eligibility.unchecked.length > 0) {
+      const entries = eligibility.unchecked.map((a) => a.entry)
+      log.warning(
+        `Cannot check that ${entries.join(', ')} did not start this run: no @github-login is given. ` +
+          (entries.length === 1 ? `Write it as "${entries[0]} @<github-login>".` : 'Write each approver as "<user> @<github-login>".')
+      )
+    }
+    this.asked = this.opts.approvers.flatMap((target, i) => (this.records[i]!.startedRun ? [] : [{ record: this.records[i]!, target }]))
+  }
+
+  /**
+   * Resolves every approver's user ID (those not asked too), refuses a person
+   * listed twice, names the ones to ask, then picks each one's device. Every
+   * lookup happens before anything is sent.
+   */
   private async findApprovers(): Promise<Device[]> {
     const { client, mfa, log } = this.deps
-    for (const [i, target] of this.opts.approvers.entries()) {
-      this.records[i]!.userId = await resolveUserId(client, target.spec)
-      if (target.spec.by !== 'id') log.info(`${target.spec.value} is OneLogin user ${this.records[i]!.userId}.`)
-    }
-    const chosen: Device[] = []
+    const names = new Map<ApproverRecord, string>()
     for (const [i, target] of this.opts.approvers.entries()) {
       const record = this.records[i]!
+      const found = await findUser(client, target.spec, this.source)
+      record.userId = found.id
+      if (found.name) names.set(record, found.name)
+      if (target.spec.by !== 'id') log.info(`Approver ${target.spec.entry} is OneLogin user ${found.id}.`)
+    }
+    this.refuseDuplicates()
+    for (const { record } of this.asked) {
+      const name = names.get(record) ?? (await lookUpName(client, record.userId, mfa.version, (m) => log.debug(m)))
+      if (name) record.name = name
+    }
+    const chosen: Device[] = []
+    for (const { record, target } of this.asked) {
       const listed = await mfa.listDevices(record.userId)
       const device =
         this.opts.code !== undefined ? chooseCodeDevice(listed, record.userId, target.deviceId) : choosePushDevice(listed, record.userId, target.deviceId)
       record.device = device
       chosen.push(device)
-      log.info(`User ${record.userId}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
+      log.info(`Device for ${approverLabel(record)}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
     }
     return chosen
   }
 
+  /** One OneLogin user written twice (by ID and by email, say) would count twice, or slip past self-approval: an error naming both entries. */
+  private refuseDuplicates(): void {
+    const seen = new Map<string, ApproverRecord>()
+    for (const record of this.records) {
+      const first = seen.get(record.userId)
+      if (first) {
+        throw new GateError(
+          'error',
+          `The ${this.source} names OneLogin user ${record.userId} twice: "${first.entry}" and "${record.entry}". List each person once.`
+        )
+      }
+      seen.set(record.userId, record)
+    }
+  }
+
   /** A typed code: one attempt, no push. */
   private async verifyCode(device: Device, code: string): Promise<GateResult> {
-    const record = this.records[0]!
-    const answer = await this.deps.mfa.verifyCode(record.userId, device, code)
-    this.pushedAt = this.startedAt
-    record.answeredAt = this.deps.clock.now()
-    if (answer.kind === 'approved') {
-      record.answer = 'approved'
-      return this.result('approved', `User ${record.userId}'s code was accepted.`)
-    }
-    record.answer = 'denied'
+    const { client, clock, mfa } = this.deps
+    const record = this.asked[0]!.record
+    client.secrets.add(code)
+    this.firstPushAt = this.startedAt
+    this.firstPushWall = clock.wallNow() - (clock.now() - this.startedAt)
+    record.answer = 'pending'
+    const answer = await mfa.verifyCode(record.userId, device, code)
+    this.answered(record, answer.kind === 'approved' ? 'approved' : 'denied')
+    if (this.deps.signal?.aborted) throw new CancelledError()
+    if (answer.kind === 'approved') return this.result('approved', `The code of ${approverLabel(record)} was accepted.`)
     record.message = answer.kind === 'pending' ? 'no answer' : answer.message
-    return this.result('denied', `User ${record.userId}'s code was refused: OneLogin says "${record.message}".`, record.userId)
+    return this.result('denied', `The code of ${approverLabel(record)} was refused: OneLogin says "${record.message}".`, record.userId)
   }
 
   private async sendPushes(devices: readonly Device[]): Promise<Pending[]> {
     const { clock, log } = this.deps
     const sent: Pending[] = []
-    for (const [i, record] of this.records.entries()) {
+    for (const [i, { record }] of this.asked.entries()) {
       const device = devices[i]!
       const ticket = await this.sendPush(record, device)
       const at = clock.now()
-      this.pushedAt ??= at
+      if (this.firstPushAt === undefined) {
+        this.firstPushAt = at
+        this.firstPushWall = clock.wallNow()
+      }
       const first = nextPollDelay({ sincePushMs: 0, minIntervalMs: this.opts.pollIntervalSeconds * 1000 })
-      sent.push({ record, device, ticket, pushSentAt: at, nextPollAt: planNextPoll(at, first, this.opts) })
-      log.info(`Push sent to user ${record.userId} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`)
+      sent.push({ record, device, ticket, pushSentAt: at, lastPolledAt: at, nextPollAt: planNextPoll(at, first, this.opts) })
+      log.info(`Push sent to ${approverLabel(record)} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`)
     }
     return sent
   }
 
   private async sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
     record.pushes += 1
+    record.answer = 'pending'
     return this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
   }
 
@@ -211,7 +307,7 @@ class GateRun {
   private async waitForAnswers(pending: Pending[]): Promise<GateResult> {
     const { clock, log } = this.deps
     const need = this.opts.minApprovals
-    const who = need === 1 && this.records.length === 1 ? `user ${this.records[0]!.userId}` : `${need} of ${this.records.length} approvers`
+    const who = need === 1 && this.asked.length === 1 ? approverLabel(this.asked[0]!.record) : `${need} of ${this.asked.length} approvers`
     log.info(`Waiting up to ${formatDuration(this.opts.deadline - clock.now())} for ${who} to accept the push on their phone.`)
     let nextProgressAt = clock.now() + PROGRESS_EVERY_MS
     for (;;) {
@@ -222,8 +318,16 @@ class GateRun {
       for (const p of open) {
         if (clock.now() >= p.nextPollAt) await this.poll(p)
       }
-      const outcome = this.outcome(pending)
-      if (outcome) return outcome
+      let outcome = this.outcome(pending)
+      if (outcome?.status === 'approved') {
+        await this.lookForDenials(pending)
+        outcome = this.outcome(pending)
+      }
+      if (outcome) {
+        // A cancelled job never ends approved, even if the answer came in as the signal did.
+        if (this.deps.signal?.aborted) throw new CancelledError()
+        return outcome
+      }
       if (clock.now() >= nextProgressAt) {
         nextProgressAt = clock.now() + PROGRESS_EVERY_MS
         log.info(`Still waiting: ${formatDuration(this.opts.deadline - clock.now())} left.`)
@@ -234,24 +338,19 @@ class GateRun {
   /** One poll of one push: record the answer, send a new push if it expired, and plan the next poll. */
   private async poll(p: Pending): Promise<void> {
     const { client, clock, log, mfa } = this.deps
+    p.lastPolledAt = clock.now()
     const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
-    const t = clock.now()
-    if (answer.kind === 'approved') {
-      Object.assign(p.record, { answer: 'approved', answeredAt: t })
-      const count = this.records.filter((r) => r.answer === 'approved').length
-      const tally = this.opts.minApprovals > 1 ? ` (${count} of ${this.opts.minApprovals} approvals)` : ''
-      log.info(`User ${p.record.userId} accepted the push after ${formatDuration(t - p.pushSentAt)}${tally}.`)
-    } else if (answer.kind === 'denied') {
-      Object.assign(p.record, { answer: 'denied', answeredAt: t, message: answer.message })
-      log.info(`User ${p.record.userId} did not approve: OneLogin says "${answer.message}".`)
+    if (answer.kind === 'approved' || answer.kind === 'denied') {
+      this.record(p, answer)
     } else if (answer.kind === 'expired') {
-      if (this.opts.deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && p.record.pushes < this.maxPushes) {
-        log.info(`The push to user ${p.record.userId} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`)
+      if (this.opts.deadline - clock.now() >= MIN_TIME_FOR_NEW_PUSH_MS && p.record.pushes < this.maxPushes) {
+        log.info(`The push to ${approverLabel(p.record)} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`)
         p.ticket = await this.sendPush(p.record, p.device)
         p.pushSentAt = clock.now()
       } else {
-        Object.assign(p.record, { answer: 'expired', answeredAt: t, message: answer.message })
-        log.info(`The push to user ${p.record.userId} expired with too little time left for a new one.`)
+        this.answered(p.record, 'expired')
+        p.record.message = answer.message
+        log.info(`The push to ${approverLabel(p.record)} expired with too little time left for a new one.`)
       }
     }
     const step = nextPollDelay({
@@ -269,14 +368,57 @@ class GateRun {
     p.nextPollAt = planNextPoll(clock.now(), step, this.opts)
   }
 
-  /** The outcome once it is known: enough approvals, a denial, too few left, or the deadline with no poll left. */
+  /** Records an accept or a denial, and says so. */
+  private record(p: Pending, answer: Extract<Answer, { kind: 'approved' | 'denied' }>): void {
+    const { clock, log } = this.deps
+    this.answered(p.record, answer.kind)
+    const after = formatDuration(clock.now() - p.pushSentAt)
+    if (answer.kind === 'approved') {
+      const count = this.records.filter((r) => r.answer === 'approved').length
+      const tally = this.opts.minApprovals > 1 ? ` (${count} of ${this.opts.minApprovals} approvals)` : ''
+      log.info(`Accepted by ${approverLabel(p.record)} after ${after}${tally}.`)
+    } else {
+      p.record.message = answer.message
+      log.info(`Denied by ${approverLabel(p.record)} after ${after}: OneLogin says "${answer.message}".`)
+    }
+  }
+
+  private answered(record: ApproverRecord, answer: ApproverAnswer): void {
+    const { clock } = this.deps
+    record.answer = answer
+    record.answeredAt = clock.wallNow()
+    record.answeredAfterMs = clock.now() - (this.firstPushAt ?? this.startedAt)
+  }
+
+  /**
+   * The quorum is complete: before it is published, each push still open is
+   * polled once more (no sooner than poll-interval after its last poll), so
+   * that a denial given at the same time as the last accept is seen and wins.
+   * No new push is sent here.
+   */
+  private async lookForDenials(pending: readonly Pending[]): Promise<void> {
+    const { clock, log, mfa } = this.deps
+    const open = pending.filter((p) => p.record.answer === 'pending')
+    if (open.length === 0) return
+    log.info(`Enough approvals; checking the ${open.length === 1 ? 'other open push' : `${open.length} other open pushes`} for a denial before approving.`)
+    const floorMs = Math.max(1, this.opts.pollIntervalSeconds) * 1000
+    for (const p of [...open].sort((a, b) => a.lastPolledAt - b.lastPolledAt)) {
+      const due = p.lastPolledAt + floorMs
+      if (due > clock.now()) await clock.sleep(due - clock.now(), this.deps.signal)
+      p.lastPolledAt = clock.now()
+      const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)
+      if (answer.kind === 'approved' || answer.kind === 'denied') this.record(p, answer)
+    }
+  }
+
+  /** The outcome once it is known: a denial (which wins), enough approvals, too few left, or the deadline with no poll left. */
   private outcome(pending: readonly Pending[]): GateResult | undefined {
     const need = this.opts.minApprovals
-    const approved = this.records.filter((r) => r.answer === 'approved')
+    const approved = this.records.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
     const denied = this.records.find((r) => r.answer === 'denied')
     const open = pending.filter((p) => p.record.answer === 'pending')
+    if (denied) return this.result('denied', `Denied by ${approverLabel(denied)}: OneLogin says "${denied.message}".`, denied.userId)
     if (approved.length >= need) return this.result('approved', approvalMessage(approved, need))
-    if (denied) return this.result('denied', `User ${denied.userId} denied the push: OneLogin says "${denied.message}".`, denied.userId)
     if (approved.length + open.length < need) {
       return this.result('timed-out', `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`)
     }
@@ -288,8 +430,8 @@ class GateRun {
 }
 
 function approvalMessage(approved: readonly ApproverRecord[], need: number): string {
-  const who = approved.map((r) => r.userId).join(', ')
-  return need === 1 ? `Approved by user ${who}.` : `Approved by ${approved.length} approvers (users ${who}); ${need} were needed.`
+  const who = approved.map(approverLabel)
+  return need === 1 && approved.length === 1 ? `Approved by ${who[0]}.` : `Approved by ${approved.length} approvers (${need} needed): ${who.join(', ')}.`
 }
 
 /** "4m05s", "12 s" */

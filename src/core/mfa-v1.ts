@@ -10,17 +10,17 @@ export class MfaV1 implements MfaApi {
 
   constructor(
     private readonly client: OneLoginClient,
-    private readonly clock: Clock,
-    private readonly mask: (secret: string) => void
+    private readonly clock: Clock
   ) {}
 
   async listDevices(userId: string): Promise<Device[]> {
     const res = await this.client.call({ method: 'GET', path: `/api/1/users/${userId}/otp_devices`, what: `list the devices of user ${userId}` })
     const list = isObject(res.json) && isObject(res.json.data) ? res.json.data.otp_devices : undefined
     if (res.status !== 200 || !Array.isArray(list)) throw userCallError(res, userId, 'list the devices')
+    const clean = (v: unknown, max: number): string => this.client.clean(v, max)
     return list
       .filter(isObject)
-      .map((d) => deviceFromApi(d, d.id, { active: d.active !== false, needsTrigger: d.needs_trigger === true }))
+      .map((d) => deviceFromApi(d, d.id, { active: d.active !== false, needsTrigger: d.needs_trigger === true }, clean))
       .filter((d): d is Device => d !== undefined)
   }
 
@@ -32,10 +32,20 @@ export class MfaV1 implements MfaApi {
       body: { state_token_expires_in: expiresInSeconds },
       what: `send the push to user ${userId}`
     })
-    const first = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data[0] : undefined
+    const data = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data : undefined
+    const first = data?.length === 1 ? data[0] : undefined
     const stateToken = isObject(first) && typeof first.state_token === 'string' ? first.state_token : ''
-    if (stateToken) this.mask(stateToken)
-    if (res.status !== 200 || !stateToken) throw userCallError(res, userId, 'send the push', device.id)
+    if (stateToken) this.client.secrets.add(stateToken)
+    if (res.status !== 200 || !stateToken) {
+      if (res.status === 200 && data !== undefined && data.length > 1) {
+        throw new GateError('error', `OneLogin answered the push to user ${userId} with ${data.length} state tokens instead of one; not taken as a push.`)
+      }
+      throw userCallError(res, userId, 'send the push', device.id)
+    }
+    const answeredDevice = isObject(first) ? first.device_id : undefined
+    if (answeredDevice !== undefined && String(answeredDevice) !== device.id) {
+      throw new GateError('error', `OneLogin answered the push to user ${userId} for another device than ${device.id}; not taken as a push.`)
+    }
     return { handle: stateToken, expiresAt: sentAt + expiresInSeconds * 1000 }
   }
 
@@ -65,25 +75,23 @@ export class MfaV1 implements MfaApi {
 }
 
 /**
- * Reads a v1 verify answer. Approval needs HTTP 200 and an explicit success
- * status in a JSON body. "pending" anywhere in the message means keep
- * waiting. OneLogin does not document its words for a denial or an expired
- * state token, so: a 400 that speaks of an invalid/expired token, or any
- * refusal once the push's own lifetime is over, is an expiry; every other
- * refusal is a denial.
+ * Reads a v1 verify answer. It approves only when every signal agrees:
+ * HTTP 200, and a JSON `status` with `error: false`, `type: "success"` and
+ * `code: 200`, and no "pending" anywhere in the body (a duplicated key never
+ * gets this far: the client refuses it). "pending" anywhere means keep
+ * waiting, whatever else the answer says. Any other HTTP 200 is an error.
+ * OneLogin does not document its words for a denial or an expired state
+ * token, so: a 400 that speaks of an invalid/expired token, or any refusal
+ * once the push's own lifetime is over, is an expiry; every other refusal is
+ * a denial.
  */
 export function classifyVerify(res: ApiResponse, expiresAt: number, now: number): Answer {
+  if (/pending/i.test(res.text) || /pending/i.test(res.message)) return { kind: 'pending' }
   const status = isObject(res.json) && isObject(res.json.status) ? res.json.status : undefined
-  if (
-    res.status === 200 &&
-    status !== undefined &&
-    status.error === false &&
-    (status.type === 'success' || status.code === 200 || status.code === '200')
-  ) {
+  if (res.status === 200 && status !== undefined && status.error === false && status.type === 'success' && status.code === 200) {
     return { kind: 'approved' }
   }
   const message = res.message || `HTTP ${res.status}`
-  if (/pending/i.test(res.message)) return { kind: 'pending' }
   if (res.status === 200) {
     throw new GateError('error', `OneLogin answered HTTP 200 without a clear success (${message}); not taken as approval.`)
   }

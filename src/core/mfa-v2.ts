@@ -16,8 +16,7 @@ export class MfaV2 implements MfaApi {
 
   constructor(
     private readonly client: OneLoginClient,
-    private readonly clock: Clock,
-    private readonly mask: (secret: string) => void
+    private readonly clock: Clock
   ) {}
 
   async listDevices(userId: string): Promise<Device[]> {
@@ -28,7 +27,7 @@ export class MfaV2 implements MfaApi {
     const devices: Device[] = []
     for (const d of list.filter(isObject)) {
       // v2 lists activated factors only.
-      const push = deviceFromApi(d, d.device_id ?? d.id, { active: true, needsTrigger: true })
+      const push = deviceFromApi(d, d.device_id ?? d.id, { active: true, needsTrigger: true }, (v, max) => this.client.clean(v, max))
       if (!push) continue
       if (isProtect(push)) {
         // Protect takes a push and verifies its own code: list both uses, as v1 does.
@@ -54,11 +53,7 @@ export class MfaV2 implements MfaApi {
     })
     // After expires_at OneLogin's answer is undocumented (404 likely): treat a missing verification as expired.
     if (res.status === 404) return { kind: 'expired', message: res.message || 'verification not found' }
-    const answeredId = isObject(res.json) ? res.json.id : undefined
-    if (answeredId !== undefined && String(answeredId) !== ticket.handle) {
-      throw new GateError('error', `OneLogin answered about another verification than the push it sent to user ${userId}; not taken as approval.`)
-    }
-    return classifyVerification(res)
+    return this.readVerification(res, userId, ticket.handle)
   }
 
   async verifyCode(userId: string, device: Device, code: string): Promise<Answer> {
@@ -72,8 +67,30 @@ export class MfaV2 implements MfaApi {
       answersWith401: true
     })
     if (res.status >= 400) return { kind: 'denied', message: res.message || `HTTP ${res.status}` }
-    const answer = classifyVerification(res)
+    const answer = this.readVerification(res, userId, id)
     return answer.kind === 'approved' ? answer : { kind: 'denied', message: res.message || 'the code was not accepted' }
+  }
+
+  /**
+   * A verification as OneLogin answers it (an object, or a one-element
+   * array), which must be the one we created: its `id` present and equal.
+   */
+  private readVerification(res: ApiResponse, userId: string, handle: string): Answer {
+    if (res.status >= 400) return classifyVerification(res.status, oneVerification(res.json), res.message)
+    const body = oneVerification(res.json)
+    if (!body) {
+      throw new GateError('error', `OneLogin answered HTTP ${res.status} about the push to user ${userId} with no single verification; not taken as approval.`)
+    }
+    const answeredId = idOf(body.id)
+    if (answeredId !== handle) {
+      throw new GateError(
+        'error',
+        answeredId
+          ? `OneLogin answered about another verification than the push it sent to user ${userId}; not taken as approval.`
+          : `OneLogin answered about the push to user ${userId} without naming the verification; not taken as approval.`
+      )
+    }
+    return classifyVerification(res.status, body, res.message, (v, max) => this.client.clean(v, max))
   }
 
   private async createVerification(userId: string, device: Device, expiresIn: number, what: string): Promise<string> {
@@ -83,21 +100,54 @@ export class MfaV2 implements MfaApi {
       body: { device_id: device.id, expires_in: expiresIn },
       what: `${what} to user ${userId}`
     })
-    const id = isObject(res.json) && (typeof res.json.id === 'string' || typeof res.json.id === 'number') ? String(res.json.id) : ''
-    if (id) this.mask(id)
-    if ((res.status !== 200 && res.status !== 201) || !id) throw userCallError(res, userId, what, device.id)
+    const body = oneVerification(res.json)
+    const id = body ? idOf(body.id) : ''
+    if (id) this.client.secrets.add(id)
+    if (res.status !== 200 && res.status !== 201) throw userCallError(res, userId, what, device.id)
+    if (!body || !id) {
+      throw new GateError(
+        'error',
+        `OneLogin answered HTTP ${res.status} when asked to ${what} to user ${userId}, but with no single verification id; nothing to wait for.`
+      )
+    }
+    if (body.device_id !== undefined && String(body.device_id) !== device.id) {
+      throw new GateError('error', `OneLogin created the verification for user ${userId} on another device than ${device.id}; not taken as a push.`)
+    }
+    if (body.user_id !== undefined && String(body.user_id) !== userId) {
+      throw new GateError('error', `OneLogin created the verification for another user than ${userId}; not taken as a push.`)
+    }
     return id
   }
 }
 
-/** Reads a v2 verification: only `status: "accepted"` with HTTP 200 approves. */
-export function classifyVerification(res: ApiResponse): Answer {
-  const status = isObject(res.json) && typeof res.json.status === 'string' ? res.json.status.toLowerCase() : undefined
-  if (res.status === 200 && status === 'accepted') return { kind: 'approved' }
+/**
+ * The one verification in a v2 answer. OneLogin's reference page shows a
+ * one-element array, its OpenAPI description a single object: both are
+ * read. Anything else (an empty or longer array, a string) is undefined.
+ */
+export function oneVerification(json: unknown): Record<string, unknown> | undefined {
+  if (Array.isArray(json)) return json.length === 1 && isObject(json[0]) ? json[0] : undefined
+  return isObject(json) ? json : undefined
+}
+
+/** A verification id as sent: a non-empty string or a number; anything else (an array, an object) is ''. */
+function idOf(value: unknown): string {
+  return (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : ''
+}
+
+/** Reads a v2 verification's status: only `status: "accepted"` with HTTP 200 approves. */
+export function classifyVerification(
+  httpStatus: number,
+  body: Record<string, unknown> | undefined,
+  message: string,
+  clean: (value: unknown, max: number) => string = oneLine
+): Answer {
+  const status = body && typeof body.status === 'string' ? body.status.toLowerCase() : undefined
+  if (httpStatus === 200 && status === 'accepted') return { kind: 'approved' }
   if (status === 'pending') return { kind: 'pending' }
-  if (status === 'rejected') return { kind: 'denied', message: res.message || 'rejected on the device' }
-  if (res.status >= 400) return { kind: 'denied', message: res.message || `HTTP ${res.status}` }
-  throw new GateError('error', `OneLogin answered HTTP ${res.status} with an unknown verification status (${oneLine(status, 40) || 'none'}); not taken as approval.`)
+  if (status === 'rejected') return { kind: 'denied', message: message || 'rejected on the device' }
+  if (httpStatus >= 400) return { kind: 'denied', message: message || `HTTP ${httpStatus}` }
+  throw new GateError('error', `OneLogin answered HTTP ${httpStatus} with an unknown verification status (${clean(status, 40) || 'none'}); not taken as approval.`)
 }
 
 function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {

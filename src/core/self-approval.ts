@@ -3,39 +3,43 @@ import type { ApproverSpec } from './approvers.js'
 
 export interface Eligibility {
   readonly eligible: readonly ApproverSpec[]
-  /** Approvers who started the run and so get no push. */
-  readonly excluded: readonly ApproverSpec[]
+  /** Approvers who started the run and so get no push, each with the GitHub login that matched. */
+  readonly excluded: ReadonlyArray<{ readonly spec: ApproverSpec; readonly login: string }>
   /** Approvers listed without a GitHub login, who cannot be checked. */
   readonly unchecked: readonly ApproverSpec[]
-  /** The GitHub login that started the run, if known. */
-  readonly actor?: string
-}
-
-/** The person who started the run: GITHUB_TRIGGERING_ACTOR, else GITHUB_ACTOR. */
-export function runActor(env: NodeJS.ProcessEnv): string | undefined {
-  return env.GITHUB_TRIGGERING_ACTOR?.trim() || env.GITHUB_ACTOR?.trim() || undefined
 }
 
 /**
- * Drops the approver who started the run, unless self-approval is allowed,
- * and fails before anything is sent when too few approvers are left.
+ * Drops every approver whose `@github-login` is one of `runStarters`, unless
+ * self-approval is allowed, and fails before anything is sent when too few
+ * approvers are left. `runStarters` are the GitHub logins of everyone who
+ * set this run going: the action passes GITHUB_ACTOR and
+ * GITHUB_TRIGGERING_ACTOR (so a re-run by someone else excludes both); the
+ * service passes the deployment's creator and the webhook's sender. Logins
+ * compare case-insensitively, as GitHub's do. Pure: reads no environment.
  */
 export function checkSelfApproval(
   approvers: readonly ApproverSpec[],
   minApprovals: number,
   allowSelfApproval: boolean,
-  env: NodeJS.ProcessEnv
+  runStarters: readonly string[]
 ): Eligibility {
-  const actor = runActor(env)
-  const isActor = (a: ApproverSpec): boolean => !!actor && !!a.login && a.login.toLowerCase() === actor.toLowerCase()
-  const excluded = allowSelfApproval ? [] : approvers.filter(isActor)
-  const eligible = approvers.filter((a) => !excluded.includes(a))
+  const starters = new Map(runStarters.map((l) => l.trim()).filter(Boolean).map((l) => [l.toLowerCase(), l]))
+  const matchOf = (a: ApproverSpec): string | undefined => (a.login ? starters.get(a.login.toLowerCase()) : undefined)
+  const excluded = allowSelfApproval
+    ? []
+    : approvers.flatMap((spec) => {
+        const login = matchOf(spec)
+        return login ? [{ spec, login }] : []
+      })
+  const eligible = approvers.filter((a) => !excluded.some((e) => e.spec === a))
   const unchecked = allowSelfApproval ? [] : approvers.filter((a) => !a.login)
   if (eligible.length < minApprovals) {
+    const logins = [...new Set(excluded.map((e) => e.login))]
     throw new InputError(
       'approvers',
-      `${actor} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
+      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
     )
   }
-  return { eligible, excluded, unchecked, ...(actor ? { actor } : {}) }
+  return { eligible, excluded, unchecked }
 }

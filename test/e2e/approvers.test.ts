@@ -34,8 +34,8 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', 'user-id': `${GRACE},${LINUS}` })
     expect(sim.pushes().map((p) => String(p.userId)).sort()).toEqual([GRACE, LINUS])
-    expect(r.stdout).toMatch(/ada@example.com @Ada-L started this run, so gets no push/)
-    expect(r.summary).toMatch(/not asked: ada-l started this run/)
+    expect(r.stdout).toMatch(/^No push to approver ada@example.com @Ada-L: GitHub user ada-l started this run/m)
+    expect(r.summary).toMatch(/not asked: GitHub user ada-l started this run/)
   })
 
   it('fails before sending anything when the run starter leaves too few approvers', async (ctx) => {
@@ -47,7 +47,7 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     })
     expect(r.exitCode).toBe(1)
     expect(r.outputs.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
+    expect(r.stdout).toMatch(/::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
     expect(sim.calls()).toEqual([])
   })
 
@@ -60,15 +60,15 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     const r = await running
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': LINUS })
-    expect(r.summary).toMatch(new RegExp(`<td>${ADA}</td>.*<td>approved</td>`))
-    expect(r.summary).toMatch(new RegExp(`<td>${LINUS}</td>.*<td>denied: `))
+    expect(r.summary).toMatch(new RegExp(`<td>Ada Lovelace &lt;ada@example.com&gt; \\(OneLogin user ${ADA}\\)</td>.*<td>accepted</td>`))
+    expect(r.summary).toMatch(new RegExp(`<td>Linus Torvalds &lt;linus@example.com&gt; \\(OneLogin user ${LINUS}\\)</td>.*<td>denied: `))
   })
 
   it('looks approvers up by email and username and refuses an unknown one before any push', async (ctx) => {
     const sim = await simFor(ctx)
     const r = await runDist({ node: RUNNER_NODE, inputs: inputs(sim, { approvers: 'grace, nobody@example.com' }) })
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/grace is OneLogin user 35510512/)
+    expect(r.stdout).toMatch(/^Approver grace is OneLogin user 35510512\./m)
     expect(r.stdout).toMatch(/::error::No OneLogin user has the email nobody@example.com/)
     expect(sim.pushes()).toEqual([])
   })

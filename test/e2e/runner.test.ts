@@ -51,13 +51,14 @@ function defineRunnerTests(node: NodeRuntime): void {
       expect(r.exitCode).toBe(0)
       expect(r.stdout).not.toMatch(/^::error::/m)
       expect(r.stdout).toContain('::add-mask::demo-client-secret')
-      expect(r.stdout).toMatch(/^Approved by user 35510511\.$/m)
+      expect(r.stdout).toMatch(/^Approved by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)\.$/m)
       expect(r.outputs).toMatchObject({
         status: 'approved',
         approved: 'true',
         'user-id': ADA,
         'device-id': ADA_PUSH,
         approvers: ADA,
+        'approver-names': `Ada Lovelace <ada@example.com> (OneLogin user ${ADA})`,
         'denied-by': ''
       })
       expect(r.outputs['wait-seconds']).toMatch(/^\d+\.\d$/)
@@ -65,7 +66,8 @@ function defineRunnerTests(node: NodeRuntime): void {
       expect(Number(r.outputs['wait-seconds'])).toBeLessThan(10)
       expect(r.summary).toContain('<h2>\u2705 Approved on OneLogin Protect</h2>')
       expect(r.summary).toContain('OneLogin Protect &quot;Ada&#39;s iPhone&quot; (525509)')
-      expect(r.summary).toContain('<td>approved</td>')
+      expect(r.summary).toContain(`<td>Ada Lovelace &lt;ada@example.com&gt; (OneLogin user ${ADA})</td>`)
+      expect(r.summary).toContain('<td>accepted</td>')
       expect(r.summary).toContain(`<a href="${RUN_URL}">`)
       expect(sim.pushes().map((p) => p.status)).toEqual(['accepted'])
     })
@@ -78,7 +80,7 @@ function defineRunnerTests(node: NodeRuntime): void {
 
       expect(r.exitCode).toBe(1)
       expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': ADA, approvers: '' })
-      expect(r.stdout).toMatch(/^::error::User 35510511 denied the push: OneLogin says "Authentication denied by user"\.$/m)
+      expect(r.stdout).toMatch(/^::error::Denied by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\): OneLogin says "Authentication denied by user"\.$/m)
       expect(r.stdout.match(/^::error::/gm)).toHaveLength(1)
       expect(r.summary).toContain('Denied on OneLogin Protect')
       expect(sim.pushes().map((p) => p.status)).toEqual(['denied'])
@@ -110,11 +112,11 @@ function defineRunnerTests(node: NodeRuntime): void {
       const r = await run
 
       expect(r.exitCode).toBe(0)
-      expect(r.stdout).toMatch(/^The push to user 35510511 expired \(".*"\); sending a new one \(push 2\)\.$/m)
-      expect(r.stdout.match(/^Push sent to user 35510511/gm)).toHaveLength(1)
+      expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \(".*"\); sending a new one \(push 2\)\.$/m)
+      expect(r.stdout.match(/^Push sent to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)/gm)).toHaveLength(1)
       expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true', approvers: ADA })
       expect(sim.pushes().map((p) => p.status)).toEqual(['expired', 'accepted'])
-      expect(r.summary).toMatch(/<td>approved<\/td><td>[^<]*<\/td><td>2<\/td><\/tr>/)
+      expect(r.summary).toMatch(/<td>accepted<\/td><td>[^<]*<\/td><td>2<\/td><\/tr>/)
     })
 
     it('approvers with min-approvals 2: passes once two of three accept', async (ctx) => {
@@ -131,13 +133,13 @@ function defineRunnerTests(node: NodeRuntime): void {
       const r = await run
 
       expect(r.exitCode).toBe(0)
-      expect(r.stdout).toMatch(/^ada@example\.com is OneLogin user 35510511\.$/m)
-      expect(r.stdout).toMatch(/^grace is OneLogin user 35510512\.$/m)
+      expect(r.stdout).toMatch(/^Approver ada@example\.com is OneLogin user 35510511\.$/m)
+      expect(r.stdout).toMatch(/^Approver grace is OneLogin user 35510512\.$/m)
       expect(r.outputs.status).toBe('approved')
       expect(r.outputs['user-id']).toBe(`${ADA},${GRACE},${LINUS}`)
       expect(r.outputs['device-id']).toBe('525509,535509,545509')
       expect(r.outputs.approvers!.split(',').sort()).toEqual([ADA, GRACE])
-      expect(r.stdout).toMatch(/^Approved by 2 approvers \(users .*\); 2 were needed\.$/m)
+      expect(r.stdout).toMatch(/^Approved by 2 approvers \(2 needed\): .* \(OneLogin user 3551051[12]\), .* \(OneLogin user 3551051[12]\)\.$/m)
       const status = Object.fromEntries(sim.pushes().map((p) => [String(p.userId), p.status]))
       expect(status).toEqual({ [ADA]: 'accepted', [GRACE]: 'accepted', [LINUS]: 'pending' })
     })
@@ -184,7 +186,7 @@ function defineRunnerTests(node: NodeRuntime): void {
 
       expect(r.exitCode).toBe(1)
       expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': ADA })
-      expect(r.stdout).toMatch(/^::error::User 35510511's code was refused/m)
+      expect(r.stdout).toMatch(/^::error::The code of Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) was refused/m)
     })
   })
 }

@@ -116,7 +116,8 @@ describe('bad credentials and missing scope fail at once, with no retries, namin
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
     const calls = sim.calls()
-    expect(calls.filter((c) => c.status === 403)).toHaveLength(1)
+    // The only other call a narrow credential may see refused is the name lookup, which the gate can do without.
+    expect(calls.filter((c) => c.status === 403 && !/^\/api\/[12]\/users\/\d+$/.test(c.path))).toHaveLength(1)
     expect(calls.filter((c) => refused.test(c.path))).toHaveLength(1)
     expect(calls.at(-1)!.status).toBe(403)
     expect(clock.sleeps).toEqual([])

@@ -41,7 +41,7 @@ describe('a push that expires while the gate waits', () => {
     expect(lifetimes[2]).toBeLessThanOrEqual(210)
     // Each new push only once the one before had expired.
     for (let i = 1; i < pushes.length; i++) expect(Date.parse(pushes[i]!.createdAt)).toBeGreaterThan(Date.parse(pushes[i - 1]!.expiresAt))
-    expect(r.stdout).toMatch(/The push to user 35510511 expired \("State token is invalid or expired"\); sending a new one \(push 2\)\./)
+    expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("State token is invalid or expired"\); sending a new one \(push 2\)\./m)
     expect(r.stdout).toMatch(/sending a new one \(push 3\)\./)
     expect(r.stdout).not.toMatch(/\(push 4\)/)
     expect(r.summary).toMatch(/<td>3<\/td>/)
@@ -66,7 +66,7 @@ describe('a push that expires while the gate waits', () => {
     )
     expect(r.status).toBe('approved')
     expect(sim.pushes().map((p) => p.status)).toEqual(['expired', 'accepted'])
-    expect(r.stdout).toMatch(/The push to user 35510511 expired \("Verification not found"\); sending a new one \(push 2\)/)
+    expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("Verification not found"\); sending a new one \(push 2\)/m)
   })
 
   it('no new push when too little time is left for one', async () => {
@@ -75,6 +75,6 @@ describe('a push that expires while the gate waits', () => {
     const r = await runAction(inputsFor(sim.url, { timeout: '902' }), { clock })
     expect(r.status).toBe('timed-out')
     expect(sim.pushes()).toHaveLength(1)
-    expect(r.stdout).toContain(`The push to user ${ADA} expired with too little time left for a new one.`)
+    expect(r.stdout).toContain(`The push to Ada Lovelace <ada@example.com> (OneLogin user ${ADA}) expired with too little time left for a new one.`)
   })
 })

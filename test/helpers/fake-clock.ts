@@ -1,11 +1,14 @@
 import type { Clock } from '../../src/core/clock.js'
 import { CancelledError } from '../../src/core/errors.js'
 
-/** A clock whose sleeps advance virtual time at once, recording each wait. */
+/** A clock whose sleeps advance virtual time at once, recording each wait. Wall and monotonic time move together. */
 export class FakeClock implements Clock {
   readonly sleeps: number[] = []
   constructor(private t = Date.UTC(2026, 10, 29, 12, 0, 0)) {}
   now(): number {
+    return this.t
+  }
+  wallNow(): number {
     return this.t
   }
   advance(ms: number): void {
