@@ -46,19 +46,19 @@ describe('MFA v2: a typed code that is not accepted', () => {
     const r = await codeAnswered(200, { id: 'ver-c', status: 'rejected', message: 'Code rejected' })
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': '35510511' })
-    expect(r.stdout).toMatch(/::error::User 35510511's code was refused: OneLogin says "Code rejected"/)
+    expect(r.stdout).toMatch(/::error::The code of .*35510511.* was refused: OneLogin says "Code rejected"/)
   })
 
   it('"pending" is a refusal: a typed code has nothing to wait for', async () => {
     const r = await codeAnswered(200, { id: 'ver-c', status: 'pending' })
     expect(r.status).toBe('denied')
-    expect(r.stdout).toMatch(/::error::User 35510511's code was refused: OneLogin says "the code was not accepted"/)
+    expect(r.stdout).toMatch(/::error::The code of .*35510511.* was refused: OneLogin says "the code was not accepted"/)
   })
 
   it('an HTTP 400 is a refusal, quoting OneLogin', async () => {
     const r = await codeAnswered(400, { statusCode: 400, name: 'BadRequest', message: 'Invalid OTP' })
     expect(r.status).toBe('denied')
-    expect(r.stdout).toMatch(/::error::User 35510511's code was refused: OneLogin says "Invalid OTP"/)
+    expect(r.stdout).toMatch(/::error::The code of .*35510511.* was refused: OneLogin says "Invalid OTP"/)
   })
 
   it('an HTTP 422 without a message is a refusal naming the status', async () => {
