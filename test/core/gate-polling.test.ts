@@ -2,68 +2,11 @@
 // phone see it: how many pushes, when each push is polled, and when the wait
 // ends. Each test runs the action in-process against nock on a fake clock and
 // records the time of every call OneLogin receives.
-import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runAction } from '../helpers/action-run.js'
-import { API, PENDING, SUCCESS, devicesBody, statusBody, tokenBody, triggerBody } from '../helpers/onelogin-shapes.js'
-
-const creds = { 'client-id': 'cid', 'client-secret': 'csecret-polling' }
-const dev = (id: number) => `/api/1/users/${id}/otp_devices`
-const EXPIRED = statusBody(400, 'bad request', 'State token is invalid or expired', true)
-
-type Reply = [number, unknown] | [number, unknown, Record<string, string>]
-
-/** One approver's push device (5000 + id) and what their phone answers, with the fake time of every call. */
-interface Phone {
-  /** Fake epoch ms of each push (trigger) OneLogin received. */
-  readonly pushes: number[]
-  /** Fake epoch ms of each poll (verify) OneLogin received. */
-  readonly polls: number[]
-}
-
-/** Token and each user's device list: a OneLogin Protect push entry 5000 + id. */
-function tenant(ids: number[]) {
-  const scope = nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
-  for (const id of ids) {
-    scope.get(dev(id)).reply(200, devicesBody([{ id: 5000 + id, auth_factor_name: 'OneLogin Protect', needs_trigger: true, default: true }]))
-  }
-  return scope
-}
-
-/**
- * User `id`'s phone: every push is accepted by OneLogin (a trigger may take
- * `triggerMs` of fake time), every poll is answered by `answer(elapsedMs)`,
- * where elapsedMs is the fake time since `start`.
- */
-function phone(clock: FakeClock, id: number, answer: (elapsedMs: number) => Reply, opts: { triggerMs?: number } = {}): Phone {
-  const start = clock.now()
-  const record: Phone = { pushes: [], polls: [] }
-  nock(API)
-    .post(`${dev(id)}/${5000 + id}/trigger`)
-    .times(1000)
-    .reply(() => {
-      clock.advance(opts.triggerMs ?? 0)
-      record.pushes.push(clock.now())
-      return [200, triggerBody(`st-${id}-${record.pushes.length}`, 5000 + id)]
-    })
-  nock(API)
-    .post(`${dev(id)}/${5000 + id}/verify`)
-    .times(5000)
-    .reply(() => {
-      record.polls.push(clock.now())
-      return answer(clock.now() - start) as [number, unknown]
-    })
-  return record
-}
-
-/** Gaps between one push's polls, and from each push to its first poll. */
-function gaps(p: Phone): number[] {
-  const events = [...p.pushes.map((t) => ({ t, push: true })), ...p.polls.map((t) => ({ t, push: false }))].sort((a, b) => a.t - b.t || (a.push ? -1 : 1))
-  const out: number[] = []
-  for (let i = 1; i < events.length; i++) if (!events[i]!.push) out.push(events[i]!.t - events[i - 1]!.t)
-  return out
-}
+import { PENDING, SUCCESS } from '../helpers/onelogin-shapes.js'
+import { EXPIRED, creds, gaps, phone, tenant } from './phone.js'
 
 describe('pushes: a push that keeps expiring is not sent again and again', () => {
   it('sends at most one push per two minutes of timeout, plus one, then ends as timed-out', async () => {
