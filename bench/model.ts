@@ -86,11 +86,11 @@ export function firstAtOrAfter(times: readonly number[], t: number): number | un
   return times[lo]
 }
 
-/** Calls before the push for one approver with a numeric user ID: token and device list. */
-export const SETUP_CALLS = 2
+/** Calls before the push for one approver with a numeric user ID: token, name lookup and device list. */
+export const SETUP_CALLS = 3
 
 /**
- * All API calls for an unanswered wait of one approver: token, device list,
+ * All API calls for an unanswered wait of one approver: token, name lookup, device list,
  * one trigger (the gate gives the push the whole time left, up to 900 s) and
  * every verify.
  */

@@ -180,7 +180,7 @@ function onSignal(signal: NodeJS.Signals): void {
 async function runAction(sim: Sim, opts: Options, view: LogView): Promise<ActionResult> {
   const action = startAction({
     node: process.execPath,
-    inputs: demoInputs(sim.url, { 'user-id': USER_ID, timeout: String(opts.timeout) }),
+    inputs: demoInputs(sim.url, { 'user-id': `${USER_ID} @ada-lovelace`, timeout: String(opts.timeout) }),
     env: JOB_ENV,
     onStdout: (c) => view.write('out', c),
     onStderr: (c) => view.write('err', c),

@@ -3,11 +3,12 @@
 // GITHUB_* values the job summary links to. Used by `npm run demo`, the runner-level tests and
 // the benchmark.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseOutputFile } from './action-files.js'
+import { randomBytes } from 'node:crypto'
+import { parseOutputFile, summaryToText } from './action-files.js'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const DIST = join(ROOT, 'dist', 'index.js')
@@ -106,6 +107,22 @@ export function createActionFiles(prefix = 'gate-action-'): ActionFiles {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * With GATE_SUMMARY_DIR set, every job summary a run writes is kept there as plain text, with the
+ * inputs and the outcome, so that a person can read each one as a reviewer would
+ * (`GATE_SUMMARY_DIR=.tmp/summaries npm test`).
+ */
+export function keepSummary(summary: string, inputs: Record<string, string>, outcome: string): void {
+  const dir = process.env.GATE_SUMMARY_DIR
+  if (!dir || !summary) return
+  mkdirSync(dir, { recursive: true })
+  const shown = Object.entries(inputs)
+    .filter(([k]) => k !== 'client-secret' && k !== 'otp')
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+  const text = [`outcome: ${outcome}`, ...shown, '', summaryToText(summary), ''].join('\n')
+  writeFileSync(join(dir, `${Date.now()}-${randomBytes(3).toString('hex')}.txt`), text)
 }
 
 /** What the runner sets for the step itself: its files, the run's GITHUB_* values, one INPUT_* per input. */
@@ -233,6 +250,7 @@ export function startAction(opts: StartActionOptions): ActionProcess {
     child.once('close', (exitCode, signal) => {
       try {
         const { outputText, outputs, summary } = files.read()
+        keepSummary(summary, opts.inputs, `exit ${exitCode ?? signal}, status ${outputs.status ?? '(none)'}`)
         const at = exitedAt ?? nowMs()
         ok({ exitCode, signal, stdout, stderr, outputText, outputs, summary, startedAt, exitedAt: at, durationMs: at - startedAt })
       } catch (err) {

@@ -16,6 +16,16 @@ describe('classifyVerify (MFA v1)', () => {
     expect(classifyVerify(res(201, SUCCESS), FUTURE, NOW).kind).toBe('denied')
   })
 
+  it('approves only when HTTP 200, error false, type success, code 200 and no "pending" all agree', () => {
+    const body = (status: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ status: { type: 'success', code: 200, message: 'Success', error: false, ...status }, ...extra })
+    expect(classifyVerify(res(200, body({})), FUTURE, NOW)).toEqual({ kind: 'approved' })
+    expect(classifyVerify(res(200, body({ message: 'Authentication pending on OL Protect' })), FUTURE, NOW)).toEqual({ kind: 'pending' })
+    expect(classifyVerify(res(200, body({}, { data: { note: 'Pending' } })), FUTURE, NOW)).toEqual({ kind: 'pending' })
+    for (const mixed of [{ type: 'Unauthorized' }, { code: '200' }, { code: 401 }, { error: undefined }, { error: 'false' }, { type: 'Success' }]) {
+      expect(() => classifyVerify(res(200, body(mixed)), FUTURE, NOW), JSON.stringify(mixed)).toThrow(/not taken as approval/)
+    }
+  })
+
   it('keeps waiting on any message that says pending', () => {
     expect(classifyVerify(res(401, PENDING), FUTURE, NOW)).toEqual({ kind: 'pending' })
     expect(classifyVerify(res(200, statusBody(200, 'x', 'Push PENDING', true)), FUTURE, NOW)).toEqual({ kind: 'pending' })

@@ -44,7 +44,9 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     settings = readSettings(deps.read)
   } catch (err) {
     const message = err instanceof InputError ? err.message : `Could not read the inputs: ${describeError(err)}`
-    decide({ status: 'error', message, approvers: [], endedAt: clock.wallNow() }, deps)
+    const result: GateResult = { status: 'error', message, approvers: [], endedAt: clock.wallNow() }
+    decide(result, deps)
+    await writeSummary(result, { code: false }, env)
     return 'error'
   }
 

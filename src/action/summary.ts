@@ -45,7 +45,8 @@ export function runContext(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 export interface SummaryContext {
-  readonly timeoutSeconds: number
+  /** Unknown when the inputs could not be read. */
+  readonly timeoutSeconds?: number
   /** True when a typed code was checked instead of a push. */
   readonly code: boolean
 }
@@ -56,6 +57,7 @@ export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>
   if (r.startedRun) return `not asked: GitHub user ${r.startedRun} started this run`
   switch (r.answer) {
     case 'not-asked':
+      if (r.sendFailed) return 'no push confirmed: the gate stopped while sending it'
       return code ? 'not asked: the gate stopped before the code was checked' : 'not asked: the gate stopped before a push was sent to them'
     case 'approved':
       return code ? 'code accepted' : 'accepted'
@@ -83,7 +85,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
   if (!env.GITHUB_STEP_SUMMARY) return
   const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
   const rows = result.approvers.map((r) => [
-    escapeHtml(approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')),
+    escapeHtml(!r.userId ? `${r.entry} (not looked up)` : approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')),
     r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
     escapeHtml(answerText(r, result, ctx.code)),
     r.answeredAfterMs !== undefined && r.answeredAt !== undefined && r.answer !== 'pending' && r.answer !== 'not-asked'
@@ -91,13 +93,13 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
       : '\u2014',
     String(r.pushes)
   ])
-  const timeout = formatDuration(ctx.timeoutSeconds * 1000)
+  const timeout = ctx.timeoutSeconds !== undefined ? ` (timeout ${formatDuration(ctx.timeoutSeconds * 1000)})` : ''
   const waited =
     result.waitedMs === undefined
-      ? `No push was sent (timeout ${timeout}).`
+      ? `No push was sent${timeout}.`
       : ctx.code
         ? `A typed code was checked; no push was sent.`
-        : `Waited ${formatDuration(result.waitedMs)} from the first push (timeout ${timeout}).`
+        : `Waited ${formatDuration(result.waitedMs)} from the first push${timeout}.`
   const link = runUrl(env)
   const s = core.summary.addHeading(HEADINGS[result.status], 2).addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
   if (rows.length > 0) {

@@ -5,7 +5,7 @@ import { CancelledError, GateError, oneLine, type GateStatus } from './errors.js
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 import type { ApproverSpec } from './approvers.js'
 import { NEVER, nextPollDelay, planNextPoll } from './schedule.js'
-import { checkSelfApproval } from './self-approval.js'
+import { checkSelfApproval, eligibility } from './self-approval.js'
 import { DEFAULT_APPROVERS_SOURCE, findUser, lookUpName, userLabel } from './users.js'
 
 /** One person who may be asked to approve. */
@@ -53,6 +53,8 @@ export interface ApproverRecord {
   name?: string
   /** Set when the approver started the run and so was not asked: the GitHub login that matched. */
   startedRun?: string
+  /** Set when sending their first push failed: OneLogin may or may not have sent it. */
+  sendFailed?: boolean
   device?: Device
   answer: ApproverAnswer
   /** Wall-clock epoch ms of the answer, for display. */
@@ -94,6 +96,8 @@ export const PUSH_LIFETIME_MAX_S = 900
 /** A new push is not worth sending with less time than this left. */
 const MIN_TIME_FOR_NEW_PUSH_MS = 5_000
 const PROGRESS_EVERY_MS = 30_000
+/** Once enough approvers accept, the other open pushes are polled again this long after their last poll. */
+export const LOOK_FOR_DENIALS_AFTER_MS = 1_000
 
 /** A push's lifetime matched to the time left: at least 120 s, at most 900 s. */
 export function pushLifetimeSeconds(timeLeftMs: number): number {
@@ -201,14 +205,17 @@ class GateRun {
   private checkSelfApproval(): void {
     const { log } = this.deps
     const specs = this.opts.approvers.map((a) => a.spec)
-    const eligibility = checkSelfApproval(specs, this.opts.minApprovals, this.opts.allowSelfApproval ?? false, this.opts.runStarters ?? [])
-    for (const { spec, login } of eligibility.excluded) {
-      const record = this.records[specs.indexOf(spec)]!
-      record.startedRun = login
+    const allow = this.opts.allowSelfApproval ?? false
+    const starters = this.opts.runStarters ?? []
+    const found = eligibility(specs, allow, starters)
+    // Marked first, so that the summary says why they were not asked even when too few are left.
+    for (const { spec, login } of found.excluded) this.records[specs.indexOf(spec)]!.startedRun = login
+    checkSelfApproval(specs, this.opts.minApprovals, allow, starters)
+    for (const { spec, login } of found.excluded) {
       log.info(`No push to approver ${spec.entry}: GitHub user ${login} started this run and may not approve it (allow-self-approval is false).`)
     }
-    if (eligibility.unchecked.length > 0) {
-      const entries = eligibility.unchecked.map((a) => a.entry)
+    if (found.unchecked.length > 0) {
+      const entries = found.unchecked.map((a) => a.entry)
       log.warning(
         `Cannot check that ${entries.join(', ')} did not start this run: no @github-login is given. ` +
           (entries.length === 1 ? `Write it as "${entries[0]} @<github-login>".` : 'Write each approver as "<user> @<github-login>".')
@@ -224,17 +231,16 @@ class GateRun {
    */
   private async findApprovers(): Promise<Device[]> {
     const { client, mfa, log } = this.deps
-    const names = new Map<ApproverRecord, string>()
     for (const [i, target] of this.opts.approvers.entries()) {
       const record = this.records[i]!
       const found = await findUser(client, target.spec, this.source)
       record.userId = found.id
-      if (found.name) names.set(record, found.name)
+      if (found.name) record.name = found.name
       if (target.spec.by !== 'id') log.info(`Approver ${target.spec.entry} is OneLogin user ${found.id}.`)
     }
     this.refuseDuplicates()
     for (const { record } of this.asked) {
-      const name = names.get(record) ?? (await lookUpName(client, record.userId, mfa.version, (m) => log.debug(m)))
+      const name = record.name ?? (await lookUpName(client, record.userId, mfa.version, (m) => log.debug(m)))
       if (name) record.name = name
     }
     const chosen: Device[] = []
@@ -298,10 +304,18 @@ class GateRun {
     return sent
   }
 
+  /** Sends one push; only a push OneLogin confirmed is counted, and makes its approver `pending`. */
   private async sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
+    let ticket: Ticket
+    try {
+      ticket = await this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+    } catch (err) {
+      if (record.pushes === 0) record.sendFailed = true
+      throw err
+    }
     record.pushes += 1
     record.answer = 'pending'
-    return this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+    return ticket
   }
 
   /** Polls each open push when it is due, until the outcome is known. */
@@ -393,18 +407,17 @@ class GateRun {
 
   /**
    * The quorum is complete: before it is published, each push still open is
-   * polled once more (no sooner than poll-interval after its last poll), so
-   * that a denial given at the same time as the last accept is seen and wins.
-   * No new push is sent here.
+   * polled once more, a second after its last poll (never two polls of a push
+   * in one second), so that a denial given at the same time as the last
+   * accept is seen and wins. At most a second more; no new push is sent here.
    */
   private async lookForDenials(pending: readonly Pending[]): Promise<void> {
     const { clock, log, mfa } = this.deps
     const open = pending.filter((p) => p.record.answer === 'pending')
     if (open.length === 0) return
     log.info(`Enough approvals; checking the ${open.length === 1 ? 'other open push' : `${open.length} other open pushes`} for a denial before approving.`)
-    const floorMs = Math.max(1, this.opts.pollIntervalSeconds) * 1000
     for (const p of [...open].sort((a, b) => a.lastPolledAt - b.lastPolledAt)) {
-      const due = p.lastPolledAt + floorMs
+      const due = p.lastPolledAt + LOOK_FOR_DENIALS_AFTER_MS
       if (due > clock.now()) await clock.sleep(due - clock.now(), this.deps.signal)
       p.lastPolledAt = clock.now()
       const answer = await mfa.checkPush(p.record.userId, p.device, p.ticket)

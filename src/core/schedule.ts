@@ -7,7 +7,7 @@ export interface ScheduleInput {
   readonly minIntervalMs: number
   /** What OneLogin last said about the account-wide rate limit. */
   readonly rate?: RateState
-  /** Epoch ms now, to read `rate.resetAt`. */
+  /** Now, on the clock `rate.resetAt` was set on (the gate's monotonic Clock.now). Without it the reset time is not used. */
   readonly now?: number
 }
 
@@ -51,8 +51,8 @@ export function nextPollDelay(input: ScheduleInput): ScheduleStep {
   }
   const rate = input.rate
   if (rate?.remaining !== undefined && rate.limit !== undefined && rate.limit > 0) {
-    const now = input.now ?? Date.now()
-    const untilReset = rate.resetAt !== undefined ? Math.max(0, rate.resetAt - now) : undefined
+    const now = input.now
+    const untilReset = rate.resetAt !== undefined && now !== undefined ? Math.max(0, rate.resetAt - now) : undefined
     if (rate.remaining <= 0 && untilReset !== undefined) {
       return { delayMs: Math.max(delayMs, untilReset + 1_000), reason: 'rate-limit-spent' }
     }

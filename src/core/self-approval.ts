@@ -24,6 +24,20 @@ export function checkSelfApproval(
   allowSelfApproval: boolean,
   runStarters: readonly string[]
 ): Eligibility {
+  const found = eligibility(approvers, allowSelfApproval, runStarters)
+  const { eligible, excluded } = found
+  if (eligible.length < minApprovals) {
+    const logins = [...new Set(excluded.map((e) => e.login))]
+    throw new InputError(
+      'approvers',
+      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
+    )
+  }
+  return found
+}
+
+/** Who may be asked, who may not (and why), and who cannot be checked; never throws. See checkSelfApproval. */
+export function eligibility(approvers: readonly ApproverSpec[], allowSelfApproval: boolean, runStarters: readonly string[]): Eligibility {
   const starters = new Map(runStarters.map((l) => l.trim()).filter(Boolean).map((l) => [l.toLowerCase(), l]))
   const matchOf = (a: ApproverSpec): string | undefined => (a.login ? starters.get(a.login.toLowerCase()) : undefined)
   const excluded = allowSelfApproval
@@ -34,12 +48,5 @@ export function checkSelfApproval(
       })
   const eligible = approvers.filter((a) => !excluded.some((e) => e.spec === a))
   const unchecked = allowSelfApproval ? [] : approvers.filter((a) => !a.login)
-  if (eligible.length < minApprovals) {
-    const logins = [...new Set(excluded.map((e) => e.login))]
-    throw new InputError(
-      'approvers',
-      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
-    )
-  }
   return { eligible, excluded, unchecked }
 }

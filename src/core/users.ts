@@ -2,6 +2,9 @@ import { isObject, type OneLoginClient } from './client.js'
 import { ApiError, CancelledError, DeadlineError, describeError, GateError } from './errors.js'
 import type { ApproverSpec } from './approvers.js'
 
+/** A name lookup gets one attempt of at most this long: the push is not held up for a courtesy. */
+export const NAME_LOOKUP_TIMEOUT_MS = 3_000
+
 /** Where approvers were written, for messages, unless the caller says otherwise. */
 export const DEFAULT_APPROVERS_SOURCE = "input 'approvers'"
 
@@ -73,7 +76,13 @@ export async function lookUpName(
     return undefined
   }
   try {
-    const res = await client.call({ method: 'GET', path: `/api/${apiVersion}/users/${userId}`, what: `look up the name of user ${userId}`, attempts: 1 })
+    const res = await client.call({
+      method: 'GET',
+      path: `/api/${apiVersion}/users/${userId}`,
+      what: `look up the name of user ${userId}`,
+      attempts: 1,
+      timeoutMs: NAME_LOOKUP_TIMEOUT_MS
+    })
     if (res.status !== 200) return skip(`HTTP ${res.status}${res.message ? `: ${res.message}` : ''}`)
     // v1 wraps the user in `data` (a one-element array); v2 answers with the user (object or one-element array).
     const body = isObject(res.json) && 'data' in res.json ? res.json.data : res.json

@@ -54,11 +54,11 @@ describe('latencies', () => {
 })
 
 describe('callsForUnansweredWait', () => {
-  it('counts token, devices and trigger, then every verify including the last at the deadline', () => {
+  it('counts token, name lookup, devices and trigger, then every verify including the last at the deadline', () => {
     expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(SETUP_CALLS + 1 + 60)
     expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 599_000 })).toBe(SETUP_CALLS + 1 + 60)
     expect(callsForUnansweredWait(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(SETUP_CALLS + 1 + 600)
-    expect(SETUP_CALLS).toBe(2)
+    expect(SETUP_CALLS).toBe(3)
   })
 
   it('refuses waits that need a second push', () => {

@@ -1,5 +1,5 @@
 import { vi } from 'vitest'
-import { createActionFiles, stepVariables } from '../../sim/run-action.js'
+import { createActionFiles, keepSummary, stepVariables } from '../../sim/run-action.js'
 import type { Clock } from '../../src/core/clock.js'
 import type { GateStatus } from '../../src/core/errors.js'
 import type { Transport } from '../../src/core/http.js'
@@ -50,6 +50,7 @@ export async function runAction(
   try {
     const { value: status, stdout, exitCode } = await captureStdout(() => run({ ...runDeps, env: process.env }))
     const { outputs, summary } = files.read()
+    keepSummary(summary, inputs, `exit ${exitCode}, status ${status} (in-process)`)
     return { status, stdout, outputs, summary, exitCode }
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]

@@ -95,4 +95,19 @@ describe('sim: MFA v2', () => {
     expect(r.json).toMatchObject({ statusCode: 401, name: 'InvalidCredentials' })
     expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('rejected')
   })
+
+  it('answers verifications as a one-element array when set to, as OneLogin\'s reference shows; the control API switches it', async () => {
+    const h = await startSim({ v2Shape: 'array' })
+    const token = await h.token()
+    const c = await create(h, token, { device_id: String(ADA_PUSH), expires_in: 300 })
+    expect(c.status).toBe(201)
+    expect(c.json).toEqual([{ id: expect.any(String), device_id: String(ADA_PUSH), expires_at: expect.any(String) }])
+    const id = c.json[0].id
+    const status = await h.call('GET', `${BASE}/verifications/${id}`, { token })
+    expect(status.json).toEqual([{ id, status: 'pending', device_id: String(ADA_PUSH) }])
+    const set = await h.call('POST', '/_sim/v2-shape', { body: { shape: 'object' } })
+    expect(set.json).toEqual({ ok: true })
+    expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json).toEqual({ id, status: 'pending', device_id: String(ADA_PUSH) })
+    expect((await h.call('POST', '/_sim/v2-shape', { body: { shape: 'list' } })).status).toBe(400)
+  })
 })

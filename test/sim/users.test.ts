@@ -45,4 +45,26 @@ describe('sim: users lookup', () => {
     const r = await h.call('GET', '/api/2/users?email=ADA@Example.com', { token: await h.token('read_users') })
     expect(r.json.map((u: any) => u.id)).toEqual([ADA])
   })
+
+  it('by ID: v1 wraps the user in status and data, v2 answers with the user; an unknown ID is a 404', async () => {
+    const h = await startSim()
+    const token = await h.token('read_users')
+    const user = { id: ADA, email: 'ada@example.com', username: 'ada', firstname: 'Ada', lastname: 'Lovelace', status: 1, state: 1 }
+    const v1 = await h.call('GET', `/api/1/users/${ADA}`, { token })
+    expect(v1.status).toBe(200)
+    expect(v1.json).toEqual({ status: { error: false, code: 200, type: 'success', message: 'Success' }, data: [user] })
+    const v2 = await h.call('GET', `/api/2/users/${ADA}`, { token })
+    expect(v2.json).toEqual(user)
+    expect((await h.call('GET', '/api/1/users/99999999', { token })).status).toBe(404)
+    expect((await h.call('GET', '/api/2/users/99999999', { token })).status).toBe(404)
+    expect((await h.call('GET', `/api/2/users/${ADA}`, { token: await h.token('authentication_only') })).status).toBe(403)
+  })
+
+  it("by ID answers to the 'user' fault, not the 'users' one", async () => {
+    const h = await startSim()
+    const token = await h.token('read_users')
+    h.sim.setFault({ endpoint: 'user', status: 503, times: 1 })
+    expect((await h.call('GET', '/api/2/users?email=ada@example.com', { token })).status).toBe(200)
+    expect((await h.call('GET', `/api/2/users/${ADA}`, { token })).status).toBe(503)
+  })
 })
