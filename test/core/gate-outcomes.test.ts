@@ -135,22 +135,22 @@ describe('several approvers', () => {
     expect(grace.polls.map((t) => t - grace.polls[0]!)).toEqual([0, 1_000])
   })
 
-  it('re-checks the open pushes oldest poll first, each no sooner than poll-interval after its last poll, and counts a late accept', async () => {
+  it('re-checks the open pushes oldest poll first, each a second after its last poll, and counts a late accept', async () => {
     const clock = new FakeClock()
     const start = clock.now()
     tenant([101, 102, 103])
-    // The pushes go out at 0 s, 1 s and 2 s; with poll-interval 5 their first polls fall due at 5 s, 6 s and 7 s.
+    // The pushes go out at 0 s, 0.4 s and 0.8 s; Ada accepts at her first poll, at 1 s, before the others are due.
     const ada = phone(clock, 101, () => [200, SUCCESS])
-    const grace = phone(clock, 102, () => [401, PENDING], { triggerMs: 1_000 })
-    const linus = phone(clock, 103, (elapsed) => (elapsed >= 7_000 ? [200, SUCCESS] : [401, PENDING]), { triggerMs: 1_000 })
-    const r = await runAction({ ...creds, approvers: '101, 102, 103', 'min-approvals': '1', timeout: '120', 'poll-interval': '5' }, { clock })
+    const grace = phone(clock, 102, () => [401, PENDING], { triggerMs: 400 })
+    const linus = phone(clock, 103, (elapsed) => (elapsed >= 1_800 ? [200, SUCCESS] : [401, PENDING]), { triggerMs: 400 })
+    const r = await runAction({ ...creds, approvers: '101, 102, 103', 'min-approvals': '1', timeout: '120' }, { clock })
     expect(r.status).toBe('approved')
-    expect([ada, grace, linus].map((p) => p.pushes.map((t) => t - start))).toEqual([[0], [1_000], [2_000]])
-    expect([ada, grace, linus].map((p) => p.polls.map((t) => t - start))).toEqual([[5_000], [6_000], [7_000]])
+    expect([ada, grace, linus].map((p) => p.pushes.map((t) => t - start))).toEqual([[0], [400], [800]])
+    expect([ada, grace, linus].map((p) => p.polls.map((t) => t - start))).toEqual([[1_000], [1_400], [1_800]])
     expect(r.stdout).toContain('Enough approvals; checking the 2 other open pushes for a denial before approving.')
     expect(r.stdout).toContain('Approved by 2 approvers (1 needed): OneLogin user 101, OneLogin user 103.')
     expect(r.outputs.approvers).toBe('101,103')
-    expect(r.outputs['wait-seconds']).toBe('7.0')
+    expect(r.outputs['wait-seconds']).toBe('1.8')
   })
 
   it("polls the last push's final poll after the deadline, even once another push is done polling", async () => {
