@@ -177,6 +177,17 @@ describe('several approvers', () => {
     expect(r.stdout).toMatch(/::error::The input 'approvers' names OneLogin user 101 twice: "101" and "ada@example\.com"\. List each person once\./)
   })
 
+  it('a push OneLogin did not confirm is not counted, and the summary says so', async () => {
+    const clock = new FakeClock()
+    tenant([101, 102])
+    phone(clock, 101, () => [401, PENDING])
+    nock(API).post(`${dev(102)}/5102/trigger`).reply(400, statusBody(400, 'bad request', 'Nope', true))
+    const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1', timeout: '120' }, { clock })
+    expect(r.status).toBe('error')
+    expect(r.summary).toContain('no push confirmed: the gate stopped while sending it')
+    expect(r.summary).not.toMatch(/<td>102<\/td>.*<td>pending<\/td>/)
+  })
+
   it('reports the user IDs known when the gate fails before any lookup', async () => {
     const clock = new FakeClock()
     nock(API).post('/auth/oauth2/v2/token').reply(401, AUTH_FAILURE)
