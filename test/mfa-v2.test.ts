@@ -16,12 +16,14 @@ function start(devices: object = DEVICES_V2) {
   return nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody()).get(`${V2}/devices`).reply(200, devices)
 }
 
+/** Polls of verification `id`, answered from `list` in order (the last one repeated); counts the polls. */
 function statuses(list: Array<[number, unknown]>, id = 'ver-1') {
-  let i = 0
-  return nock(API)
+  const polls = { count: 0 }
+  nock(API)
     .get(`${V2}/verifications/${id}`)
     .times(500)
-    .reply(() => list[Math.min(i++, list.length - 1)] as [number, unknown])
+    .reply(() => list[Math.min(polls.count++, list.length - 1)] as [number, unknown])
+  return polls
 }
 
 describe('MFA API v2', () => {
@@ -29,10 +31,20 @@ describe('MFA API v2', () => {
     const scope = start()
       .post(`${V2}/verifications`, { device_id: 'prot-9', expires_in: 120 })
       .reply(201, { id: 'ver-1', device_id: 'prot-9', expires_at: '2026-11-29T12:02:00Z' })
-    statuses([[200, { id: 'ver-1', status: 'pending', device_id: 'prot-9' }], [200, { id: 'ver-1', status: 'accepted', device_id: 'prot-9' }]])
-    const r = await runAction(inputs, { clock: new FakeClock() })
+    const polls = statuses([
+      [200, { id: 'ver-1', status: 'pending', device_id: 'prot-9' }],
+      [200, { id: 'ver-1', status: 'pending', device_id: 'prot-9' }],
+      [200, { id: 'ver-1', status: 'accepted', device_id: 'prot-9' }]
+    ])
+    const clock = new FakeClock()
+    const begin = clock.now()
+    const r = await runAction(inputs, { clock })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
+    // Two "pending" answers were waited through; only the third poll, "accepted", approved.
+    expect(polls.count).toBe(3)
+    expect(clock.now() - begin).toBe(3_000)
+    expect(r.outputs['wait-seconds']).toBe('3.0')
     expect(r.outputs['device-id']).toBe('prot-9')
     expect(r.stdout).toContain('::add-mask::ver-1')
   })

@@ -145,6 +145,7 @@ class GateRun {
   /** Every approver as written. */
   readonly records: ApproverRecord[]
   /** Those who may be asked: not the run's starters. Filled once self-approval is checked. */
+  // Stryker disable next-line ArrayDeclaration: checkSelfApproval sets it before anything reads it
   private asked: Array<{ readonly record: ApproverRecord; readonly target: ApproverTarget }> = []
   private readonly startedAt: number
   private readonly maxPushes: number
