@@ -4,7 +4,7 @@
 import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { OneLoginClient } from '../../src/core/client.js'
-import { nodeTransport } from '../../src/core/http.js'
+import { createHttpTransport } from '../../src/core/http.js'
 import { runPushGate, type GateOptions } from '../../src/core/gate.js'
 import { MfaV1 } from '../../src/core/mfa-v1.js'
 import { FakeClock } from '../helpers/fake-clock.js'
@@ -204,7 +204,7 @@ describe('the gate core, as a front end calls it', () => {
     const out: string[] = []
     const log = { info: (m: string) => out.push(m), warning: (m: string) => out.push(`warning: ${m}`), debug: () => {}, group: <T>(_: string, fn: () => Promise<T>) => fn() }
     const deadline = clock.now() + 120_000
-    const client = new OneLoginClient(API, 'cid', 'csecret-core', { transport: nodeTransport, clock, log, mask: () => {}, ...(signal ? { signal } : {}) }, deadline + 3_000)
+    const client = new OneLoginClient(API, 'cid', 'csecret-core', { transport: createHttpTransport(), clock, log, mask: () => {}, ...(signal ? { signal } : {}) }, deadline + 3_000)
     const result = await runPushGate({ ...opts, deadline, pollIntervalSeconds: 1 }, { client, mfa: new MfaV1(client, clock), clock, log, ...(signal ? { signal } : {}) })
     return { result, log: out }
   }
