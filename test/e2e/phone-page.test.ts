@@ -93,7 +93,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the phone page in Chromium', () => {
 
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': '35510511' })
-    expect(r.stdout).toMatch(/^::error::User 35510511 denied the push/m)
+    expect(r.stdout).toMatch(/^::error::Denied by Ada Lovelace <ada@example.com> \(OneLogin user 35510511\): OneLogin says /m)
     expect(sim.pushes().map((p) => p.status)).toEqual(['denied'])
     await page.locator('article.card.denied').waitFor({ timeout: 5_000 })
   })
