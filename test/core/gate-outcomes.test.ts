@@ -7,6 +7,7 @@ import { OneLoginClient } from '../../src/core/client.js'
 import { createHttpTransport } from '../../src/core/http.js'
 import { runPushGate, type GateOptions } from '../../src/core/gate.js'
 import { MfaV1 } from '../../src/core/mfa-v1.js'
+import type { MfaApi } from '../../src/core/mfa.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runAction } from '../helpers/action-run.js'
 import { API, AUTH_FAILURE, PENDING, SUCCESS, statusBody, tokenBody } from '../helpers/onelogin-shapes.js'
@@ -44,6 +45,7 @@ describe('one approver: the log from the push to the answer', () => {
     expect(log).toContain(`Waiting up to 5m00s for ${ADA} to accept the push on their phone.`)
     expect(log).toContain(`Accepted by ${ADA} after 3 s.`)
     expect(log).toContain(`Approved by ${ADA}.`)
+    expect(r.stdout).not.toContain('Enough approvals')
     expect(log).toContain(
       '::warning::Cannot check that 101 did not start this run: no @github-login is given. Write it as "101 @<github-login>".'
     )
@@ -132,6 +134,8 @@ describe('several approvers', () => {
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': '102' })
     expect(r.stdout).toMatch(/::error::Denied by OneLogin user 102: OneLogin says "Authentication denied by user"\./)
+    expect(lines(r.stdout)).toContain('Waiting up to 2m00s for 1 of 2 approvers to accept the push on their phone.')
+    expect(lines(r.stdout)).toContain('Denied by OneLogin user 102 after 2 s: OneLogin says "Authentication denied by user".')
     expect(grace.polls.map((t) => t - grace.polls[0]!)).toEqual([0, 1_000])
   })
 
@@ -198,14 +202,68 @@ describe('several approvers', () => {
   })
 })
 
+describe('times and answers in the summary and outputs', () => {
+  it('counts an answer from the first push, not from the start of the run', async () => {
+    const clock = new FakeClock()
+    // OneLogin takes 5 s to hand out the access token; Ada accepts 3 s after her push.
+    nock(API).post('/auth/oauth2/v2/token').reply(() => {
+      clock.advance(5_000)
+      return [200, tokenBody()]
+    })
+    nock(API).get(dev(101)).reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5101, auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true, default: true }] } })
+    phone(clock, 101, (elapsed) => (elapsed >= 8_000 ? [200, SUCCESS] : [401, PENDING]))
+    const r = await runAction({ ...creds, 'user-id': '101', timeout: '300' }, { clock })
+    expect(r.status).toBe('approved')
+    expect(r.summary).toContain('3 s after the first push')
+    expect(r.outputs['wait-seconds']).toBe('3.0')
+  })
+
+  it('a typed code: accepted lists the approver, refused does not, and OneLogin never echoes the code', async () => {
+    const code = { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }] } }
+    const clock = new FakeClock()
+    nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody()).get(dev(101)).reply(200, code).post(`${dev(101)}/5201/verify`).reply(200, SUCCESS)
+    const ok = await runAction({ ...creds, 'user-id': '101', otp: '246810', timeout: '120' }, { clock })
+    expect(ok.status).toBe('approved')
+    expect(ok.outputs.approvers).toBe('101')
+
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(200, tokenBody())
+      .get(dev(101))
+      .reply(200, code)
+      .post(`${dev(101)}/5201/verify`)
+      .reply(401, statusBody(401, 'Unauthorized', 'Code 135790 is wrong', true))
+    const refused = await runAction({ ...creds, 'user-id': '101', otp: '135790', timeout: '120' }, { clock: new FakeClock() })
+    expect(refused.status).toBe('denied')
+    expect(refused.outputs.approvers).toBe('')
+    expect(refused.stdout).toContain('was refused: OneLogin says "Code *** is wrong".')
+  })
+
+  it('says in the debug log why an approver has no name', async () => {
+    const clock = new FakeClock()
+    tenant([101])
+    nock(API).get('/api/1/users/101').reply(404, statusBody(404, 'not found', 'User not found', true))
+    phone(clock, 101, () => [200, SUCCESS])
+    const r = await runAction({ ...creds, 'user-id': '101', timeout: '120' }, { clock })
+    expect(r.status).toBe('approved')
+    expect(r.stdout).toContain('::debug::No name for OneLogin user 101 (HTTP 404: User not found); going on with the ID.')
+  })
+})
+
 describe('the gate core, as a front end calls it', () => {
   /** runPushGate against nock with MFA v1, as the action wires it, for front ends that are not the action. */
-  async function gate(clock: FakeClock, opts: Omit<GateOptions, 'deadline' | 'pollIntervalSeconds'>, signal?: AbortSignal) {
+  async function gate(
+    clock: FakeClock,
+    opts: Omit<GateOptions, 'deadline' | 'pollIntervalSeconds'>,
+    signal?: AbortSignal,
+    onInfo: (m: string) => void = () => {},
+    wrap: (mfa: MfaV1) => MfaApi = (m) => m
+  ) {
     const out: string[] = []
-    const log = { info: (m: string) => out.push(m), warning: (m: string) => out.push(`warning: ${m}`), debug: () => {}, group: <T>(_: string, fn: () => Promise<T>) => fn() }
+    const log = { info: (m: string) => (onInfo(m), out.push(m)), warning: (m: string) => out.push(`warning: ${m}`), debug: () => {}, group: <T>(_: string, fn: () => Promise<T>) => fn() }
     const deadline = clock.now() + 120_000
     const client = new OneLoginClient(API, 'cid', 'csecret-core', { transport: createHttpTransport(), clock, log, mask: () => {}, ...(signal ? { signal } : {}) }, deadline + 3_000)
-    const result = await runPushGate({ ...opts, deadline, pollIntervalSeconds: 1 }, { client, mfa: new MfaV1(client, clock), clock, log, ...(signal ? { signal } : {}) })
+    const result = await runPushGate({ ...opts, deadline, pollIntervalSeconds: 1 }, { client, mfa: wrap(new MfaV1(client, clock)), clock, log, ...(signal ? { signal } : {}) })
     return { result, log: out }
   }
   const spec = (entry: string, login?: string) => ({ spec: { entry: login ? `${entry} @${login}` : entry, by: /^\d+$/.test(entry) ? ('id' as const) : ('email' as const), value: entry, ...(login ? { login } : {}) } })
@@ -221,6 +279,7 @@ describe('the gate core, as a front end calls it', () => {
 
   it('sends no push to a run starter unless told that self-approval is allowed', async () => {
     const clock = new FakeClock()
+    const pushedAt = clock.wallNow()
     tenant([102])
     phone(clock, 102, () => [200, SUCCESS])
     const { result, log } = await gate(clock, { approvers: [spec('101', 'octocat'), spec('102', 'hubot')], minApprovals: 1, runStarters: ['OctoCat'] })
@@ -230,6 +289,28 @@ describe('the gate core, as a front end calls it', () => {
       ['102', 'approved', undefined]
     ])
     expect(log).toContain('No push to approver 101 @octocat: GitHub user OctoCat started this run and may not approve it (allow-self-approval is false).')
+    expect(result.pushedAt).toBe(pushedAt)
+  })
+
+  it('gives no push time when no push was sent', async () => {
+    const clock = new FakeClock()
+    nock(API).post('/auth/oauth2/v2/token').reply(401, AUTH_FAILURE)
+    const { result } = await gate(clock, { approvers: [spec('101')], minApprovals: 1 })
+    expect(result.status).toBe('error')
+    expect(result.pushedAt).toBeUndefined()
+    expect('pushedAt' in result).toBe(false)
+  })
+
+  it('never approves when the job is cancelled between the accept and the outcome', async () => {
+    const clock = new FakeClock()
+    const cancel = new AbortController()
+    tenant([101])
+    phone(clock, 101, () => [200, SUCCESS])
+    const { result } = await gate(clock, { approvers: [spec('101')], minApprovals: 1 }, cancel.signal, (m) => {
+      if (m.startsWith('Accepted by')) cancel.abort()
+    })
+    expect(result.status).toBe('error')
+    expect(result.message).toMatch(/cancelled/)
   })
 
   it('never approves when the job is cancelled as the accept comes in', async () => {
@@ -259,6 +340,30 @@ describe('the gate core, as a front end calls it', () => {
         return [200, SUCCESS]
       })
     const { result } = await gate(clock, { approvers: [spec('101')], minApprovals: 1, code: '246810' }, cancel.signal)
+    expect(result.status).toBe('error')
+    expect(result.message).toMatch(/cancelled/)
+  })
+
+  it('never approves a typed code when the job is cancelled as the answer is read', async () => {
+    const clock = new FakeClock()
+    const cancel = new AbortController()
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(200, tokenBody())
+      .get(dev(101))
+      .reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }] } })
+      .post(`${dev(101)}/5201/verify`)
+      .reply(200, SUCCESS)
+    // The cancel lands after OneLogin's answer is in and before the gate has published an outcome.
+    const cancelling = (mfa: MfaV1): MfaApi =>
+      Object.assign(Object.create(mfa) as MfaApi, {
+        verifyCode: async (...args: Parameters<MfaV1['verifyCode']>) => {
+          const answer = await mfa.verifyCode(...args)
+          cancel.abort()
+          return answer
+        }
+      })
+    const { result } = await gate(clock, { approvers: [spec('101')], minApprovals: 1, code: '246810' }, cancel.signal, undefined, cancelling)
     expect(result.status).toBe('error')
     expect(result.message).toMatch(/cancelled/)
   })
