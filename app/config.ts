@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { isLoopback, quote, resolveBaseUrl } from '../src/core/base-url.js'
+import { parseServiceUrl, quote, resolveBaseUrl } from '../src/core/base-url.js'
 import { InputError } from '../src/core/errors.js'
 
 /** The service's settings, read once from the environment before anything starts. */
@@ -231,20 +231,8 @@ function readPrivateKey(inline: string, path: string): string {
 
 /** https://, or http:// on a loopback host (a local fake GitHub); no credentials, query or fragment. */
 function readGitHubApiUrl(value: string): string {
-  const bad = (why: string): ConfigError =>
-    new ConfigError('GITHUB_API_URL', `GITHUB_API_URL must be the GitHub REST API base URL such as https://api.github.com (${why}), got ${quote(value)}.`)
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw bad('not a URL')
-  }
-  if (url.username || url.password) throw bad('it must not carry credentials')
-  if (url.search || url.hash || value.includes('?') || value.includes('#')) throw bad('it must not have a query or fragment')
-  if (url.protocol === 'http:') {
-    if (!isLoopback(url.hostname)) throw bad('plain http:// is accepted only for 127.0.0.1, localhost or [::1]')
-  } else if (url.protocol !== 'https:') {
-    throw bad(`scheme ${url.protocol} is not supported`)
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+  return parseServiceUrl(
+    value,
+    (why) => new ConfigError('GITHUB_API_URL', `GITHUB_API_URL must be the GitHub REST API base URL such as https://api.github.com (${why}), got ${quote(value)}.`)
+  )
 }

@@ -40,8 +40,19 @@ export function resolveBaseUrl(apiUrl: string, subdomain: string, region: string
 }
 
 function parseApiUrl(value: string, names: SettingNames): string {
-  const bad = (why: string): InputError =>
-    new InputError(names.apiUrl, `${names.label(names.apiUrl)} must be an https:// base URL such as https://mycompany.onelogin.com (${why}), got ${quote(value)}.`)
+  return parseServiceUrl(
+    value,
+    (why) =>
+      new InputError(names.apiUrl, `${names.label(names.apiUrl)} must be an https:// base URL such as https://mycompany.onelogin.com (${why}), got ${quote(value)}.`)
+  )
+}
+
+/**
+ * A base URL that credentials are sent to: https://, or plain http:// on a
+ * loopback host only; no credentials, query or fragment. Returns it without a
+ * trailing slash; `bad(why)` makes the error to throw.
+ */
+export function parseServiceUrl(value: string, bad: (why: string) => Error): string {
   let url: URL
   try {
     url = new URL(value)
