@@ -66,6 +66,8 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     w.sim.setFault({ endpoint: 'trigger', delayMs: 6_000, times: 1 })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     await until('the push to be on its way', () => w.service.lines().some((l) => l.msg === 'Sending push 1 to user 35510511.'))
+    // Killed only once OneLogin holds the request (the simulator records it on arrival, then waits 6 s).
+    await until('the push request at OneLogin', () => w.sim.calls().some((c) => c.path.endsWith('/trigger')))
     await w.restart('SIGKILL')
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
