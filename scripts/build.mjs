@@ -33,6 +33,8 @@ try {
     cpSync(realpathSync(join(root, 'node_modules')), join(buildRoot, 'node_modules'), { recursive: true, verbatimSymlinks: true })
   }
   // ncc's own loaders are named by their path too: use the copy's ncc.
+  // webpack names modules by their path from the working directory: build from inside the copy.
+  process.chdir(buildRoot)
   const require = createRequire(join(buildRoot, 'package.json'))
   const ncc = require('@vercel/ncc')
   const options = { minify: true, license: 'licenses.txt', quiet: true, cache: false }
@@ -55,5 +57,6 @@ try {
     void asset
   }
 } finally {
+  process.chdir(root)
   if (linked) rmSync(buildRoot, { recursive: true, force: true })
 }
