@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { SERVICE_NODE_FLAGS } from '../app/node-flags.js'
 import { ROOT } from './run-action.js'
 
 export const SERVICE_SOURCE = join(ROOT, 'app', 'main.ts')
@@ -52,8 +53,8 @@ export interface ServiceProcess {
  * fresh clone runs what it has), or GATE_SERVICE_ENTRY, a built entry such as build/app/main.js.
  */
 function command(node: string): string[] {
-  if (process.env.GATE_SERVICE_ENTRY) return [node, process.env.GATE_SERVICE_ENTRY]
-  return [node, '--import', 'tsx', SERVICE_SOURCE]
+  if (process.env.GATE_SERVICE_ENTRY) return [node, ...SERVICE_NODE_FLAGS, process.env.GATE_SERVICE_ENTRY]
+  return [node, ...SERVICE_NODE_FLAGS, '--import', 'tsx', SERVICE_SOURCE]
 }
 
 export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {

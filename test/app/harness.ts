@@ -10,6 +10,7 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterEach } from 'vitest'
+import { SERVICE_NODE_FLAGS } from '../../app/node-flags.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
 
@@ -159,9 +160,9 @@ export interface ServiceProcess {
   readonly exited: Promise<number | string>
 }
 
-/** Starts `node build/app/main.js` with exactly `env` (plus PATH), and waits for its "Listening." line. */
+/** Starts `node build/app/main.js`, with the service's Node flags and exactly `env` (plus PATH), and waits for its "Listening." line. */
 export async function spawnService(env: Record<string, string>, timeoutMs = 120_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c))

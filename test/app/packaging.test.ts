@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { SERVICE_NODE_FLAGS } from '../../app/node-flags.js'
 import { ROOT } from './harness.js'
 
 describe('packaging', () => {
@@ -23,8 +24,14 @@ describe('packaging', () => {
     const runtime = stages[1]!
     expect(runtime).toMatch(/npm ci --omit=dev --omit=optional/)
     expect(runtime).toMatch(/^USER node$/m)
-    expect(runtime).toMatch(/^CMD \["node", "build\/app\/main\.js"\]$/m)
+    const cmd = /^CMD (\[.*\])$/m.exec(runtime)
+    expect(JSON.parse(cmd![1]!)).toEqual(['node', ...SERVICE_NODE_FLAGS, 'build/app/main.js'])
     expect(runtime).not.toMatch(/COPY (src|app|node_modules)/)
     expect(runtime).toMatch(/HEALTHCHECK .*\/healthz/s)
+  })
+
+  it('`npm run app` starts the service with the same Node flags as the image', () => {
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>
+    expect(scripts.app).toBe(`npm run -s build:app && node ${SERVICE_NODE_FLAGS.join(' ')} build/app/main.js`)
   })
 })
