@@ -183,7 +183,8 @@ export interface BudgetHealth {
   readonly openPushes: number
   readonly pacePerMinute: number
   readonly demandPerMinute: number
-  readonly stretch: number
+  /** The floor the shortest poll intervals are raised to (ms; 0: on schedule). */
+  readonly floorMs: number
   readonly state: BudgetState
 }
 
@@ -325,7 +326,7 @@ function describe(a: Allocation, state: BudgetState, openPushes: number): Budget
     openPushes,
     pacePerMinute: perMin(a.pacePerSecond),
     demandPerMinute: perMin(a.demandPerSecond),
-    stretch: a.stretch,
+    floorMs: a.floorMs,
     state
   }
 }

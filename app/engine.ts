@@ -33,7 +33,7 @@ export interface EngineDeps {
   readonly tuning: Tuning
   /** Stores the gate now (after a push went out), fenced by the lease; throws LeaseLostError when the lease is gone. */
   readonly checkpoint: (gate: Gate) => Promise<void>
-  /** Times polls within the fleet's OneLogin budget (app/pacer.ts); without it, the action's schedule alone. */
+  /** Times polls on the service's schedule within the fleet's OneLogin budget (app/pacer.ts); without it, the action's schedule. */
   readonly pacer?: { delayMs(sentAt: number, now: number): number }
 }
 
@@ -309,10 +309,16 @@ function recordAnswer(a: StoredApprover, answer: { kind: 'approved' } | { kind: 
   } else log.info({ userId: a.userId }, `Accepted by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}.`)
 }
 
-/** The schedule's step, or longer when the fleet's budget asks for it. */
+/**
+ * With the fleet's pacer, its interval (the service's schedule, shared out
+ * within the budget), unless OneLogin's own rate-limit figures ask for longer;
+ * without it, the action's schedule.
+ */
 function paced(step: ScheduleStep, sentAt: number, now: number, deps: EngineDeps): ScheduleStep {
   const budgetMs = deps.pacer?.delayMs(sentAt, now)
-  return budgetMs !== undefined && budgetMs > step.delayMs ? { delayMs: budgetMs, reason: 'rate-limit-low' } : step
+  if (budgetMs === undefined) return step
+  const slowedByOneLogin = step.reason === 'rate-limit-low' || step.reason === 'rate-limit-spent'
+  return slowedByOneLogin && step.delayMs >= budgetMs ? step : { delayMs: budgetMs, reason: 'schedule' }
 }
 
 /** Records the outcome and queues the final answer for GitHub. */

@@ -1,8 +1,8 @@
 /**
  * Times this instance's polls within the fleet's OneLogin budget. Every few
  * seconds it reads the open pushes of the whole fleet (every instance's, from
- * the gates) and the shared budget, and keeps how far the schedule must be
- * stretched (app/poll-allocation.ts). Each poll is then timed from that,
+ * the gates) and the shared budget, and keeps the floor the shortest intervals
+ * must be raised to (app/poll-allocation.ts). Each poll is then timed from that,
  * without a database round trip. It logs, and /healthz shows, when the budget
  * cannot cover the open gates.
  */
@@ -10,14 +10,14 @@ import type { Clock } from '../src/core/clock.js'
 import { describeError } from '../src/core/errors.js'
 import type { BudgetHealth, FleetBudget } from './budget.js'
 import type { Log } from './log.js'
-import { stretchedInterval, type AllocationOptions, type OpenPush } from './poll-allocation.js'
+import { allottedInterval, type AllocationOptions, type OpenPush } from './poll-allocation.js'
 
 export const PACER_REFRESH_MS = 2_000
 /** While the budget stays short, the warning is repeated this often. */
 const WARN_EVERY_MS = 5 * 60_000
 
 export class PollPacer {
-  private current?: { readonly stretch: number; readonly health: BudgetHealth }
+  private current?: { readonly floorMs: number; readonly health: BudgetHealth }
   private timer?: NodeJS.Timeout
   private refreshing?: Promise<void>
   private warnedAt = 0
@@ -48,7 +48,7 @@ export class PollPacer {
       try {
         const { allocation, health } = await this.budget.plan(await this.openPushes())
         const before = this.current?.health.status
-        this.current = { stretch: allocation.stretch, health }
+        this.current = { floorMs: allocation.floorMs, health }
         const now = this.clock.now()
         if (health.message && (before !== health.status || now - this.warnedAt >= WARN_EVERY_MS)) {
           this.warnedAt = now
@@ -68,9 +68,9 @@ export class PollPacer {
   /** How long after a poll at `now` to poll a push sent at `sentAt` again, within the fleet's budget. */
   delayMs(sentAt: number, now: number): number {
     const c = this.current
-    if (!c) return stretchedInterval(now - sentAt, 1, this.opts)
+    if (!c) return allottedInterval(now - sentAt, 0, this.opts)
     if (c.health.status === 'spent') return Math.max(1_000, c.health.state.resetAt - now)
-    return stretchedInterval(now - sentAt, c.stretch, this.opts)
+    return allottedInterval(now - sentAt, c.floorMs, this.opts)
   }
 
   health(): BudgetHealth | undefined {
@@ -86,7 +86,7 @@ export function summary(h: BudgetHealth): Record<string, unknown> {
     openPushes: h.openPushes,
     pacePerMinute: h.pacePerMinute,
     demandPerMinute: h.demandPerMinute,
-    stretch: Number.isFinite(h.stretch) ? Math.round(h.stretch * 100) / 100 : null,
+    floorMs: Number.isFinite(h.floorMs) ? h.floorMs : null,
     spent: h.state.spent,
     share: h.state.cap,
     available: h.state.available,

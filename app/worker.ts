@@ -5,6 +5,9 @@ import { advance, LeaseLostError, type EngineDeps } from './engine.js'
 import type { Log } from './log.js'
 import type { Gate, GateStore } from './store/gates.js'
 
+/** Gates due within this long of each other are claimed together. */
+const WAKE_SLOT_MS = 100
+
 /**
  * Claims gates that are due, works each under its lease, saves it and lets
  * it go. Any instance may work any gate; the lease (renewed while a gate is
@@ -15,6 +18,10 @@ export class Worker {
   private running = false
   private loop?: Promise<void>
   private wakeUp?: () => void
+  /** A wake-up asked for while the loop was claiming, not sleeping: the loop claims again at once. */
+  private woken = false
+  /** Wake-ups for when the gates this instance let go of are due again, by slot. */
+  private readonly dueTimers = new Map<number, NodeJS.Timeout>()
   private heartbeat?: NodeJS.Timeout
   /** Ids whose lease a renewal found gone: their work is dropped, not saved. */
   private readonly lost = new Set<string>()
@@ -38,7 +45,27 @@ export class Worker {
 
   /** Looks for due gates now instead of at the next tick (a webhook just stored one). */
   wake(): void {
-    this.wakeUp?.()
+    if (this.wakeUp) this.wakeUp()
+    else this.woken = true
+  }
+
+  /**
+   * Looks for due gates at `at` (epoch ms on the clock), not at the tick after
+   * it: a gate this instance let go of is claimed again about when its next
+   * poll is due, so an answer is not seen up to a tick late. Wake-ups are
+   * grouped into slots of WAKE_SLOT_MS, so that many gates due together cost
+   * one claim.
+   */
+  private wakeAt(at: number): void {
+    if (!this.running) return
+    const slot = Math.ceil(at / WAKE_SLOT_MS) * WAKE_SLOT_MS
+    if (this.dueTimers.has(slot)) return
+    const timer = setTimeout(() => {
+      this.dueTimers.delete(slot)
+      this.wake()
+    }, Math.max(0, slot - this.clock.now()))
+    timer.unref()
+    this.dueTimers.set(slot, timer)
   }
 
   /** Stops claiming, waits for the gates being worked (their OneLogin calls are aborted by the service), and releases every lease. */
@@ -48,6 +75,8 @@ export class Worker {
     await this.loop
     await Promise.allSettled([...this.inflight.values()])
     if (this.heartbeat) clearInterval(this.heartbeat)
+    for (const t of this.dueTimers.values()) clearTimeout(t)
+    this.dueTimers.clear()
     const released = await this.store.releaseAll(this.owner).catch(() => 0)
     this.log.info({ released }, 'Worker stopped; leases released.')
   }
@@ -76,6 +105,10 @@ export class Worker {
         }
       }
       if (!this.running) break
+      if (this.woken) {
+        this.woken = false
+        continue
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, this.tuning.tickMs)
         function done(): void {
@@ -121,6 +154,7 @@ export class Worker {
       log.error({ err: describeError(err) }, 'Could not save the gate; its lease will expire and it will be worked again.')
       return
     }
+    if (gate.phase !== 'done') this.wakeAt(gate.nextAt)
     if (gate.phase !== before) log.info({ phase: gate.phase, from: before }, `Gate ${before} -> ${gate.phase}.`)
     if (gate.phase === 'done') log.info({ state: gate.outcome?.state, status: gate.outcome?.status }, 'Gate closed.')
   }

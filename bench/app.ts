@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { SERVICE_NODE_FLAGS } from '../app/node-flags.js'
 import { startFakeGitHub, type FakeGitHub } from '../sim/github/server.js'
 import { start as startSim, type Sim } from '../sim/server.js'
 import type { TenantSeed } from '../sim/types.js'
@@ -94,7 +95,7 @@ process.once('exit', () => {
 })
 
 async function spawnInstance(id: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, INSTANCE_ID: id }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, INSTANCE_ID: id }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   let out = ''
@@ -195,8 +196,8 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
   const instances: Instance[] = []
   try {
     for (const id of ['bench-1', 'bench-2', 'bench-3']) instances.push(await spawnInstance(id, w.env))
-    const db = new pg.Client({ connectionString: w.env.DATABASE_URL })
-    await db.connect()
+    // A pool: the killer and the take-over checks query at once.
+    const db = new pg.Pool({ connectionString: w.env.DATABASE_URL, max: 4 })
     let turn = 0
     w.gh.setWebhookUrl(`${instances[0]!.url}/api/github/webhooks`)
     const sampler = setInterval(() => {

@@ -95,7 +95,7 @@ function budgetSuite(store: () => Store): void {
     expect(s.accountRemaining).toBeUndefined()
   })
 
-  it('shares the budget across the open pushes of the fleet: every instance sees the same stretch', async () => {
+  it('shares the budget across the open pushes of the fleet: every instance sees the same floor', async () => {
     const clock = new FakeClock()
     const account = newAccount()
     const a = await budget(await store().connect(), clock, { account, limit: 2_000 })
@@ -107,20 +107,22 @@ function budgetSuite(store: () => Store): void {
       ...Array.from({ length: 20 }, (_, i) => ({ id: `b-${i}`, sentAt: now - 100_000 }))
     ]
     for (let i = 0; i < 100; i++) await b.take()
-    // 900 calls left, paced over 3 minutes: 5 calls a second for 22 pushes that want 6.1.
+    // 900 calls left, paced over 2 minutes: 7.5 calls a second for 22 pushes that want 11.1.
     const planA = await a.plan(fleet)
     expect(planA.health).toMatchObject({ status: 'ok', openPushes: 22 })
     expect(planA.health.state.available).toBe(900)
-    expect(planA.allocation.stretch).toBeGreaterThan(1)
+    expect(planA.allocation.floorMs).toBeGreaterThan(2_000)
     expect(planA.allocation.plannedPerSecond).toBeLessThanOrEqual(planA.allocation.pacePerSecond + 1e-9)
     const planB = await b.plan(fleet)
-    expect(planB.allocation.stretch).toBeCloseTo(planA.allocation.stretch, 6)
+    expect(planB.allocation.floorMs).toBe(planA.allocation.floorMs)
     const ms = (id: string): number => planA.allocation.polls.find((p) => p.id === id)!.intervalMs
-    expect(ms('a-new')).toBeLessThan(ms('b-0'))
-    expect(ms('b-0')).toBeLessThan(ms('b-old'))
+    // The new push and the 100-second-old ones are raised to the floor; the oldest keeps its 10 s.
+    expect(ms('a-new')).toBe(planA.allocation.floorMs)
+    expect(ms('b-0')).toBe(planA.allocation.floorMs)
+    expect(ms('b-old')).toBe(10_000)
 
     const alone = await a.plan([fleet[0]!])
-    expect(alone.allocation.stretch).toBe(1)
+    expect(alone.allocation.floorMs).toBe(0)
     expect(alone.allocation.polls[0]!.intervalMs).toBe(1_000)
   })
 
@@ -130,7 +132,7 @@ function budgetSuite(store: () => Store): void {
     const fleet = Array.from({ length: 30 }, (_, i) => ({ id: `p${i}`, sentAt: clock.now() - i * 1_000 }))
     const short = await b.health(fleet)
     expect(short.status).toBe('short')
-    expect(short.message).toMatch(/^OneLogin budget cannot cover the open gates: 30 open push\(es\) polled once a minute need 30 calls\/min, the budget paces 6\.7 calls\/min/)
+    expect(short.message).toMatch(/^OneLogin budget cannot cover the open gates: 30 open push\(es\) polled once a minute need 30 calls\/min, the budget paces 10 calls\/min/)
     const plan = await b.plan(fleet)
     for (const p of plan.allocation.polls) expect(p.intervalMs).toBe(MAX_POLL_INTERVAL_MS)
 

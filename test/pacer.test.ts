@@ -22,26 +22,26 @@ describe('PollPacer', () => {
     await db?.close()
   })
 
-  it('times polls from the fleet-wide stretch, says when the budget is short or spent, and when it recovers', async () => {
+  it('times polls from the fleet-wide floor, says when the budget is short or spent, and when it recovers', async () => {
     const clock = new FakeClock()
     const budget = await new FleetBudget(db, { account: 'pacer', clock, defaultLimit: 2_000 }).init()
     let fleet: OpenPush[] = [{ id: 'a', sentAt: clock.now() }]
     const { log, lines } = recordingLog()
     const pacer = new PollPacer(budget, async () => fleet, clock, log, { minIntervalMs: 1_000 })
     await pacer.refresh()
-    // One push, and 1,000 calls paced over 3 minutes: on schedule.
+    // One push, and 1,000 calls paced over 2 minutes: on schedule.
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(1_000)
     expect(pacer.delayMs(clock.now() - 400_000, clock.now())).toBe(10_000)
     expect(pacer.health()?.status).toBe('ok')
     expect(lines).toEqual([])
 
-    // 400 open pushes cannot be paid for once a minute: every push at the one-minute floor, and a warning.
-    fleet = Array.from({ length: 400 }, (_, i) => ({ id: `p${i}`, sentAt: clock.now() - i * 1_000 }))
+    // 600 open pushes cannot be paid for once a minute: every push at the one-minute floor, and a warning.
+    fleet = Array.from({ length: 600 }, (_, i) => ({ id: `p${i}`, sentAt: clock.now() - i * 1_000 }))
     await pacer.refresh()
     expect(pacer.health()?.status).toBe('short')
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(MAX_POLL_INTERVAL_MS)
-    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget cannot cover the open gates: 400 open push\(es\)/) })
-    expect(lines.at(-1)!.data.budget).toMatchObject({ status: 'short', openPushes: 400, share: 1_000 })
+    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget cannot cover the open gates: 600 open push\(es\)/) })
+    expect(lines.at(-1)!.data.budget).toMatchObject({ status: 'short', openPushes: 600, share: 1_000 })
     // Said once, not at every refresh.
     await pacer.refresh()
     expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1)
@@ -52,7 +52,7 @@ describe('PollPacer', () => {
     expect(pacer.health()?.status).toBe('spent')
     const resetAt = pacer.health()!.state.resetAt
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(resetAt - clock.now())
-    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget spent: 400 open push\(es\) wait for the rate-limit reset/) })
+    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget spent: 600 open push\(es\) wait for the rate-limit reset/) })
 
     // A new window and fewer pushes: covered again.
     clock.advance(resetAt - clock.now())

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { allocatePolls, MAX_POLL_INTERVAL_MS, PACING_HORIZON_MS, scheduledInterval, stretchedInterval, type OpenPush } from '../app/poll-allocation.js'
+import { allocatePolls, allottedInterval, MAX_POLL_INTERVAL_MS, PACING_HORIZON_MS, scheduledInterval, type OpenPush } from '../app/poll-allocation.js'
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0)
 const HOUR = 3_600_000
@@ -16,23 +16,35 @@ describe('allocatePolls', () => {
   it('polls every push on the schedule when the budget covers it', () => {
     const a = allocatePolls(NOW, [push('new', sec(5)), push('minute', sec(45)), push('old', sec(600))], { remaining: 2_500, resetAt: NOW + HOUR })
     expect(a.status).toBe('ok')
-    expect(a.stretch).toBe(1)
+    expect(a.floorMs).toBe(0)
     expect(interval(a, 'new')).toBe(1_000)
     expect(interval(a, 'minute')).toBe(2_000)
     expect(interval(a, 'old')).toBe(10_000)
     expect(a.demandPerSecond).toBeCloseTo(1 + 0.5 + 0.1)
   })
 
-  it('stretches every interval alike when the pace is below the demand: recent pushes stay the most polled', () => {
-    // 40 calls left over 3 minutes: 0.22 calls per second, for pushes that want 1 + 0.25 + 0.1 per second.
-    const a = allocatePolls(NOW, [push('new', sec(2)), push('mid', sec(120)), push('old', sec(900))], { remaining: 40, resetAt: NOW + PACING_HORIZON_MS })
+  it('takes the budget from the most polled pushes first when the pace is below the demand', () => {
+    // 300 calls over 2 minutes: 2.5 calls per second, for pushes that want 1 + 1 + 0.5 + 0.5 + 0.1 per second.
+    const pushes = [push('new', sec(2)), push('new2', sec(10)), push('mid', sec(120)), push('mid2', sec(200)), push('old', sec(900))]
+    const a = allocatePolls(NOW, pushes, { remaining: 300, resetAt: NOW + HOUR })
     expect(a.status).toBe('ok')
-    expect(a.stretch).toBeGreaterThan(1)
     expect(a.plannedPerSecond).toBeLessThanOrEqual(a.pacePerSecond + 1e-9)
-    expect(a.plannedPerSecond).toBeGreaterThan(a.pacePerSecond * 0.95)
-    expect(interval(a, 'new')).toBeLessThan(interval(a, 'mid'))
-    expect(interval(a, 'mid')).toBeLessThanOrEqual(interval(a, 'old'))
-    expect(interval(a, 'old')).toBeLessThanOrEqual(MAX_POLL_INTERVAL_MS)
+    expect(a.plannedPerSecond).toBeGreaterThan(a.pacePerSecond * 0.99)
+    // The two new pushes are raised to the floor, and the rest, polled less often already, are as scheduled.
+    expect(a.floorMs).toBeGreaterThan(1_000)
+    expect(a.floorMs).toBeLessThan(2_000)
+    expect(interval(a, 'new')).toBe(a.floorMs)
+    expect(interval(a, 'new2')).toBe(a.floorMs)
+    expect(interval(a, 'mid')).toBe(2_000)
+    expect(interval(a, 'old')).toBe(10_000)
+
+    // Tighter: the floor passes 2 s and the middle-aged pushes are raised too; the oldest still are not.
+    const b = allocatePolls(NOW, pushes, { remaining: 100, resetAt: NOW + HOUR })
+    expect(b.floorMs).toBeGreaterThan(2_000)
+    expect(b.floorMs).toBeLessThan(10_000)
+    expect(new Set([interval(b, 'new'), interval(b, 'mid'), interval(b, 'mid2')])).toEqual(new Set([b.floorMs]))
+    expect(interval(b, 'old')).toBe(10_000)
+    expect(b.plannedPerSecond).toBeLessThanOrEqual(b.pacePerSecond + 1e-9)
   })
 
   it('paces over at most the horizon early in a window, over the time left near its end', () => {
@@ -72,9 +84,9 @@ describe('allocatePolls', () => {
     expect(interval(a, 'new')).toBe(5_000)
   })
 
-  it('follows the action schedule for a push of each age', () => {
+  it("follows the service's schedule for a push of each age", () => {
     expect([0, 29_999, 30_000, 59_999, 60_000, 299_999, 300_000, 10 * HOUR].map(scheduledInterval)).toEqual([
-      1_000, 1_000, 2_000, 2_000, 4_000, 4_000, 10_000, 10_000
+      1_000, 1_000, 2_000, 2_000, 2_000, 2_000, 10_000, 10_000
     ])
   })
 
@@ -100,7 +112,9 @@ describe('allocatePolls', () => {
         // Older never polled more often than newer.
         const byAge = pushes.map((p, i) => ({ age: NOW - p.sentAt, ms: a.polls[i]!.intervalMs })).sort((x, y) => x.age - y.age)
         for (let i = 1; i < byAge.length; i++) expect(byAge[i]!.ms).toBeGreaterThanOrEqual(byAge[i - 1]!.ms)
-        if (a.demandPerSecond <= a.pacePerSecond) expect(a.stretch).toBe(1)
+        if (a.demandPerSecond <= a.pacePerSecond) expect(a.floorMs).toBe(0)
+        // A push is raised to the floor or keeps its schedule, never more.
+        for (const [i, p] of pushes.entries()) expect(a.polls[i]!.intervalMs).toBe(Math.min(MAX_POLL_INTERVAL_MS, Math.max(scheduledInterval(NOW - p.sentAt), a.floorMs)))
         if (a.status === 'ok') expect(a.plannedPerSecond).toBeLessThanOrEqual(a.pacePerSecond + 1e-9)
         else expect(pushes.length / 60).toBeGreaterThan(a.pacePerSecond)
       }),
@@ -109,13 +123,13 @@ describe('allocatePolls', () => {
   })
 })
 
-describe('stretchedInterval', () => {
-  it('gives a push the interval allocatePolls gave it, from the stretch alone', () => {
+describe('allottedInterval', () => {
+  it('gives a push the interval allocatePolls gave it, from the floor alone', () => {
     const pushes = [push('a', sec(3)), push('b', sec(50)), push('c', sec(200)), push('d', sec(2_000))]
     for (const remaining of [5, 40, 400, 4_000]) {
       const a = allocatePolls(NOW, pushes, { remaining, resetAt: NOW + HOUR }, { minIntervalMs: 1_000 })
       for (const p of pushes) {
-        expect(stretchedInterval(NOW - p.sentAt, a.stretch, { minIntervalMs: 1_000 })).toBe(interval(a, p.id))
+        expect(allottedInterval(NOW - p.sentAt, a.floorMs, { minIntervalMs: 1_000 })).toBe(interval(a, p.id))
       }
     }
   })

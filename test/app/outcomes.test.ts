@@ -80,4 +80,25 @@ describe('the protection-rule service: outcomes', { timeout: 180_000 }, () => {
     expect(w.sim.pushes()).toHaveLength(1)
     expect(w.openapiProblems()).toEqual([])
   })
+
+  it('polls a push on its schedule and answers GitHub about a second after the tap, whatever the claim tick', async () => {
+    // A claim tick far longer than the schedule: the instance must come back to the gate when its
+    // next poll is due, not at the next tick.
+    const w = await startWorld({ tuning: { tickMs: 30_000 } })
+    const { runId, status } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
+    expect(status).toBe(202)
+    const push = await until('a push to Ada', () => w.sim.pushes().find((p) => p.userId === 35510511 && p.status === 'pending'))
+    const sentAt = Date.parse(push.createdAt)
+    await until('six polls of the push', () => w.sim.calls().filter((c) => /\/verify$/.test(c.path) && Date.parse(c.at) > sentAt).length >= 6, 20_000)
+    const polls = w.sim.calls().filter((c) => /\/verify$/.test(c.path) && Date.parse(c.at) > sentAt).map((c) => Date.parse(c.at))
+    // Every second in the first 30 s, give or take a slot and a loaded machine.
+    expect(polls[5]! - sentAt).toBeLessThan(12_000)
+    for (let i = 1; i < polls.length; i++) expect(polls[i]! - polls[i - 1]!).toBeGreaterThanOrEqual(900)
+
+    const tapped = Date.now()
+    w.sim.answer(push.id, 'accept')
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('approved')
+    expect(final.at - tapped).toBeLessThan(5_000)
+  })
 })
