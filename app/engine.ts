@@ -52,8 +52,24 @@ export class LeaseLostError extends Error {
  * restart, on any instance.
  */
 export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
-  for (let i = 0; i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && gate.nextAt <= deps.clock.now(); i++) {
-    await step(gate, deps)
+  // The gate's push handles are secrets while it is worked here, and forgotten when it is let go.
+  const held = new Set<string>()
+  const hold = (): void => {
+    if (!gate.policy) return
+    for (const a of gate.approvers) {
+      if (!a.ticket) continue
+      held.add(a.ticket.handle)
+      deps.onelogin.hold(gate.policy.apiVersion, a.ticket.handle)
+    }
+  }
+  try {
+    for (let i = 0; i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && gate.nextAt <= deps.clock.now(); i++) {
+      hold()
+      await step(gate, deps)
+    }
+  } finally {
+    hold()
+    for (const h of held) deps.onelogin.release(h)
   }
 }
 

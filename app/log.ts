@@ -16,10 +16,21 @@ export class Redactor {
   /** Registers a secret, with its JSON-escaped form and, for multi-line values, each long line. */
   add(secret: string | undefined): void {
     if (!secret || secret.length < 6) return
-    const forms = [secret, JSON.stringify(secret).slice(1, -1)]
-    for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----/.test(line.trim())) forms.push(line.trim())
-    for (const f of forms) this.secrets.add(f)
+    for (const f of forms(secret)) this.secrets.add(f)
     this.sorted = [...this.secrets].sort((a, b) => b.length - a.length)
+  }
+
+  /** Forgets a secret no longer in use (a finished push's handle), so that the list does not grow with every push. */
+  remove(secret: string | undefined): void {
+    if (!secret || secret.length < 6) return
+    let removed = false
+    for (const f of forms(secret)) removed = this.secrets.delete(f) || removed
+    if (removed) this.sorted = [...this.secrets].sort((a, b) => b.length - a.length)
+  }
+
+  /** How many strings are redacted by value. */
+  get size(): number {
+    return this.secrets.size
   }
 
   apply(text: string): string {
@@ -30,6 +41,12 @@ export class Redactor {
       .replace(/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, '[redacted]')
       .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted]')
   }
+}
+
+function forms(secret: string): string[] {
+  const out = [secret, JSON.stringify(secret).slice(1, -1)]
+  for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----/.test(line.trim())) out.push(line.trim())
+  return out
 }
 
 /** JSON lines on stdout (or `destination`), each passed through the redactor before it is written. */

@@ -24,6 +24,8 @@ export class OneLoginAccess {
       clock: Clock
       log: Log
       mask: (secret: string) => void
+      /** Stops redacting a secret the service no longer holds (a push handle of a gate let go of). */
+      unmask?: (secret: string) => void
       signal: AbortSignal
       transport?: Transport
     }
@@ -63,6 +65,25 @@ export class OneLoginAccess {
    */
   noteFailure(version: 1 | 2, err: unknown): void {
     if (err instanceof ApiError && err.httpStatus === 401) this.clients.delete(version)
+  }
+
+  /**
+   * A push handle of a gate being worked here: redacted from the log and from
+   * OneLogin's text while this instance holds the gate, whichever instance
+   * sent the push (a gate resumed after a restart or a take-over included).
+   */
+  hold(version: 1 | 2, handle: string): void {
+    this.get(version).client.secrets.add(handle)
+  }
+
+  /**
+   * The gate is let go of: its handles are forgotten, so that the lists of
+   * secrets hold the gates in hand, not every push this process ever saw.
+   * Nothing of the gate is logged after this.
+   */
+  release(handle: string): void {
+    for (const e of this.clients.values()) e.client.secrets.forget(handle)
+    this.opts.unmask?.(handle)
   }
 
   /** The account-wide rate limit as OneLogin last reported it. */

@@ -90,6 +90,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       clock,
       log,
       mask: (secret) => redactor.add(secret),
+      unmask: (secret) => redactor.remove(secret),
       signal: stop.signal,
       transport: budgetedTransport(opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }), budget, {
         clock,

@@ -67,4 +67,16 @@ describe('Secrets', () => {
     expect(s.clean(`${'x'.repeat(295)}already-masked`, 300)).toBe(`${'x'.repeat(295)}***`)
     expect(s.clean('line one\n::error::already-masked')).toBe('line one ::error::***')
   })
+
+  it('forgets a secret no longer in use, in both its forms, and keeps the others', () => {
+    const s = new Secrets(() => undefined)
+    s.add('client-secret')
+    s.add('handle/one+two')
+    s.forget('handle/one+two')
+    s.forget('never-added')
+    expect(s.redact(`client-secret handle/one+two ${encodeURIComponent('handle/one+two')}`)).toBe(`*** handle/one+two ${encodeURIComponent('handle/one+two')}`)
+    // Added again later (the gate is claimed again): redacted again.
+    s.add('handle/one+two')
+    expect(s.redact('handle/one+two')).toBe('***')
+  })
 })

@@ -23,6 +23,17 @@ export class Secrets {
     this.remember(secret)
   }
 
+  /**
+   * A secret no longer in use here (a finished push's handle, in a long-lived
+   * service): no longer redacted, so that the list stays as long as the work
+   * in hand. The host is not told: the service's redactor forgets it itself.
+   */
+  forget(secret: string): void {
+    if (!secret || !this.values.includes(secret)) return
+    const forms = new Set([secret, encodeURIComponent(secret)])
+    this.values = this.values.filter((v) => !forms.has(v))
+  }
+
   /** `text` with every secret, and its URL-encoded form, replaced by `***`. */
   redact(text: string): string {
     let out = text

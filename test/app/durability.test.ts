@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { ADA, sleep, startWorld, until, type World } from './harness.js'
 
 const FILE = '.github/onelogin-gate.yml'
+/** The simulator's "Manage All" credential. */
+const ADMIN_SECRET = 'admin-client-secret'
 
 async function finalOf(w: World, runId: number) {
   return until('the final answer', () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204), 90_000)
@@ -35,6 +37,32 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     expect(w.sim.pushes()).toHaveLength(1)
     expect(w.gh.callbacks(runId).filter((c) => c.state !== undefined)).toHaveLength(1)
     expect(w.openapiProblems()).toEqual([])
+  })
+
+  it('keeps a resumed push handle out of the log: a restarted instance never sent it, and OneLogin echoes it', async () => {
+    const w = await startWorld({
+      shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    api-version: 2\n` } },
+      // MFA API v2 needs a "Manage All" credential.
+      env: { ONELOGIN_CLIENT_ID: 'admin-client-id', ONELOGIN_CLIENT_SECRET: ADMIN_SECRET }
+    })
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    const push = await until('a push', () => w.sim.pushes()[0], 60_000)
+    await until('the push to be stored', () => w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user')))
+    // The verification id is the handle: a secret, redacted by the process that received it.
+    expect(w.service.stdout()).not.toContain(push.id)
+
+    // A new process takes the gate from the store, and OneLogin's refusal quotes the handle.
+    await w.restart('SIGKILL', () =>
+      w.sim.setFault({ endpoint: 'verification_status', status: 400, body: JSON.stringify({ message: `verification ${push.id} is not valid` }), times: 1 })
+    )
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('rejected')
+    expect(final.comment).toMatch(/verification \*\*\* is not valid/)
+    expect(final.comment).not.toContain(push.id)
+    await until('the gate to close in the log', () => w.service.lines().some((l) => l.msg === 'Gate closed.'))
+    const out = w.service.stdout() + w.service.stderr()
+    expect(out).toMatch(/verification (\*\*\*|\[redacted\]) is not valid/)
+    expect(out).not.toContain(push.id)
   })
 
   it('sends a new push when the first expired while the service was down, if time is left', async () => {

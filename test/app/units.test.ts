@@ -77,6 +77,17 @@ describe('log redaction', () => {
     expect(out).not.toContain('eyJ')
     expect(out).toContain('"msg":"x [redacted]')
   })
+
+  it('forgets a push handle once it is let go of, and nothing else', () => {
+    const r = new Redactor()
+    r.add('client-secret-value')
+    const base = r.size
+    r.add('verification-1234"quoted')
+    expect(r.apply('verification-1234"quoted')).toBe('[redacted]')
+    r.remove('verification-1234"quoted')
+    expect(r.size).toBe(base)
+    expect(r.apply('verification-1234"quoted client-secret-value')).toBe('verification-1234"quoted [redacted]')
+  })
 })
 
 describe('pinned fetch', () => {
