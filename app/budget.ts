@@ -21,6 +21,7 @@
 import type { Clock } from '../src/core/clock.js'
 import { systemClock } from '../src/core/clock.js'
 import type { RateState } from '../src/core/client.js'
+import { BUDGET_SCHEMA_V2 } from './store/migrations.js'
 import { allocatePolls, type Allocation, type AllocationOptions, type OpenPush } from './poll-allocation.js'
 
 /** The one method of pg.Pool, pg.Client and PGlite that the budget needs. */
@@ -35,112 +36,15 @@ export const DEFAULT_SHARE = 0.5
 /** Part of the account's limit never spent, for other clients' calls between two of our observations. */
 export const RESERVE_SHARE = 0.01
 
-/** Key of the advisory lock under which the budget's schema is created. */
-const SCHEMA_LOCK = 0x6f6c6275 // "olbu"
-
 /**
- * The budget's tables and functions, created under a transaction-scoped
- * advisory lock in one statement, so that instances starting together create
- * them once.
+ * Creates the budget's tables and functions on a database that has no
+ * service schema (a budget used on its own). The service's own migrations
+ * create them as schema version 2 (app/store/migrations.ts), under the
+ * migration lock, so that an instance never re-creates them over a newer
+ * release's.
  */
-export const BUDGET_SCHEMA_SQL = `
-DO $migrate$
-BEGIN
-  PERFORM pg_advisory_xact_lock(${SCHEMA_LOCK});
-
-  CREATE TABLE IF NOT EXISTS onelogin_budget (
-    account        text PRIMARY KEY,
-    rate_limit     integer NOT NULL,          -- X-RateLimit-Limit, as last seen
-    window_ms      bigint  NOT NULL,          -- length of a window, assumed until a reset is seen
-    window_ends_at bigint  NOT NULL,          -- epoch ms
-    spent          integer NOT NULL DEFAULT 0, -- calls the fleet made in this window
-    remaining      integer,                   -- X-RateLimit-Remaining as last seen, less our calls since; NULL: unknown
-    updated_at     bigint  NOT NULL
-  );
-
-  CREATE OR REPLACE FUNCTION onelogin_budget_take(
-    p_account text, p_now bigint, p_n integer, p_share double precision, p_reserve_share double precision,
-    OUT o_granted boolean, OUT o_spent integer, OUT o_cap integer, OUT o_remaining integer,
-    OUT o_window_ends_at bigint, OUT o_rate_limit integer
-  ) LANGUAGE plpgsql AS $fn$
-  DECLARE
-    b onelogin_budget%ROWTYPE;
-  BEGIN
-    SELECT * INTO b FROM onelogin_budget WHERE account = p_account FOR UPDATE;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'no OneLogin budget row for account %', p_account;
-    END IF;
-    IF p_now >= b.window_ends_at THEN
-      b.spent := 0;
-      b.remaining := NULL;
-      b.window_ends_at := p_now + b.window_ms;
-    END IF;
-    o_cap := floor(p_share * b.rate_limit);
-    o_granted := b.spent + p_n <= o_cap
-      AND (b.remaining IS NULL OR b.remaining - p_n >= ceil(p_reserve_share * b.rate_limit));
-    IF o_granted THEN
-      b.spent := b.spent + p_n;
-      b.remaining := b.remaining - p_n;
-    END IF;
-    UPDATE onelogin_budget
-       SET spent = b.spent, remaining = b.remaining, window_ends_at = b.window_ends_at, updated_at = p_now
-     WHERE account = p_account;
-    o_spent := b.spent;
-    o_remaining := b.remaining;
-    o_window_ends_at := b.window_ends_at;
-    o_rate_limit := b.rate_limit;
-  END
-  $fn$;
-
-  -- What a OneLogin response said. p_reset_at: epoch ms of the reset; any argument may be NULL.
-  CREATE OR REPLACE FUNCTION onelogin_budget_observe(
-    p_account text, p_now bigint, p_limit integer, p_remaining integer, p_reset_at bigint
-  ) RETURNS void LANGUAGE plpgsql AS $fn$
-  DECLARE
-    b onelogin_budget%ROWTYPE;
-    tolerance constant bigint := 2000; -- the reset comes in whole seconds, and the response took a while
-  BEGIN
-    SELECT * INTO b FROM onelogin_budget WHERE account = p_account FOR UPDATE;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'no OneLogin budget row for account %', p_account;
-    END IF;
-    IF p_now >= b.window_ends_at THEN
-      b.spent := 0;
-      b.remaining := NULL;
-      b.window_ends_at := p_now + b.window_ms;
-    END IF;
-    IF p_limit IS NOT NULL AND p_limit > 0 THEN
-      b.rate_limit := p_limit;
-    END IF;
-    IF p_reset_at IS NOT NULL AND p_reset_at > p_now THEN
-      IF p_reset_at > b.window_ends_at + tolerance THEN
-        -- OneLogin's window turned within ours: count every call it reports in the new one as ours.
-        b.window_ends_at := p_reset_at;
-        b.window_ms := greatest(b.window_ms, p_reset_at - p_now);
-        IF p_remaining IS NOT NULL THEN
-          b.spent := greatest(0, b.rate_limit - p_remaining);
-          b.remaining := p_remaining;
-        END IF;
-      ELSIF p_reset_at < b.window_ends_at - tolerance THEN
-        -- The window ends sooner than assumed.
-        b.window_ends_at := p_reset_at;
-      END IF;
-    END IF;
-    -- Within a window the remaining count only falls: an older response cannot raise it.
-    IF p_remaining IS NOT NULL AND (p_reset_at IS NULL OR p_reset_at > p_now) THEN
-      b.remaining := least(coalesce(b.remaining, p_remaining), p_remaining);
-    END IF;
-    UPDATE onelogin_budget
-       SET rate_limit = b.rate_limit, window_ms = b.window_ms, window_ends_at = b.window_ends_at,
-           spent = b.spent, remaining = b.remaining, updated_at = p_now
-     WHERE account = p_account;
-  END
-  $fn$;
-END
-$migrate$`
-
 export async function migrateBudget(db: Db): Promise<void> {
-  await db.query(BUDGET_SCHEMA_SQL)
+  await db.query(BUDGET_SCHEMA_V2)
 }
 
 export interface BudgetConfig {
@@ -209,9 +113,8 @@ export class FleetBudget {
     this.windowMs = config.windowMs ?? DEFAULT_WINDOW_MS
   }
 
-  /** Creates the schema if needed and the account's row if missing. */
+  /** Creates the account's row if missing. The schema must be there: the service's migrations, or migrateBudget. */
   async init(): Promise<this> {
-    await migrateBudget(this.db)
     const now = this.clock.now()
     await this.db.query(
       `INSERT INTO onelogin_budget (account, rate_limit, window_ms, window_ends_at, spent, remaining, updated_at)

@@ -20,8 +20,10 @@ interface Store {
 }
 
 function budgetSuite(store: () => Store): void {
-  const budget = async (db: Db, clock: FakeClock, opts: { account?: string; limit?: number; share?: number } = {}): Promise<FleetBudget> =>
-    new FleetBudget(db, { account: opts.account ?? newAccount(), clock, defaultLimit: opts.limit ?? 5_000, ...(opts.share ? { share: opts.share } : {}) }).init()
+  const budget = async (db: Db, clock: FakeClock, opts: { account?: string; limit?: number; share?: number } = {}): Promise<FleetBudget> => {
+    await migrateBudget(db)
+    return new FleetBudget(db, { account: opts.account ?? newAccount(), clock, defaultLimit: opts.limit ?? 5_000, ...(opts.share ? { share: opts.share } : {}) }).init()
+  }
 
   it('grants up to the share of the limit, then refuses until the window resets', async () => {
     const clock = new FakeClock()

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FleetBudget } from '../app/budget.js'
+import { FleetBudget, migrateBudget } from '../app/budget.js'
 import { BudgetSpentError, budgetedTransport, rateFromHeaders } from '../app/budgeted-transport.js'
 import type { RawRequest, RawResponse } from '../src/core/http.js'
 import { FakeClock } from './helpers/fake-clock.js'
@@ -10,6 +10,7 @@ describe('budgetedTransport', () => {
   beforeAll(async () => {
     db = new PGlite()
     await db.waitReady
+    await migrateBudget(db)
   })
   afterAll(async () => {
     await db?.close()

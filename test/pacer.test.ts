@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FleetBudget } from '../app/budget.js'
+import { FleetBudget, migrateBudget } from '../app/budget.js'
 import type { Log } from '../app/log.js'
 import { PollPacer } from '../app/pacer.js'
 import { MAX_POLL_INTERVAL_MS, type OpenPush } from '../app/poll-allocation.js'
@@ -17,6 +17,7 @@ describe('PollPacer', () => {
   beforeAll(async () => {
     db = new PGlite()
     await db.waitReady
+    await migrateBudget(db)
   })
   afterAll(async () => {
     await db?.close()

@@ -1,5 +1,110 @@
 import { StorageError, type Db, type Queryable } from './db.js'
 
+/** Key of the advisory lock under which the budget's schema is created on its own (migrateBudget). */
+const BUDGET_SCHEMA_LOCK = 0x6f6c6275 // "olbu"
+
+/**
+ * The OneLogin budget's table and functions (app/budget.ts), in one
+ * statement under a transaction-scoped advisory lock, so that it can also be
+ * run on its own by instances starting together. Frozen as schema version 2:
+ * a change is a new step.
+ */
+export const BUDGET_SCHEMA_V2 = `
+DO $migrate$
+BEGIN
+  PERFORM pg_advisory_xact_lock(${BUDGET_SCHEMA_LOCK});
+
+  CREATE TABLE IF NOT EXISTS onelogin_budget (
+    account        text PRIMARY KEY,
+    rate_limit     integer NOT NULL,          -- X-RateLimit-Limit, as last seen
+    window_ms      bigint  NOT NULL,          -- length of a window, assumed until a reset is seen
+    window_ends_at bigint  NOT NULL,          -- epoch ms
+    spent          integer NOT NULL DEFAULT 0, -- calls the fleet made in this window
+    remaining      integer,                   -- X-RateLimit-Remaining as last seen, less our calls since; NULL: unknown
+    updated_at     bigint  NOT NULL
+  );
+
+  CREATE OR REPLACE FUNCTION onelogin_budget_take(
+    p_account text, p_now bigint, p_n integer, p_share double precision, p_reserve_share double precision,
+    OUT o_granted boolean, OUT o_spent integer, OUT o_cap integer, OUT o_remaining integer,
+    OUT o_window_ends_at bigint, OUT o_rate_limit integer
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    b onelogin_budget%ROWTYPE;
+  BEGIN
+    SELECT * INTO b FROM onelogin_budget WHERE account = p_account FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no OneLogin budget row for account %', p_account;
+    END IF;
+    IF p_now >= b.window_ends_at THEN
+      b.spent := 0;
+      b.remaining := NULL;
+      b.window_ends_at := p_now + b.window_ms;
+    END IF;
+    o_cap := floor(p_share * b.rate_limit);
+    o_granted := b.spent + p_n <= o_cap
+      AND (b.remaining IS NULL OR b.remaining - p_n >= ceil(p_reserve_share * b.rate_limit));
+    IF o_granted THEN
+      b.spent := b.spent + p_n;
+      b.remaining := b.remaining - p_n;
+    END IF;
+    UPDATE onelogin_budget
+       SET spent = b.spent, remaining = b.remaining, window_ends_at = b.window_ends_at, updated_at = p_now
+     WHERE account = p_account;
+    o_spent := b.spent;
+    o_remaining := b.remaining;
+    o_window_ends_at := b.window_ends_at;
+    o_rate_limit := b.rate_limit;
+  END
+  $fn$;
+
+  -- What a OneLogin response said. p_reset_at: epoch ms of the reset; any argument may be NULL.
+  CREATE OR REPLACE FUNCTION onelogin_budget_observe(
+    p_account text, p_now bigint, p_limit integer, p_remaining integer, p_reset_at bigint
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    b onelogin_budget%ROWTYPE;
+    tolerance constant bigint := 2000; -- the reset comes in whole seconds, and the response took a while
+  BEGIN
+    SELECT * INTO b FROM onelogin_budget WHERE account = p_account FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no OneLogin budget row for account %', p_account;
+    END IF;
+    IF p_now >= b.window_ends_at THEN
+      b.spent := 0;
+      b.remaining := NULL;
+      b.window_ends_at := p_now + b.window_ms;
+    END IF;
+    IF p_limit IS NOT NULL AND p_limit > 0 THEN
+      b.rate_limit := p_limit;
+    END IF;
+    IF p_reset_at IS NOT NULL AND p_reset_at > p_now THEN
+      IF p_reset_at > b.window_ends_at + tolerance THEN
+        -- OneLogin's window turned within ours: count every call it reports in the new one as ours.
+        b.window_ends_at := p_reset_at;
+        b.window_ms := greatest(b.window_ms, p_reset_at - p_now);
+        IF p_remaining IS NOT NULL THEN
+          b.spent := greatest(0, b.rate_limit - p_remaining);
+          b.remaining := p_remaining;
+        END IF;
+      ELSIF p_reset_at < b.window_ends_at - tolerance THEN
+        -- The window ends sooner than assumed.
+        b.window_ends_at := p_reset_at;
+      END IF;
+    END IF;
+    -- Within a window the remaining count only falls: an older response cannot raise it.
+    IF p_remaining IS NOT NULL AND (p_reset_at IS NULL OR p_reset_at > p_now) THEN
+      b.remaining := least(coalesce(b.remaining, p_remaining), p_remaining);
+    END IF;
+    UPDATE onelogin_budget
+       SET rate_limit = b.rate_limit, window_ms = b.window_ms, window_ends_at = b.window_ends_at,
+           spent = b.spent, remaining = b.remaining, updated_at = p_now
+     WHERE account = p_account;
+  END
+  $fn$;
+END
+$migrate$`
+
 /**
  * The schema, one step per version. Steps are only ever appended: a released
  * step is never edited. One statement per string (PGlite's query runs one). Every statement is plain PostgreSQL, run as is by
@@ -45,6 +150,12 @@ export const MIGRATIONS: readonly { readonly version: number; readonly statement
 )`,
       `CREATE INDEX gates_due ON gates (next_at) WHERE phase <> 'done'`
     ]
+  },
+  {
+    // The fleet's OneLogin rate budget (app/budget.ts). A database that already has it
+    // (created outside the versioned schema by an earlier release) keeps its rows.
+    version: 2,
+    statements: [BUDGET_SCHEMA_V2]
   }
 ]
 

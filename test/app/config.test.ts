@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PGlite } from '@electric-sql/pglite'
+import { SCHEMA_VERSION } from '../../app/store/migrations.js'
 import { ensureBuilt, MAIN, ROOT } from './harness.js'
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
@@ -86,7 +87,7 @@ describe('service configuration', { timeout: 120_000 }, () => {
     await db.query('INSERT INTO schema_version VALUES (99, 0)')
     await db.close()
     const { line } = refuses({ ...good(), DATA_DIR: dataDir })
-    expect(line).toMatch(/^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \(1\); run a newer release of the service\.$/)
+    expect(line).toMatch(new RegExp(`^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`))
   })
 
   it('refuses a data directory another live process holds', () => {

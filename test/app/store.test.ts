@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openPglite, openPostgres, type Db } from '../../app/store/db.js'
 import { GateStore, type NewGate } from '../../app/store/gates.js'
-import { migrate, SCHEMA_VERSION } from '../../app/store/migrations.js'
+import { FleetBudget, migrateBudget } from '../../app/budget.js'
+import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../app/store/migrations.js'
+import { FakeClock } from '../helpers/fake-clock.js'
 import { newStore, type TestStore } from './harness.js'
 
 let store: TestStore
@@ -44,9 +46,35 @@ describe('gate store', { timeout: 60_000 }, () => {
     const applied: number[] = []
     await Promise.all([migrate(db, (_m, v) => applied.push(v)), migrate(db, (_m, v) => applied.push(v))])
     expect(await migrate(db, (_m, v) => applied.push(v))).toBe(SCHEMA_VERSION)
-    expect(applied).toEqual([1])
-    const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_version')
-    expect(rows.map((r) => Number(r.version))).toEqual([1])
+    expect(applied).toEqual(MIGRATIONS.map((m) => m.version))
+    const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_version ORDER BY version')
+    expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version))
+    // The OneLogin budget is part of the versioned schema.
+    const fns = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
+    expect(fns.rows[0]!.n).toBe(2)
+  })
+
+  it('takes a budget an earlier release created outside the versioned schema into version 2, rows and all', async () => {
+    const other = await newStore()
+    const odb = other.env.DATABASE_URL ? await openPostgres(other.env.DATABASE_URL, () => undefined) : await openPglite(other.env.DATA_DIR!)
+    try {
+      // Version 1 alone, and the budget as the earlier release made it, with its count.
+      await odb.query('CREATE TABLE schema_version (version integer NOT NULL, applied_at bigint NOT NULL)')
+      for (const statement of MIGRATIONS[0]!.statements) await odb.query(statement)
+      await odb.query('INSERT INTO schema_version VALUES (1, 0)')
+      await migrateBudget(odb)
+      const budget = await new FleetBudget(odb, { account: 'earlier', clock: new FakeClock() }).init()
+      for (let i = 0; i < 7; i++) await budget.take()
+
+      const applied: number[] = []
+      expect(await migrate(odb, (_m, v) => applied.push(v))).toBe(SCHEMA_VERSION)
+      expect(applied).toEqual([2])
+      expect((await budget.state()).spent).toBe(7)
+      expect((await budget.take()).state.spent).toBe(8)
+    } finally {
+      await odb.close()
+      await other.drop()
+    }
   })
 
   it('stores a gate once per delivery id and once per run, environment and deployment, even when they race', async () => {

@@ -3,6 +3,7 @@ import { createHmac, randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { SCHEMA_VERSION } from '../../app/store/migrations.js'
 import { getJson, sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
 
 const sign = (body: string, secret = WEBHOOK_SECRET): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
@@ -116,7 +117,7 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
     const w = await startWorld()
     const { status, body } = await getJson(`${w.service.url}/healthz`)
     expect(status).toBe(200)
-    expect(body).toMatchObject({ status: 'ok', storage: { ok: true, kind: w.store.kind, schemaVersion: 1 }, gates: { open: 0 } })
+    expect(body).toMatchObject({ status: 'ok', storage: { ok: true, kind: w.store.kind, schemaVersion: SCHEMA_VERSION }, gates: { open: 0 } })
     // The validator that checks the service's requests does catch a body that breaks GitHub's schema.
     const res = await fetch(`${w.gh.url}/repos/acme/shop/actions/runs/1/deployment_protection_rule`, {
       method: 'POST',
