@@ -33,6 +33,8 @@ export interface ServiceConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   /** Names this instance in leases and logs; unique among live instances (a restart may reuse it). */
   readonly instanceId: string
+  /** Finished gates are deleted this many days after they closed (GATE_RETENTION_DAYS, default 90). */
+  readonly retentionDays: number
   /** Timing knobs; the defaults suit production, tests shorten them. */
   readonly tuning: Tuning
 }
@@ -50,6 +52,8 @@ export interface Tuning {
   /** First wait before a step that could not reach OneLogin or GitHub is tried again; doubles up to stepRetryMaxMs. */
   readonly stepRetryMs: number
   readonly stepRetryMaxMs: number
+  /** How often finished gates older than the retention are deleted. */
+  readonly retentionSweepMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -59,8 +63,13 @@ export const DEFAULT_TUNING: Tuning = {
   callbackRetryMs: 2_000,
   callbackRetryMaxMs: 300_000,
   stepRetryMs: 5_000,
-  stepRetryMaxMs: 300_000
+  stepRetryMaxMs: 300_000,
+  retentionSweepMs: 3_600_000
 }
+
+export const DEFAULT_RETENTION_DAYS = 90
+/** Longer than GitHub waits for an answer (30 days), so that a redelivered webhook finds its gate. */
+export const MIN_RETENTION_DAYS = 31
 
 /** A setting that is missing or malformed; `message` is one line naming it and what it should be. */
 export class ConfigError extends Error {
@@ -169,6 +178,15 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     throw new ConfigError('INSTANCE_ID', `INSTANCE_ID must be 1 to 100 letters, digits or . _ : -, got ${quote(instanceId)}.`)
   }
 
+  const retentionText = get('GATE_RETENTION_DAYS') || String(DEFAULT_RETENTION_DAYS)
+  const retentionDays = Number(retentionText)
+  if (!/^\d{1,5}$/.test(retentionText) || retentionDays < MIN_RETENTION_DAYS) {
+    throw new ConfigError(
+      'GATE_RETENTION_DAYS',
+      `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub waits up to 30 days for an answer, and a redelivered webhook must still find its gate), got ${quote(retentionText)}.`
+    )
+  }
+
   return {
     port: Number(portText),
     host,
@@ -177,6 +195,7 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     storage,
     logLevel: level as ServiceConfig['logLevel'],
     instanceId,
+    retentionDays,
     tuning: readTuning(tuning)
   }
 }

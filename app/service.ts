@@ -12,6 +12,7 @@ import { coreLogger, createLogger, Redactor, type Log } from './log.js'
 import { POLL_INTERVAL_SECONDS } from './engine.js'
 import { OneLoginAccess } from './onelogin.js'
 import { PollPacer, summary } from './pacer.js'
+import { Retention } from './retention.js'
 import { openPglite, openPostgres, type Db } from './store/db.js'
 import { GateStore } from './store/gates.js'
 import { currentVersion, migrate } from './store/migrations.js'
@@ -70,6 +71,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   let worker: Worker | undefined
   let server: Server | undefined
   let pacer: PollPacer | undefined
+  let retention: Retention | undefined
   try {
     const version = await migrate(db, (msg, v) => log.info({ schemaVersion: v }, msg))
     log.info({ storage: db.kind, where: db.where, schemaVersion: version }, 'Storage ready.')
@@ -121,6 +123,9 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       server!.listen(config.port, config.host, () => resolve())
     })
     worker.start()
+    retention = new Retention(store, config.retentionDays, clock, log.child({ component: 'retention' }), config.tuning.retentionSweepMs)
+    retention.start()
+    const r = retention
     const port = (server.address() as AddressInfo).port
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -142,6 +147,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           stop.abort()
           p.stop()
           loopDelay.stop()
+          await r.stop()
           await w.stop()
           await closed
           await db.close()
@@ -151,6 +157,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   } catch (err) {
     stop.abort()
     pacer?.stop()
+    await retention?.stop()
     await worker?.stop().catch(() => undefined)
     server?.close()
     await db.close().catch(() => undefined)

@@ -10,6 +10,8 @@ export const WEBHOOK_PATH = '/api/github/webhooks'
 /** GitHub caps payloads at 25 MB; a protection-rule request is a few kB. */
 const MAX_BODY_BYTES = 1024 * 1024
 const DELIVERY_ID = /^[A-Za-z0-9-]{1,100}$/
+/** GitHub waits 30 days for a protection rule's answer; a request older than that is a stale redelivery. */
+const GITHUB_WAIT_MS = 30 * 24 * 60 * 60_000
 
 export interface WebhookDeps {
   readonly github: GitHubApi
@@ -66,6 +68,11 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
     dlog.warn({ problem: parsed }, 'Webhook refused: the payload is not a usable deployment_protection_rule request.')
     return answer(res, 400, { error: parsed })
   }
+  if (parsed.requestedAt !== undefined && deps.clock.now() - parsed.requestedAt > GITHUB_WAIT_MS) {
+    // A redelivery of a request GitHub no longer waits for (its gate may be gone with the retention): no push.
+    dlog.warn({ requestedAt: new Date(parsed.requestedAt).toISOString() }, 'Webhook ignored: the deployment was requested more than 30 days ago; GitHub no longer waits for an answer.')
+    return answer(res, 202, { ignored: 'older than 30 days' })
+  }
   const runId = runIdFrom(parsed.callbackUrl)
   if (runId === undefined || !github.isOwnCallbackUrl(parsed.callbackUrl, parsed.owner, parsed.repo, runId)) {
     // The installation token goes to GITHUB_API_URL only: a callback elsewhere is refused, and nothing is stored or sent.
@@ -109,6 +116,8 @@ interface ParsedRequest {
   owner: string
   repo: string
   deploymentId: number
+  /** deployment.created_at (epoch ms), when the payload has it. */
+  requestedAt?: number
   deployment: {
     repoFullName: string
     defaultBranch?: string
@@ -147,6 +156,7 @@ function readRequest(p: unknown): ParsedRequest | string {
     sender,
     event: str(p.event)
   }
+  const requestedAt = Date.parse(str(deployment.created_at) ?? '')
   return {
     environment,
     callbackUrl,
@@ -154,6 +164,7 @@ function readRequest(p: unknown): ParsedRequest | string {
     owner,
     repo,
     deploymentId,
+    ...(Number.isFinite(requestedAt) ? { requestedAt } : {}),
     deployment: Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as ParsedRequest['deployment']
   }
 }

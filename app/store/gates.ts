@@ -274,6 +274,20 @@ export class GateStore {
     return rows.map((r) => ({ id: r.id, sentAt: Number(r.sent_at) }))
   }
 
+  /**
+   * Deletes up to `limit` finished gates that closed before `before` (epoch
+   * ms), oldest first; returns how many. Open gates are never touched.
+   */
+  async deleteFinished(before: number, limit: number): Promise<number> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `DELETE FROM gates WHERE id IN (
+         SELECT id FROM gates WHERE phase = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [before, limit]
+    )
+    return rows.length
+  }
+
   /** How many gates are in each phase. */
   async countByPhase(): Promise<Record<string, number>> {
     const { rows } = await this.db.query<{ phase: string; n: number | string }>(`SELECT phase, count(*) AS n FROM gates GROUP BY phase`)

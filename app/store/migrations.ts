@@ -156,6 +156,11 @@ export const MIGRATIONS: readonly { readonly version: number; readonly statement
     // (created outside the versioned schema by an earlier release) keeps its rows.
     version: 2,
     statements: [BUDGET_SCHEMA_V2]
+  },
+  {
+    // Finished gates are deleted once older than the retention (GATE_RETENTION_DAYS).
+    version: 3,
+    statements: [`CREATE INDEX gates_finished ON gates (updated_at) WHERE phase = 'done'`]
   }
 ]
 

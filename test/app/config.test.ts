@@ -63,7 +63,9 @@ describe('service configuration', { timeout: 120_000 }, () => {
     { setting: 'DATABASE_URL', env: { ...without('DATA_DIR'), DATABASE_URL: 'mysql://db/gate' }, expected: /DATABASE_URL must be a PostgreSQL connection URL/ },
     { setting: 'PORT', env: { ...good(), PORT: 'http' }, expected: /PORT must be a TCP port number from 0 to 65535, got "http"\./ },
     { setting: 'LOG_LEVEL', env: { ...good(), LOG_LEVEL: 'loud' }, expected: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"\./ },
-    { setting: 'SERVICE_TUNING', env: { ...good(), SERVICE_TUNING: '[1]' }, expected: /SERVICE_TUNING must be a JSON object/ }
+    { setting: 'SERVICE_TUNING', env: { ...good(), SERVICE_TUNING: '[1]' }, expected: /SERVICE_TUNING must be a JSON object/ },
+    { setting: 'GATE_RETENTION_DAYS', env: { ...good(), GATE_RETENTION_DAYS: '7' }, expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "7"\./ },
+    { setting: 'GATE_RETENTION_DAYS', env: { ...good(), GATE_RETENTION_DAYS: '1e3' }, expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "1e3"\./ }
   ])('a bad $setting stops start-up with one line naming it', ({ setting, env, expected }) => {
     const { line, stdout } = refuses(env)
     expect(line).toMatch(expected)

@@ -1,7 +1,8 @@
 // A gate outlives the process: restarts, expired pushes, a timeout that passed while the
 // service was down, and callbacks that GitHub refuses for a while.
 import { describe, expect, it } from 'vitest'
-import { ADA, sleep, startWorld, until, type World } from './harness.js'
+import { openPglite, openPostgres } from '../../app/store/db.js'
+import { ADA, getJson, sleep, startWorld, until, type World } from './harness.js'
 
 const FILE = '.github/onelogin-gate.yml'
 /** The simulator's "Manage All" credential. */
@@ -104,6 +105,35 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     await sleep(7_000)
     expect(w.sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
     expect(w.sim.pushes().length).toBeLessThanOrEqual(1)
+  })
+
+  it('deletes finished gates once older than GATE_RETENTION_DAYS, at start-up, and keeps open ones', async () => {
+    const w = await startWorld({ env: { GATE_RETENTION_DAYS: '31' } })
+    const done = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
+    const push = await until('a push', () => w.sim.pushes()[0], 60_000)
+    w.sim.answer(push.id, 'accept')
+    expect((await finalOf(w, done.runId)).state).toBe('approved')
+    await until('the gate to close', () => w.service.lines().some((l) => l.msg === 'Gate closed.'))
+    const open = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
+    await until('a second push', () => w.sim.pushes()[1], 60_000)
+
+    // While the service is down, both gates are made 32 days old.
+    await w.restart('SIGTERM', async () => {
+      const db = w.env.DATABASE_URL ? await openPostgres(w.env.DATABASE_URL, () => undefined) : await openPglite(w.env.DATA_DIR!)
+      try {
+        await db.query('UPDATE gates SET updated_at = updated_at - $1, created_at = created_at - $1', [32 * 86_400_000])
+      } finally {
+        await db.close()
+      }
+    })
+    const line = await until('the sweep', () => w.service.lines().find((l) => String(l.msg).startsWith('Deleted ')), 30_000)
+    expect(line).toMatchObject({ msg: 'Deleted 1 finished gate(s) closed more than 31 days ago.', deleted: 1, retentionDays: 31 })
+    const health = await getJson(`${w.service.url}/healthz`)
+    expect(health.body.gates.byPhase.done).toBeUndefined()
+    expect(health.body.gates.open).toBe(1)
+    // The open gate is untouched: its push is still polled, and its approval still reaches GitHub.
+    w.sim.answer(w.sim.pushes()[1]!.id, 'accept')
+    expect((await finalOf(w, open.runId)).state).toBe('approved')
   })
 
   it('rejects with a comment a gate whose timeout passed while the service was down', async () => {

@@ -68,13 +68,37 @@ describe('gate store', { timeout: 60_000 }, () => {
 
       const applied: number[] = []
       expect(await migrate(odb, (_m, v) => applied.push(v))).toBe(SCHEMA_VERSION)
-      expect(applied).toEqual([2])
+      expect(applied).toEqual(MIGRATIONS.slice(1).map((m) => m.version))
       expect((await budget.state()).spent).toBe(7)
       expect((await budget.take()).state.spent).toBe(8)
     } finally {
       await odb.close()
       await other.drop()
     }
+  })
+
+  it('deletes finished gates older than a time, oldest first and in batches, and never an open one', async () => {
+    const now = Date.now()
+    const day = 86_400_000
+    const made: { id: string; phase: string; closedDaysAgo: number }[] = [
+      { id: '', phase: 'done', closedDaysAgo: 40 },
+      { id: '', phase: 'done', closedDaysAgo: 35 },
+      { id: '', phase: 'done', closedDaysAgo: 5 },
+      { id: '', phase: 'waiting', closedDaysAgo: 60 },
+      { id: '', phase: 'reporting', closedDaysAgo: 60 }
+    ]
+    for (const m of made) {
+      m.id = (await gates.create(newGate())).id
+      await db.query('UPDATE gates SET phase = $2, updated_at = $3 WHERE id = $1', [m.id, m.phase, now - m.closedDaysAgo * day])
+    }
+    const exists = async (id: string): Promise<boolean> => (await gates.get(id)) !== undefined
+    // One at a time: the oldest goes first.
+    expect(await gates.deleteFinished(now - 31 * day, 1)).toBe(1)
+    expect(await exists(made[0]!.id)).toBe(false)
+    expect(await exists(made[1]!.id)).toBe(true)
+    expect(await gates.deleteFinished(now - 31 * day, 100)).toBe(1)
+    expect(await gates.deleteFinished(now - 31 * day, 100)).toBe(0)
+    for (const m of made.slice(1)) expect(await exists(m.id)).toBe(m === made[1] ? false : true)
   })
 
   it('stores a gate once per delivery id and once per run, environment and deployment, even when they race', async () => {

@@ -53,6 +53,26 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
     expect(await gatesStored(w)).toBe(2)
   })
 
+  it('ignores a request for a deployment GitHub no longer waits for (over 30 days old): no gate, no push', async () => {
+    const w = await startWorld()
+    // A real payload, captured by sending it to a closed door first.
+    w.gh.setWebhookUrl('http://127.0.0.1:9/closed')
+    const { payload } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
+    w.gh.setWebhookUrl(`${w.service.url}/api/github/webhooks`)
+    const old = new Date(Date.now() - 31 * 86_400_000).toISOString()
+    const stale = JSON.stringify({ ...payload, deployment: { ...payload.deployment, created_at: old } })
+    const res = await w.gh.sendRaw(stale, headers(stale, sign(stale)))
+    expect(res.status).toBe(202)
+    await sleep(1_000)
+    expect(await gatesStored(w)).toBe(0)
+    expect(w.sim.pushes()).toEqual([])
+    expect(w.service.lines().find((l) => String(l.msg).startsWith('Webhook ignored: the deployment was requested more than 30 days ago'))).toMatchObject({ requestedAt: old })
+    // The same request, 29 days old, is taken.
+    const recent = JSON.stringify({ ...payload, deployment: { ...payload.deployment, created_at: new Date(Date.now() - 29 * 86_400_000).toISOString() } })
+    expect((await w.gh.sendRaw(recent, headers(recent, sign(recent)))).status).toBe(202)
+    await until('a push', () => w.sim.pushes()[0])
+  })
+
   it('sends one push however often a delivery is replayed, by delivery id or by run and environment', async () => {
     const w = await startWorld()
     const first = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
