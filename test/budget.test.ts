@@ -163,7 +163,7 @@ function budgetSuite(store: () => Store): void {
     await Promise.all(dbs.map((db) => migrateBudget(db)))
     await Promise.all(dbs.map((db) => migrateBudget(db)))
     const { rows } = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
-    expect(rows[0]).toEqual({ n: 2 })
+    expect(rows[0]).toEqual({ n: 3 })
     const tables = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'onelogin_budget'")
     expect(tables.rows[0]).toEqual({ n: 1 })
   })

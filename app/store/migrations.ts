@@ -24,11 +24,9 @@ BEGIN
     updated_at     bigint  NOT NULL
   );
 
-  CREATE OR REPLACE FUNCTION onelogin_budget_take(
-    p_account text, p_now bigint, p_n integer, p_share double precision, p_reserve_share double precision,
-    OUT o_granted boolean, OUT o_spent integer, OUT o_cap integer, OUT o_remaining integer,
-    OUT o_window_ends_at bigint, OUT o_rate_limit integer
-  ) LANGUAGE plpgsql AS $fn$
+  -- The account's row, locked until the transaction ends, in the window that holds p_now.
+  CREATE OR REPLACE FUNCTION onelogin_budget_lock(p_account text, p_now bigint)
+  RETURNS onelogin_budget LANGUAGE plpgsql AS $fn$
   DECLARE
     b onelogin_budget%ROWTYPE;
   BEGIN
@@ -41,6 +39,19 @@ BEGIN
       b.remaining := NULL;
       b.window_ends_at := p_now + b.window_ms;
     END IF;
+    RETURN b;
+  END
+  $fn$;
+
+  CREATE OR REPLACE FUNCTION onelogin_budget_take(
+    p_account text, p_now bigint, p_n integer, p_share double precision, p_reserve_share double precision,
+    OUT o_granted boolean, OUT o_spent integer, OUT o_cap integer, OUT o_remaining integer,
+    OUT o_window_ends_at bigint, OUT o_rate_limit integer
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    b onelogin_budget%ROWTYPE;
+  BEGIN
+    b := onelogin_budget_lock(p_account, p_now);
     o_cap := floor(p_share * b.rate_limit);
     o_granted := b.spent + p_n <= o_cap
       AND (b.remaining IS NULL OR b.remaining - p_n >= ceil(p_reserve_share * b.rate_limit));
@@ -66,15 +77,7 @@ BEGIN
     b onelogin_budget%ROWTYPE;
     tolerance constant bigint := 2000; -- the reset comes in whole seconds, and the response took a while
   BEGIN
-    SELECT * INTO b FROM onelogin_budget WHERE account = p_account FOR UPDATE;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'no OneLogin budget row for account %', p_account;
-    END IF;
-    IF p_now >= b.window_ends_at THEN
-      b.spent := 0;
-      b.remaining := NULL;
-      b.window_ends_at := p_now + b.window_ms;
-    END IF;
+    b := onelogin_budget_lock(p_account, p_now);
     IF p_limit IS NOT NULL AND p_limit > 0 THEN
       b.rate_limit := p_limit;
     END IF;
