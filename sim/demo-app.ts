@@ -3,10 +3,10 @@
 // GitHub asks the service about a deployment to `production`, the approver answers on the
 // simulated phone, and the deployment's comments and final state are printed.
 import { randomBytes } from 'node:crypto'
-import { parseArgs } from 'node:util'
 import { startFakeGitHub, type FakeGitHub } from './github/server.js'
 import { start, type Sim } from './server.js'
 import { startServiceProcess, type ServiceProcess } from './service-process.js'
+import { bold, dim, green, readDemoOptions, red, yellow, type Approver, type DemoOptions as Options } from './demo-shared.js'
 
 export const APP_USAGE = `usage: npm run demo -- --app [options]
 
@@ -33,51 +33,6 @@ const REPO = 'acme/shop'
 const ENVIRONMENT = 'production'
 const CREATOR = 'octocat'
 
-type Approver = 'accept' | 'deny' | 'silent' | 'person'
-
-interface Options {
-  approver: Approver
-  afterMs: number
-  timeout: number
-  verbose: boolean
-}
-
-class UsageError extends Error {}
-
-function readOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      app: { type: 'boolean' },
-      deny: { type: 'boolean' },
-      'no-answer': { type: 'boolean' },
-      interactive: { type: 'boolean' },
-      after: { type: 'string' },
-      timeout: { type: 'string' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  })
-  if (values.help) return 'help'
-  const modes = (['deny', 'no-answer', 'interactive'] as const).filter((m) => values[m])
-  if (modes.length > 1) throw new UsageError(`--${modes.join(' and --')} do not go together`)
-  const approver: Approver = values.deny ? 'deny' : values['no-answer'] ? 'silent' : values.interactive ? 'person' : 'accept'
-  const timeout = Number(values.timeout ?? (approver === 'person' ? 300 : approver === 'silent' ? 10 : 60))
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400')
-  const after = Number(values.after ?? 3)
-  if (!Number.isFinite(after) || after < 0) throw new UsageError('--after must be a number of seconds, 0 or more')
-  if (values.after !== undefined && (approver === 'silent' || approver === 'person')) throw new UsageError('--after needs the scripted approver')
-  return { approver, afterMs: Math.round(after * 1000), timeout, verbose: values.verbose ?? false }
-}
-
-const color = process.stdout.isTTY && !process.env.NO_COLOR
-const paint = (code: string) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text)
-const bold = paint('1')
-const dim = paint('2')
-const red = paint('31')
-const green = paint('32')
-const yellow = paint('33')
 
 const startedAt = Date.now()
 const stamp = (): string => dim(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)}s]`)
@@ -133,7 +88,7 @@ let interrupted = false
 export async function runAppDemo(argv: string[]): Promise<number> {
   let opts: Options | 'help'
   try {
-    opts = readOptions(argv)
+    opts = readDemoOptions(argv, { app: true })
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${APP_USAGE}`)
     return 2

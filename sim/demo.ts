@@ -3,11 +3,11 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
-import { parseArgs } from 'node:util'
 import { summaryToText } from './action-files.js'
 import { runAppDemo } from './demo-app.js'
 import { demoInputs, DIST, startAction, type ActionResult } from './run-action.js'
 import { start, type Sim } from './server.js'
+import { bold, dim, green, readDemoOptions, red, yellow, type DemoOptions as Options } from './demo-shared.js'
 
 const USAGE = `usage: npm run demo -- [options]
 
@@ -30,48 +30,6 @@ The exit code is the action's: 0 when approved, 1 otherwise.`
 
 const USER_ID = '35510511'
 
-interface Options {
-  approver: 'accept' | 'deny' | 'silent' | 'person'
-  afterMs: number
-  timeout: number
-  verbose: boolean
-}
-
-class UsageError extends Error {}
-
-function readOptions(argv: string[]): Options | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      deny: { type: 'boolean' },
-      'no-answer': { type: 'boolean' },
-      interactive: { type: 'boolean' },
-      after: { type: 'string' },
-      timeout: { type: 'string' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  })
-  if (values.help) return 'help'
-  const modes = (['deny', 'no-answer', 'interactive'] as const).filter((m) => values[m])
-  if (modes.length > 1) throw new UsageError(`--${modes.join(' and --')} do not go together`)
-  const approver = values.deny ? 'deny' : values['no-answer'] ? 'silent' : values.interactive ? 'person' : 'accept'
-  const timeout = Number(values.timeout ?? (approver === 'person' ? 300 : approver === 'silent' ? 10 : 60))
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400')
-  const after = Number(values.after ?? 3)
-  if (!Number.isFinite(after) || after < 0) throw new UsageError('--after must be a number of seconds, 0 or more')
-  if (values.after !== undefined && (approver === 'silent' || approver === 'person')) throw new UsageError('--after needs the scripted approver')
-  return { approver, afterMs: Math.round(after * 1000), timeout, verbose: values.verbose ?? false }
-}
-
-const color = process.stdout.isTTY && !process.env.NO_COLOR
-const paint = (code: string) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text)
-const bold = paint('1')
-const dim = paint('2')
-const red = paint('31')
-const green = paint('32')
-const yellow = paint('33')
 
 /** Data of a workflow command, unescaped as the runner does. */
 const unescapeData = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
@@ -203,7 +161,7 @@ async function main(): Promise<number> {
   if (process.argv.slice(2).includes('--app')) return runAppDemo(process.argv.slice(2))
   let opts: Options | 'help'
   try {
-    opts = readOptions(process.argv.slice(2))
+    opts = readDemoOptions(process.argv.slice(2), { app: false })
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
     return 2
