@@ -22,6 +22,7 @@ import pg from 'pg'
 import { SERVICE_NODE_FLAGS } from '../app/node-flags.js'
 import { startFakeGitHub, type FakeGitHub } from '../sim/github/server.js'
 import { start as startSim, type Sim } from '../sim/server.js'
+import { wiredServiceEnv } from '../sim/service-process.js'
 import type { TenantSeed } from '../sim/types.js'
 import { PostgresMissingError, startPostgres, type PostgresCluster } from '../test/helpers/postgres.js'
 import { percentile } from './stats.js'
@@ -159,15 +160,7 @@ async function world(serverUrl: string, dbName: string, users: number, rate: { l
   const sim = await startSim({ quiet: true, tenant: tenant(users), rateLimit: rate })
   const gh = await startFakeGitHub({ webhookSecret: WEBHOOK_SECRET, repos: [{ owner: 'acme', name: 'shop', files: { main: { '.github/onelogin-gate.yml': policy(users, timeout) } } }] })
   const env = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    GITHUB_APP_ID: String(gh.appId),
-    GITHUB_PRIVATE_KEY: gh.privateKey,
-    GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    GITHUB_API_URL: gh.url,
-    ONELOGIN_CLIENT_ID: 'demo-client-id',
-    ONELOGIN_CLIENT_SECRET: 'demo-client-secret',
-    ONELOGIN_API_URL: sim.url,
+    ...wiredServiceEnv(gh, sim.url, { webhookSecret: WEBHOOK_SECRET, oneloginClientSecret: 'demo-client-secret' }),
     ONELOGIN_RATE_SHARE: String(share),
     DATABASE_URL: await freshDatabase(serverUrl, dbName),
     // Info: the "Listening." line names the port.

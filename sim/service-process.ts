@@ -57,6 +57,25 @@ function command(node: string): string[] {
   return [node, ...SERVICE_NODE_FLAGS, '--import', 'tsx', SERVICE_SOURCE]
 }
 
+/**
+ * The settings that wire a service to a fake GitHub and a OneLogin simulator
+ * on loopback: the base of every environment the tests and the fleet bench
+ * start `build/app/main.js` with.
+ */
+export function wiredServiceEnv(gh: { appId: number; privateKey: string; url: string }, oneloginUrl: string, secrets: { webhookSecret: string; oneloginClientSecret: string }): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    GITHUB_APP_ID: String(gh.appId),
+    GITHUB_PRIVATE_KEY: gh.privateKey,
+    GITHUB_WEBHOOK_SECRET: secrets.webhookSecret,
+    GITHUB_API_URL: gh.url,
+    ONELOGIN_CLIENT_ID: 'demo-client-id',
+    ONELOGIN_CLIENT_SECRET: secrets.oneloginClientSecret,
+    ONELOGIN_API_URL: oneloginUrl
+  }
+}
+
 export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
   const temp = mkdtempSync(join(tmpdir(), 'gate-service-'))
   const keyPath = join(temp, 'app-private-key.pem')

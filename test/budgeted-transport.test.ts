@@ -1,24 +1,16 @@
-import { PGlite } from '@electric-sql/pglite'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FleetBudget, migrateBudget } from '../app/budget.js'
+import { describe, expect, it } from 'vitest'
+import { FleetBudget } from '../app/budget.js'
 import { BudgetSpentError, budgetedTransport, rateFromHeaders } from '../app/budgeted-transport.js'
 import type { RawRequest, RawResponse } from '../src/core/http.js'
+import { embeddedBudgetDb } from './helpers/budget-db.js'
 import { FakeClock } from './helpers/fake-clock.js'
 
 describe('budgetedTransport', () => {
-  let db: PGlite
-  beforeAll(async () => {
-    db = new PGlite()
-    await db.waitReady
-    await migrateBudget(db)
-  })
-  afterAll(async () => {
-    await db?.close()
-  })
+  const db = embeddedBudgetDb()
 
   it('pays for each call, folds in what OneLogin reports, and sends nothing once the budget is spent', async () => {
     const clock = new FakeClock()
-    const budget = await new FleetBudget(db, { account: 'transport', clock, defaultLimit: 5_000 }).init()
+    const budget = await new FleetBudget(db(), { account: 'transport', clock, defaultLimit: 5_000 }).init()
     const sent: RawRequest[] = []
     let remaining = 60
     const inner = async (req: RawRequest): Promise<RawResponse> => {

@@ -1,9 +1,9 @@
-import { PGlite } from '@electric-sql/pglite'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FleetBudget, migrateBudget } from '../app/budget.js'
+import { describe, expect, it } from 'vitest'
+import { FleetBudget } from '../app/budget.js'
 import type { Log } from '../app/log.js'
 import { PollPacer } from '../app/pacer.js'
 import { MAX_POLL_INTERVAL_MS, type OpenPush } from '../app/poll-allocation.js'
+import { embeddedBudgetDb } from './helpers/budget-db.js'
 import { FakeClock } from './helpers/fake-clock.js'
 
 function recordingLog(): { log: Log; lines: { level: string; msg: string; data: Record<string, unknown> }[] } {
@@ -13,19 +13,11 @@ function recordingLog(): { log: Log; lines: { level: string; msg: string; data: 
 }
 
 describe('PollPacer', () => {
-  let db: PGlite
-  beforeAll(async () => {
-    db = new PGlite()
-    await db.waitReady
-    await migrateBudget(db)
-  })
-  afterAll(async () => {
-    await db?.close()
-  })
+  const db = embeddedBudgetDb()
 
   it('times polls from the fleet-wide floor, says when the budget is short or spent, and when it recovers', async () => {
     const clock = new FakeClock()
-    const budget = await new FleetBudget(db, { account: 'pacer', clock, defaultLimit: 2_000 }).init()
+    const budget = await new FleetBudget(db(), { account: 'pacer', clock, defaultLimit: 2_000 }).init()
     let fleet: OpenPush[] = [{ id: 'a', sentAt: clock.now() }]
     const { log, lines } = recordingLog()
     const pacer = new PollPacer(budget, async () => fleet, clock, log, { minIntervalMs: 1_000 })
@@ -65,7 +57,7 @@ describe('PollPacer', () => {
 
   it('keeps the last plan when the budget cannot be read', async () => {
     const clock = new FakeClock()
-    const budget = await new FleetBudget(db, { account: 'pacer-2', clock }).init()
+    const budget = await new FleetBudget(db(), { account: 'pacer-2', clock }).init()
     const { log, lines } = recordingLog()
     let fail = false
     const pacer = new PollPacer(budget, async () => {

@@ -13,6 +13,7 @@ import { afterEach } from 'vitest'
 import { SERVICE_NODE_FLAGS } from '../../app/node-flags.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
+import { wiredServiceEnv } from '../../sim/service-process.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const MAIN = join(ROOT, 'build', 'app', 'main.js')
@@ -253,15 +254,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   })
   const store = await newStore()
   const env: Record<string, string> = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    GITHUB_APP_ID: String(gh.appId),
-    GITHUB_PRIVATE_KEY: gh.privateKey,
-    GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    GITHUB_API_URL: gh.url,
-    ONELOGIN_CLIENT_ID: 'demo-client-id',
-    ONELOGIN_CLIENT_SECRET: CLIENT_SECRET,
-    ONELOGIN_API_URL: sim.url,
+    ...wiredServiceEnv(gh, sim.url, { webhookSecret: WEBHOOK_SECRET, oneloginClientSecret: CLIENT_SECRET }),
     INSTANCE_ID: 'test-instance',
     SERVICE_TUNING: JSON.stringify({ tickMs: 100, callbackRetryMs: 500, stepRetryMs: 500, ...opts.tuning }),
     ...store.env,
