@@ -50,7 +50,7 @@ export class GitHubApi {
 
   constructor(
     opts: { appId: number; privateKey: string; webhookSecret: string; apiUrl: string },
-    log: Log,
+    private readonly log: Log,
     /** Aborts every request in flight when the service stops. */
     stopSignal?: AbortSignal
   ) {
@@ -97,8 +97,23 @@ export class GitHubApi {
     return u.origin === this.base.origin && u.pathname.toLowerCase() === path.toLowerCase() && !u.search && !u.hash && !u.username && !u.password
   }
 
-  private installation(installationId: number): Promise<GateOctokitInstance> {
-    return wrap(() => this.app.getInstallationOctokit(installationId))
+  /**
+   * Runs `fn` as the installation. GitHub revokes installation tokens before
+   * they expire (the app's permissions changed, the installation was
+   * suspended and resumed, a token was revoked), and @octokit/auth-app keeps
+   * a cached token until its expiry; so a 401 mints a new token and `fn` is
+   * tried once more.
+   */
+  private async asInstallation<T>(installationId: number, fn: (octokit: GateOctokitInstance) => Promise<T>): Promise<T> {
+    const octokit = await wrap(() => this.app.getInstallationOctokit(installationId))
+    try {
+      return await fn(octokit)
+    } catch (err) {
+      if (!(err instanceof GitHubError) || err.status !== 401) throw err
+      this.log.warn({ installationId }, 'GitHub refused the installation token (HTTP 401); minting a new one and trying once more.')
+      await wrap(() => octokit.auth({ type: 'installation', refresh: true }))
+      return fn(octokit)
+    }
   }
 
   /**
@@ -106,8 +121,11 @@ export class GitHubApi {
    * is sent, so GitHub serves the default branch), else from the owner's
    * `.github` repository. Never from the deployment's ref.
    */
-  async readPolicy(installationId: number, owner: string, repo: string, defaultBranch: string | undefined): Promise<PolicyLookup> {
-    const octokit = await this.installation(installationId)
+  readPolicy(installationId: number, owner: string, repo: string, defaultBranch: string | undefined): Promise<PolicyLookup> {
+    return this.asInstallation(installationId, (octokit) => this.readPolicyAs(octokit, owner, repo, defaultBranch))
+  }
+
+  private async readPolicyAs(octokit: GateOctokitInstance, owner: string, repo: string, defaultBranch: string | undefined): Promise<PolicyLookup> {
     const here = `${owner}/${repo} ${POLICY_PATH}${defaultBranch ? ` (default branch ${defaultBranch})` : ' (default branch)'}`
     const org = `${owner}/.github ${POLICY_PATH}`
     const where = `${here}, or ${org}`
@@ -134,8 +152,9 @@ export class GitHubApi {
   }
 
   async runInfo(installationId: number, owner: string, repo: string, runId: number): Promise<RunInfo> {
-    const octokit = await this.installation(installationId)
-    const res = await wrap(() => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { owner, repo, run_id: runId }), 'read the workflow run')
+    const res = await this.asInstallation(installationId, (octokit) =>
+      wrap(() => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { owner, repo, run_id: runId }), 'read the workflow run')
+    )
     const d = res.data
     return {
       ...(d.name ? { name: d.name } : {}),
@@ -158,16 +177,17 @@ export class GitHubApi {
     runId: number,
     body: { environment_name: string; state?: 'approved' | 'rejected'; comment: string }
   ): Promise<number> {
-    const octokit = await this.installation(installationId)
-    const res = await wrap(
-      () =>
-        octokit.request('POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule', {
-          owner,
-          repo,
-          run_id: runId,
-          ...(body.state ? { environment_name: body.environment_name, state: body.state, comment: body.comment } : { environment_name: body.environment_name, comment: body.comment })
-        }),
-      'answer the deployment protection rule'
+    const res = await this.asInstallation(installationId, (octokit) =>
+      wrap(
+        () =>
+          octokit.request('POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule', {
+            owner,
+            repo,
+            run_id: runId,
+            ...(body.state ? { environment_name: body.environment_name, state: body.state, comment: body.comment } : { environment_name: body.environment_name, comment: body.comment })
+          }),
+        'answer the deployment protection rule'
+      )
     )
     return res.status
   }

@@ -1,7 +1,7 @@
 // Approve, deny and time out, end to end: a signed webhook from the fake GitHub, the service as a
 // process, pushes on the OneLogin simulator, and the answer posted back to GitHub.
 import { describe, expect, it } from 'vitest'
-import { ADA, CLIENT_SECRET, GRACE, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
+import { ADA, CLIENT_SECRET, GRACE, sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
 
 /** The run's callbacks that GitHub accepted, in order. */
 function accepted(w: World, runId: number) {
@@ -100,5 +100,26 @@ describe('the protection-rule service: outcomes', { timeout: 180_000 }, () => {
     const final = await finalOf(w, runId)
     expect(final.state).toBe('approved')
     expect(final.at - tapped).toBeLessThan(5_000)
+  })
+
+  it('mints a new installation token when GitHub revoked the cached one, and the answer still lands at once', async () => {
+    const w = await startWorld()
+    const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
+    const push = await until('a push to Ada', () => w.sim.pushes().find((p) => p.userId === 35510511 && p.status === 'pending'))
+    // The progress comment went out with the cached installation token.
+    await until('the progress comment', () => accepted(w, runId).find((c) => c.state === undefined))
+    // Past the 5 s in which @octokit/auth-app takes a 401 for a new token not yet known everywhere.
+    await sleep(5_500)
+    w.gh.revokeTokens()
+
+    const tapped = Date.now()
+    w.sim.answer(push.id, 'accept')
+    const final = await finalOf(w, runId)
+    expect(final.state).toBe('approved')
+    expect(final.at - tapped).toBeLessThan(5_000)
+    // The revoked token was refused once; the service minted a new one and tried again.
+    expect(w.gh.callbacks(runId).filter((c) => c.status === 401)).toHaveLength(1)
+    expect(w.service.lines().filter((l) => l.msg === 'GitHub refused the installation token (HTTP 401); minting a new one and trying once more.')).toHaveLength(1)
+    expect(w.openapiProblems()).toEqual([])
   })
 })
