@@ -25,6 +25,7 @@ import { start as startSim, type Sim } from '../sim/server.js'
 import { wiredServiceEnv } from '../sim/service-process.js'
 import type { TenantSeed } from '../sim/types.js'
 import { PostgresMissingError, startPostgres, type PostgresCluster } from '../test/helpers/postgres.js'
+import { sleep, until } from '../test/helpers/wait.js'
 import { percentile } from './stats.js'
 import { renderTable, seconds } from './table.js'
 
@@ -124,18 +125,6 @@ function peakRssKb(pid: number | undefined): number {
     return m ? Number(m[1]) : 0
   } catch {
     return 0
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(100)
   }
 }
 

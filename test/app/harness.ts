@@ -14,6 +14,7 @@ import { SERVICE_NODE_FLAGS } from '../../app/node-flags.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
 import { wiredServiceEnv } from '../../sim/service-process.js'
+import { sleep } from '../helpers/wait.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const MAIN = join(ROOT, 'build', 'app', 'main.js')
@@ -294,20 +295,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   return world
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-/** Polls until `check` gives a value, or fails naming `what`. */
-export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(100)
-  }
-}
+export { sleep, until } from '../helpers/wait.js'
 
 /** GET a path of the service. */
 export async function getJson(url: string): Promise<{ status: number; body: any }> {
