@@ -28,7 +28,7 @@ export default defineConfig({
               extends: true as const,
               test: {
                 name: 'app-postgres',
-                include: ['test/app/**/*.test.ts', 'test/fleet/**/*.test.ts'],
+                include: ['test/service/**/*.test.ts', 'test/fleet/**/*.test.ts'],
                 env: { APP_TEST_STORE: 'postgres' },
                 globalSetup: ['test/postgres-global-setup.ts'],
                 hookTimeout: 120_000

@@ -1,6 +1,6 @@
 /**
  * npm run bench:app: the protection-rule service as a fleet. Three instances
- * (`node build/app/main.js`) share one PostgreSQL server (DATABASE_URL, or a
+ * (`node build/service/main.js`) share one PostgreSQL server (DATABASE_URL, or a
  * throwaway cluster), the OneLogin simulator (its rate limit account-wide,
  * like OneLogin's) and the fake GitHub.
  *
@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { SERVICE_NODE_FLAGS } from '../app/node-flags.js'
+import { SERVICE_NODE_FLAGS } from '../src/service/node-flags.js'
 import { startFakeGitHub, type FakeGitHub } from '../sim/github/server.js'
 import { start as startSim, type Sim } from '../sim/server.js'
 import { wiredServiceEnv } from '../sim/service-process.js'
@@ -30,7 +30,7 @@ import { percentile } from './stats.js'
 import { renderTable, seconds } from './table.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const MAIN = join(ROOT, 'build', 'app', 'main.js')
+const MAIN = join(ROOT, 'build', 'service', 'main.js')
 const QUICK = process.env.BENCH_APP_QUICK === '1'
 const GATES = QUICK ? 12 : 50
 const ARRIVAL_MS = QUICK ? 15_000 : 60_000
@@ -381,7 +381,7 @@ async function main(): Promise<void> {
   }
   try {
     console.log('Building the service (npm run build:app)...')
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'app', 'tsconfig.build.json')], { stdio: 'inherit' })
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'src', 'service', 'tsconfig.build.json')], { stdio: 'inherit' })
     console.log(`Fleet run: ${GATES} gates over ${ARRIVAL_MS / 1000} s, 3 instances, one killed at ${KILL_AT_MS / 1000} s${QUICK ? ' (quick)' : ''}...`)
     const rows = await fleetRun(serverUrl)
     console.log(`One instance with ${MANY} open gates...`)

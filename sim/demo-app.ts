@@ -1,4 +1,4 @@
-// `npm run demo -- --app`: the protection-rule service (app/) as its own process, between the
+// `npm run demo -- --app`: the protection-rule service (src/service/) as its own process, between the
 // OneLogin simulator and the fake GitHub. A policy goes on acme/shop's default branch, the fake
 // GitHub asks the service about a deployment to `production`, the approver answers on the
 // simulated phone, and the deployment's comments and final state are printed.
@@ -10,7 +10,7 @@ import { bold, dim, green, readDemoOptions, red, yellow, type Approver, type Dem
 
 export const APP_USAGE = `usage: npm run demo -- --app [options]
 
-Runs the protection-rule service (app/) as its own process, with an embedded
+Runs the protection-rule service (src/service/) as its own process, with an embedded
 store in a temporary folder, between a local OneLogin simulator and a fake
 GitHub. The fake GitHub holds a deployment of acme/shop to production, started
 by @octocat, and asks the service; the policy on acme/shop's default branch
@@ -120,7 +120,7 @@ export async function runAppDemo(argv: string[]): Promise<number> {
     console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/)`)
     console.log(`Fake GitHub:        ${gh.url} (deployments page ${gh.url}/)`)
     const verbose = opts.verbose
-    console.log(dim('Starting the service (app/main.ts, embedded store)…'))
+    console.log(dim('Starting the service (src/service/main.ts, embedded store)…'))
     service = await startServiceProcess({
       githubApiUrl: gh.url,
       appId: gh.appId,

@@ -1,14 +1,14 @@
-// Starting the protection-rule service (app/main.ts) as its own process, configured from the
+// Starting the protection-rule service (src/service/main.ts) as its own process, configured from the
 // environment as in production, against a local OneLogin simulator and fake GitHub. Used by
 // `npm run demo -- --app`.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SERVICE_NODE_FLAGS } from '../app/node-flags.js'
+import { SERVICE_NODE_FLAGS } from '../src/service/node-flags.js'
 import { ROOT } from './run-action.js'
 
-export const SERVICE_SOURCE = join(ROOT, 'app', 'main.ts')
+export const SERVICE_SOURCE = join(ROOT, 'src', 'service', 'main.ts')
 
 export interface ServiceProcessOptions {
   /** GitHub API base (the fake's url). */
@@ -23,7 +23,7 @@ export interface ServiceProcessOptions {
   oneloginClientSecret?: string
   /** Embedded store directory; default a fresh one in the temp folder, removed by stop(). */
   dataDir?: string
-  /** SERVICE_TUNING knobs (see app/config.ts Tuning). */
+  /** SERVICE_TUNING knobs (see src/service/config.ts Tuning). */
   tuning?: Record<string, number>
   logLevel?: string
   /** More environment; wins over the above. */
@@ -50,7 +50,7 @@ export interface ServiceProcess {
 
 /**
  * The command that runs the service: the TypeScript source through tsx (no build step, so a
- * fresh clone runs what it has), or GATE_SERVICE_ENTRY, a built entry such as build/app/main.js.
+ * fresh clone runs what it has), or GATE_SERVICE_ENTRY, a built entry such as build/service/main.js.
  */
 function command(node: string): string[] {
   if (process.env.GATE_SERVICE_ENTRY) return [node, ...SERVICE_NODE_FLAGS, process.env.GATE_SERVICE_ENTRY]
@@ -60,7 +60,7 @@ function command(node: string): string[] {
 /**
  * The settings that wire a service to a fake GitHub and a OneLogin simulator
  * on loopback: the base of every environment the tests and the fleet bench
- * start `build/app/main.js` with.
+ * start `build/service/main.js` with.
  */
 export function wiredServiceEnv(gh: { appId: number; privateKey: string; url: string }, oneloginUrl: string, secrets: { webhookSecret: string; oneloginClientSecret: string }): Record<string, string> {
   return {

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   console.log(`Deployments page: ${fake.url}/   (JSON: ${fake.url}/_gh/state)`)
   console.log(`Webhooks go to: ${fake.webhookUrl ?? '(nowhere yet: pass --webhook-url)'}`)
   console.log(`Repositories (installation 1): ${names.join(', ')}${policy === undefined ? '' : ' (policy on main)'}`)
-  console.log('Settings for the service (app/):')
+  console.log('Settings for the service (src/service/):')
   console.log(`  GITHUB_API_URL=${fake.url}`)
   console.log(`  GITHUB_APP_ID=${fake.appId}`)
   console.log(`  GITHUB_PRIVATE_KEY_PATH=${keyPath}`)

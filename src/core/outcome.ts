@@ -1,6 +1,6 @@
 /**
  * The gate's outcome from the answers so far: one pure rule shared by the
- * action's in-memory loop (gate.ts) and the service's durable gates (app/).
+ * action's in-memory loop (gate.ts) and the service's durable gates (src/service/).
  */
 import { userLabel } from './users.js'
 

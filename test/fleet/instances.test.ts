@@ -1,4 +1,4 @@
-// Many instances on one PostgreSQL database, each `node build/app/main.js` as it runs in
+// Many instances on one PostgreSQL database, each `node build/service/main.js` as it runs in
 // production: the same delivery at two instances at once, a SIGKILL mid-poll and a SIGTERM
 // hand-over, migrations when instances start together, and a schema newer than the code.
 // Only in the app-postgres project (vitest.config.ts): the embedded store serves one process.
@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MIGRATIONS } from '../../app/store/migrations.js'
-import { newStore, sleep, spawnService, startWorld, until, WEBHOOK_SECRET, type ServiceProcess, type World } from '../app/harness.js'
+import { MIGRATIONS } from '../../src/service/store/migrations.js'
+import { newStore, sleep, spawnService, startWorld, until, WEBHOOK_SECRET, type ServiceProcess, type World } from '../service/harness.js'
 
 const LEASE_MS = 10_000
 const TUNING = { leaseMs: LEASE_MS }

@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
 import { afterAll, beforeAll } from 'vitest'
-import { migrateBudget } from '../../app/budget.js'
+import { migrateBudget } from '../../src/service/budget.js'
 
 /** An embedded database with the OneLogin budget's schema, for the describe block that calls this; the getter gives it. */
 export function embeddedBudgetDb(): () => PGlite {

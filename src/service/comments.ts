@@ -1,0 +1,124 @@
+import { formatDuration } from '../core/outcome.js'
+import type { DeploymentInfo, Gate, StoredApprover, StoredOutcome } from './store/gates.js'
+
+/** GitHub's limit for one protection-rule comment. */
+export const MAX_COMMENT_CHARS = 1024
+/** GitHub takes up to 10 progress comments per deployment; the service keeps to fewer. */
+export const MAX_PROGRESS_COMMENTS = 8
+
+/**
+ * Text from the webhook, the policy or OneLogin as an inline code span: on one
+ * line, without backticks, so that it can neither format the comment nor
+ * mention anyone.
+ */
+export function code(text: string | number | undefined, max = 80): string {
+  const clean = String(text ?? '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029`]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  const cut = clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
+  return cut ? `\`${cut}\`` : '`?`'
+}
+
+/** "2026-11-29 12:00:05 UTC" */
+export function utc(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+}
+
+/** "12:00:05 UTC" */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19) + ' UTC'
+}
+
+/** What is being deployed, on one line. */
+export function deploymentLine(gate: Pick<Gate, 'environment' | 'runId'>, d: DeploymentInfo): string {
+  const parts = [`${code(d.repoFullName)} to ${code(gate.environment)}`]
+  if (d.ref) parts.push(`ref ${code(d.ref)}`)
+  if (d.sha) parts.push(`commit ${code(d.sha.slice(0, 12))}`)
+  const run = [d.workflowName ? `workflow ${code(d.workflowName)}` : '', `run ${gate.runId}${d.runAttempt && d.runAttempt > 1 ? ` attempt ${d.runAttempt}` : ''}`, d.event ? `event ${code(d.event)}` : '']
+    .filter(Boolean)
+    .join(', ')
+  const who = d.creator ? `, started by ${code(`@${d.creator}`)}` : ''
+  return `Deploying ${parts.join(', ')} (${run})${who}.`
+}
+
+function who(a: StoredApprover): string {
+  return `${code(a.spec.entry)}${a.userId && a.userId !== a.spec.value ? ` (OneLogin user ${a.userId})` : ''}`
+}
+
+function deviceText(a: StoredApprover): string {
+  return a.device ? `${code(`${a.device.factor} "${a.device.name}"`, 60)} (device ${code(a.device.id, 20)})` : 'no device'
+}
+
+/** The progress comment when the pushes go out: who was asked, on which device, until when, and what is deployed. */
+export function pushesSentComment(gate: Gate): string {
+  const rule = gate.policy!
+  const need = rule.minApprovals
+  const lines = [
+    `🔐 **OneLogin approval requested.** ${deploymentLine(gate, gate.deployment)}`,
+    '',
+    `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(gate.deadline!)} (timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
+  ]
+  for (const a of gate.approvers.filter((x) => !x.startedRun)) {
+    lines.push(`- ${who(a)} on ${deviceText(a)}${a.ticket ? `; push expires ${clock(a.ticket.expiresAt)}` : ''}`)
+  }
+  if (rule.notAsked.length) lines.push(`Not asked, as they started this deployment: ${rule.notAsked.map((e) => code(e)).join(', ')}.`)
+  lines.push(`Policy: ${code(rule.source, 120)}, rule ${code(rule.pattern)}.`)
+  return fit(lines)
+}
+
+/** A progress comment when an expired push is replaced by a new one. */
+export function newPushComment(a: StoredApprover): string {
+  return fit([`🔁 The push to ${who(a)} expired unanswered; a new one went to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} (push ${a.pushes}).`])
+}
+
+/** The final comment: who approved or denied, or that time ran out, with times; or what stopped the gate. */
+export function finalComment(gate: Gate, outcome: StoredOutcome): string {
+  const d = gate.deployment
+  const what = deploymentLine(gate, d)
+  const answered = gate.approvers.filter((a) => a.answer === 'approved').sort((x, y) => (x.answeredAt ?? 0) - (y.answeredAt ?? 0))
+  const after = (a: StoredApprover): string =>
+    a.answeredAt !== undefined ? ` at ${utc(a.answeredAt)}${a.pushSentAt !== undefined ? `, ${formatDuration(a.answeredAt - a.pushSentAt)} after the push` : ''}` : ''
+  const lines: string[] = []
+  switch (outcome.status) {
+    case 'approved':
+      lines.push(`✅ **Approved on OneLogin Protect** by ${answered.map((a) => `${who(a)}${after(a)}`).join('; ')}.`)
+      break
+    case 'denied': {
+      const denier = gate.approvers.find((a) => a.answer === 'denied')
+      lines.push(
+        denier
+          ? `❌ **Rejected: denied on OneLogin Protect** by ${who(denier)}${after(denier)}. OneLogin says ${code(denier.message ?? 'denied')}.`
+          : `❌ **Rejected: denied.** ${code(outcome.message, 300)}`
+      )
+      break
+    }
+    case 'timed-out': {
+      const waited = gate.deadline !== null ? formatDuration(gate.deadline - gate.createdAt) : ''
+      lines.push(`⏱️ **Rejected: no approval in time.** ${code(outcome.message, 200)}`)
+      lines.push(`Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${gate.policy?.minApprovals ?? 1} approval${(gate.policy?.minApprovals ?? 1) === 1 ? '' : 's'}.`)
+      const silent = gate.approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
+      if (silent.length) lines.push(`No answer from ${silent.map(who).join(', ')}.`)
+      break
+    }
+    case 'error':
+      lines.push(`⚠️ **Rejected: the OneLogin gate could not run.** ${noMention(outcome.message)}`)
+      break
+  }
+  lines.push(`${what} Requested ${utc(gate.createdAt)}, decided ${utc(outcome.decidedAt)}.`)
+  return fit(lines)
+}
+
+/** Joins lines and cuts the text to GitHub's limit, on a character boundary. */
+export function fit(lines: readonly string[]): string {
+  const text = lines.join('\n')
+  if (text.length <= MAX_COMMENT_CHARS) return text
+  let cut = text.slice(0, MAX_COMMENT_CHARS - 1)
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1)
+  return `${cut}…`
+}
+
+/** Prose that may quote a login: "@name" cannot mention anyone once a zero-width space follows the "@". */
+export function noMention(text: string): string {
+  return text.replace(/(^|[^A-Za-z0-9_.+-])@(?=[A-Za-z0-9])/g, '$1@\u200b')
+}

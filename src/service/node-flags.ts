@@ -1,0 +1,19 @@
+/**
+ * The Node.js flags the service runs with. The Dockerfile's CMD, `npm run app`,
+ * the demo, the tests and `npm run bench:app` all start `build/service/main.js`
+ * with exactly these (test/service/packaging.test.ts holds them to it).
+ *
+ * Left to itself, V8 sizes its heap from the machine's memory and lets it
+ * grow far past what the service holds. An instance polling 1,000 open gates
+ * (hundreds of short-lived requests a second) holds about 25 MB of live
+ * objects, yet peaked at about 270 MB resident (`npm run bench:app`):
+ * - `--max-semi-space-size=8`: a young generation of two 8 MB semi-spaces;
+ *   scavenges come more often and each stays short. About 155 to 195 MB.
+ * - `--max-old-space-size=128`: V8 collects the old generation before it
+ *   grows to several times what is live. About 140 MB, with the event loop
+ *   as prompt.
+ * What the service holds at once is bounded by the gates it works at once
+ * (16), not by the gates that are open, which live in the database; 128 MB
+ * leaves it five times the room it uses.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--max-old-space-size=128']

@@ -1,0 +1,173 @@
+import picomatch from 'picomatch'
+import { ApproverEntryError, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
+
+/** The policy file, read from the default branch, then from the owner's `.github` repository. */
+export const POLICY_PATH = '.github/onelogin-gate.yml'
+
+/** GitHub holds a deployment for at most 30 days. */
+export const MAX_TIMEOUT_SECONDS = 30 * 86_400
+export const DEFAULT_TIMEOUT_SECONDS = 3_600
+
+export interface EnvironmentRule {
+  /** The key that matched: the environment's name, or a glob such as `prod-*`. */
+  readonly pattern: string
+  readonly approvers: readonly ApproverSpec[]
+  readonly minApprovals: number
+  readonly timeoutSeconds: number
+  readonly allowSelfApproval: boolean
+  readonly apiVersion: 1 | 2
+}
+
+export interface Policy {
+  readonly rules: readonly EnvironmentRule[]
+}
+
+/** A policy file that cannot be used; the message says where and what is wrong, for the deployment's comment. */
+export class PolicyError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'PolicyError'
+  }
+}
+
+const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval', 'api-version']
+
+/**
+ * Checks the whole file (a mistake anywhere in it rejects: a typo must not
+ * quietly loosen a gate) and returns its rules in file order. Under
+ * `environments`, environment names or globs map to rules:
+ *
+ *   environments:
+ *     production:
+ *       approvers: ["ada@example.com @ada", "35510512 @grace"]
+ *       min-approvals: 1
+ *       timeout: 30m
+ *     "staging-*":
+ *       approvers: ["linus @linus"]
+ */
+export function parsePolicy(doc: unknown): Policy {
+  if (!isMap(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
+  for (const key of Object.keys(doc)) {
+    if (key !== 'environments') throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
+  }
+  const envs = doc.environments
+  if (!isMap(envs) || Object.keys(envs).length === 0) {
+    throw new PolicyError('`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.')
+  }
+  return { rules: Object.entries(envs).map(([pattern, rule]) => parseRule(pattern, rule)) }
+}
+
+function parseRule(pattern: string, raw: unknown): EnvironmentRule {
+  const at = `\`environments.${clip(pattern)}\``
+  if (!pattern.trim()) throw new PolicyError('An environment name under `environments` is empty.')
+  if (!isMap(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
+  for (const key of Object.keys(raw)) {
+    if (!RULE_KEYS.includes(key)) throw new PolicyError(`${at} has an unknown key \`${clip(key)}\`; the keys are ${RULE_KEYS.map((k) => `\`${k}\``).join(', ')}.`)
+  }
+  const allowSelfApproval = readBoolean(raw['allow-self-approval'], `${at}.allow-self-approval`, false)
+  const entries = readApproverEntries(raw.approvers, `${at}.approvers`)
+  const approvers: ApproverSpec[] = []
+  const seen = new Set<string>()
+  for (const [i, entry] of entries.entries()) {
+    let spec: ApproverSpec
+    try {
+      spec = parseApproverEntry(entry)
+    } catch (err) {
+      if (!(err instanceof ApproverEntryError)) throw err
+      throw new PolicyError(
+        `${at}.approvers[${i}] ${JSON.stringify(clip(entry))}: ${err.why}. Each entry is a OneLogin user ID, email or username, then a space and @github-login.`
+      )
+    }
+    if (!spec.login && !allowSelfApproval) {
+      throw new PolicyError(
+        `${at}.approvers[${i}] ${JSON.stringify(clip(entry))} has no @github-login, so the service cannot tell whether this approver started the deployment. Write it as "${clip(entry)} @their-github-login" (or set \`allow-self-approval: true\`).`
+      )
+    }
+    const key = `${spec.by}:${spec.value.toLowerCase()}`
+    if (seen.has(key)) throw new PolicyError(`${at}.approvers lists ${JSON.stringify(clip(spec.value))} twice.`)
+    seen.add(key)
+    approvers.push(spec)
+  }
+  const minApprovals = readMinApprovals(raw['min-approvals'], `${at}.min-approvals`, approvers.length)
+  const timeoutSeconds = readTimeout(raw.timeout, `${at}.timeout`)
+  const apiVersion = readApiVersion(raw['api-version'], `${at}.api-version`)
+  return { pattern, approvers, minApprovals, timeoutSeconds, allowSelfApproval, apiVersion }
+}
+
+/**
+ * The rule for an environment: the key equal to its name (GitHub compares
+ * environment names without case), else the first glob in file order that
+ * matches it.
+ */
+export function ruleFor(policy: Policy, environment: string): EnvironmentRule | undefined {
+  const name = environment.toLowerCase()
+  const exact = policy.rules.find((r) => r.pattern.toLowerCase() === name)
+  if (exact) return exact
+  return policy.rules.find((r) => picomatch.scan(r.pattern).isGlob && picomatch(r.pattern, { nocase: true, dot: true })(environment))
+}
+
+function readApproverEntries(value: unknown, at: string): string[] {
+  let entries: unknown[]
+  if (typeof value === 'string') entries = value.split(/[\n,]/)
+  else if (Array.isArray(value)) entries = value
+  else throw new PolicyError(`${at} is required: a list of approvers such as ["ada@example.com @ada"].`)
+  const out: string[] = []
+  for (const [i, e] of entries.entries()) {
+    if (typeof e === 'number' && Number.isSafeInteger(e)) out.push(String(e))
+    else if (typeof e === 'string') {
+      if (e.trim()) out.push(e.trim())
+    } else throw new PolicyError(`${at}[${i}] must be a text entry such as "ada@example.com @ada".`)
+  }
+  if (out.length === 0) throw new PolicyError(`${at} lists nobody: name at least one approver.`)
+  return out
+}
+
+function readMinApprovals(value: unknown, at: string, count: number): number {
+  if (value === undefined || value === null) return 1
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new PolicyError(`${at} must be a positive whole number, got ${show(value)}.`)
+  if (value > count) throw new PolicyError(`${at} is ${value}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`)
+  return value
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 }
+
+/** `30m`, `2h`, `7d`, `90s` or a number of seconds; at most 30 days. */
+export function readTimeout(value: unknown, at: string): number {
+  if (value === undefined || value === null) return DEFAULT_TIMEOUT_SECONDS
+  let seconds: number | undefined
+  if (typeof value === 'number' && Number.isInteger(value)) seconds = value
+  else if (typeof value === 'string') {
+    const m = /^\s*(\d{1,7})\s*([smhd]?)\s*$/i.exec(value)
+    if (m) seconds = Number(m[1]) * UNIT_SECONDS[(m[2] || 's').toLowerCase()]!
+  }
+  if (seconds === undefined || seconds < 1 || seconds > MAX_TIMEOUT_SECONDS) {
+    throw new PolicyError(`${at} must be a duration from 1s to 30d (such as 90s, 30m, 2h or 7d; GitHub waits at most 30 days), got ${show(value)}.`)
+  }
+  return seconds
+}
+
+function readBoolean(value: unknown, at: string, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'boolean') throw new PolicyError(`${at} must be true or false, got ${show(value)}.`)
+  return value
+}
+
+function readApiVersion(value: unknown, at: string): 1 | 2 {
+  if (value === undefined || value === null) return 1
+  if (value === 1 || value === '1') return 1
+  if (value === 2 || value === '2') return 2
+  throw new PolicyError(`${at} must be 1 or 2 (the OneLogin MFA API version), got ${show(value)}.`)
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function clip(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f`]/g, '?')
+  return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(clip(v)) : clip(String(JSON.stringify(v)))
+}

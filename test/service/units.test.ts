@@ -1,0 +1,100 @@
+// The service's pure parts: the policy schema, environment matching, comment text, log
+// redaction, and the fetch that keeps the app's tokens on GITHUB_API_URL.
+import { describe, expect, it } from 'vitest'
+import { code, fit, MAX_COMMENT_CHARS, noMention } from '../../src/service/comments.js'
+import { pinnedFetch } from '../../src/service/github.js'
+import { Redactor } from '../../src/service/log.js'
+import { parsePolicy, PolicyError, readTimeout, ruleFor } from '../../src/service/policy.js'
+
+describe('policy', () => {
+  const policy = parsePolicy({
+    environments: {
+      'prod-*': { approvers: ['grace@example.com @grace'] },
+      Production: { approvers: ['ada@example.com @ada', '35510512 @grace'], 'min-approvals': 2, timeout: '2h', 'api-version': 2 },
+      '*': { approvers: 'linus @linus' }
+    }
+  })
+
+  it('prefers the exact name (without case) over globs, then the first matching glob', () => {
+    expect(ruleFor(policy, 'production')).toMatchObject({ pattern: 'Production', minApprovals: 2, timeoutSeconds: 7_200, apiVersion: 2 })
+    expect(ruleFor(policy, 'prod-eu')?.pattern).toBe('prod-*')
+    expect(ruleFor(policy, 'staging')?.approvers.map((a) => a.login)).toEqual(['linus'])
+  })
+
+  it('reads durations up to 30 days', () => {
+    expect(readTimeout(undefined, 'x')).toBe(3_600)
+    expect(readTimeout('90s', 'x')).toBe(90)
+    expect(readTimeout(' 30d ', 'x')).toBe(2_592_000)
+    expect(() => readTimeout('31d', 'x')).toThrow(PolicyError)
+    expect(() => readTimeout('1w', 'x')).toThrow(/must be a duration from 1s to 30d/)
+  })
+
+  it.each([
+    [null, /must be a YAML mapping/],
+    [{ production: { approvers: ['a @a'] } }, /Unknown top-level key `production`/],
+    [{ environments: {} }, /`environments` must map environment names/],
+    [{ environments: { production: { approvers: [] } } }, /lists nobody/],
+    [{ environments: { production: { approvers: ['a @a', 'A @b'] } } }, /lists "a" twice/i],
+    [{ environments: { production: { approvers: ['a @a'], 'allow-self-approval': 'yes' } } }, /allow-self-approval must be true or false, got "yes"/],
+    [{ environments: { production: { approvers: ['a @a'], 'api-version': 3 } } }, /api-version must be 1 or 2/],
+    [{ environments: { production: { approvers: ['@a'] } } }, /a GitHub login alone does not name a OneLogin user/]
+  ])('rejects %j', (doc, message) => {
+    expect(() => parsePolicy(doc)).toThrow(message)
+  })
+
+  it('takes an approver without a login only when self-approval is allowed', () => {
+    expect(() => parsePolicy({ environments: { p: { approvers: ['ada@example.com'] } } })).toThrow(/has no @github-login/)
+    expect(parsePolicy({ environments: { p: { approvers: ['ada@example.com'], 'allow-self-approval': true } } }).rules[0]!.approvers).toHaveLength(1)
+  })
+})
+
+describe('comments', () => {
+  it('puts untrusted text in code spans that cannot break out or mention anyone', () => {
+    expect(code('a`b\nc @team')).toBe('`a b c @team`')
+    expect(code('x'.repeat(100), 10)).toBe('`xxxxxxxxx…`')
+    expect(noMention('by @octocat, not ada@example.com')).toBe('by @\u200boctocat, not ada@example.com')
+  })
+
+  it('keeps a comment within GitHub\'s 1024 characters without splitting a character', () => {
+    const text = fit(['😀'.repeat(600)])
+    expect(text.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS)
+    expect(text.endsWith('…')).toBe(true)
+    expect(/[\ud800-\udbff]…$/.test(text)).toBe(false)
+  })
+})
+
+describe('log redaction', () => {
+  it('removes registered secrets, their JSON-escaped and line forms, and token-shaped text', () => {
+    const r = new Redactor()
+    const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1234567890abcdef\nABCDEFGHIJKLMNOPQRSTUV\n-----END RSA PRIVATE KEY-----\n'
+    r.add('s3cret-value"x')
+    r.add(pem)
+    const line = JSON.stringify({ msg: 'x s3cret-value"x', key: pem, part: 'MIIEowIBAAKCAQEAx1234567890abcdef' }) + ' ghs_abcdefghijklmnopqrstuvwx eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyfQ.c2lnbmF0dXJlLXNpZw'
+    const out = r.apply(line)
+    expect(out).not.toContain('s3cret-value')
+    expect(out).not.toContain('MIIEowIBAAKCAQEAx1234567890abcdef')
+    expect(out).not.toContain('ghs_')
+    expect(out).not.toContain('eyJ')
+    expect(out).toContain('"msg":"x [redacted]')
+  })
+
+  it('forgets a push handle once it is let go of, and nothing else', () => {
+    const r = new Redactor()
+    r.add('client-secret-value')
+    const base = r.size
+    r.add('verification-1234"quoted')
+    expect(r.apply('verification-1234"quoted')).toBe('[redacted]')
+    r.remove('verification-1234"quoted')
+    expect(r.size).toBe(base)
+    expect(r.apply('verification-1234"quoted client-secret-value')).toBe('verification-1234"quoted [redacted]')
+  })
+})
+
+describe('pinned fetch', () => {
+  it('refuses any origin or path outside GITHUB_API_URL before a byte is sent', async () => {
+    const f = pinnedFetch(new URL('http://127.0.0.1:9/api/v3/'))
+    await expect(f('http://127.0.0.2:9/api/v3/app')).rejects.toThrow(/refused to send a request to http:\/\/127\.0\.0\.2:9/)
+    await expect(f('http://127.0.0.1:9/other/app')).rejects.toThrow(/only GITHUB_API_URL/)
+    await expect(f('https://127.0.0.1:9/api/v3/app')).rejects.toThrow(/refused/)
+  })
+})
