@@ -21,7 +21,15 @@ export default defineConfig({
     pool: 'forks',
     projects: [
       // test/fleet: several instances on one database, which only a PostgreSQL server offers.
-      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: ['test/fleet/**'], env: { APP_TEST_STORE: 'pglite' } } },
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/fleet/**'],
+          env: { APP_TEST_STORE: 'pglite' }
+        }
+      },
       ...(withPostgres
         ? [
             {

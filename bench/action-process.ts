@@ -41,7 +41,8 @@ export function bareNode(node: string): Promise<number> {
 export function readMemory(pid: number): { hwmKb: number; rssKb: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
+    const kb = (name: string): number =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
     return { hwmKb: kb('VmHWM'), rssKb: kb('VmRSS') }
   } catch {
     return undefined

@@ -83,11 +83,17 @@ function tenant(users: number): TenantSeed {
         }
       ]
     }))
-  } as TenantSeed
+  }
 }
 
 function policy(gates: number, timeout: string): string {
-  return 'environments:\n' + Array.from({ length: gates }, (_, i) => `  env-${i}:\n    approvers: ["user${i}@example.com @user${i}"]\n    timeout: ${timeout}\n`).join('')
+  return (
+    'environments:\n' +
+    Array.from(
+      { length: gates },
+      (_, i) => `  env-${i}:\n    approvers: ["user${i}@example.com @user${i}"]\n    timeout: ${timeout}\n`
+    ).join('')
+  )
 }
 
 /** Every instance started, killed should the bench itself stop. */
@@ -97,22 +103,28 @@ process.once('exit', () => {
 })
 
 async function spawnInstance(id: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, INSTANCE_ID: id }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, INSTANCE_ID: id },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   let out = ''
   let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c))
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
       if (out.length < 1_000_000) out += c
       const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"Listening\."/.exec(out)
-      if (m) resolve(m[1]!)
+      if (m) resolve(m[1])
     })
-    child.once('exit', (code) => reject(new Error(`instance ${id} exited (${code}) before listening: ${err}${out.slice(-2000)}`)))
+    child.once('exit', (code) =>
+      reject(new Error(`instance ${id} exited (${code}) before listening: ${err}${out.slice(-2000)}`))
+    )
   })
   // Keep draining the log without keeping it.
-  child.stdout!.removeAllListeners('data').on('data', () => undefined)
+  child.stdout.removeAllListeners('data').on('data', () => undefined)
   const inst: Instance = { id, child, url, peakRssKb: 0 }
   return inst
 }
@@ -145,9 +157,19 @@ interface World {
   env: Record<string, string>
 }
 
-async function world(serverUrl: string, dbName: string, users: number, rate: { limit: number; windowSeconds: number }, timeout: string, share: number): Promise<World> {
+async function world(
+  serverUrl: string,
+  dbName: string,
+  users: number,
+  rate: { limit: number; windowSeconds: number },
+  timeout: string,
+  share: number
+): Promise<World> {
   const sim = await startSim({ quiet: true, tenant: tenant(users), rateLimit: rate })
-  const gh = await startFakeGitHub({ webhookSecret: WEBHOOK_SECRET, repos: [{ owner: 'acme', name: 'shop', files: { main: { '.github/onelogin-gate.yml': policy(users, timeout) } } }] })
+  const gh = await startFakeGitHub({
+    webhookSecret: WEBHOOK_SECRET,
+    repos: [{ owner: 'acme', name: 'shop', files: { main: { '.github/onelogin-gate.yml': policy(users, timeout) } } }]
+  })
   const env = {
     ...wiredServiceEnv(gh, sim.url, { webhookSecret: WEBHOOK_SECRET, oneloginClientSecret: 'demo-client-secret' }),
     ONELOGIN_RATE_SHARE: String(share),
@@ -181,7 +203,7 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     // A pool: the killer and the take-over checks query at once.
     const db = new pg.Pool({ connectionString: w.env.DATABASE_URL, max: 4 })
     let turn = 0
-    w.gh.setWebhookUrl(`${instances[0]!.url}/api/github/webhooks`)
+    w.gh.setWebhookUrl(`${instances[0].url}/api/github/webhooks`)
     const sampler = setInterval(() => {
       for (const i of instances) i.peakRssKb = Math.max(i.peakRssKb, peakRssKb(i.child.pid))
     }, 500)
@@ -189,7 +211,10 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     // Who answers how, and when (ms after their push): 10% deny, 5% never.
     const plan = Array.from({ length: GATES }, (_, i) => {
       const r = (i * 7919) % 100
-      return { answer: r < 5 ? ('none' as const) : r < 15 ? ('deny' as const) : ('accept' as const), afterMs: Math.round(Math.random() * ANSWER_MAX_MS) }
+      return {
+        answer: r < 5 ? ('none' as const) : r < 15 ? ('deny' as const) : ('accept' as const),
+        afterMs: Math.round(Math.random() * ANSWER_MAX_MS)
+      }
     })
     const runs: number[] = []
     const webhookMs: number[] = []
@@ -200,10 +225,10 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     const answering = setInterval(() => {
       for (const p of w.sim.pushes()) {
         const i = p.userId - 40_000_000
-        if (p.status !== 'pending' || !plan[i] || plan[i]!.answer === 'none' || answeredAt.has(i)) continue
-        if (Date.now() - Date.parse(p.createdAt) >= plan[i]!.afterMs) {
+        if (p.status !== 'pending' || !plan[i] || plan[i].answer === 'none' || answeredAt.has(i)) continue
+        if (Date.now() - Date.parse(p.createdAt) >= plan[i].afterMs) {
           answeredAt.set(i, Date.now())
-          w.sim.answer(p.id, plan[i]!.answer === 'accept' ? 'accept' : 'deny')
+          w.sim.answer(p.id, plan[i].answer === 'accept' ? 'accept' : 'deny')
         }
       }
     }, 50)
@@ -213,10 +238,13 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     let heldAtKill: string[] = []
     const killer = (async () => {
       await sleep(Math.max(0, t0 + KILL_AT_MS - Date.now()))
-      const victim = instances[2]!
+      const victim = instances[2]
       const end = Date.now() + 20_000
       while (Date.now() < end) {
-        const { rows } = await db.query<{ id: string }>(`SELECT id FROM gates WHERE lease_owner = $1 AND lease_until > $2`, [victim.id, Date.now()])
+        const { rows } = await db.query<{ id: string }>(
+          `SELECT id FROM gates WHERE lease_owner = $1 AND lease_until > $2`,
+          [victim.id, Date.now()]
+        )
         if (rows.length > 0) {
           heldAtKill = rows.map((r) => r.id)
           break
@@ -232,7 +260,7 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     for (let i = 0; i < GATES; i++) {
       await sleep(Math.max(0, t0 + (i * ARRIVAL_MS) / GATES - Date.now()))
       const alive = instances.filter((x) => x.child.exitCode === null && x.child.signalCode === null)
-      const to = alive[turn++ % alive.length]!
+      const to = alive[turn++ % alive.length]
       w.gh.setWebhookUrl(`${to.url}/api/github/webhooks`)
       const res = await w.gh.requestDeployment({ repo: 'acme/shop', environment: `env-${i}`, creator: 'octocat' })
       webhookMs.push(res.status >= 200 && res.status < 300 ? res.ms : Number.POSITIVE_INFINITY)
@@ -247,17 +275,25 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
         until(
           `gate ${id} taken over`,
           async () => {
-            const { rows } = await db.query<{ updated_at: string; lease_owner: string | null }>(`SELECT updated_at, lease_owner FROM gates WHERE id = $1`, [id])
-            const r = rows[0]!
-            return (Number(r.updated_at) > killedAt || (r.lease_owner !== null && r.lease_owner !== 'bench-3')) && Date.now()
+            const { rows } = await db.query<{ updated_at: string; lease_owner: string | null }>(
+              `SELECT updated_at, lease_owner FROM gates WHERE id = $1`,
+              [id]
+            )
+            const r = rows[0]
+            return (
+              (Number(r.updated_at) > killedAt || (r.lease_owner !== null && r.lease_owner !== 'bench-3')) && Date.now()
+            )
           },
           60_000
         ).then((at) => at - killedAt)
       )
     )
     // Every gate decided and reported (a gate that never is counts as lost).
-    const decided = (): number => runs.filter((r) => w.gh.callbacks(r).some((c) => c.status === 204 && c.state !== undefined)).length
-    await until('every gate answered on GitHub', () => decided() === GATES, (QUICK ? 4 : 6) * 60_000).catch(() => undefined)
+    const decided = (): number =>
+      runs.filter((r) => w.gh.callbacks(r).some((c) => c.status === 204 && c.state !== undefined)).length
+    await until('every gate answered on GitHub', () => decided() === GATES, (QUICK ? 4 : 6) * 60_000).catch(
+      () => undefined
+    )
     console.log(`  ${decided()} of ${GATES} gates answered on GitHub after ${seconds(Date.now() - t0, 1)}`)
     await sleep(3_000)
     clearInterval(answering)
@@ -269,15 +305,23 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     let wrong = 0
     runs.forEach((runId, i) => {
       const finals = w.gh.callbacks(runId).filter((c) => c.status === 204 && c.state !== undefined)
-      const expected = plan[i]!.answer === 'accept' ? 'approved' : 'rejected'
-      if (finals.length !== 1 || finals[0]!.state !== expected) wrong++
-      if (plan[i]!.answer === 'accept' && finals[0] && answeredAt.has(i)) callbackMs.push(finals[0].at - answeredAt.get(i)!)
+      const expected = plan[i].answer === 'accept' ? 'approved' : 'rejected'
+      if (finals.length !== 1 || finals[0].state !== expected) wrong++
+      if (plan[i].answer === 'accept' && finals[0] && answeredAt.has(i))
+        callbackMs.push(finals[0].at - answeredAt.get(i)!)
     })
     const pushes = w.sim.pushes()
     let duplicates = 0
     for (let i = 0; i < GATES; i++) {
-      const mine = pushes.filter((p) => p.userId === 40_000_000 + i).map((p) => ({ from: Date.parse(p.createdAt), to: p.answeredAt ? Date.parse(p.answeredAt) : Date.parse(p.expiresAt) }))
-      for (let a = 0; a < mine.length; a++) for (let b = a + 1; b < mine.length; b++) if (mine[b]!.from < mine[a]!.to && mine[a]!.from < mine[b]!.to) duplicates++
+      const mine = pushes
+        .filter((p) => p.userId === 40_000_000 + i)
+        .map((p) => ({
+          from: Date.parse(p.createdAt),
+          to: p.answeredAt ? Date.parse(p.answeredAt) : Date.parse(p.expiresAt)
+        }))
+      for (let a = 0; a < mine.length; a++)
+        for (let b = a + 1; b < mine.length; b++)
+          if (mine[b].from < mine[a].to && mine[a].from < mine[b].to) duplicates++
     }
     const calls = w.sim.calls()
     const tooMany = calls.filter((c) => c.status === 429).length
@@ -290,7 +334,12 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
     const p95cb = percentile(callbackMs, 95)
     const worstTakeOver = takeOver.length ? Math.max(...takeOver) : Number.NaN
     return [
-      { figure: 'webhook answered, p99', value: `${Math.round(p99)} ms`, target: `≤ ${TARGETS.webhookP99Ms} ms`, met: p99 <= TARGETS.webhookP99Ms },
+      {
+        figure: 'webhook answered, p99',
+        value: `${Math.round(p99)} ms`,
+        target: `≤ ${TARGETS.webhookP99Ms} ms`,
+        met: p99 <= TARGETS.webhookP99Ms
+      },
       {
         figure: 'approval → GitHub callback, p50 / p95',
         value: `${seconds(p50cb, 1)} / ${seconds(p95cb, 1)} (${callbackMs.length} approvals)`,
@@ -300,14 +349,26 @@ async function fleetRun(serverUrl: string): Promise<Row[]> {
       { figure: 'gates lost or decided twice', value: `${wrong} of ${GATES}`, target: '0', met: wrong === 0 },
       { figure: 'duplicate live pushes', value: String(duplicates), target: '0', met: duplicates === 0 },
       { figure: 'OneLogin 429s', value: String(tooMany), target: '0', met: tooMany === 0 },
-      { figure: 'OneLogin calls used vs the budget share', value: `${used} of ${share} (${Math.round((used / share) * 100)}%)`, target: '≤ 100%', met: used <= share },
+      {
+        figure: 'OneLogin calls used vs the budget share',
+        value: `${used} of ${share} (${Math.round((used / share) * 100)}%)`,
+        target: '≤ 100%',
+        met: used <= share
+      },
       {
         figure: 'take-over after the SIGKILL',
-        value: takeOver.length ? `${seconds(worstTakeOver, 1)} (${takeOver.length} gate(s) held)` : 'no gate held at the kill',
+        value: takeOver.length
+          ? `${seconds(worstTakeOver, 1)} (${takeOver.length} gate(s) held)`
+          : 'no gate held at the kill',
         target: `≤ ${seconds(TARGETS.takeOverMs, 0)}`,
         met: takeOver.length > 0 && worstTakeOver <= TARGETS.takeOverMs
       },
-      { figure: 'peak RSS per instance', value: `${Math.round(peakMb)} MB`, target: `≤ ${TARGETS.rssMb} MB`, met: peakMb <= TARGETS.rssMb }
+      {
+        figure: 'peak RSS per instance',
+        value: `${Math.round(peakMb)} MB`,
+        target: `≤ ${TARGETS.rssMb} MB`,
+        met: peakMb <= TARGETS.rssMb
+      }
     ]
   } finally {
     await Promise.all(instances.map((i) => stop(i, 'SIGKILL')))
@@ -326,7 +387,9 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
     const sampler = setInterval(() => (inst!.peakRssKb = Math.max(inst!.peakRssKb, peakRssKb(inst!.child.pid))), 500)
     const inFlight = new Set<Promise<unknown>>()
     for (let i = 0; i < MANY; i++) {
-      const p = w.gh.requestDeployment({ repo: 'acme/shop', environment: 'env-0', creator: 'octocat' }).finally(() => inFlight.delete(p))
+      const p = w.gh
+        .requestDeployment({ repo: 'acme/shop', environment: 'env-0', creator: 'octocat' })
+        .finally(() => inFlight.delete(p))
       inFlight.add(p)
       if (inFlight.size >= 20) await Promise.race(inFlight)
     }
@@ -343,8 +406,18 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
     const p99 = (after.process.eventLoopDelayMs?.p99 as number | undefined) ?? Number.NaN
     const mb = inst.peakRssKb / 1024
     return [
-      { figure: `${MANY} open gates on one instance: peak RSS`, value: `${Math.round(mb)} MB (${open} open)`, target: `≤ ${TARGETS.manyRssMb} MB`, met: mb <= TARGETS.manyRssMb && open >= MANY },
-      { figure: `${MANY} open gates: event-loop delay p99 (30 s)`, value: `${p99.toFixed(1)} ms`, target: `≤ ${TARGETS.manyLoopP99Ms} ms`, met: p99 <= TARGETS.manyLoopP99Ms }
+      {
+        figure: `${MANY} open gates on one instance: peak RSS`,
+        value: `${Math.round(mb)} MB (${open} open)`,
+        target: `≤ ${TARGETS.manyRssMb} MB`,
+        met: mb <= TARGETS.manyRssMb && open >= MANY
+      },
+      {
+        figure: `${MANY} open gates: event-loop delay p99 (30 s)`,
+        value: `${p99.toFixed(1)} ms`,
+        target: `≤ ${TARGETS.manyLoopP99Ms} ms`,
+        met: p99 <= TARGETS.manyLoopP99Ms
+      }
     ]
   } finally {
     if (inst) await stop(inst, 'SIGKILL')
@@ -381,13 +454,28 @@ async function main(): Promise<void> {
   }
   try {
     console.log('Building the service (npm run build:app)...')
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'src', 'service', 'tsconfig.build.json')], { stdio: 'inherit' })
-    console.log(`Fleet run: ${GATES} gates over ${ARRIVAL_MS / 1000} s, 3 instances, one killed at ${KILL_AT_MS / 1000} s${QUICK ? ' (quick)' : ''}...`)
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(ROOT, 'src', 'service', 'tsconfig.build.json')
+      ],
+      { stdio: 'inherit' }
+    )
+    console.log(
+      `Fleet run: ${GATES} gates over ${ARRIVAL_MS / 1000} s, 3 instances, one killed at ${KILL_AT_MS / 1000} s${QUICK ? ' (quick)' : ''}...`
+    )
     const rows = await fleetRun(serverUrl)
     console.log(`One instance with ${MANY} open gates...`)
     rows.push(...(await manyRun(serverUrl)))
     console.log('')
-    console.log(renderTable(['figure', 'measured', 'target', ''], rows.map((r) => [r.figure, r.value, r.target, r.met ? 'met' : 'MISSED'])))
+    console.log(
+      renderTable(
+        ['figure', 'measured', 'target', ''],
+        rows.map((r) => [r.figure, r.value, r.target, r.met ? 'met' : 'MISSED'])
+      )
+    )
     console.log('')
     const missed = rows.filter((r) => !r.met)
     if (missed.length === 0) console.log('All targets met.')

@@ -44,7 +44,7 @@ const log = (m: string): void => void process.stderr.write(`${m}\n`)
 const SYSTEM_NODE = systemNode() ?? process.execPath
 const v20 = nodeVersion(SYSTEM_NODE)
 const v24 = nodeVersion(NODE24)
-log(`bench: ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}, ${v20} and ${v24}, simulator on 127.0.0.1`)
+log(`bench: ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}, ${v20} and ${v24}, simulator on 127.0.0.1`)
 
 // 1. Bundle size.
 const distBytes = statSync(DIST).size
@@ -66,12 +66,23 @@ interface Job {
   readonly run: RealRun
 }
 const jobs: Job[] = [
-  ...LATE_ACCEPTS.map((ms) => ({ label: `accept at ${ms / 1000} s`, run: { node: NODE24, acceptAfterMs: ms, timeoutSeconds: 120, memorySampleMs: 100 } })),
-  { label: `accept at 12.5 s (${v20})`, run: { node: SYSTEM_NODE, acceptAfterMs: 12_500, timeoutSeconds: 120, memorySampleMs: 100 } },
+  ...LATE_ACCEPTS.map((ms) => ({
+    label: `accept at ${ms / 1000} s`,
+    run: { node: NODE24, acceptAfterMs: ms, timeoutSeconds: 120, memorySampleMs: 100 }
+  })),
+  {
+    label: `accept at 12.5 s (${v20})`,
+    run: { node: SYSTEM_NODE, acceptAfterMs: 12_500, timeoutSeconds: 120, memorySampleMs: 100 }
+  },
   { label: 'no answer, timeout 3 s', run: { node: NODE24, timeoutSeconds: 3 } },
-  ...EARLY_ACCEPTS.map((ms) => ({ label: `accept at ${ms / 1000} s`, run: { node: NODE24, acceptAfterMs: ms, timeoutSeconds: 120, memorySampleMs: 100 } }))
+  ...EARLY_ACCEPTS.map((ms) => ({
+    label: `accept at ${ms / 1000} s`,
+    run: { node: NODE24, acceptAfterMs: ms, timeoutSeconds: 120, memorySampleMs: 100 }
+  }))
 ]
-log(`bench: ${jobs.length} runs of dist/index.js against the simulator, ${CONCURRENCY} at a time (about ${Math.ceil(Math.max(...LATE_ACCEPTS) / 1000) + 5} s) ...`)
+log(
+  `bench: ${jobs.length} runs of dist/index.js against the simulator, ${CONCURRENCY} at a time (about ${Math.ceil(Math.max(...LATE_ACCEPTS) / 1000) + 5} s) ...`
+)
 const results = new Map<Job, RealResult>()
 {
   const queue = [...jobs]
@@ -80,7 +91,9 @@ const results = new Map<Job, RealResult>()
       for (let job = queue.shift(); job; job = queue.shift()) {
         const r = await realRun(job.run)
         results.set(job, r)
-        log(`  ${job.label}: ${r.status}${r.latencyMs !== undefined ? `, accept -> exit ${seconds(r.latencyMs)}` : ''}, ${r.calls.verify} verify calls`)
+        log(
+          `  ${job.label}: ${r.status}${r.latencyMs !== undefined ? `, accept -> exit ${seconds(r.latencyMs)}` : ''}, ${r.calls.verify} verify calls`
+        )
       }
     })
   )
@@ -88,14 +101,15 @@ const results = new Map<Job, RealResult>()
 const approvedRuns = jobs.filter((j) => j.run.acceptAfterMs !== undefined).map((j) => ({ job: j, r: results.get(j)! }))
 const broken = approvedRuns.filter(({ r }) => r.status !== 'approved' || r.exitCode !== 0 || r.overheadMs === undefined)
 if (broken.length > 0) {
-  for (const { job, r } of broken) log(`bench: ${job.label} ended ${r.status} (exit ${r.exitCode}); expected an approval`)
+  for (const { job, r } of broken)
+    log(`bench: ${job.label} ended ${r.status} (exit ${r.exitCode}); expected an approval`)
   process.exit(2)
 }
 
 // 4. What a poll costs, measured: the overhead from the poll that sees the accept to the exit, and the cadence's drift.
 const overheads = approvedRuns.map(({ r }) => r.overheadMs!)
 const drifts = approvedRuns.flatMap(({ r }) =>
-  r.verifyAt.slice(1).map((t, i) => t - r.verifyAt[i]! - chosenSchedule.delay(r.verifyAt[i]!))
+  r.verifyAt.slice(1).map((t, i) => t - r.verifyAt[i] - chosenSchedule.delay(r.verifyAt[i]))
 )
 const pollCostMs = Math.max(0, median(drifts))
 const setupMs = median([...results.values()].map((r) => r.setupMs))
@@ -124,7 +138,9 @@ function evaluate(policy: Policy): Figures {
   const e = latencies(polls, early, overheads)
   const l = latencies(polls, late, overheads)
   const withinTenMinutes = polls.filter((t) => t < 600_000)
-  const worst = Math.max(...DEADLINES.map((deadlineMs) => maxInWindow(pollTimes(policy, { pollCostMs, deadlineMs }), 1_000)))
+  const worst = Math.max(
+    ...DEADLINES.map((deadlineMs) => maxInWindow(pollTimes(policy, { pollCostMs, deadlineMs }), 1_000))
+  )
   return {
     earlyMedian: median(e),
     earlyP95: percentile(e, 95),
@@ -140,7 +156,7 @@ const fixed1 = evaluate(fixedEvery(1_000))
 const fixed10 = evaluate(fixedEvery(10_000))
 
 const deadlineRun = results.get(jobs.find((j) => j.run.acceptAfterMs === undefined)!)!
-const deadlineGaps = deadlineRun.verifyAt.slice(1).map((t, i) => t - deadlineRun.verifyAt[i]!)
+const deadlineGaps = deadlineRun.verifyAt.slice(1).map((t, i) => t - deadlineRun.verifyAt[i])
 const measuredPerSecond = Math.max(...[...results.values()].map((r) => maxInWindow(r.verifyAt, 1_000)))
 const worstPerSecond = Math.max(chosen.perSecondWorst, measuredPerSecond)
 
@@ -154,7 +170,7 @@ const openPolls = pollTimes(chosenSchedule, open)
 const cadenceError = Math.max(
   ...[...results.values()].flatMap((r) =>
     // A timed-out run's last verify is the extra one at the deadline, not on the schedule.
-    (r.status === 'timed-out' ? r.verifyAt.slice(0, -1) : r.verifyAt).map((t, i) => Math.abs(t - openPolls[i]!))
+    (r.status === 'timed-out' ? r.verifyAt.slice(0, -1) : r.verifyAt).map((t, i) => Math.abs(t - openPolls[i]))
   )
 )
 
@@ -169,7 +185,14 @@ function realRows(): string[][] {
     [`Real runs ${v24}, accept at ${at(earlyRuns)} s -> exit`, group(earlyRuns), '', '', '', ''],
     [`Real runs ${v24}, accept at ${at(lateRuns)} s -> exit`, group(lateRuns), '', '', '', ''],
     [`Real run ${v20}, accept at ${at(on20)} s -> exit`, group(on20), '', '', '', ''],
-    [`Model's poll times vs the verify calls of all ${results.size} runs: largest difference`, `${cadenceError.toFixed(0)} ms`, '', '', '', '']
+    [
+      `Model's poll times vs the verify calls of all ${results.size} runs: largest difference`,
+      `${cadenceError.toFixed(0)} ms`,
+      '',
+      '',
+      '',
+      ''
+    ]
   ]
 }
 
@@ -197,7 +220,14 @@ const rows: string[][] = [
     `<= ${seconds(TARGETS.earlyP95Ms, 1)}`,
     check('early p95', chosen.earlyP95 <= TARGETS.earlyP95Ms)
   ],
-  ['Accept -> exit, approvals in 30 s-5 min: median', seconds(chosen.lateMedian), seconds(fixed1.lateMedian), seconds(fixed10.lateMedian), '', ''],
+  [
+    'Accept -> exit, approvals in 30 s-5 min: median',
+    seconds(chosen.lateMedian),
+    seconds(fixed1.lateMedian),
+    seconds(fixed10.lateMedian),
+    '',
+    ''
+  ],
   [
     'Accept -> exit, approvals in 30 s-5 min: p95',
     seconds(chosen.lateP95),
@@ -214,7 +244,14 @@ const rows: string[][] = [
     `<= ${TARGETS.callsPer10Min}`,
     check('calls', chosen.calls <= TARGETS.callsPer10Min)
   ],
-  ['Verify calls in any 1 s: schedule alone', String(chosen.perSecondSchedule), String(fixed1.perSecondSchedule), String(fixed10.perSecondSchedule), '', ''],
+  [
+    'Verify calls in any 1 s: schedule alone',
+    String(chosen.perSecondSchedule),
+    String(fixed1.perSecondSchedule),
+    String(fixed10.perSecondSchedule),
+    '',
+    ''
+  ],
   [
     `Verify calls in any 1 s: worst over timeouts 5 s-15 min and the real runs (timeout-3 s run: gaps ${deadlineGaps.join(', ')} ms)`,
     String(worstPerSecond),
@@ -232,19 +269,42 @@ const rows: string[][] = [
     `<= ${TARGETS.startupRatio}x`,
     check(`start-up ${version}`, r.ratio <= TARGETS.startupRatio)
   ]),
-  ['dist/index.js size', `${(distBytes / 1000).toFixed(1)} kB (gzip ${(distGzip / 1000).toFixed(1)} kB)`, '', '', 'report', ''],
-  [`Peak RSS during a wait (VmHWM), ${v24}`, `${rss24.toFixed(1)} MB`, '', '', `<= ${TARGETS.peakRssMb} MB`, check(`RSS ${v24}`, rss24 <= TARGETS.peakRssMb)],
-  [`Peak RSS during a wait (VmHWM), ${v20}`, `${rss20.toFixed(1)} MB`, '', '', `<= ${TARGETS.peakRssMb} MB`, check(`RSS ${v20}`, rss20 <= TARGETS.peakRssMb)]
+  [
+    'dist/index.js size',
+    `${(distBytes / 1000).toFixed(1)} kB (gzip ${(distGzip / 1000).toFixed(1)} kB)`,
+    '',
+    '',
+    'report',
+    ''
+  ],
+  [
+    `Peak RSS during a wait (VmHWM), ${v24}`,
+    `${rss24.toFixed(1)} MB`,
+    '',
+    '',
+    `<= ${TARGETS.peakRssMb} MB`,
+    check(`RSS ${v24}`, rss24 <= TARGETS.peakRssMb)
+  ],
+  [
+    `Peak RSS during a wait (VmHWM), ${v20}`,
+    `${rss20.toFixed(1)} MB`,
+    '',
+    '',
+    `<= ${TARGETS.peakRssMb} MB`,
+    check(`RSS ${v20}`, rss20 <= TARGETS.peakRssMb)
+  ]
 ]
 
-process.stdout.write(`\n${renderTable(['figure', 'chosen schedule', 'fixed 1 s', 'fixed 10 s', 'target', 'result'], rows)}\n\n`)
+process.stdout.write(
+  `\n${renderTable(['figure', 'chosen schedule', 'fixed 1 s', 'fixed 10 s', 'target', 'result'], rows)}\n\n`
+)
 process.stdout.write(
   [
     `Latency = wait for the next poll (schedule in simulated time, approvals every 5 ms over the range) + the measured cost from that poll to exit`,
     `(${overheads.length} real runs: median ${median(overheads).toFixed(0)} ms, max ${Math.max(...overheads).toFixed(0)} ms; every run's cost is applied to every approval time).`,
     `Cadence drift per poll (round trip + timer lateness): ${pollCostMs.toFixed(1)} ms. Setup (token -> push): ${setupMs.toFixed(0)} ms.`,
     `Start-up samples (ms): ${startup.map(({ version, r }) => `${version} action [${r.samples.firstRequest.map((x) => x.toFixed(0)).join(' ')}] bare [${r.samples.bare.map((x) => x.toFixed(0)).join(' ')}]`).join('; ')}.`,
-    `Machine: ${cpus().length} cores, load average at the end ${loadavg()[0]!.toFixed(2)}; bench took ${((Date.now() - began) / 1000).toFixed(0)} s.`,
+    `Machine: ${cpus().length} cores, load average at the end ${loadavg()[0].toFixed(2)}; bench took ${((Date.now() - began) / 1000).toFixed(0)} s.`,
     misses.length > 0 ? `MISSED: ${misses.join(', ')}.` : 'All targets met.'
   ].join('\n') + '\n'
 )

@@ -47,9 +47,15 @@ export function pollTimes(policy: Policy, model: LoopModel): number[] {
   if (!Number.isFinite(limit)) throw new RangeError('a finite deadline or horizon is needed')
   const out: number[] = []
   // The gate's default poll-interval: 1 s.
-  const plan = (at: number): number => planNextPoll(at, { delayMs: policy.delay(at), reason: 'schedule' }, { deadline: model.deadlineMs, pollIntervalSeconds: 1 })
+  const plan = (at: number): number =>
+    planNextPoll(
+      at,
+      { delayMs: policy.delay(at), reason: 'schedule' },
+      { deadline: model.deadlineMs, pollIntervalSeconds: 1 }
+    )
   // With a deadline, planNextPoll ends the polls; without one, the horizon does.
-  const within = (t: number): boolean => (Number.isFinite(model.deadlineMs) ? t !== Number.POSITIVE_INFINITY : t <= limit)
+  const within = (t: number): boolean =>
+    Number.isFinite(model.deadlineMs) ? t !== Number.POSITIVE_INFINITY : t <= limit
   let nextPollAt = plan(0)
   while (within(nextPollAt)) {
     out.push(nextPollAt)
@@ -64,7 +70,11 @@ export function pollTimes(policy: Policy, model: LoopModel): number[] {
  * process's exit after it). One value per (accept, overhead) pair. Accepts
  * after the last poll are left out.
  */
-export function latencies(polls: readonly number[], accepts: readonly number[], overheadsMs: readonly number[]): number[] {
+export function latencies(
+  polls: readonly number[],
+  accepts: readonly number[],
+  overheadsMs: readonly number[]
+): number[] {
   const out: number[] = []
   for (const a of accepts) {
     const next = firstAtOrAfter(polls, a)
@@ -80,7 +90,7 @@ export function firstAtOrAfter(times: readonly number[], t: number): number | un
   let hi = times.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (times[mid]! < t) lo = mid + 1
+    if (times[mid] < t) lo = mid + 1
     else hi = mid
   }
   return times[lo]

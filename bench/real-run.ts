@@ -106,7 +106,9 @@ export async function realRun(run: RealRun): Promise<RealResult> {
         devices: calls.filter((c) => c.path.endsWith('/otp_devices')).length,
         trigger: calls.filter((c) => c.path.endsWith('/trigger')).length,
         verify: verifies.length,
-        other: calls.filter((c) => !/\/(otp_devices|trigger|verify)$/.test(c.path) && !c.path.startsWith('/auth/oauth2')).length
+        other: calls.filter(
+          (c) => !/\/(otp_devices|trigger|verify)$/.test(c.path) && !c.path.startsWith('/auth/oauth2')
+        ).length
       },
       setupMs: token ? pushAt - at(token) : Number.NaN,
       ...(peakRssKb !== undefined ? { peakRssKb } : {})

@@ -22,7 +22,12 @@ export interface StartupResult {
  * local HTTP server that stamps the first request's arrival; then the child's
  * memory is read and it is stopped.
  */
-export async function measureStartup(node: string, reps: number, script?: string, warmup = true): Promise<StartupResult> {
+export async function measureStartup(
+  node: string,
+  reps: number,
+  script?: string,
+  warmup = true
+): Promise<StartupResult> {
   let onRequest: ((at: number) => void) | undefined
   const server = createServer((req, res) => {
     const at = nowMs()
@@ -51,7 +56,13 @@ export async function measureStartup(node: string, reps: number, script?: string
   }
   const firstRequestMs = median(firstRequest)
   const bareMs = median(bare)
-  return { firstRequestMs, bareMs, ratio: firstRequestMs / bareMs, rssAtFirstRequestMb: median(rss), samples: { firstRequest, bare } }
+  return {
+    firstRequestMs,
+    bareMs,
+    ratio: firstRequestMs / bareMs,
+    rssAtFirstRequestMb: median(rss),
+    samples: { firstRequest, bare }
+  }
 }
 
 async function actionToFirstRequest(

@@ -11,7 +11,7 @@ export function percentile(values: readonly number[], p: number): number {
   const rank = (p / 100) * (sorted.length - 1)
   const lo = Math.floor(rank)
   const hi = Math.ceil(rank)
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo)
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo)
 }
 
 export function median(values: readonly number[]): number {
@@ -32,7 +32,7 @@ export function maxInWindow(times: readonly number[], windowMs: number): number 
   let best = 0
   let start = 0
   for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++
+    while (sorted[end] - sorted[start] >= windowMs) start++
     best = Math.max(best, end - start + 1)
   }
   return best

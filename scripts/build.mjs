@@ -29,8 +29,12 @@ const linked = lstatSync(join(root, 'node_modules')).isSymbolicLink()
 const buildRoot = linked ? mkdtempSync(join(tmpdir(), 'gate-build-')) : root
 try {
   if (linked) {
-    for (const f of ['src', 'scripts', 'package.json', 'tsconfig.json']) cpSync(join(root, f), join(buildRoot, f), { recursive: true })
-    cpSync(realpathSync(join(root, 'node_modules')), join(buildRoot, 'node_modules'), { recursive: true, verbatimSymlinks: true })
+    for (const f of ['src', 'scripts', 'package.json', 'tsconfig.json'])
+      cpSync(join(root, f), join(buildRoot, f), { recursive: true })
+    cpSync(realpathSync(join(root, 'node_modules')), join(buildRoot, 'node_modules'), {
+      recursive: true,
+      verbatimSymlinks: true
+    })
   }
   // ncc's own loaders are named by their path too: use the copy's ncc.
   // webpack names modules by their path from the working directory: build from inside the copy.

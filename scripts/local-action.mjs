@@ -28,11 +28,17 @@ if (!existsSync(envFile)) {
 }
 
 const marker = join(tool, 'node_modules', '.package-lock.json')
-const stale = !existsSync(bin) || !existsSync(marker) || statSync(marker).mtimeMs < statSync(join(tool, 'package-lock.json')).mtimeMs
+const stale =
+  !existsSync(bin) ||
+  !existsSync(marker) ||
+  statSync(marker).mtimeMs < statSync(join(tool, 'package-lock.json')).mtimeMs
 if (stale) {
   const pinned = JSON.parse(readFileSync(join(tool, 'package.json'), 'utf8')).devDependencies['@github/local-action']
   console.error(`Installing @github/local-action ${pinned} into scripts/local-action (once) ...`)
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tool, stdio: ['ignore', 'inherit', 'inherit'] })
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: tool,
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
 }
 
 const r = spawnSync(process.execPath, [bin, 'run', '.', 'src/action/main.ts', envFile], { cwd: root, stdio: 'inherit' })

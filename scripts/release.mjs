@@ -23,7 +23,10 @@ function fail(message) {
 const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
 let root
 try {
-  root = execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+  root = execFileSync('git', ['rev-parse', '--show-toplevel'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe']
+  }).trim()
 } catch {
   fail('not inside a git repository.')
 }
@@ -48,7 +51,10 @@ if (!new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\]`, 'm').test(changelo
 // A fresh build must give the committed dist/ byte for byte.
 console.error('release: building dist/ to check it is fresh ...')
 try {
-  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
 } catch {
   restoreDist()
   fail('the build failed.')
@@ -56,7 +62,9 @@ try {
 const stale = git('status', '--porcelain', '--untracked-files=all', '--', 'dist')
 if (stale) {
   restoreDist()
-  fail(`dist/ is stale: a fresh build differs from the committed one. Run npm run build, commit dist/, then release.\n${stale}`)
+  fail(
+    `dist/ is stale: a fresh build differs from the committed one. Run npm run build, commit dist/, then release.\n${stale}`
+  )
 }
 
 const head = git('rev-parse', 'HEAD')

@@ -6,13 +6,13 @@ export function parseOutputFile(text: string): Record<string, string> {
   const out: Record<string, string> = {}
   const lines = text.replace(/\r\n/g, '\n').split('\n')
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!
+    const line = lines[i]
     const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
     if (heredoc) {
       const [, name, delimiter] = heredoc
-      const end = lines.indexOf(delimiter!, i + 1)
+      const end = lines.indexOf(delimiter, i + 1)
       if (end === -1) throw new Error(`GITHUB_OUTPUT: no closing delimiter for '${name}'`)
-      out[name!] = lines.slice(i + 1, end).join('\n')
+      out[name] = lines.slice(i + 1, end).join('\n')
       i = end
       continue
     }
@@ -48,14 +48,14 @@ function inline(html: string): string {
 
 function table(html: string): string {
   const rows = [...html.matchAll(/<tr\b[^>]*>([\s\S]*?)<\/tr>/gi)].map((row) => ({
-    header: /<th\b/i.test(row[1]!),
-    cells: [...row[1]!.matchAll(/<t([hd])\b[^>]*>([\s\S]*?)<\/t\1>/gi)].map((c) => inline(c[2]!))
+    header: /<th\b/i.test(row[1]),
+    cells: [...row[1].matchAll(/<t([hd])\b[^>]*>([\s\S]*?)<\/t\1>/gi)].map((c) => inline(c[2]))
   }))
   const columns = Math.max(0, ...rows.map((r) => r.cells.length))
   const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => [...(r.cells[i] ?? '')].length)))
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - [...c].length)))
+      .map((c, i) => c + ' '.repeat(Math.max(0, widths[i] - [...c].length)))
       .join(' | ')
       .trimEnd()
   const out: string[] = []
@@ -69,12 +69,13 @@ function table(html: string): string {
 /** A job summary (HTML, as @actions/core writes it) as readable plain text. */
 export function summaryToText(html: string): string {
   const blocks: string[] = []
-  const re = /<table\b[\s\S]*?<\/table>|<h([1-6])\b[^>]*>([\s\S]*?)<\/h\1>|<p\b[^>]*>([\s\S]*?)(?:<\/p>|$)|[^<]+|<[^>]*>/gi
+  const re =
+    /<table\b[\s\S]*?<\/table>|<h([1-6])\b[^>]*>([\s\S]*?)<\/h\1>|<p\b[^>]*>([\s\S]*?)(?:<\/p>|$)|[^<]+|<[^>]*>/gi
   for (const m of html.matchAll(re)) {
     const [whole, level, heading, paragraph] = m
     let text: string
     if (/^<table/i.test(whole)) text = table(whole)
-    else if (level) text = `${'#'.repeat(Number(level))} ${inline(heading!)}`
+    else if (level) text = `${'#'.repeat(Number(level))} ${inline(heading)}`
     else if (paragraph !== undefined) text = inline(paragraph)
     else text = inline(whole)
     if (text) blocks.push(text)

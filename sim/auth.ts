@@ -62,12 +62,12 @@ export function clientCredentials(
   const header = req.headers.authorization ?? ''
   const basic = /^Basic\s+(\S+)$/i.exec(header)
   if (basic) {
-    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8')
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8')
     const colon = decoded.indexOf(':')
     return colon < 0 ? undefined : { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
   }
   const onelogin = /^\s*client_id:\s*([^,\s]+)\s*,\s*client_secret:\s*(\S+)\s*$/i.exec(header)
-  if (onelogin) return { id: onelogin[1]!, secret: onelogin[2]! }
+  if (onelogin) return { id: onelogin[1], secret: onelogin[2] }
   if (typeof body.client_id === 'string' && typeof body.client_secret === 'string') {
     return { id: body.client_id, secret: body.client_secret }
   }
@@ -84,12 +84,16 @@ const SCOPE_LABELS: Record<Scope, string> = {
 /** The one auth check for resource calls: a live bearer token whose client has at least `need`. */
 export function authorize(req: IncomingMessage, tokens: TokenStore, need: Scope): IssuedToken {
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
-  const token = bearer ? tokens.lookup(bearer[1]!) : undefined
+  const token = bearer ? tokens.lookup(bearer[1]) : undefined
   if (!token) throw new HttpError(401, AUTH_FAILURE)
   if (SCOPES.indexOf(token.client.scope) < SCOPES.indexOf(need)) {
     throw new HttpError(
       403,
-      statusEnvelope(403, 'Forbidden', `Insufficient scope: this call needs an API credential with ${SCOPE_LABELS[need]}`)
+      statusEnvelope(
+        403,
+        'Forbidden',
+        `Insufficient scope: this call needs an API credential with ${SCOPE_LABELS[need]}`
+      )
     )
   }
   return token

@@ -6,7 +6,16 @@ import { randomBytes } from 'node:crypto'
 import { startFakeGitHub, type FakeGitHub } from './github/server.js'
 import { start, type Sim } from './server.js'
 import { startServiceProcess, type ServiceProcess } from './service-process.js'
-import { bold, dim, green, readDemoOptions, red, yellow, type Approver, type DemoOptions as Options } from './demo-shared.js'
+import {
+  bold,
+  dim,
+  green,
+  readDemoOptions,
+  red,
+  yellow,
+  type Approver,
+  type DemoOptions as Options
+} from './demo-shared.js'
 
 export const APP_USAGE = `usage: npm run demo -- --app [options]
 
@@ -32,7 +41,6 @@ with --deny or --no-answer), 1 otherwise, 2 for a usage error.`
 const REPO = 'acme/shop'
 const ENVIRONMENT = 'production'
 const CREATOR = 'octocat'
-
 
 const startedAt = Date.now()
 const stamp = (): string => dim(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)}s]`)
@@ -114,7 +122,8 @@ export async function runAppDemo(argv: string[]): Promise<number> {
       webhookSecret: randomBytes(24).toString('hex'),
       repos: [{ owner: 'acme', name: 'shop', files: { main: { '.github/onelogin-gate.yml': policy } } }]
     })
-    if (opts.approver === 'accept' || opts.approver === 'deny') sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
+    if (opts.approver === 'accept' || opts.approver === 'deny')
+      sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
 
     console.log(bold('OneLogin Protect approval gate: demo as a deployment protection rule'))
     console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/)`)
@@ -132,13 +141,20 @@ export async function runAppDemo(argv: string[]): Promise<number> {
         if (verbose) console.log(`${stamp()} ${dim(logLine(line))}`)
       }
     })
-    console.log(`Service:            ${service.url} (node ${service.child.spawnargs.slice(1).join(' ')}, embedded store in ${service.dataDir})`)
+    console.log(
+      `Service:            ${service.url} (node ${service.child.spawnargs.slice(1).join(' ')}, embedded store in ${service.dataDir})`
+    )
     console.log(`Policy on ${REPO}@main, .github/onelogin-gate.yml:\n${indent(policy.trimEnd())}`)
     for (const line of plan(sim, gh, opts)) console.log(line)
     gh.setWebhookUrl(service.webhookUrl)
 
     console.log('')
-    const delivery = await gh.requestDeployment({ repo: REPO, environment: ENVIRONMENT, creator: CREATOR, workflowName: 'Deploy' })
+    const delivery = await gh.requestDeployment({
+      repo: REPO,
+      environment: ENVIRONMENT,
+      creator: CREATOR,
+      workflowName: 'Deploy'
+    })
     const { runId } = delivery
     console.log(
       `${stamp()} GitHub holds run ${runId}: ${REPO} to ${ENVIRONMENT}, ref main, commit ${delivery.payload.deployment.sha.slice(0, 12)}, started by @${CREATOR}.`
@@ -155,10 +171,13 @@ export async function runAppDemo(argv: string[]): Promise<number> {
     while (!interrupted && Date.now() - waitStart < limitMs) {
       const reviews = gh.deployments().find((d) => d.runId === runId)!.reviews
       for (; shown < reviews.length; shown++) {
-        const r = reviews[shown]!
-        const head = r.state === 'approved' ? green('approved') : r.state === 'rejected' ? red('rejected') : 'progress comment'
-        const first = (r.comment ?? '').split('\n')[0]!.replace(/\*\*/g, '')
-        console.log(`${stamp()} The service reported (${head}): ${first.length > 100 ? `${first.slice(0, 99)}…` : first}`)
+        const r = reviews[shown]
+        const head =
+          r.state === 'approved' ? green('approved') : r.state === 'rejected' ? red('rejected') : 'progress comment'
+        const first = (r.comment ?? '').split('\n')[0].replace(/\*\*/g, '')
+        console.log(
+          `${stamp()} The service reported (${head}): ${first.length > 100 ? `${first.slice(0, 99)}…` : first}`
+        )
       }
       state = gh.deploymentState(runId)
       if (state !== 'waiting') break
@@ -168,7 +187,8 @@ export async function runAppDemo(argv: string[]): Promise<number> {
     const view = gh.deployments().find((d) => d.runId === runId)!
     console.log(`\n${bold('Deployment comments')} (as on the run's page, ${gh.url}/acme/shop/actions/runs/${runId})`)
     if (view.reviews.length === 0) console.log(dim('  (none)'))
-    for (const r of view.reviews) console.log(`  ${r.at}${r.state ? ` [${r.state}]` : ''}\n${indent(r.comment ?? '(no comment)')}`)
+    for (const r of view.reviews)
+      console.log(`  ${r.at}${r.state ? ` [${r.state}]` : ''}\n${indent(r.comment ?? '(no comment)')}`)
 
     const refused = gh.callbacks(runId).filter((c) => c.status !== 204)
     if (refused.length) {
@@ -183,12 +203,17 @@ export async function runAppDemo(argv: string[]): Promise<number> {
 
     const pushes = sim.pushes()
     console.log(`\n${bold('Pushes the OneLogin simulator received')}`)
-    for (const p of pushes) console.log(`  ${p.id}  ${p.userName} <${p.userEmail}>, ${p.deviceName}: ${p.status}${p.answeredAt ? ` at ${p.answeredAt}` : ''}`)
+    for (const p of pushes)
+      console.log(
+        `  ${p.id}  ${p.userName} <${p.userEmail}>, ${p.deviceName}: ${p.status}${p.answeredAt ? ` at ${p.answeredAt}` : ''}`
+      )
     if (pushes.length === 0) console.log(dim('  (none)'))
 
     const want = expected(opts.approver)
     const paintState = state === 'approved' ? green : state === 'rejected' ? red : yellow
-    console.log(`\n${bold('Final state')}: ${paintState(state)}${interrupted ? ' (interrupted)' : state === 'waiting' ? ` (no decision within ${limitMs / 1000} s)` : ''}`)
+    console.log(
+      `\n${bold('Final state')}: ${paintState(state)}${interrupted ? ' (interrupted)' : state === 'waiting' ? ` (no decision within ${limitMs / 1000} s)` : ''}`
+    )
     if (state !== want) {
       console.log(`Expected ${want}.`)
       if (!verbose) console.log(`Last service log lines:\n${indent(service.lines.slice(-10).map(logLine).join('\n'))}`)

@@ -32,12 +32,20 @@ export function readDemoOptions(argv: string[], opts: { app: boolean }): DemoOpt
   if (values.help) return 'help'
   const modes = (['deny', 'no-answer', 'interactive'] as const).filter((m) => values[m])
   if (modes.length > 1) throw new UsageError(`--${modes.join(' and --')} do not go together`)
-  const approver: Approver = values.deny ? 'deny' : values['no-answer'] ? 'silent' : values.interactive ? 'person' : 'accept'
+  const approver: Approver = values.deny
+    ? 'deny'
+    : values['no-answer']
+      ? 'silent'
+      : values.interactive
+        ? 'person'
+        : 'accept'
   const timeout = Number(values.timeout ?? (approver === 'person' ? 300 : approver === 'silent' ? 10 : 60))
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400')
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400)
+    throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400')
   const after = Number(values.after ?? 3)
   if (!Number.isFinite(after) || after < 0) throw new UsageError('--after must be a number of seconds, 0 or more')
-  if (values.after !== undefined && (approver === 'silent' || approver === 'person')) throw new UsageError('--after needs the scripted approver')
+  if (values.after !== undefined && (approver === 'silent' || approver === 'person'))
+    throw new UsageError('--after needs the scripted approver')
   return { approver, afterMs: Math.round(after * 1000), timeout, verbose: values.verbose ?? false }
 }
 

@@ -30,7 +30,6 @@ The exit code is the action's: 0 when approved, 1 otherwise.`
 
 const USER_ID = '35510511'
 
-
 /** Data of a workflow command, unescaped as the runner does. */
 const unescapeData = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
 
@@ -72,7 +71,7 @@ class LogView {
     const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
     if (!command) return this.print(line)
     const [, name, data] = command
-    const message = unescapeData(data!)
+    const message = unescapeData(data)
     switch (name) {
       case 'add-mask':
         if (message) this.masks.add(message)
@@ -179,7 +178,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal)
   const sim = await start({ quiet: true })
   try {
-    if (opts.approver === 'accept' || opts.approver === 'deny') sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
+    if (opts.approver === 'accept' || opts.approver === 'deny')
+      sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
 
     console.log(bold('OneLogin Protect approval gate: demo'))
     console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/)`)
@@ -202,7 +202,9 @@ async function main(): Promise<number> {
     const pushes = sim.pushes()
     console.log(`\n${bold('Pushes the simulator received')}`)
     for (const p of pushes) {
-      console.log(`  ${p.id}  ${p.userName} <${p.userEmail}>, ${p.deviceName}: ${p.status}${p.answeredAt ? ` at ${p.answeredAt}` : ''}`)
+      console.log(
+        `  ${p.id}  ${p.userName} <${p.userEmail}>, ${p.deviceName}: ${p.status}${p.answeredAt ? ` at ${p.answeredAt}` : ''}`
+      )
     }
     if (pushes.length === 0) console.log(dim('  (none)'))
     return exitCode

@@ -40,9 +40,20 @@ export function answerWithFault(res: ServerResponse, f: FaultSpec): void {
   const reason = STATUS_CODES[status] ?? 'Error'
   switch (f.body) {
     case undefined:
-      return sendJson(res, status, statusEnvelope(status, reason, status === 401 ? 'Authentication Failure' : reason), headers)
+      return sendJson(
+        res,
+        status,
+        statusEnvelope(status, reason, status === 401 ? 'Authentication Failure' : reason),
+        headers
+      )
     case 'html':
-      return send(res, status, 'text/html', `<!DOCTYPE html><html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1></body></html>`, headers)
+      return send(
+        res,
+        status,
+        'text/html',
+        `<!DOCTYPE html><html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1></body></html>`,
+        headers
+      )
     case 'malformed':
       return send(res, status, 'application/json', '{"status":{"error":true,"code":', headers)
     case 'empty':
@@ -64,7 +75,8 @@ function isJson(text: string): boolean {
 /** Checks a fault received over the control API; returns an error message or the spec. */
 export function parseFault(input: Record<string, unknown>): FaultSpec | string {
   const { endpoint, status, body, delayMs, hang, reset, retryAfter, times } = input
-  if (!FAULT_ENDPOINTS.includes(endpoint as FaultEndpoint)) return `endpoint must be one of ${FAULT_ENDPOINTS.join(', ')}`
+  if (!FAULT_ENDPOINTS.includes(endpoint as FaultEndpoint))
+    return `endpoint must be one of ${FAULT_ENDPOINTS.join(', ')}`
   if (status !== undefined && !(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599)) {
     return 'status must be an HTTP status code'
   }
@@ -73,6 +85,7 @@ export function parseFault(input: Record<string, unknown>): FaultSpec | string {
   if (hang !== undefined && typeof hang !== 'boolean') return 'hang must be a boolean'
   if (reset !== undefined && typeof reset !== 'boolean') return 'reset must be a boolean'
   if (retryAfter !== undefined && typeof retryAfter !== 'string') return 'retryAfter must be a string'
-  if (times !== undefined && !(Number.isInteger(times) && (times as number) > 0)) return 'times must be a positive integer'
+  if (times !== undefined && !(Number.isInteger(times) && (times as number) > 0))
+    return 'times must be a positive integer'
   return { endpoint, status, body, delayMs, hang, reset, retryAfter, times } as FaultSpec
 }

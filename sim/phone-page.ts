@@ -23,11 +23,9 @@ function card(p: PushRecord, now: number): string {
   const expiresAt = Date.parse(p.expiresAt)
   const title = p.kind === 'sms' ? 'Text message' : 'Approve this request?'
   const body =
-    p.kind === 'sms'
-      ? `<p class="sms">Your OneLogin verification code is <strong>${e(p.code ?? '')}</strong></p>`
-      : ''
+    p.kind === 'sms' ? `<p class="sms">Your OneLogin verification code is <strong>${e(p.code ?? '')}</strong></p>` : ''
   const footer = !pending
-    ? `<p class="final">${e(p.status[0]!.toUpperCase() + p.status.slice(1))}${p.answeredAt ? ` at ${e(clock(p.answeredAt))}` : ''}</p>`
+    ? `<p class="final">${e(p.status[0].toUpperCase() + p.status.slice(1))}${p.answeredAt ? ` at ${e(clock(p.answeredAt))}` : ''}</p>`
     : p.kind === 'push'
       ? `<div class="actions">` +
         `<button type="button" class="deny" data-push-id="${id}" data-action="deny">Deny</button>` +
@@ -40,7 +38,9 @@ function card(p: PushRecord, now: number): string {
     body +
     `<dl><dt>Device</dt><dd>${e(p.deviceName)}</dd>` +
     `<dt>Sent</dt><dd><time datetime="${e(p.createdAt)}">${e(clock(p.createdAt))}</time></dd>` +
-    (pending ? `<dt>Time left</dt><dd class="left" data-expires-at="${expiresAt}">${timeLeft(expiresAt - now)}</dd>` : '') +
+    (pending
+      ? `<dt>Time left</dt><dd class="left" data-expires-at="${expiresAt}">${timeLeft(expiresAt - now)}</dd>`
+      : '') +
     `<dt>API</dt><dd>${e(p.api)}</dd></dl>` +
     footer +
     `</article>`

@@ -53,7 +53,11 @@ export function badRequest(style: ErrorStyle, message: string): HttpError {
   return new HttpError(400, { error: message })
 }
 
-export function matchRoute(routes: Route[], method: string, pathname: string): { route: Route; params: string[] } | undefined {
+export function matchRoute(
+  routes: Route[],
+  method: string,
+  pathname: string
+): { route: Route; params: string[] } | undefined {
   for (const route of routes) {
     const m = route.method === method ? route.path.exec(pathname) : null
     if (m) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) }

@@ -40,15 +40,30 @@ function events({ req, res, sim }: RouteRequest): void {
 }
 
 export const controlRoutes: Route[] = [
-  { method: 'GET', path: /^\/$/, style: 'control', handle: (r) => send(r.res, 200, 'text/html; charset=utf-8', phonePage(r.sim.pushes.list(), r.sim.now())) },
-  { method: 'GET', path: /^\/_sim\/phone$/, style: 'control', handle: (r) => send(r.res, 200, 'text/html; charset=utf-8', pushList(r.sim.pushes.list(), r.sim.now())) },
+  {
+    method: 'GET',
+    path: /^\/$/,
+    style: 'control',
+    handle: (r) => send(r.res, 200, 'text/html; charset=utf-8', phonePage(r.sim.pushes.list(), r.sim.now()))
+  },
+  {
+    method: 'GET',
+    path: /^\/_sim\/phone$/,
+    style: 'control',
+    handle: (r) => send(r.res, 200, 'text/html; charset=utf-8', pushList(r.sim.pushes.list(), r.sim.now()))
+  },
   { method: 'GET', path: /^\/_sim\/events$/, style: 'control', handle: events },
-  { method: 'GET', path: /^\/_sim\/pushes$/, style: 'control', handle: (r) => sendJson(r.res, 200, r.sim.pushes.list()) },
+  {
+    method: 'GET',
+    path: /^\/_sim\/pushes$/,
+    style: 'control',
+    handle: (r) => sendJson(r.res, 200, r.sim.pushes.list())
+  },
   {
     method: 'POST',
     path: /^\/_sim\/pushes\/([^/]+)\/(accept|deny)$/,
     style: 'control',
-    handle: act((r) => r.sim.pushes.answer(r.params[0]!, r.params[1] as 'accept' | 'deny'))
+    handle: act((r) => r.sim.pushes.answer(r.params[0], r.params[1] as 'accept' | 'deny'))
   },
   {
     method: 'POST',

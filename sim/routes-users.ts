@@ -5,7 +5,15 @@ import type { UserSeed } from './types.js'
 
 /** A user as OneLogin's users API shows one (status 1 = active, state 1 = approved). */
 function userJson(u: UserSeed): Record<string, unknown> {
-  return { id: u.id, email: u.email, username: u.username, firstname: u.firstname, lastname: u.lastname, status: 1, state: 1 }
+  return {
+    id: u.id,
+    email: u.email,
+    username: u.username,
+    firstname: u.firstname,
+    lastname: u.lastname,
+    status: 1,
+    state: 1
+  }
 }
 
 /** Matching users as OneLogin lists them (status 1 = active, state 1 = approved), cut to `fields=` if given. */
@@ -17,7 +25,11 @@ function lookup(r: RouteRequest): Record<string, unknown>[] {
     const value = q.get(key)
     if (value !== null) filters[key] = value
   }
-  const fields = q.get('fields')?.split(',').map((f) => f.trim()).filter(Boolean)
+  const fields = q
+    .get('fields')
+    ?.split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
   return r.sim.tenant.findUsers(filters).map((u) => {
     const full = userJson(u)
     return fields ? Object.fromEntries(Object.entries(full).filter(([k]) => fields.includes(k))) : full
@@ -32,7 +44,7 @@ export const userRoutes: Route[] = [
     endpoint: 'user',
     handle(r) {
       authorize(r.req, r.sim.tokens, 'read_users')
-      const user = r.sim.tenant.user(r.params[0]!)
+      const user = r.sim.tenant.user(r.params[0])
       if (!user) throw v2Error(404, 'NotFound', 'User not found')
       sendJson(r.res, 200, userJson(user))
     }
@@ -44,7 +56,7 @@ export const userRoutes: Route[] = [
     endpoint: 'user',
     handle(r) {
       authorize(r.req, r.sim.tokens, 'read_users')
-      const user = r.sim.tenant.user(r.params[0]!)
+      const user = r.sim.tenant.user(r.params[0])
       if (!user) throw v1Error(404, 'not found', 'User does not exist')
       sendJson(r.res, 200, { ...SUCCESS, data: [userJson(user)] })
     }

@@ -8,13 +8,13 @@ import type { DeviceSeed, UserSeed } from './types.js'
 const PENDING = 'Authentication pending on OL Protect'
 
 function findUser({ sim, params }: RouteRequest): UserSeed {
-  const user = sim.tenant.user(params[0]!)
+  const user = sim.tenant.user(params[0])
   if (!user) throw v1Error(400, 'bad request', 'User does not exist')
   return user
 }
 
 function findDevice({ sim, params }: RouteRequest, user: UserSeed): DeviceSeed {
-  const device = sim.tenant.v1Device(user, params[1]!)
+  const device = sim.tenant.v1Device(user, params[1])
   if (!device) throw v1Error(404, 'not found', 'Device does not exist')
   return device
 }

@@ -11,14 +11,14 @@ const BASE = String.raw`^\/api\/2\/mfa\/users\/([^/]+)`
 /** The one check every v2 MFA call starts with: token, Manage All, known user. */
 function mfaUser(r: RouteRequest): UserSeed {
   authorize(r.req, r.sim.tokens, 'manage_all')
-  const user = r.sim.tenant.user(r.params[0]!)
+  const user = r.sim.tenant.user(r.params[0])
   if (!user) throw v2Error(404, 'NotFound', 'User not found')
   return user
 }
 
 /** A live verification of this user; after `expires_at` it is gone. */
 function verification(r: RouteRequest, user: UserSeed): Challenge {
-  const c = r.sim.pushes.get(r.params[1]!)
+  const c = r.sim.pushes.get(r.params[1])
   if (!c || c.api !== 'v2' || c.user !== user || r.sim.pushes.isExpired(c)) {
     throw v2Error(404, 'NotFound', 'Verification not found')
   }
@@ -48,9 +48,9 @@ export const v2Routes: Route[] = [
         200,
         r.sim.tenant.v2Devices(user).map(({ device_id, entries }) => ({
           device_id,
-          user_display_name: entries[0]!.user_display_name,
-          type_display_name: entries[0]!.type_display_name,
-          auth_factor_name: v2FactorName(entries[0]!),
+          user_display_name: entries[0].user_display_name,
+          type_display_name: entries[0].type_display_name,
+          auth_factor_name: v2FactorName(entries[0]),
           default: entries.some((e) => e.default)
         }))
       )
@@ -67,7 +67,8 @@ export const v2Routes: Route[] = [
       const device = r.sim.tenant.v2Device(user, String(body.device_id ?? ''))
       if (!device) throw v2Error(404, 'NotFound', 'Device not found')
       const ttl = Number(body.expires_in ?? 120)
-      if (!Number.isInteger(ttl) || ttl < 120 || ttl > 900) throw badRequest('v2', 'expires_in must be an integer from 120 to 900')
+      if (!Number.isInteger(ttl) || ttl < 120 || ttl > 900)
+        throw badRequest('v2', 'expires_in must be an integer from 120 to 900')
       const trigger = device.entries.find((e) => e.needs_trigger)
       const c = r.sim.pushes.create({
         id: randomUUID(),
@@ -75,11 +76,15 @@ export const v2Routes: Route[] = [
         kind: !trigger ? 'code' : trigger.auth_factor_name === 'SMS' ? 'sms' : 'push',
         user,
         deviceId: device.device_id,
-        deviceName: device.entries[0]!.user_display_name,
+        deviceName: device.entries[0].user_display_name,
         code: device.entries.find((e) => e.otp !== undefined)?.otp,
         ttlSeconds: ttl
       })
-      sendJson(r.res, 201, shaped(r, { id: c.id, device_id: c.deviceId, expires_at: new Date(c.expiresAt).toISOString() }))
+      sendJson(
+        r.res,
+        201,
+        shaped(r, { id: c.id, device_id: c.deviceId, expires_at: new Date(c.expiresAt).toISOString() })
+      )
     }
   },
   {

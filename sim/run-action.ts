@@ -57,7 +57,14 @@ export const RUN_URL = `${RUN.GITHUB_SERVER_URL}/${RUN.GITHUB_REPOSITORY}/action
  * for Ada (user 35510511), timeout 30 s; `extra` wins.
  */
 export function demoInputs(apiUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { 'client-id': 'demo-client-id', 'client-secret': 'demo-client-secret', 'api-url': apiUrl, 'user-id': '35510511', timeout: '30', ...extra }
+  return {
+    'client-id': 'demo-client-id',
+    'client-secret': 'demo-client-secret',
+    'api-url': apiUrl,
+    'user-id': '35510511',
+    timeout: '30',
+    ...extra
+  }
 }
 
 /** The runner's variable for an input: upper case, spaces to underscores, hyphens kept (`INPUT_CLIENT-ID`). */
@@ -260,7 +267,19 @@ export function startAction(opts: StartActionOptions): ActionProcess {
         const { outputText, outputs, summary } = files.read()
         keepSummary(summary, opts.inputs, `exit ${exitCode ?? signal}, status ${outputs.status ?? '(none)'}`)
         const at = exitedAt ?? nowMs()
-        ok({ exitCode, signal, stdout, stderr, outputText, outputs, summary, firstOutputAt, startedAt, exitedAt: at, durationMs: at - startedAt })
+        ok({
+          exitCode,
+          signal,
+          stdout,
+          stderr,
+          outputText,
+          outputs,
+          summary,
+          firstOutputAt,
+          startedAt,
+          exitedAt: at,
+          durationMs: at - startedAt
+        })
       } catch (err) {
         fail(err)
       } finally {

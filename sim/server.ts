@@ -123,7 +123,12 @@ async function handle(sim: SimState, req: IncomingMessage, res: ServerResponse, 
   try {
     if (!isApi) return route ? await route.handle(request) : sendJson(res, 404, { error: 'not found' })
 
-    const call: CallRecord = { method, path: url.pathname + url.search, status: 0, at: new Date(sim.now()).toISOString() }
+    const call: CallRecord = {
+      method,
+      path: url.pathname + url.search,
+      status: 0,
+      at: new Date(sim.now()).toISOString()
+    }
     sim.calls.push(call)
     res.on('finish', () => {
       call.status = res.statusCode

@@ -62,7 +62,11 @@ function command(node: string): string[] {
  * on loopback: the base of every environment the tests and the fleet bench
  * start `build/service/main.js` with.
  */
-export function wiredServiceEnv(gh: { appId: number; privateKey: string; url: string }, oneloginUrl: string, secrets: { webhookSecret: string; oneloginClientSecret: string }): Record<string, string> {
+export function wiredServiceEnv(
+  gh: { appId: number; privateKey: string; url: string },
+  oneloginUrl: string,
+  secrets: { webhookSecret: string; oneloginClientSecret: string }
+): Record<string, string> {
   return {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -99,7 +103,7 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     ...opts.env
   }
   const [bin, ...args] = command(opts.node ?? process.execPath)
-  const child = spawn(bin!, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(bin, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   let listening: ((url: string) => void) | undefined
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -107,8 +111,8 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     child.once('error', () => resolve({ code: null, signal: null }))
   })
   for (const [stream, name] of [
-    [child.stdout!, 'out'],
-    [child.stderr!, 'err']
+    [child.stdout, 'out'],
+    [child.stderr, 'err']
   ] as const) {
     let partial = ''
     stream.setEncoding('utf8')
@@ -151,10 +155,20 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     const url = await Promise.race([
       new Promise<string>((resolve) => (listening = resolve)),
       exited.then(({ code, signal }) => {
-        throw new Error(`the service exited during start-up (${signal ?? `code ${code}`}):\n${lines.slice(-15).join('\n')}`)
+        throw new Error(
+          `the service exited during start-up (${signal ?? `code ${code}`}):\n${lines.slice(-15).join('\n')}`
+        )
       }),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the service did not start listening within ${timeoutMs / 1000} s:\n${lines.slice(-15).join('\n')}`)), timeoutMs)
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `the service did not start listening within ${timeoutMs / 1000} s:\n${lines.slice(-15).join('\n')}`
+              )
+            ),
+          timeoutMs
+        )
       })
     ])
     return { url, webhookUrl: `${url}/api/github/webhooks`, child, dataDir, lines, stop }

@@ -4,8 +4,11 @@ import { createPublicKey, generateKeyPair, randomBytes, verify, type KeyObject }
 
 /** A fresh 2048-bit RSA key pair: the private key in PKCS#1 (as GitHub's "Generate a private key" gives it) and PKCS#8. */
 export async function generateAppKey(): Promise<{ pkcs1: string; pkcs8: string; publicKey: KeyObject }> {
-  const { privateKey, publicKey } = await new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
-    generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) => (err ? reject(err) : resolve({ privateKey: priv, publicKey: pub })))
+  const { privateKey, publicKey } = await new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>(
+    (resolve, reject) =>
+      generateKeyPair('rsa', { modulusLength: 2048 }, (err, pub, priv) =>
+        err ? reject(err) : resolve({ privateKey: priv, publicKey: pub })
+      )
   )
   return {
     pkcs1: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
@@ -73,7 +76,12 @@ export class TokenStore {
   private readonly tokens = new Map<string, InstallationToken>()
   constructor(private readonly now: () => number) {}
 
-  issue(installationId: number, permissions: Record<string, string>, repositories?: string[], ttlMs = 3_600_000): InstallationToken {
+  issue(
+    installationId: number,
+    permissions: Record<string, string>,
+    repositories?: string[],
+    ttlMs = 3_600_000
+  ): InstallationToken {
     const token: InstallationToken = {
       token: `ghs_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)}`,
       installationId,
@@ -108,5 +116,5 @@ const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 }
 
 /** True when `have` grants `need` (write includes read). */
 export function grants(have: Record<string, string>, permission: string, level: 'read' | 'write'): boolean {
-  return (LEVEL[have[permission] ?? ''] ?? 0) >= LEVEL[level]!
+  return (LEVEL[have[permission] ?? ''] ?? 0) >= LEVEL[level]
 }

@@ -42,8 +42,10 @@ async function main(): Promise<void> {
   const repos = names.map((full) => {
     const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(full)
     if (!m) throw new Error(`--repo must be owner/name, got ${full}\n${USAGE}`)
-    const files: Record<string, Record<string, string>> = policy === undefined ? {} : { main: { '.github/onelogin-gate.yml': policy } }
-    return { owner: m[1]!, name: m[2]!, files }
+    const files: Record<string, Record<string, string>> = policy === undefined
+      ? {}
+      : { main: { '.github/onelogin-gate.yml': policy } }
+    return { owner: m[1], name: m[2], files }
   })
   const secret = values.secret ?? 'demo-webhook-secret'
   const fake = await startFakeGitHub({ port, appId, webhookSecret: secret, webhookUrl: values['webhook-url'], repos })

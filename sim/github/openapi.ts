@@ -8,7 +8,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv
+) => Ajv
 
 const require = createRequire(import.meta.url)
 
@@ -54,7 +56,8 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 function deref(doc: Obj, node: Json | undefined): Json | undefined {
   if (!isObj(node) || typeof node.$ref !== 'string') return node
   let at: Json | undefined = doc
-  for (const part of node.$ref.replace(/^#\//, '').split('/')) at = isObj(at) ? at[part.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined
+  for (const part of node.$ref.replace(/^#\//, '').split('/'))
+    at = isObj(at) ? at[part.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined
   return deref(doc, at)
 }
 
@@ -99,14 +102,17 @@ function restSpec(): { doc: Obj; operations: Operation[] } {
   return rest
 }
 
-function findOperation(method: string, pathname: string): { op: Operation; params: Record<string, string> } | undefined {
+function findOperation(
+  method: string,
+  pathname: string
+): { op: Operation; params: Record<string, string> } | undefined {
   for (const op of restSpec().operations) {
     if (op.method !== method) continue
     const m = op.regex.exec(pathname)
     if (!m) continue
     const params: Record<string, string> = {}
     op.names.forEach((name, i) => {
-      params[name] = safeDecode(m[i + 1]!)
+      params[name] = safeDecode(m[i + 1])
     })
     return { op, params }
   }
@@ -144,7 +150,7 @@ function standalone(doc: Obj, root: Obj, strict: boolean): Obj {
     if (typeof node.$ref === 'string') {
       const m = /^#\/components\/schemas\/(.+)$/.exec(node.$ref)
       if (!m) throw new Error(`unsupported $ref ${node.$ref}`)
-      const name = m[1]!
+      const name = m[1]
       // Referenced components are converted once, as "open" when any use is inside an allOf.
       const key = inAllOf ? `${name}~open` : name
       if (!(key in components)) {
@@ -155,7 +161,15 @@ function standalone(doc: Obj, root: Obj, strict: boolean): Obj {
     }
     const out: Obj = {}
     for (const [k, v] of Object.entries(node)) {
-      if (k === 'nullable' || k === 'example' || k === 'examples' || k === 'discriminator' || k === 'xml' || k.startsWith('x-')) continue
+      if (
+        k === 'nullable' ||
+        k === 'example' ||
+        k === 'examples' ||
+        k === 'discriminator' ||
+        k === 'xml' ||
+        k.startsWith('x-')
+      )
+        continue
       if (k === 'properties' && isObj(v)) {
         out[k] = Object.fromEntries(Object.entries(v).map(([p, s]) => [p, convert(s, false)]))
       } else if (k === 'allOf') {
@@ -166,7 +180,13 @@ function standalone(doc: Obj, root: Obj, strict: boolean): Obj {
         out[k] = v
       }
     }
-    if (strict && !inAllOf && isObj(out.properties) && out.additionalProperties === undefined && out.allOf === undefined) {
+    if (
+      strict &&
+      !inAllOf &&
+      isObj(out.properties) &&
+      out.additionalProperties === undefined &&
+      out.allOf === undefined
+    ) {
       out.additionalProperties = false
     }
     if (node.nullable === true) {
@@ -213,8 +233,10 @@ function describe(where: string, errors: ErrorObject[] | null | undefined): stri
   for (const e of errors ?? []) {
     const at = `${where}${e.instancePath}`
     const p = e.params as Record<string, unknown>
-    if (e.keyword === 'enum') lines.add(`${at} must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`)
-    else if (e.keyword === 'additionalProperties') lines.add(`${at} has a property the operation does not describe: ${String(p.additionalProperty)}`)
+    if (e.keyword === 'enum')
+      lines.add(`${at} must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`)
+    else if (e.keyword === 'additionalProperties')
+      lines.add(`${at} has a property the operation does not describe: ${String(p.additionalProperty)}`)
     else if (e.keyword === 'required') lines.add(`${at} is missing required property ${String(p.missingProperty)}`)
     else lines.add(`${at} ${e.message ?? e.keyword}`)
   }
@@ -257,7 +279,7 @@ export function validateRequest(r: RequestToCheck): string[] {
   }
   for (const p of op.parameters) {
     if (p.in === 'path' && params[p.name] !== undefined) {
-      check(`path.${p.name}`, `${op.operationId} path ${p.name}`, p.schema, coerce(params[p.name]!, p.schema))
+      check(`path.${p.name}`, `${op.operationId} path ${p.name}`, p.schema, coerce(params[p.name], p.schema))
     } else if (p.in === 'query') {
       const value = r.query[p.name]
       if (value === undefined) {
@@ -268,14 +290,15 @@ export function validateRequest(r: RequestToCheck): string[] {
     }
   }
   const known = new Set(op.parameters.filter((p) => p.in === 'query').map((p) => p.name))
-  for (const name of Object.keys(r.query)) if (!known.has(name)) errors.push(`query has a parameter the operation does not describe: ${name}`)
+  for (const name of Object.keys(r.query))
+    if (!known.has(name)) errors.push(`query has a parameter the operation does not describe: ${name}`)
 
   if (r.invalidJson) {
     errors.push('body is not valid JSON')
   } else if (r.body === undefined) {
     if (op.body?.required) errors.push('body is required')
   } else if (!op.body) {
-    if (method !== 'GET' && method !== 'HEAD' && !(isObj(r.body as Json) && Object.keys(r.body as Obj).length === 0)) {
+    if (method !== 'GET' && method !== 'HEAD' && !(isObj(r.body) && Object.keys(r.body).length === 0)) {
       errors.push('body given, but the operation takes none')
     }
   } else {
@@ -298,7 +321,8 @@ export function validateWebhookPayload(webhook: string, payload: unknown): strin
     const op = isObj(item) ? item.post : undefined
     const rb = isObj(op) ? deref(doc, op.requestBody) : undefined
     const content = isObj(rb) && isObj(rb.content) ? rb.content['application/json'] : undefined
-    if (!isObj(content) || !isObj(content.schema)) throw new Error(`no webhook ${webhook} in GitHub's webhooks description`)
+    if (!isObj(content) || !isObj(content.schema))
+      throw new Error(`no webhook ${webhook} in GitHub's webhooks description`)
     return standalone(doc, content.schema, false)
   })
   return fn(payload) ? [] : describe('payload', fn.errors)

@@ -28,7 +28,10 @@ ${comments ? `<ol class="comments">${comments}</ol>` : '<p class="muted">No comm
 
 export function pageHtml(title: string, deployments: DeploymentView[]): string {
   const waiting = deployments.some((d) => d.state === 'waiting')
-  const body = deployments.length === 0 ? '<p class="muted">No deployments requested yet.</p>' : deployments.slice().reverse().map(deploymentHtml).join('\n')
+  const body =
+    deployments.length === 0
+      ? '<p class="muted">No deployments requested yet.</p>'
+      : deployments.slice().reverse().map(deploymentHtml).join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -107,11 +107,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   // Read GitHub's description now rather than on the first request, which has a 10 s budget elsewhere.
   if (validate) operationFor('GET', '/app')
 
-  const appInfo: shape.AppInfo = { id: appId, slug: 'onelogin-push-gate', name: 'OneLogin push gate', owner: 'acme', createdAt: started }
+  const appInfo: shape.AppInfo = {
+    id: appId,
+    slug: 'onelogin-push-gate',
+    name: 'OneLogin push gate',
+    owner: 'acme',
+    createdAt: started
+  }
   const repos = new Map<string, RepoState>()
   const installations = new Map<number, InstallationState>()
   const addRepo = (r: FakeGitHubOptions['repos'][number]): void => {
-    if (!/^[A-Za-z0-9_.-]+$/.test(r.owner) || !/^[A-Za-z0-9_.-]+$/.test(r.name)) throw new Error(`startFakeGitHub: bad repo name ${r.owner}/${r.name}`)
+    if (!/^[A-Za-z0-9_.-]+$/.test(r.owner) || !/^[A-Za-z0-9_.-]+$/.test(r.name))
+      throw new Error(`startFakeGitHub: bad repo name ${r.owner}/${r.name}`)
     const info: shape.RepoInfo = {
       owner: r.owner,
       name: r.name,
@@ -125,7 +132,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     for (const [branch, byPath] of Object.entries(r.files ?? {})) files.set(branch, new Map(Object.entries(byPath)))
     repos.set(`${r.owner}/${r.name}`.toLowerCase(), { info, installationId, files })
     if (!installations.has(installationId)) {
-      installations.set(installationId, { id: installationId, account: r.owner, accountType: info.ownerType, createdAt: started })
+      installations.set(installationId, {
+        id: installationId,
+        account: r.owner,
+        accountType: info.ownerType,
+        createdAt: started
+      })
     }
   }
   for (const r of opts.repos) addRepo(r)
@@ -175,7 +187,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const requireJwt = (ctx: Ctx): void => {
     if (ctx.record.auth === 'jwt') return
     if (ctx.record.auth === 'none') throw new ApiError(401, 'A JSON web token could not be decoded')
-    if (ctx.record.auth === 'installation') throw new ApiError(401, 'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)')
+    if (ctx.record.auth === 'installation')
+      throw new ApiError(
+        401,
+        'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)'
+      )
     throw new ApiError(401, ctx.record.authError ?? 'A JSON web token could not be decoded')
   }
 
@@ -183,13 +199,23 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const requireToken = (ctx: Ctx, repo: RepoState, permission: string, level: 'read' | 'write'): void => {
     if (ctx.record.auth === 'none') throw new ApiError(401, 'Requires authentication')
     if (ctx.record.auth === 'bad') throw new ApiError(401, 'Bad credentials')
-    if (ctx.record.auth === 'jwt') throw new ApiError(403, 'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)')
+    if (ctx.record.auth === 'jwt')
+      throw new ApiError(
+        403,
+        'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
+      )
     const t = ctx.token!
     if (t.installationId !== repo.installationId) {
-      throw new ApiError(403, `Resource not accessible by integration (the token belongs to installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`)
+      throw new ApiError(
+        403,
+        `Resource not accessible by integration (the token belongs to installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
+      )
     }
     if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
-      throw new ApiError(403, `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`)
+      throw new ApiError(
+        403,
+        `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`
+      )
     }
     if (!grants(t.permissions, permission, level)) {
       throw new ApiError(403, `Resource not accessible by integration (the token lacks ${permission}: ${level})`)
@@ -208,7 +234,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       record.authError = 'Authorization is neither "Bearer <jwt>" nor "token <installation token>"'
       return undefined
     }
-    const credential = m[2]!
+    const credential = m[2]
     if (credential.split('.').length === 3) {
       const problem = jwtProblem(credential, appId, publicKey, now())
       record.auth = problem ? 'bad' : 'jwt'
@@ -275,7 +301,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     json(
       ctx,
       200,
-      [...entries].sort().map(([p, kind]) => shape.contentEntry(urls, repo.info, p, ref, kind, kind === 'file' ? branch.get(p) : undefined))
+      [...entries]
+        .sort()
+        .map(([p, kind]) =>
+          shape.contentEntry(urls, repo.info, p, ref, kind, kind === 'file' ? branch.get(p) : undefined)
+        )
     )
   }
 
@@ -285,7 +315,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const callback = (ctx: Ctx): void => {
     const [owner, name, runText] = ctx.params as [string, string, string]
     const runId = Number(runText)
-    const b = (isObject(ctx.body) ? ctx.body : {}) as Record<string, unknown>
+    const b = isObject(ctx.body) ? ctx.body : {}
     const rec: CallbackRecord = {
       runId,
       repo: `${owner}/${name}`,
@@ -301,19 +331,34 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       rec.repo = fullName(repo)
       requireToken(ctx, repo, 'deployments', 'write')
       if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-      const errors = ctx.record.openapiErrors.length > 0 ? ctx.record.openapiErrors : validateRequest({ method: 'POST', pathname: ctx.pathname, query: {}, body: ctx.body })
+      const errors =
+        ctx.record.openapiErrors.length > 0
+          ? ctx.record.openapiErrors
+          : validateRequest({ method: 'POST', pathname: ctx.pathname, query: {}, body: ctx.body })
       if (errors.length > 0) throw new ApiError(422, `Invalid request.\n\n${errors.join('\n')}`)
       const ofRun = deploymentsOfRun(repo, runId)
       if (ofRun.length === 0) throw notFound()
       const d = ofRun.find((x) => x.environment === rec.environment_name)
-      if (!d) throw new ApiError(422, `No deployment protection rule of this app is pending for environment '${rec.environment_name}' on run ${runId}`)
-      if (d.state !== 'waiting') throw new ApiError(422, `No pending deployment protection rule: the deployment to '${d.environment}' was already ${d.state}`)
+      if (!d)
+        throw new ApiError(
+          422,
+          `No deployment protection rule of this app is pending for environment '${rec.environment_name}' on run ${runId}`
+        )
+      if (d.state !== 'waiting')
+        throw new ApiError(
+          422,
+          `No pending deployment protection rule: the deployment to '${d.environment}' was already ${d.state}`
+        )
       if (rec.comment !== undefined && rec.comment.length > MAX_COMMENT_LENGTH) {
-        throw new ApiError(422, `Validation Failed: comment is too long (${rec.comment.length} characters; the maximum is ${MAX_COMMENT_LENGTH})`)
+        throw new ApiError(
+          422,
+          `Validation Failed: comment is too long (${rec.comment.length} characters; the maximum is ${MAX_COMMENT_LENGTH})`
+        )
       }
       if (rec.state === undefined) {
         const progress = d.reviews.filter((r) => r.state === undefined).length
-        if (progress >= MAX_PROGRESS_COMMENTS) throw new ApiError(422, `Validation Failed: at most ${MAX_PROGRESS_COMMENTS} progress reports per deployment`)
+        if (progress >= MAX_PROGRESS_COMMENTS)
+          throw new ApiError(422, `Validation Failed: at most ${MAX_PROGRESS_COMMENTS} progress reports per deployment`)
         d.reviews.push({ comment: rec.comment, at: rec.at })
       } else {
         d.reviews.push({ state: rec.state, comment: rec.comment, at: rec.at })
@@ -335,20 +380,32 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     requireJwt(ctx)
     const inst = installationFor(Number(ctx.params[0]))
     if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-    const b = (isObject(ctx.body) ? ctx.body : {}) as { repositories?: unknown; repository_ids?: unknown; permissions?: unknown }
+    const b = (isObject(ctx.body) ? ctx.body : {}) as {
+      repositories?: unknown
+      repository_ids?: unknown
+      permissions?: unknown
+    }
     const own = [...repos.values()].filter((r) => r.installationId === inst.id)
     let limited: RepoState[] | undefined
     if (Array.isArray(b.repositories)) {
       limited = b.repositories.map((n) => {
         const r = own.find((x) => x.info.name.toLowerCase() === String(n).toLowerCase())
-        if (!r) throw new ApiError(422, `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(n)}`)
+        if (!r)
+          throw new ApiError(
+            422,
+            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(n)}`
+          )
         return r
       })
     }
     if (Array.isArray(b.repository_ids)) {
       const byId = b.repository_ids.map((id) => {
         const r = own.find((x) => shape.idOf('repo', fullName(x)) === Number(id))
-        if (!r) throw new ApiError(422, `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(id)}`)
+        if (!r)
+          throw new ApiError(
+            422,
+            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(id)}`
+          )
         return r
       })
       limited = [...(limited ?? []), ...byId]
@@ -403,7 +460,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       path: /^\/repos\/([^/]+)\/([^/]+)\/installation$/,
       handle: (ctx) => {
         requireJwt(ctx)
-        const repo = repoOf(ctx.params[0]!, ctx.params[1]!)
+        const repo = repoOf(ctx.params[0], ctx.params[1])
         json(ctx, 200, installationJson(installationFor(repo.installationId)))
       }
     },
@@ -412,7 +469,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       path: /^\/(?:orgs|users)\/([^/]+)\/installation$/,
       handle: (ctx) => {
         requireJwt(ctx)
-        const inst = [...installations.values()].find((i) => i.account.toLowerCase() === ctx.params[0]!.toLowerCase())
+        const inst = [...installations.values()].find((i) => i.account.toLowerCase() === ctx.params[0].toLowerCase())
         if (!inst) throw notFound()
         json(ctx, 200, installationJson(inst))
       }
@@ -421,19 +478,24 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       method: 'GET',
       path: /^\/installation\/repositories$/,
       handle: (ctx) => {
-        if (ctx.record.auth !== 'installation') throw new ApiError(401, ctx.record.auth === 'none' ? 'Requires authentication' : 'Bad credentials')
+        if (ctx.record.auth !== 'installation')
+          throw new ApiError(401, ctx.record.auth === 'none' ? 'Requires authentication' : 'Bad credentials')
         const t = ctx.token!
         const list = [...repos.values()].filter(
           (r) => r.installationId === t.installationId && (!t.repositories || t.repositories.includes(fullName(r)))
         )
-        json(ctx, 200, { total_count: list.length, repository_selection: 'selected', repositories: list.map((r) => shape.repository(urls, r.info)) })
+        json(ctx, 200, {
+          total_count: list.length,
+          repository_selection: 'selected',
+          repositories: list.map((r) => shape.repository(urls, r.info))
+        })
       }
     },
     {
       method: 'GET',
       path: /^\/repos\/([^/]+)\/([^/]+)$/,
       handle: (ctx) => {
-        const repo = repoOf(ctx.params[0]!, ctx.params[1]!)
+        const repo = repoOf(ctx.params[0], ctx.params[1])
         requireToken(ctx, repo, 'metadata', 'read')
         json(ctx, 200, shape.repository(urls, repo.info))
       }
@@ -443,14 +505,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       method: 'GET',
       path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/,
       handle: (ctx) => {
-        const repo = repoOf(ctx.params[0]!, ctx.params[1]!)
+        const repo = repoOf(ctx.params[0], ctx.params[1])
         requireToken(ctx, repo, 'actions', 'read')
         const d = deploymentsOfRun(repo, Number(ctx.params[2]))[0]
         if (!d) throw notFound()
         json(ctx, 200, shape.workflowRun(urls, d))
       }
     },
-    { method: 'POST', path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/, handle: callback }
+    {
+      method: 'POST',
+      path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/,
+      handle: callback
+    }
   ]
 
   // ---------------------------------------------------------------- pages and control
@@ -472,15 +538,34 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     requests: requests.map(({ headers: _h, ...rest }) => rest)
   })
 
-  const control = async (req: IncomingMessage, res: ServerResponse, method: string, pathname: string): Promise<boolean> => {
+  const control = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    pathname: string
+  ): Promise<boolean> => {
     if (method === 'GET' && pathname === '/') {
-      send(res, 200, 'text/html; charset=utf-8', pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(view)))
+      send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(view))
+      )
       return true
     }
     const run = /^\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/.exec(pathname)
-    if (method === 'GET' && run && !['repos', 'app', 'orgs', 'users', '_gh'].includes(run[1]!)) {
-      const list = deploymentsList.filter((d) => d.runId === Number(run[3]) && `${d.repo.owner}/${d.repo.name}`.toLowerCase() === `${run[1]}/${run[2]}`.toLowerCase())
-      send(res, list.length ? 200 : 404, 'text/html; charset=utf-8', pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(view)))
+    if (method === 'GET' && run && !['repos', 'app', 'orgs', 'users', '_gh'].includes(run[1])) {
+      const list = deploymentsList.filter(
+        (d) =>
+          d.runId === Number(run[3]) &&
+          `${d.repo.owner}/${d.repo.name}`.toLowerCase() === `${run[1]}/${run[2]}`.toLowerCase()
+      )
+      send(
+        res,
+        list.length ? 200 : 404,
+        'text/html; charset=utf-8',
+        pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(view))
+      )
       return true
     }
     if (method === 'GET' && pathname === '/favicon.ico') {
@@ -501,7 +586,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         body = undefined
       }
       if (!isObject(body) || typeof body.repo !== 'string' || typeof body.environment !== 'string') {
-        sendJson(res, 400, { error: 'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, event, workflowName}' })
+        sendJson(res, 400, {
+          error:
+            'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, event, workflowName}'
+        })
         return true
       }
       try {
@@ -540,7 +628,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
     const query = Object.fromEntries(url.searchParams)
     const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
     const record: RecordedRequest = {
       method,
       path: pathname,
@@ -554,7 +643,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
     if (validate) {
       record.operationId = operationFor(method, pathname)?.operationId
-      record.openapiErrors = validateRequest({ method, pathname, query, body: invalidJson ? undefined : body, invalidJson })
+      record.openapiErrors = validateRequest({
+        method,
+        pathname,
+        query,
+        body: invalidJson ? undefined : body,
+        invalidJson
+      })
     }
     requests.push(record)
     res.on('finish', () => {
@@ -562,12 +657,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     })
     const token = classifyAuth(req, record)
 
-    const fault = faults.find((f) => f.remaining > 0 && (f.method === '*' || f.method === method) && f.path.test(pathname))
+    const fault = faults.find(
+      (f) => f.remaining > 0 && (f.method === '*' || f.method === method) && f.path.test(pathname)
+    )
     if (fault) {
       fault.remaining -= 1
       const cb = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/.exec(pathname)
       if (cb && method === 'POST') {
-        const b = (isObject(body) ? body : {}) as Record<string, unknown>
+        const b = isObject(body) ? body : {}
         callbackRecords.push({
           runId: Number(cb[3]),
           repo: `${cb[1]}/${cb[2]}`,
@@ -583,7 +680,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         req.socket.destroy()
         return
       }
-      sendJson(res, fault.status, { message: fault.status >= 500 ? 'Server Error' : 'Fault injected by the fake GitHub', documentation_url: DOCS })
+      sendJson(res, fault.status, {
+        message: fault.status >= 500 ? 'Server Error' : 'Fault injected by the fake GitHub',
+        documentation_url: DOCS
+      })
       return
     }
 
@@ -647,7 +747,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const t0 = performance.now()
     const abort = new AbortController()
     inflight.add(abort)
-    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${deliveryTimeoutMs} ms`)), deliveryTimeoutMs)
+    const timer = setTimeout(
+      () => abort.abort(new Error(`no answer within ${deliveryTimeoutMs} ms`)),
+      deliveryTimeoutMs
+    )
     let status = 0
     let error: string | undefined
     try {
@@ -657,13 +760,23 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     } catch (err) {
       const reason = abort.signal.aborted ? abort.signal.reason : err
       error = reason instanceof Error ? reason.message : String(reason)
-      if (err instanceof Error && err.cause instanceof Error && !abort.signal.aborted) error = `${err.message}: ${err.cause.message}`
+      if (err instanceof Error && err.cause instanceof Error && !abort.signal.aborted)
+        error = `${err.message}: ${err.cause.message}`
     } finally {
       clearTimeout(timer)
       inflight.delete(abort)
     }
     const ms = Math.round(performance.now() - t0)
-    deliveries.push({ deliveryId: d.deliveryId, event: d.event, runId: d.runId, status, ms, at: now(), redelivery, ...(error ? { error } : {}) })
+    deliveries.push({
+      deliveryId: d.deliveryId,
+      event: d.event,
+      runId: d.runId,
+      status,
+      ms,
+      at: now(),
+      redelivery,
+      ...(error ? { error } : {})
+    })
     return { status, ms, ...(error ? { error } : {}) }
   }
 
@@ -683,9 +796,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       const repoName = /^([^/]+)\/([^/]+)$/.exec(r.repo ?? '')
       if (!repoName) throw new Error(`requestDeployment: repo must be "owner/name", got ${JSON.stringify(r.repo)}`)
       const repo = repos.get(r.repo.toLowerCase())
-      if (!repo) throw new Error(`requestDeployment: no repository ${r.repo} (known: ${[...repos.values()].map(fullName).join(', ')})`)
+      if (!repo)
+        throw new Error(
+          `requestDeployment: no repository ${r.repo} (known: ${[...repos.values()].map(fullName).join(', ')})`
+        )
       if (!r.environment) throw new Error('requestDeployment: environment is required')
-      if (r.sha !== undefined && !/^[0-9a-f]{40}$/i.test(r.sha)) throw new Error('requestDeployment: sha must be 40 hex characters')
+      if (r.sha !== undefined && !/^[0-9a-f]{40}$/i.test(r.sha))
+        throw new Error('requestDeployment: sha must be 40 hex characters')
       const runId = r.runId ?? nextRunId++
       if (deploymentsList.some((d) => d.runId === runId && d.repo === repo.info && d.environment === r.environment)) {
         throw new Error(`requestDeployment: run ${runId} already has a deployment to ${r.environment}`)
@@ -709,7 +826,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       }
       deploymentsList.push(d)
       const payload = shape.protectionRulePayload(urls, d)
-      const delivery: StoredDelivery = { deliveryId: randomUUID(), event: 'deployment_protection_rule', runId, body: JSON.stringify(payload) }
+      const delivery: StoredDelivery = {
+        deliveryId: randomUUID(),
+        event: 'deployment_protection_rule',
+        runId,
+        body: JSON.stringify(payload)
+      }
       stored.set(delivery.deliveryId, delivery)
       const result = await deliver(delivery, false)
       return { deliveryId: delivery.deliveryId, runId, payload, ...result }
@@ -721,21 +843,36 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     },
     async sendRaw(body, headers) {
       if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-      const res = await fetch(webhookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(deliveryTimeoutMs) })
+      const res = await fetch(webhookUrl, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(deliveryTimeoutMs)
+      })
       return { status: res.status, body: await res.text() }
     },
-    callbacks: (runId) => callbackRecords.filter((c) => runId === undefined || c.runId === runId).map((c) => ({ ...c })),
+    callbacks: (runId) =>
+      callbackRecords.filter((c) => runId === undefined || c.runId === runId).map((c) => ({ ...c })),
     deploymentState(runId, environment) {
-      const list = deploymentsList.filter((d) => d.runId === runId && (environment === undefined || d.environment === environment))
-      if (list.length === 0) throw new Error(`deploymentState: no deployment for run ${runId}${environment ? ` and environment ${environment}` : ''}`)
-      if (list.length > 1) throw new Error(`deploymentState: run ${runId} has deployments to ${list.map((d) => d.environment).join(', ')}; name the environment`)
-      return list[0]!.state
+      const list = deploymentsList.filter(
+        (d) => d.runId === runId && (environment === undefined || d.environment === environment)
+      )
+      if (list.length === 0)
+        throw new Error(
+          `deploymentState: no deployment for run ${runId}${environment ? ` and environment ${environment}` : ''}`
+        )
+      if (list.length > 1)
+        throw new Error(
+          `deploymentState: run ${runId} has deployments to ${list.map((d) => d.environment).join(', ')}; name the environment`
+        )
+      return list[0].state
     },
     deployments: () => deploymentsList.map(view),
     requests,
     deliveries,
     fault(method, path, status, times) {
-      if (!Number.isInteger(status) || (status !== 0 && (status < 100 || status > 599))) throw new Error('fault: status must be 0 (drop the connection) or 100..599')
+      if (!Number.isInteger(status) || (status !== 0 && (status < 100 || status > 599)))
+        throw new Error('fault: status must be 0 (drop the connection) or 100..599')
       faults.push({ method: method.toUpperCase(), path, status, remaining: times })
     },
     clearFaults() {

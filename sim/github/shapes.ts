@@ -4,11 +4,18 @@
 // @octokit/openapi-webhooks in test/sim/github-payload.test.ts).
 import { createHash } from 'node:crypto'
 
-export const ALL_PERMISSIONS: Record<string, string> = { actions: 'read', deployments: 'write', contents: 'read', metadata: 'read' }
+export const ALL_PERMISSIONS: Record<string, string> = {
+  actions: 'read',
+  deployments: 'write',
+  contents: 'read',
+  metadata: 'read'
+}
 
 /** A stable numeric id for a name, so the same login or repo keeps its id across runs. */
 export function idOf(kind: string, name: string): number {
-  return 1_000_000 + (createHash('sha256').update(`${kind}:${name.toLowerCase()}`).digest().readUInt32BE(0) % 90_000_000)
+  return (
+    1_000_000 + (createHash('sha256').update(`${kind}:${name.toLowerCase()}`).digest().readUInt32BE(0) % 90_000_000)
+  )
 }
 
 const nodeId = (prefix: string, id: number): string => `${prefix}_${Buffer.from(`fake:${id}`).toString('base64url')}`
@@ -193,7 +200,14 @@ export function app(u: Urls, a: AppInfo, installationsCount: number): Record<str
   }
 }
 
-export function installation(u: Urls, a: AppInfo, id: number, account: string, accountType: 'Organization' | 'User', createdAt: number): Record<string, unknown> {
+export function installation(
+  u: Urls,
+  a: AppInfo,
+  id: number,
+  account: string,
+  accountType: 'Organization' | 'User',
+  createdAt: number
+): Record<string, unknown> {
   return {
     id,
     account: user(u, account, accountType),
@@ -323,16 +337,28 @@ export function protectionRulePayload(u: Urls, d: Deployment): Record<string, un
     repository: repository(u, d.repo)
   }
   if (d.repo.ownerType === 'Organization') payload.organization = organization(u, d.repo.owner)
-  payload.installation = { id: d.installationId, node_id: Buffer.from(`023:IntegrationInstallation${d.installationId}`).toString('base64') }
+  payload.installation = {
+    id: d.installationId,
+    node_id: Buffer.from(`023:IntegrationInstallation${d.installationId}`).toString('base64')
+  }
   payload.sender = user(u, d.sender)
   return payload
 }
 
 /** The git blob sha of a file's content. */
 export const blobSha = (content: string): string =>
-  createHash('sha1').update(`blob ${Buffer.byteLength(content)}\0`).update(content).digest('hex')
+  createHash('sha1')
+    .update(`blob ${Buffer.byteLength(content)}\0`)
+    .update(content)
+    .digest('hex')
 
-export function contentFile(u: Urls, repo: RepoInfo, path: string, ref: string, content: string): Record<string, unknown> {
+export function contentFile(
+  u: Urls,
+  repo: RepoInfo,
+  path: string,
+  ref: string,
+  content: string
+): Record<string, unknown> {
   const full = `${repo.owner}/${repo.name}`
   const sha = blobSha(content)
   const api = `${u.api}/repos/${full}/contents/${path}?ref=${encodeURIComponent(ref)}`
@@ -356,9 +382,17 @@ export function contentFile(u: Urls, repo: RepoInfo, path: string, ref: string, 
   }
 }
 
-export function contentEntry(u: Urls, repo: RepoInfo, path: string, ref: string, kind: 'file' | 'dir', content?: string): Record<string, unknown> {
+export function contentEntry(
+  u: Urls,
+  repo: RepoInfo,
+  path: string,
+  ref: string,
+  kind: 'file' | 'dir',
+  content?: string
+): Record<string, unknown> {
   const full = `${repo.owner}/${repo.name}`
-  const sha = kind === 'file' ? blobSha(content ?? '') : createHash('sha1').update(`tree:${full}:${ref}:${path}`).digest('hex')
+  const sha =
+    kind === 'file' ? blobSha(content ?? '') : createHash('sha1').update(`tree:${full}:${ref}:${path}`).digest('hex')
   const api = `${u.api}/repos/${full}/contents/${path}?ref=${encodeURIComponent(ref)}`
   const html = `${u.html}/${full}/${kind === 'file' ? 'blob' : 'tree'}/${ref}/${path}`
   const git = `${u.api}/repos/${full}/git/${kind === 'file' ? 'blobs' : 'trees'}/${sha}`

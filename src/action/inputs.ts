@@ -42,7 +42,10 @@ const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/
 const OTP = /^[A-Za-z0-9]{4,64}$/
 
 /** Reads and validates every input. Throws InputError naming the first bad one. */
-export function readSettings(read: InputReader = defaultReader, mask: (secret: string) => void = core.setSecret): Settings {
+export function readSettings(
+  read: InputReader = defaultReader,
+  mask: (secret: string) => void = core.setSecret
+): Settings {
   // Secrets are masked before anything else happens, so no message can show them.
   const clientSecret = read('client-secret')
   if (clientSecret) mask(clientSecret)
@@ -51,7 +54,10 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
   const clientId = required(read, 'client-id', 'the client ID of a OneLogin API credential')
   if (!clientSecret) throw missing('client-secret', 'the client secret of a OneLogin API credential')
   if (/[\s:]/.test(clientId)) {
-    throw new InputError('client-id', "Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'.")
+    throw new InputError(
+      'client-id',
+      "Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'."
+    )
   }
   if (/[\r\n]/.test(clientSecret)) throw new InputError('client-secret', "Input 'client-secret' must be a single line.")
 
@@ -64,13 +70,19 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
       throw new InputError('otp', "Input 'otp' must be the one-time code alone: 4 to 64 letters or digits, no spaces.")
     }
     if (approvers.length !== 1) {
-      throw new InputError('otp', "Input 'otp' verifies one person's code: name exactly one approver (in 'user-id' or 'approvers').")
+      throw new InputError(
+        'otp',
+        "Input 'otp' verifies one person's code: name exactly one approver (in 'user-id' or 'approvers')."
+      )
     }
   }
   const apiVersion = parseApiVersion(read('api-version'))
   const deviceIdRaw = read('device-id')
   if (deviceIdRaw && !DEVICE_ID.test(deviceIdRaw)) {
-    throw new InputError('device-id', `Input 'device-id' must be a OneLogin device ID (letters, digits, '-' or '_'), got ${quote(deviceIdRaw)}.`)
+    throw new InputError(
+      'device-id',
+      `Input 'device-id' must be a OneLogin device ID (letters, digits, '-' or '_'), got ${quote(deviceIdRaw)}.`
+    )
   }
   if (deviceIdRaw && approvers.length > 1) {
     throw new InputError('device-id', "Input 'device-id' names one device, so it needs exactly one approver.")
@@ -96,12 +108,21 @@ export function readSettings(read: InputReader = defaultReader, mask: (secret: s
 /** `user-id` (one numeric ID) or `approvers` (a list), never both. */
 export function parseApprovers(userId: string, list: string): ApproverSpec[] {
   if (userId && list.trim()) {
-    throw new InputError('approvers', "Inputs 'user-id' and 'approvers' cannot both be set: list every approver in 'approvers'.")
+    throw new InputError(
+      'approvers',
+      "Inputs 'user-id' and 'approvers' cannot both be set: list every approver in 'approvers'."
+    )
   }
   if (userId) return [parseUserId(userId)]
-  const entries = list.split(/[\n,]/).map((e) => e.trim()).filter(Boolean)
+  const entries = list
+    .split(/[\n,]/)
+    .map((e) => e.trim())
+    .filter(Boolean)
   if (entries.length === 0) {
-    throw new InputError('user-id', "Input 'user-id' is required: the approver's numeric OneLogin user ID (or list approvers in 'approvers').")
+    throw new InputError(
+      'user-id',
+      "Input 'user-id' is required: the approver's numeric OneLogin user ID (or list approvers in 'approvers')."
+    )
   }
   const specs = entries.map(parseApprover)
   const seen = new Set<string>()
@@ -150,7 +171,10 @@ function parseMinApprovals(value: string, count: number): number {
   }
   const n = Number(text)
   if (n > count) {
-    throw new InputError('min-approvals', `Input 'min-approvals' is ${n}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`)
+    throw new InputError(
+      'min-approvals',
+      `Input 'min-approvals' is ${n}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`
+    )
   }
   return n
 }
@@ -165,7 +189,10 @@ function parseBoolean(name: string, value: string, fallback: boolean): boolean {
 function parseApiVersion(value: string): 1 | 2 {
   if (!value || value === '1') return 1
   if (value === '2') return 2
-  throw new InputError('api-version', `Input 'api-version' must be 1 or 2 (the OneLogin MFA API version), got ${quote(value)}.`)
+  throw new InputError(
+    'api-version',
+    `Input 'api-version' must be 1 or 2 (the OneLogin MFA API version), got ${quote(value)}.`
+  )
 }
 
 function parseTimeout(value: string): number {

@@ -84,7 +84,10 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
 
   let result = await runPushGate(
     {
-      approvers: settings.approvers.map((spec) => ({ spec, ...(settings.deviceId ? { deviceId: settings.deviceId } : {}) })),
+      approvers: settings.approvers.map((spec) => ({
+        spec,
+        ...(settings.deviceId ? { deviceId: settings.deviceId } : {})
+      })),
       minApprovals: settings.minApprovals,
       deadline,
       pollIntervalSeconds: settings.pollIntervalSeconds,
@@ -96,10 +99,18 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
   )
   if (deps.signal?.aborted && result.status === 'approved') {
     // The job was cancelled before the outcome was published: it is not approved, whatever came in meanwhile.
-    result = { ...result, status: 'error', message: 'The gate was cancelled before its outcome was published; not approved.' }
+    result = {
+      ...result,
+      status: 'error',
+      message: 'The gate was cancelled before its outcome was published; not approved.'
+    }
   }
   decide(result, deps)
-  await writeSummary(result, { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined, run: described }, env)
+  await writeSummary(
+    result,
+    { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined, run: described },
+    env
+  )
   return result.status
 }
 
@@ -115,10 +126,24 @@ function publish(result: GateResult): void {
   const asked = result.approvers.filter((r) => !r.startedRun)
   core.setOutput('status', result.status)
   core.setOutput('approved', String(result.status === 'approved'))
-  core.setOutput('user-id', asked.map((r) => r.userId).filter(Boolean).join(','))
-  core.setOutput('device-id', asked.map((r) => r.device?.id ?? '').filter(Boolean).join(','))
+  core.setOutput(
+    'user-id',
+    asked
+      .map((r) => r.userId)
+      .filter(Boolean)
+      .join(',')
+  )
+  core.setOutput(
+    'device-id',
+    asked
+      .map((r) => r.device?.id ?? '')
+      .filter(Boolean)
+      .join(',')
+  )
   core.setOutput('wait-seconds', result.waitedMs !== undefined ? (result.waitedMs / 1000).toFixed(1) : '')
-  const accepted = result.approvers.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
+  const accepted = result.approvers
+    .filter((r) => r.answer === 'approved')
+    .sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
   core.setOutput('approvers', accepted.map((r) => r.userId).join(','))
   core.setOutput('approver-names', accepted.map(approverLabel).join(', '))
   core.setOutput('denied-by', result.deniedBy ?? '')

@@ -11,7 +11,10 @@ import type { context as githubContext } from '@actions/github'
 import { oneLine } from '../core/errors.js'
 
 /** The parts of @actions/github's Context read here. */
-export type RunContextSource = Pick<typeof githubContext, 'eventName' | 'sha' | 'ref' | 'workflow' | 'actor' | 'runId' | 'serverUrl' | 'payload'> & {
+export type RunContextSource = Pick<
+  typeof githubContext,
+  'eventName' | 'sha' | 'ref' | 'workflow' | 'actor' | 'runId' | 'serverUrl' | 'payload'
+> & {
   readonly repo?: { owner: string; repo: string }
 }
 
@@ -43,7 +46,10 @@ const MAX_VALUE = 120
 const MAX_INPUTS = 20
 
 const text = (value: unknown, max = MAX_VALUE): string | undefined => {
-  const t = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? oneLine(String(value), max + 1) : ''
+  const t =
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+      ? oneLine(String(value), max + 1)
+      : ''
   if (!t) return undefined
   return t.length > max ? `${t.slice(0, max - 3)}...` : t
 }
@@ -61,7 +67,8 @@ export function describeRun(ctx: RunContextSource, env: NodeJS.ProcessEnv): RunD
     // context.repo throws when neither GITHUB_REPOSITORY nor the payload names the repository.
   }
   const runId = Number.isSafeInteger(ctx.runId) && ctx.runId > 0 ? ctx.runId : undefined
-  const serverUrl = ctx.serverUrl && /^https?:\/\/[^\s"'<>]+$/.test(ctx.serverUrl) ? ctx.serverUrl.replace(/\/+$/, '') : undefined
+  const serverUrl =
+    ctx.serverUrl && /^https?:\/\/[^\s"'<>]+$/.test(ctx.serverUrl) ? ctx.serverUrl.replace(/\/+$/, '') : undefined
   const actor = text(ctx.actor, 60)
   const triggering = text(env.GITHUB_TRIGGERING_ACTOR, 60)
   const startedBy = triggering ?? actor
@@ -85,9 +92,14 @@ export function describeRun(ctx: RunContextSource, env: NodeJS.ProcessEnv): RunD
 
   if (eventName === 'pull_request' || eventName === 'pull_request_target') {
     const pr = record(payload.pull_request)
-    const number = typeof pr?.number === 'number' ? pr.number : typeof payload.number === 'number' ? payload.number : undefined
+    const number =
+      typeof pr?.number === 'number' ? pr.number : typeof payload.number === 'number' ? payload.number : undefined
     if (pr && number !== undefined) {
-      d.pullRequest = { number, title: text(pr.title) ?? '(no title)', author: text(record(pr.user)?.login, 60) ?? 'unknown' }
+      d.pullRequest = {
+        number,
+        title: text(pr.title) ?? '(no title)',
+        author: text(record(pr.user)?.login, 60) ?? 'unknown'
+      }
     }
   }
   if (eventName === 'workflow_dispatch') {
@@ -126,16 +138,24 @@ export function runSentences(d: RunDescription): string[] {
     d.sha && `commit ${d.sha.slice(0, 7)}`
   ].filter(Boolean)
   if (d.startedBy || details.length) {
-    const who = d.firstStartedBy && d.startedBy ? `${d.firstStartedBy}, re-run by ${d.startedBy}` : (d.startedBy ?? 'an unknown actor')
+    const who =
+      d.firstStartedBy && d.startedBy
+        ? `${d.firstStartedBy}, re-run by ${d.startedBy}`
+        : (d.startedBy ?? 'an unknown actor')
     lines.push(`Run started by ${who}${details.length ? ` (${details.join(', ')})` : ''}.`)
   }
   if (d.repository || d.eventName) {
-    lines.push(`Repository ${d.repository ?? 'unknown'}${d.eventName ? `, event ${d.eventName}` : ''}${d.runId !== undefined ? `, run ${d.runId}` : ''}.`)
+    lines.push(
+      `Repository ${d.repository ?? 'unknown'}${d.eventName ? `, event ${d.eventName}` : ''}${d.runId !== undefined ? `, run ${d.runId}` : ''}.`
+    )
   }
-  if (d.pullRequest) lines.push(`Pull request #${d.pullRequest.number} "${d.pullRequest.title}" by ${d.pullRequest.author}.`)
+  if (d.pullRequest)
+    lines.push(`Pull request #${d.pullRequest.number} "${d.pullRequest.title}" by ${d.pullRequest.author}.`)
   if (d.inputs) {
     const shown = d.inputs.map(([n, v]) => `${n}=${v}`).join(', ')
-    const hidden = d.hiddenInputs?.length ? ` (not shown, as their names suggest secrets: ${d.hiddenInputs.join(', ')})` : ''
+    const hidden = d.hiddenInputs?.length
+      ? ` (not shown, as their names suggest secrets: ${d.hiddenInputs.join(', ')})`
+      : ''
     lines.push(`Workflow inputs: ${shown || 'none'}${hidden}.`)
   }
   if (d.headCommit) lines.push(`Head commit: "${d.headCommit}".`)

@@ -40,7 +40,9 @@ export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>
   switch (r.answer) {
     case 'not-asked':
       if (r.sendFailed) return 'no push confirmed: the gate stopped while sending it'
-      return code ? 'not asked: the gate stopped before the code was checked' : 'not asked: the gate stopped before a push was sent to them'
+      return code
+        ? 'not asked: the gate stopped before the code was checked'
+        : 'not asked: the gate stopped before a push was sent to them'
     case 'approved':
       return code ? 'code accepted' : 'accepted'
     case 'denied':
@@ -65,9 +67,17 @@ export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>
 /** Writes the job summary: outcome, every approver and what happened to them, on which device, when, a link to the run. */
 export async function writeSummary(result: GateResult, ctx: SummaryContext, env: NodeJS.ProcessEnv): Promise<void> {
   if (!env.GITHUB_STEP_SUMMARY) return
-  const clockTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  const clockTime = (ms: number): string =>
+    new Date(ms)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC')
   const rows = result.approvers.map((r) => [
-    escapeHtml(!r.userId ? `${r.entry} (not looked up)` : approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')),
+    escapeHtml(
+      !r.userId
+        ? `${r.entry} (not looked up)`
+        : approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')
+    ),
     r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
     escapeHtml(answerText(r, result, ctx.code)),
     r.answeredAfterMs !== undefined && r.answeredAt !== undefined && r.answer !== 'pending' && r.answer !== 'not-asked'

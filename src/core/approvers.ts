@@ -32,7 +32,8 @@ export const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
  * No `:` (so an entry cannot spell a workflow command such as
  * `::stop-commands::`), no `*` (a OneLogin wildcard), no spaces or controls.
  */
-const EMAIL = /^(?=.{6,254}$)[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
+const EMAIL =
+  /^(?=.{6,254}$)[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
 const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
 
@@ -47,7 +48,8 @@ export function parseApproverEntry(entry: string): ApproverSpec {
   const [who, loginPart] = parts as [string, string | undefined]
   let login: string | undefined
   if (loginPart !== undefined) {
-    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1))) throw bad('the GitHub login must look like @octocat')
+    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1)))
+      throw bad('the GitHub login must look like @octocat')
     login = loginPart.slice(1)
   }
   const withLogin = login ? { login } : {}
@@ -57,7 +59,8 @@ export function parseApproverEntry(entry: string): ApproverSpec {
     return { entry, by: 'id', value: who, ...withLogin }
   }
   if (who.includes('@')) {
-    if (!EMAIL.test(who)) throw bad("not an email address (letters, digits and . _ % + - ' before the @, a domain after it)")
+    if (!EMAIL.test(who))
+      throw bad("not an email address (letters, digits and . _ % + - ' before the @, a domain after it)")
     return { entry, by: 'email', value: who, ...withLogin }
   }
   if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')

@@ -18,10 +18,20 @@ export interface SettingNames {
   label(name: string): string
 }
 
-const ACTION_INPUTS: SettingNames = { apiUrl: 'api-url', subdomain: 'subdomain', region: 'region', label: (n) => `Input '${n}'` }
+const ACTION_INPUTS: SettingNames = {
+  apiUrl: 'api-url',
+  subdomain: 'subdomain',
+  region: 'region',
+  label: (n) => `Input '${n}'`
+}
 
 /** `api-url` wins over `subdomain`, which wins over `region`. */
-export function resolveBaseUrl(apiUrl: string, subdomain: string, region: string, names: SettingNames = ACTION_INPUTS): string {
+export function resolveBaseUrl(
+  apiUrl: string,
+  subdomain: string,
+  region: string,
+  names: SettingNames = ACTION_INPUTS
+): string {
   if (apiUrl) return parseApiUrl(apiUrl, names)
   if (subdomain) {
     if (!SUBDOMAIN.test(subdomain)) {
@@ -43,7 +53,10 @@ function parseApiUrl(value: string, names: SettingNames): string {
   return parseServiceUrl(
     value,
     (why) =>
-      new InputError(names.apiUrl, `${names.label(names.apiUrl)} must be an https:// base URL such as https://mycompany.onelogin.com (${why}), got ${quote(value)}.`)
+      new InputError(
+        names.apiUrl,
+        `${names.label(names.apiUrl)} must be an https:// base URL such as https://mycompany.onelogin.com (${why}), got ${quote(value)}.`
+      )
   )
 }
 
@@ -60,7 +73,8 @@ export function parseServiceUrl(value: string, bad: (why: string) => Error): str
     throw bad('not a URL')
   }
   if (url.username || url.password) throw bad('it must not carry credentials')
-  if (url.search || url.hash || value.includes('?') || value.includes('#')) throw bad('it must not have a query or fragment')
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    throw bad('it must not have a query or fragment')
   if (url.protocol === 'http:') {
     if (!isLoopback(url.hostname)) throw bad('plain http:// is accepted only for 127.0.0.1, localhost or [::1]')
   } else if (url.protocol !== 'https:') {

@@ -78,8 +78,10 @@ export const MAX_ATTEMPTS = 5
 const BACKOFF_BASE_MS = 500
 const BACKOFF_CAP_MS = 8_000
 const MIN_RATE_LIMIT_WAIT_MS = 1_000
-export const MANAGE_USERS_HINT = 'Use an API credential with the "Manage users" scope (Administration > Developers > API Credentials).'
-export const MANAGE_ALL_HINT = 'MFA API v2 needs an API credential with the "Manage All" scope (Administration > Developers > API Credentials).'
+export const MANAGE_USERS_HINT =
+  'Use an API credential with the "Manage users" scope (Administration > Developers > API Credentials).'
+export const MANAGE_ALL_HINT =
+  'MFA API v2 needs an API credential with the "Manage All" scope (Administration > Developers > API Credentials).'
 
 /**
  * The one door to the OneLogin API: holds the access token, sends every call
@@ -119,7 +121,12 @@ export class OneLoginClient {
     const basic = Buffer.from(`${this.clientId}:${this.clientSecret}`, 'utf8').toString('base64')
     this.secrets.add(basic)
     const res = await this.send(
-      { method: 'POST', path: '/auth/oauth2/v2/token', body: { grant_type: 'client_credentials' }, what: 'get an access token' },
+      {
+        method: 'POST',
+        path: '/auth/oauth2/v2/token',
+        body: { grant_type: 'client_credentials' },
+        what: 'get an access token'
+      },
       `Basic ${basic}`
     )
     if (res.status === 400 || res.status === 401) {
@@ -132,7 +139,11 @@ export class OneLoginClient {
     if (res.status === 403) throw scopeError(res, this.scopeHint)
     const token = isObject(res.json) && typeof res.json.access_token === 'string' ? res.json.access_token : ''
     if (res.status !== 200 || !token) {
-      throw new ApiError(res.status, res.message, `OneLogin gave no access token (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+      throw new ApiError(
+        res.status,
+        res.message,
+        `OneLogin gave no access token (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`
+      )
     }
     this.secrets.add(token)
     this.accessToken = token
@@ -149,14 +160,24 @@ export class OneLoginClient {
     let res = await this.send(opts, `Bearer ${this.accessToken}`)
     if (isTokenFailure(res, opts)) {
       if (this.tokenRenewed) {
-        throw new ApiError(401, res.message, `OneLogin rejected the access token again after it was renewed (${res.message}); cannot ${opts.what}.`)
+        throw new ApiError(
+          401,
+          res.message,
+          `OneLogin rejected the access token again after it was renewed (${res.message}); cannot ${opts.what}.`
+        )
       }
-      this.deps.log.info('The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.')
+      this.deps.log.info(
+        'The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.'
+      )
       this.tokenRenewed = true
       await this.authenticate()
       res = await this.send(opts, `Bearer ${this.accessToken}`)
       if (isTokenFailure(res, opts)) {
-        throw new ApiError(401, res.message, `OneLogin rejected the renewed access token too (${res.message}); cannot ${opts.what}.`)
+        throw new ApiError(
+          401,
+          res.message,
+          `OneLogin rejected the renewed access token too (${res.message}); cannot ${opts.what}.`
+        )
       }
     }
     if (res.status === 403) throw scopeError(res, this.scopeHint)
@@ -189,7 +210,9 @@ export class OneLoginClient {
           timeoutMs: Math.min(opts.timeoutMs ?? REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS, left),
           ...(signal ? { signal } : {})
         })
-        log.debug(`${opts.method} ${opts.shownPath ?? opts.path} -> HTTP ${raw.status} in ${Math.round(clock.now() - started)} ms`)
+        log.debug(
+          `${opts.method} ${opts.shownPath ?? opts.path} -> HTTP ${raw.status} in ${Math.round(clock.now() - started)} ms`
+        )
         this.readRateHeaders(raw)
         const parsed = parseStrictJson(raw.text)
         if (raw.status === 429) {
@@ -213,7 +236,12 @@ export class OneLoginClient {
           problem = `OneLogin answered HTTP ${raw.status} with a body that is not JSON${looksLikeHtml(raw.text) ? ' (an HTML page, perhaps from a proxy)' : ''}`
           if (opts.startsPush) throw notSentAgain(opts, problem)
         } else {
-          return { status: raw.status, json: parsed.value, text: raw.text, message: apiMessage(parsed.value, (t) => this.clean(t)) }
+          return {
+            status: raw.status,
+            json: parsed.value,
+            text: raw.text,
+            message: apiMessage(parsed.value, (t) => this.clean(t))
+          }
         }
       } catch (err) {
         if (err instanceof TransportError) {
@@ -237,19 +265,25 @@ export class OneLoginClient {
             `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
           )
         }
-        log.warning(`${problem}; waiting ${Math.ceil(retryAfterMs / 1000)} s as OneLogin asks before trying to ${opts.what} again.`)
+        log.warning(
+          `${problem}; waiting ${Math.ceil(retryAfterMs / 1000)} s as OneLogin asks before trying to ${opts.what} again.`
+        )
         await clock.sleep(retryAfterMs, signal)
         continue
       }
       failures += 1
       if (failures >= maxAttempts) {
-        throw new UnreachableError(`Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`)
+        throw new UnreachableError(
+          `Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`
+        )
       }
       const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
       const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
       if (clock.now() + wait >= this.deadline) {
         // Out of time because OneLogin or the network failed, not because nobody answered: an error.
-        throw new UnreachableError(`Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`)
+        throw new UnreachableError(
+          `Could not ${opts.what} in time: ${problem} (attempt ${failures}; no time is left to retry).`
+        )
       }
       log.info(`${problem}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${failures + 1} of ${maxAttempts}).`)
       await clock.sleep(wait, signal)
@@ -294,7 +328,11 @@ function notSentAgain(opts: CallOptions, problem: string): GateError {
 }
 
 function scopeError(res: ApiResponse, hint: string): ApiError {
-  return new ApiError(403, res.message, `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${hint}`)
+  return new ApiError(
+    403,
+    res.message,
+    `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${hint}`
+  )
 }
 
 function isTokenFailure(res: ApiResponse, opts: CallOptions): boolean {
@@ -318,7 +356,12 @@ function looksLikeHtml(text: string): boolean {
 export function apiMessage(json: unknown, clean: (text: string) => string = (t) => oneLine(t)): string {
   if (!isObject(json)) return ''
   const status = json.status
-  const candidates = [isObject(status) ? status.message : undefined, json.message, json.error_description, json.description]
+  const candidates = [
+    isObject(status) ? status.message : undefined,
+    json.message,
+    json.error_description,
+    json.description
+  ]
   const found = candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')
   return found ? clean(found) : ''
 }

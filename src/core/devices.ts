@@ -52,7 +52,10 @@ export function takesPush(d: Device): boolean {
 
 /** "OneLogin Protect (id 525509, push, default)" */
 export function describeDevice(d: Device): string {
-  const traits = [`id ${d.id}`, d.needsTrigger ? (DELIVERS_A_CODE.test(d.factor) ? 'sends a code' : 'push') : 'typed code']
+  const traits = [
+    `id ${d.id}`,
+    d.needsTrigger ? (DELIVERS_A_CODE.test(d.factor) ? 'sends a code' : 'push') : 'typed code'
+  ]
   if (d.isDefault) traits.push('default')
   if (!d.active) traits.push('not activated')
   return `${d.factor} (${traits.join(', ')})`
@@ -72,15 +75,20 @@ export function choosePushDevice(devices: readonly Device[], userId: string, wan
   if (wanted !== undefined) {
     const matches = devices.filter((d) => d.id === wanted)
     if (matches.length === 0) {
-      throw new GateError('error', `Device ${wanted} (input 'device-id') is not enrolled for user ${userId}. Enrolled: ${listFactors(devices)}.`)
+      throw new GateError(
+        'error',
+        `Device ${wanted} (input 'device-id') is not enrolled for user ${userId}. Enrolled: ${listFactors(devices)}.`
+      )
     }
     const pushable = matches.find(takesPush)
     if (pushable) return pushable
-    const alternative = devices.find((d) => takesPush(d) && d.factor === matches[0]!.factor)
+    const alternative = devices.find((d) => takesPush(d) && d.factor === matches[0].factor)
     throw new GateError(
       'error',
-      `Device ${wanted} (input 'device-id') of user ${userId} cannot take a push: ${describeDevice(matches[0]!)}.` +
-        (alternative ? ` Use device-id ${alternative.id}, the push entry of the same factor.` : ` Enrolled: ${listFactors(devices)}.`)
+      `Device ${wanted} (input 'device-id') of user ${userId} cannot take a push: ${describeDevice(matches[0])}.` +
+        (alternative
+          ? ` Use device-id ${alternative.id}, the push entry of the same factor.`
+          : ` Enrolled: ${listFactors(devices)}.`)
     )
   }
   const candidates = devices.filter((d) => isProtect(d) && takesPush(d))

@@ -177,10 +177,12 @@ class GateRun {
       await client.authenticate()
       log.info(`Got an access token (MFA API v${mfa.version}).`)
     })
-    const devices = await log.group(this.asked.length === 1 ? 'Find the approver' : 'Find the approvers', () => this.findApprovers())
+    const devices = await log.group(this.asked.length === 1 ? 'Find the approver' : 'Find the approvers', () =>
+      this.findApprovers()
+    )
     if (this.opts.code !== undefined) {
       const code = this.opts.code
-      return log.group('Verify the code', () => this.verifyCode(devices[0]!, code))
+      return log.group('Verify the code', () => this.verifyCode(devices[0], code))
     }
     const pending = await log.group('Send the push', () => this.sendPushes(devices))
     return log.group('Wait for the answer', () => this.waitForAnswers(pending))
@@ -207,19 +209,25 @@ class GateRun {
     const starters = this.opts.runStarters ?? []
     const found = eligibility(specs, allow, starters)
     // Marked first, so that the summary says why they were not asked even when too few are left.
-    for (const { spec, login } of found.excluded) this.records[specs.indexOf(spec)]!.startedRun = login
+    for (const { spec, login } of found.excluded) this.records[specs.indexOf(spec)].startedRun = login
     checkSelfApproval(specs, this.opts.minApprovals, allow, starters)
     for (const { spec, login } of found.excluded) {
-      log.info(`No push to approver ${spec.entry}: GitHub user ${login} started this run and may not approve it (allow-self-approval is false).`)
+      log.info(
+        `No push to approver ${spec.entry}: GitHub user ${login} started this run and may not approve it (allow-self-approval is false).`
+      )
     }
     if (found.unchecked.length > 0) {
       const entries = found.unchecked.map((a) => a.entry)
       log.warning(
         `Cannot check that ${entries.join(', ')} did not start this run: no @github-login is given. ` +
-          (entries.length === 1 ? `Write it as "${entries[0]} @<github-login>".` : 'Write each approver as "<user> @<github-login>".')
+          (entries.length === 1
+            ? `Write it as "${entries[0]} @<github-login>".`
+            : 'Write each approver as "<user> @<github-login>".')
       )
     }
-    this.asked = this.opts.approvers.flatMap((target, i) => (this.records[i]!.startedRun ? [] : [{ record: this.records[i]!, target }]))
+    this.asked = this.opts.approvers.flatMap((target, i) =>
+      this.records[i].startedRun ? [] : [{ record: this.records[i], target }]
+    )
   }
 
   /**
@@ -230,7 +238,7 @@ class GateRun {
   private async findApprovers(): Promise<Device[]> {
     const { client, mfa, log } = this.deps
     for (const [i, target] of this.opts.approvers.entries()) {
-      const record = this.records[i]!
+      const record = this.records[i]
       const found = await findUser(client, target.spec, this.source)
       record.userId = found.id
       if (found.name) record.name = found.name
@@ -245,10 +253,14 @@ class GateRun {
     for (const { record, target } of this.asked) {
       const listed = await mfa.listDevices(record.userId)
       const device =
-        this.opts.code !== undefined ? chooseCodeDevice(listed, record.userId, target.deviceId) : choosePushDevice(listed, record.userId, target.deviceId)
+        this.opts.code !== undefined
+          ? chooseCodeDevice(listed, record.userId, target.deviceId)
+          : choosePushDevice(listed, record.userId, target.deviceId)
       record.device = device
       chosen.push(device)
-      log.info(`Device for ${approverLabel(record)}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`)
+      log.info(
+        `Device for ${approverLabel(record)}: ${device.factor} "${device.name}" (device ${device.id}${device.isDefault ? ', default' : ''}).`
+      )
     }
     return chosen
   }
@@ -271,7 +283,7 @@ class GateRun {
   /** A typed code: one attempt, no push. */
   private async verifyCode(device: Device, code: string): Promise<GateResult> {
     const { client, clock, mfa } = this.deps
-    const record = this.asked[0]!.record
+    const record = this.asked[0].record
     client.secrets.add(code)
     this.firstPushAt = this.startedAt
     this.firstPushWall = clock.wallNow() - (clock.now() - this.startedAt)
@@ -281,14 +293,18 @@ class GateRun {
     if (this.deps.signal?.aborted) throw new CancelledError()
     if (answer.kind === 'approved') return this.result('approved', `The code of ${approverLabel(record)} was accepted.`)
     record.message = answer.kind === 'pending' ? 'no answer' : answer.message
-    return this.result('denied', `The code of ${approverLabel(record)} was refused: OneLogin says "${record.message}".`, record.userId)
+    return this.result(
+      'denied',
+      `The code of ${approverLabel(record)} was refused: OneLogin says "${record.message}".`,
+      record.userId
+    )
   }
 
   private async sendPushes(devices: readonly Device[]): Promise<Pending[]> {
     const { clock, log } = this.deps
     const sent: Pending[] = []
     for (const [i, { record }] of this.asked.entries()) {
-      const device = devices[i]!
+      const device = devices[i]
       const ticket = await this.sendPush(record, device)
       const at = clock.now()
       if (this.firstPushAt === undefined) {
@@ -296,8 +312,17 @@ class GateRun {
         this.firstPushWall = clock.wallNow()
       }
       const first = nextPollDelay({ sincePushMs: 0, minIntervalMs: this.opts.pollIntervalSeconds * 1000 })
-      sent.push({ record, device, ticket, pushSentAt: at, lastPolledAt: at, nextPollAt: planNextPoll(at, first, this.opts) })
-      log.info(`Push sent to ${approverLabel(record)} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`)
+      sent.push({
+        record,
+        device,
+        ticket,
+        pushSentAt: at,
+        lastPolledAt: at,
+        nextPollAt: planNextPoll(at, first, this.opts)
+      })
+      log.info(
+        `Push sent to ${approverLabel(record)} on device ${device.id}; it expires in ${Math.round((ticket.expiresAt - at) / 1000)} s.`
+      )
     }
     return sent
   }
@@ -306,7 +331,11 @@ class GateRun {
   private async sendPush(record: ApproverRecord, device: Device): Promise<Ticket> {
     let ticket: Ticket
     try {
-      ticket = await this.deps.mfa.sendPush(record.userId, device, pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now()))
+      ticket = await this.deps.mfa.sendPush(
+        record.userId,
+        device,
+        pushLifetimeSeconds(this.opts.deadline - this.deps.clock.now())
+      )
     } catch (err) {
       if (record.pushes === 0) record.sendFailed = true
       throw err
@@ -320,13 +349,21 @@ class GateRun {
   private async waitForAnswers(pending: Pending[]): Promise<GateResult> {
     const { clock, log } = this.deps
     const need = this.opts.minApprovals
-    const who = need === 1 && this.asked.length === 1 ? approverLabel(this.asked[0]!.record) : `${need} of ${this.asked.length} approvers`
-    log.info(`Waiting up to ${formatDuration(this.opts.deadline - clock.now())} for ${who} to accept the push on their phone.`)
+    const who =
+      need === 1 && this.asked.length === 1
+        ? approverLabel(this.asked[0].record)
+        : `${need} of ${this.asked.length} approvers`
+    log.info(
+      `Waiting up to ${formatDuration(this.opts.deadline - clock.now())} for ${who} to accept the push on their phone.`
+    )
     let nextProgressAt = clock.now() + PROGRESS_EVERY_MS
     for (;;) {
       const open = pending.filter((p) => p.record.answer === 'pending')
       // With no poll left to make, wait out the deadline all the same.
-      const wake = Math.min(...open.map((p) => p.nextPollAt), open.every((p) => p.nextPollAt === NEVER) ? this.opts.deadline : NEVER)
+      const wake = Math.min(
+        ...open.map((p) => p.nextPollAt),
+        open.every((p) => p.nextPollAt === NEVER) ? this.opts.deadline : NEVER
+      )
       if (wake > clock.now()) await clock.sleep(wake - clock.now(), this.deps.signal)
       for (const p of open) {
         if (clock.now() >= p.nextPollAt) await this.poll(p)
@@ -357,7 +394,9 @@ class GateRun {
       this.record(p, answer)
     } else if (answer.kind === 'expired') {
       if (this.opts.deadline - clock.now() >= MIN_TIME_FOR_NEW_PUSH_MS && p.record.pushes < this.maxPushes) {
-        log.info(`The push to ${approverLabel(p.record)} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`)
+        log.info(
+          `The push to ${approverLabel(p.record)} expired ("${answer.message}"); sending a new one (push ${p.record.pushes + 1}).`
+        )
         p.ticket = await this.sendPush(p.record, p.device)
         p.pushSentAt = clock.now()
       } else {
@@ -413,7 +452,9 @@ class GateRun {
     const { clock, log, mfa } = this.deps
     const open = pending.filter((p) => p.record.answer === 'pending')
     if (open.length === 0) return
-    log.info(`Enough approvals; checking the ${open.length === 1 ? 'other open push' : `${open.length} other open pushes`} for a denial before approving.`)
+    log.info(
+      `Enough approvals; checking the ${open.length === 1 ? 'other open push' : `${open.length} other open pushes`} for a denial before approving.`
+    )
     for (const p of [...open].sort((a, b) => a.lastPolledAt - b.lastPolledAt)) {
       const due = p.lastPolledAt + LOOK_FOR_DENIALS_AFTER_MS
       if (due > clock.now()) await clock.sleep(due - clock.now(), this.deps.signal)

@@ -86,7 +86,9 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
     )
   }
   if (env.NODE_EXTRA_CA_CERTS) {
-    log?.info(`Trusting the extra CA certificates in NODE_EXTRA_CA_CERTS (${oneLine(env.NODE_EXTRA_CA_CERTS, 200)}) as well as the system's.`)
+    log?.info(
+      `Trusting the extra CA certificates in NODE_EXTRA_CA_CERTS (${oneLine(env.NODE_EXTRA_CA_CERTS, 200)}) as well as the system's.`
+    )
   }
 
   // One client per scheme: a client keeps a single direct agent, made for the scheme it first saw.
@@ -122,7 +124,8 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
         } else resolve(res as RawResponse)
       }
       const timer = setTimeout(
-        () => finish(new TransportError(`no answer within ${Math.round(req.timeoutMs / 100) / 10} s`, 'timeout', written)),
+        () =>
+          finish(new TransportError(`no answer within ${Math.round(req.timeoutMs / 100) / 10} s`, 'timeout', written)),
         Math.max(1, req.timeoutMs)
       )
       const onAbort = (): void => finish(new TransportError('request aborted', 'aborted', written))
@@ -136,7 +139,10 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
       const base = url.protocol === 'https:' ? https : http
       // HttpClient's raw exchange (content length, its socket timeout, error and answer
       // callbacks; no redirects, no retries), with the request handed to us as it is made.
-      const request_ = (options: https.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
+      const request_ = (
+        options: https.RequestOptions,
+        callback?: (res: http.IncomingMessage) => void
+      ): http.ClientRequest => {
         const r = base.request(options, callback)
         request = r
         r.once('finish', () => (written = true))
@@ -172,7 +178,11 @@ function lowerCase(headers: Record<string, string>): Record<string, string> {
 }
 
 /** Reads the body up to the cap; settles through `finish`. */
-function readBody(message: http.IncomingMessage, url: URL, finish: (err: TransportError | null, res?: RawResponse) => void): void {
+function readBody(
+  message: http.IncomingMessage,
+  url: URL,
+  finish: (err: TransportError | null, res?: RawResponse) => void
+): void {
   const chunks: Buffer[] = []
   let size = 0
   message.on('data', (chunk: Buffer) => {
@@ -183,7 +193,13 @@ function readBody(message: http.IncomingMessage, url: URL, finish: (err: Transpo
     }
     chunks.push(chunk)
   })
-  message.on('end', () => finish(null, { status: message.statusCode ?? 0, headers: message.headers, text: Buffer.concat(chunks).toString('utf8') }))
+  message.on('end', () =>
+    finish(null, {
+      status: message.statusCode ?? 0,
+      headers: message.headers,
+      text: Buffer.concat(chunks).toString('utf8')
+    })
+  )
   message.on('error', (e) => finish(describeFailure(e, url, true)))
   message.on('aborted', () => finish(new TransportError('connection closed mid-response', 'network', true)))
   message.on('close', () => {
@@ -204,7 +220,8 @@ function forceVerification(agent: http.Agent): void {
   if (a.proxyOptions) a.proxyOptions.rejectUnauthorized = true
 }
 
-const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|EPROTO$|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|HOSTNAME_MISMATCH$|ERR_OSSL_)/
+const TLS_CODE =
+  /^(ERR_SSL_|ERR_TLS_|EPROTO$|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|HOSTNAME_MISMATCH$|ERR_OSSL_)/
 const NOT_TLS = /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i
 
 /** A failure from Node or the toolkit as a TransportError, on one line, with what the user can do about it. */
@@ -230,7 +247,8 @@ export function describeFailure(err: unknown, url: URL, written: boolean): Trans
       : `the certificate of ${host} could not be verified: a proxy that inspects TLS (check https_proxy; add its CA with NODE_EXTRA_CA_CERTS), or the wrong host in 'api-url'. Certificates are always verified`
     return new TransportError(`TLS handshake with ${host} failed (${code || first}): ${hint}`, 'tls', false, true)
   }
-  if (code === 'ECONNREFUSED') return new TransportError(`ECONNREFUSED: nothing accepts connections at ${host}`, 'network', false)
+  if (code === 'ECONNREFUSED')
+    return new TransportError(`ECONNREFUSED: nothing accepts connections at ${host}`, 'network', false)
   if (/tunneling socket could not be established/i.test(text)) {
     return new TransportError(`the proxy would not open a tunnel to ${host} (${text})`, 'network', false)
   }

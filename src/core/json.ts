@@ -4,7 +4,8 @@
  * read as no error; such a body is refused instead.
  */
 
-export type ParsedJson = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly duplicateKey?: string }
+export type ParsedJson =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly duplicateKey?: string }
 
 /** Parses `text`; not ok when it is empty, not JSON, or has an object with a key twice (`duplicateKey`). */
 export function parseStrictJson(text: string): ParsedJson {

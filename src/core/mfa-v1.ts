@@ -14,7 +14,11 @@ export class MfaV1 implements MfaApi {
   ) {}
 
   async listDevices(userId: string): Promise<Device[]> {
-    const res = await this.client.call({ method: 'GET', path: `/api/1/users/${userId}/otp_devices`, what: `list the devices of user ${userId}` })
+    const res = await this.client.call({
+      method: 'GET',
+      path: `/api/1/users/${userId}/otp_devices`,
+      what: `list the devices of user ${userId}`
+    })
     const list = isObject(res.json) && isObject(res.json.data) ? res.json.data.otp_devices : undefined
     if (res.status !== 200 || !Array.isArray(list)) throw userCallError(res, userId, 'list the devices')
     const clean = (v: unknown, max: number): string => this.client.clean(v, max)
@@ -39,13 +43,19 @@ export class MfaV1 implements MfaApi {
     if (stateToken) this.client.secrets.add(stateToken)
     if (res.status !== 200 || !stateToken) {
       if (res.status === 200 && data !== undefined && data.length > 1) {
-        throw new GateError('error', `OneLogin answered the push to user ${userId} with ${data.length} state tokens instead of one; not taken as a push.`)
+        throw new GateError(
+          'error',
+          `OneLogin answered the push to user ${userId} with ${data.length} state tokens instead of one; not taken as a push.`
+        )
       }
       throw userCallError(res, userId, 'send the push', device.id)
     }
     const answeredDevice = isObject(first) ? first.device_id : undefined
     if (answeredDevice !== undefined && String(answeredDevice) !== device.id) {
-      throw new GateError('error', `OneLogin answered the push to user ${userId} for another device than ${device.id}; not taken as a push.`)
+      throw new GateError(
+        'error',
+        `OneLogin answered the push to user ${userId} for another device than ${device.id}; not taken as a push.`
+      )
     }
     return { handle: stateToken, expiresAt: sentAt + expiresInSeconds * 1000 }
   }
@@ -71,7 +81,9 @@ export class MfaV1 implements MfaApi {
     })
     const answer = classifyVerify(res, Number.POSITIVE_INFINITY, this.clock.now())
     // A typed code has no push to wait for: "pending" or "expired" here is a refusal.
-    return answer.kind === 'pending' || answer.kind === 'expired' ? { kind: 'denied', message: res.message || `HTTP ${res.status}` } : answer
+    return answer.kind === 'pending' || answer.kind === 'expired'
+      ? { kind: 'denied', message: res.message || `HTTP ${res.status}` }
+      : answer
   }
 }
 
@@ -89,23 +101,45 @@ export class MfaV1 implements MfaApi {
 export function classifyVerify(res: ApiResponse, expiresAt: number, now: number): Answer {
   if (/pending/i.test(res.text) || /pending/i.test(res.message)) return { kind: 'pending' }
   const status = isObject(res.json) && isObject(res.json.status) ? res.json.status : undefined
-  if (res.status === 200 && status !== undefined && status.error === false && status.type === 'success' && status.code === 200) {
+  if (
+    res.status === 200 &&
+    status !== undefined &&
+    status.error === false &&
+    status.type === 'success' &&
+    status.code === 200
+  ) {
     return { kind: 'approved' }
   }
   const message = res.message || `HTTP ${res.status}`
   if (res.status === 200) {
-    throw new GateError('error', `OneLogin answered HTTP 200 without a clear success (${message}); not taken as approval.`)
+    throw new GateError(
+      'error',
+      `OneLogin answered HTTP 200 without a clear success (${message}); not taken as approval.`
+    )
   }
-  if ((res.status === 400 && /expired|invalid/i.test(res.message)) || now >= expiresAt) return { kind: 'expired', message }
+  if ((res.status === 400 && /expired|invalid/i.test(res.message)) || now >= expiresAt)
+    return { kind: 'expired', message }
   return { kind: 'denied', message }
 }
 
 function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {
   if (deviceId !== undefined && /device/i.test(res.message) && /does not exist|not found/i.test(res.message)) {
-    return new ApiError(res.status, res.message, `OneLogin has no device ${deviceId} for user ${userId}: ${res.message}.`)
+    return new ApiError(
+      res.status,
+      res.message,
+      `OneLogin has no device ${deviceId} for user ${userId}: ${res.message}.`
+    )
   }
   if (/user does not exist|not found/i.test(res.message) || res.status === 404) {
-    return new ApiError(res.status, res.message, `OneLogin has no user with ID ${userId}: ${res.message || `HTTP ${res.status}`}.`)
+    return new ApiError(
+      res.status,
+      res.message,
+      `OneLogin has no user with ID ${userId}: ${res.message || `HTTP ${res.status}`}.`
+    )
   }
-  return new ApiError(res.status, res.message, `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+  return new ApiError(
+    res.status,
+    res.message,
+    `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`
+  )
 }

@@ -20,14 +20,20 @@ export class MfaV2 implements MfaApi {
   ) {}
 
   async listDevices(userId: string): Promise<Device[]> {
-    const res = await this.client.call({ method: 'GET', path: `/api/2/mfa/users/${userId}/devices`, what: `list the devices of user ${userId}` })
+    const res = await this.client.call({
+      method: 'GET',
+      path: `/api/2/mfa/users/${userId}/devices`,
+      what: `list the devices of user ${userId}`
+    })
     if (res.status !== 200) throw userCallError(res, userId, 'list the devices')
     // The docs show an array, the OpenAPI description a single object: accept both.
     const list = Array.isArray(res.json) ? res.json : isObject(res.json) ? [res.json] : []
     const devices: Device[] = []
     for (const d of list.filter(isObject)) {
       // v2 lists activated factors only.
-      const push = deviceFromApi(d, d.device_id ?? d.id, { active: true, needsTrigger: true }, (v, max) => this.client.clean(v, max))
+      const push = deviceFromApi(d, d.device_id ?? d.id, { active: true, needsTrigger: true }, (v, max) =>
+        this.client.clean(v, max)
+      )
       if (!push) continue
       if (isProtect(push)) {
         // Protect takes a push and verifies its own code: list both uses, as v1 does.
@@ -79,7 +85,10 @@ export class MfaV2 implements MfaApi {
     if (res.status >= 400) return classifyVerification(res.status, oneVerification(res.json), res.message)
     const body = oneVerification(res.json)
     if (!body) {
-      throw new GateError('error', `OneLogin answered HTTP ${res.status} about the push to user ${userId} with no single verification; not taken as approval.`)
+      throw new GateError(
+        'error',
+        `OneLogin answered HTTP ${res.status} about the push to user ${userId} with no single verification; not taken as approval.`
+      )
     }
     const answeredId = idOf(body.id)
     if (answeredId !== handle) {
@@ -112,10 +121,16 @@ export class MfaV2 implements MfaApi {
       )
     }
     if (body.device_id !== undefined && String(body.device_id) !== device.id) {
-      throw new GateError('error', `OneLogin created the verification for user ${userId} on another device than ${device.id}; not taken as a push.`)
+      throw new GateError(
+        'error',
+        `OneLogin created the verification for user ${userId} on another device than ${device.id}; not taken as a push.`
+      )
     }
     if (body.user_id !== undefined && String(body.user_id) !== userId) {
-      throw new GateError('error', `OneLogin created the verification for another user than ${userId}; not taken as a push.`)
+      throw new GateError(
+        'error',
+        `OneLogin created the verification for another user than ${userId}; not taken as a push.`
+      )
     }
     return id
   }
@@ -133,7 +148,9 @@ export function oneVerification(json: unknown): Record<string, unknown> | undefi
 
 /** A verification id as sent: a non-empty string or a number; anything else (an array, an object) is ''. */
 function idOf(value: unknown): string {
-  return (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : ''
+  return (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value))
+    ? String(value)
+    : ''
 }
 
 /** Reads a v2 verification's status: only `status: "accepted"` with HTTP 200 approves. */
@@ -149,7 +166,10 @@ export function classifyVerification(
   if (status === 'pending') return { kind: 'pending' }
   if (status === 'rejected') return { kind: 'denied', message: message || 'rejected on the device' }
   if (httpStatus >= 400) return { kind: 'denied', message: message || `HTTP ${httpStatus}` }
-  throw new GateError('error', `OneLogin answered HTTP ${httpStatus} with an unknown verification status (${clean(status, 40) || 'none'}); not taken as approval.`)
+  throw new GateError(
+    'error',
+    `OneLogin answered HTTP ${httpStatus} with an unknown verification status (${clean(status, 40) || 'none'}); not taken as approval.`
+  )
 }
 
 function userCallError(res: ApiResponse, userId: string, what: string, deviceId?: string): GateError {
@@ -157,7 +177,15 @@ function userCallError(res: ApiResponse, userId: string, what: string, deviceId?
     return new ApiError(404, res.message, `OneLogin has no device ${deviceId} for user ${userId} (${res.message}).`)
   }
   if (res.status === 404) {
-    return new ApiError(404, res.message, `OneLogin has no user with ID ${userId}, or no such device (${res.message || 'HTTP 404'}).`)
+    return new ApiError(
+      404,
+      res.message,
+      `OneLogin has no user with ID ${userId}, or no such device (${res.message || 'HTTP 404'}).`
+    )
   }
-  return new ApiError(res.status, res.message, `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+  return new ApiError(
+    res.status,
+    res.message,
+    `OneLogin refused to ${what} for user ${userId} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`
+  )
 }

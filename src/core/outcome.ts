@@ -52,16 +52,32 @@ export function approverLabel(r: Pick<AnswerState, 'entry' | 'userId' | 'name'>)
 export function decide(input: OutcomeInput): Outcome | undefined {
   const need = input.minApprovals
   const denied = input.approvers.find((r) => r.answer === 'denied')
-  if (denied) return { status: 'denied', message: `Denied by ${approverLabel(denied)}: OneLogin says "${denied.message}".`, deniedBy: denied.userId }
-  const approved = onePerPerson(input.approvers.filter((r) => r.answer === 'approved').sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0)))
+  if (denied)
+    return {
+      status: 'denied',
+      message: `Denied by ${approverLabel(denied)}: OneLogin says "${denied.message}".`,
+      deniedBy: denied.userId
+    }
+  const approved = onePerPerson(
+    input.approvers
+      .filter((r) => r.answer === 'approved')
+      .sort((a, b) => (a.answeredAfterMs ?? 0) - (b.answeredAfterMs ?? 0))
+  )
   const approvedIds = new Set(approved.map((r) => r.userId))
   const open = onePerPerson(input.approvers.filter((r) => r.answer === 'pending' && !approvedIds.has(r.userId)))
-  if (approved.length >= need) return { status: 'approved', message: approvalMessage(approved, need), approvedBy: approved.map((r) => r.userId) }
+  if (approved.length >= need)
+    return { status: 'approved', message: approvalMessage(approved, need), approvedBy: approved.map((r) => r.userId) }
   if (approved.length + open.length < need) {
-    return { status: 'timed-out', message: `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.` }
+    return {
+      status: 'timed-out',
+      message: `Too few approvers can still answer: ${approved.length} accepted, ${need} needed, and the other pushes expired.`
+    }
   }
   if (input.now >= input.deadline && !input.pollsLeft) {
-    return { status: 'timed-out', message: `No answer within ${formatDuration(input.deadline - input.startedAt)}: ${approved.length} of ${need} approvals.` }
+    return {
+      status: 'timed-out',
+      message: `No answer within ${formatDuration(input.deadline - input.startedAt)}: ${approved.length} of ${need} approvals.`
+    }
   }
   return undefined
 }
@@ -79,7 +95,9 @@ function onePerPerson<T extends AnswerState>(records: readonly T[]): T[] {
 
 function approvalMessage(approved: readonly AnswerState[], need: number): string {
   const who = approved.map(approverLabel)
-  return need === 1 && approved.length === 1 ? `Approved by ${who[0]}.` : `Approved by ${approved.length} approvers (${need} needed): ${who.join(', ')}.`
+  return need === 1 && approved.length === 1
+    ? `Approved by ${who[0]}.`
+    : `Approved by ${approved.length} approvers (${need} needed): ${who.join(', ')}.`
 }
 
 /** "4m05s", "12 s" */

@@ -42,7 +42,7 @@ export const LOW_RATE_MIN_INTERVAL_MS = 15_000
 
 /** Pure: the wait before the next poll. Rate-limit signals always win over the schedule. */
 export function nextPollDelay(input: ScheduleInput): ScheduleStep {
-  const step = SCHEDULE.find((s) => input.sincePushMs < s.untilMs) ?? SCHEDULE[SCHEDULE.length - 1]!
+  const step = SCHEDULE.find((s) => input.sincePushMs < s.untilMs) ?? SCHEDULE[SCHEDULE.length - 1]
   let delayMs = step.everyMs
   let reason: ScheduleStep['reason'] = 'schedule'
   if (input.minIntervalMs > delayMs) {
@@ -76,7 +76,11 @@ export const FINAL_POLL_LATE_MS = 1_000
  * deadline, but never sooner than `poll-interval` after the previous one (at
  * most FINAL_POLL_LATE_MS late, else none); after that, never.
  */
-export function planNextPoll(at: number, step: ScheduleStep, opts: { readonly deadline: number; readonly pollIntervalSeconds: number }): number {
+export function planNextPoll(
+  at: number,
+  step: ScheduleStep,
+  opts: { readonly deadline: number; readonly pollIntervalSeconds: number }
+): number {
   const next = at + step.delayMs
   if (next <= opts.deadline) return next
   if (at >= opts.deadline || step.reason === 'rate-limit-spent') return NEVER

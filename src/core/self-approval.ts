@@ -37,8 +37,17 @@ export function checkSelfApproval(
 }
 
 /** Who may be asked, who may not (and why), and who cannot be checked; never throws. See checkSelfApproval. */
-export function eligibility(approvers: readonly ApproverSpec[], allowSelfApproval: boolean, runStarters: readonly string[]): Eligibility {
-  const starters = new Map(runStarters.map((l) => l.trim()).filter(Boolean).map((l) => [l.toLowerCase(), l]))
+export function eligibility(
+  approvers: readonly ApproverSpec[],
+  allowSelfApproval: boolean,
+  runStarters: readonly string[]
+): Eligibility {
+  const starters = new Map(
+    runStarters
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((l) => [l.toLowerCase(), l])
+  )
   const matchOf = (a: ApproverSpec): string | undefined => (a.login ? starters.get(a.login.toLowerCase()) : undefined)
   const excluded = allowSelfApproval
     ? []

@@ -21,23 +21,39 @@ export interface FoundUser {
  * exact (case-insensitive) match counts, and exactly one must match. The
  * match also gives the user's name.
  */
-export async function findUser(client: OneLoginClient, spec: ApproverSpec, source = DEFAULT_APPROVERS_SOURCE): Promise<FoundUser> {
+export async function findUser(
+  client: OneLoginClient,
+  spec: ApproverSpec,
+  source = DEFAULT_APPROVERS_SOURCE
+): Promise<FoundUser> {
   if (spec.by === 'id') return { id: spec.value }
   const res = await client.call({
     method: 'GET',
     path: `/api/2/users?${spec.by}=${encodeURIComponent(spec.value)}&fields=id,email,username,firstname,lastname`,
     what: `look up the approver ${spec.value}`
   })
-  const list = Array.isArray(res.json) ? res.json : isObject(res.json) && Array.isArray(res.json.data) ? res.json.data : undefined
+  const list = Array.isArray(res.json)
+    ? res.json
+    : isObject(res.json) && Array.isArray(res.json.data)
+      ? res.json.data
+      : undefined
   if (res.status !== 200 || list === undefined) {
-    throw new ApiError(res.status, res.message, `OneLogin refused to look up ${spec.by} ${spec.value} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`)
+    throw new ApiError(
+      res.status,
+      res.message,
+      `OneLogin refused to look up ${spec.by} ${spec.value} (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}).`
+    )
   }
   const wanted = spec.value.toLowerCase()
   const matches = list.filter(
-    (u): u is Record<string, unknown> => isObject(u) && typeof u[spec.by] === 'string' && (u[spec.by] as string).toLowerCase() === wanted
+    (u): u is Record<string, unknown> =>
+      isObject(u) && typeof u[spec.by] === 'string' && (u[spec.by] as string).toLowerCase() === wanted
   )
   if (matches.length === 0) {
-    throw new GateError('error', `No OneLogin user has the ${spec.by} ${spec.value} (${source}, entry "${spec.entry}").`)
+    throw new GateError(
+      'error',
+      `No OneLogin user has the ${spec.by} ${spec.value} (${source}, entry "${spec.entry}").`
+    )
   }
   if (matches.length > 1) {
     throw new GateError(
@@ -45,16 +61,20 @@ export async function findUser(client: OneLoginClient, spec: ApproverSpec, sourc
       `${matches.length} OneLogin users have the ${spec.by} ${spec.value} (${source}, entry "${spec.entry}"); name the approver by user ID instead.`
     )
   }
-  const id = matches[0]!.id
+  const id = matches[0].id
   if ((typeof id !== 'number' && typeof id !== 'string') || !/^\d+$/.test(String(id))) {
     throw new GateError('error', `OneLogin returned no usable user ID for ${spec.by} ${spec.value}.`)
   }
-  const name = personName(client, matches[0]!)
+  const name = personName(client, matches[0])
   return { id: String(id), ...(name ? { name } : {}) }
 }
 
 /** The OneLogin user ID of an approver; see findUser. */
-export async function resolveUserId(client: OneLoginClient, spec: ApproverSpec, source = DEFAULT_APPROVERS_SOURCE): Promise<string> {
+export async function resolveUserId(
+  client: OneLoginClient,
+  spec: ApproverSpec,
+  source = DEFAULT_APPROVERS_SOURCE
+): Promise<string> {
   return (await findUser(client, spec, source)).id
 }
 

@@ -93,7 +93,8 @@ export interface BudgetHealth {
 }
 
 export function validateShare(share: number): number {
-  if (!Number.isFinite(share) || share <= 0 || share > 1) throw new Error(`The OneLogin rate budget share must be a number above 0 and at most 1; got ${share}.`)
+  if (!Number.isFinite(share) || share <= 0 || share > 1)
+    throw new Error(`The OneLogin rate budget share must be a number above 0 and at most 1; got ${share}.`)
   return share
 }
 
@@ -135,15 +136,13 @@ export class FleetBudget {
       RESERVE_SHARE
     ])
     const r = rows[0] as Record<string, unknown>
-    const state = toState(
-      {
-        rateLimit: Number(r.o_rate_limit),
-        cap: Number(r.o_cap),
-        spent: Number(r.o_spent),
-        remaining: r.o_remaining === null ? undefined : Number(r.o_remaining),
-        resetAt: Number(r.o_window_ends_at)
-      }
-    )
+    const state = toState({
+      rateLimit: Number(r.o_rate_limit),
+      cap: Number(r.o_cap),
+      spent: Number(r.o_spent),
+      remaining: r.o_remaining === null ? undefined : Number(r.o_remaining),
+      resetAt: Number(r.o_window_ends_at)
+    })
     const granted = r.o_granted === true
     return granted ? { granted, state } : { granted, state, retryAt: state.resetAt }
   }
@@ -161,9 +160,10 @@ export class FleetBudget {
   }
 
   async state(): Promise<BudgetState> {
-    const { rows } = await this.db.query('SELECT rate_limit, window_ms, window_ends_at, spent, remaining FROM onelogin_budget WHERE account = $1', [
-      this.config.account
-    ])
+    const { rows } = await this.db.query(
+      'SELECT rate_limit, window_ms, window_ends_at, spent, remaining FROM onelogin_budget WHERE account = $1',
+      [this.config.account]
+    )
     const r = rows[0] as Record<string, unknown> | undefined
     if (!r) throw new Error(`No OneLogin budget row for ${this.config.account}: call init() first.`)
     const now = this.clock.now()
@@ -173,9 +173,13 @@ export class FleetBudget {
       // The window has passed: the next take starts a new one.
       return toState({ rateLimit, cap, spent: 0, remaining: undefined, resetAt: now + Number(r.window_ms) })
     }
-    return toState(
-      { rateLimit, cap, spent: Number(r.spent), remaining: r.remaining === null ? undefined : Number(r.remaining), resetAt: Number(r.window_ends_at) }
-    )
+    return toState({
+      rateLimit,
+      cap,
+      spent: Number(r.spent),
+      remaining: r.remaining === null ? undefined : Number(r.remaining),
+      resetAt: Number(r.window_ends_at)
+    })
   }
 
   /**
@@ -184,7 +188,12 @@ export class FleetBudget {
    */
   async plan(fleet: readonly OpenPush[]): Promise<{ allocation: Allocation; health: BudgetHealth }> {
     const state = await this.state()
-    const allocation = allocatePolls(this.clock.now(), fleet, { remaining: state.available, resetAt: state.resetAt }, this.config.allocation)
+    const allocation = allocatePolls(
+      this.clock.now(),
+      fleet,
+      { remaining: state.available, resetAt: state.resetAt },
+      this.config.allocation
+    )
     return { allocation, health: describe(allocation, state, fleet.length) }
   }
 
@@ -198,7 +207,13 @@ function int(v: number | undefined): number | null {
   return v === undefined || !Number.isFinite(v) ? null : Math.round(v)
 }
 
-function toState(s: { rateLimit: number; cap: number; spent: number; remaining: number | undefined; resetAt: number }): BudgetState {
+function toState(s: {
+  rateLimit: number
+  cap: number
+  spent: number
+  remaining: number | undefined
+  resetAt: number
+}): BudgetState {
   const reserve = Math.ceil(RESERVE_SHARE * s.rateLimit)
   const byShare = s.cap - s.spent
   const byAccount = s.remaining === undefined ? byShare : s.remaining - reserve

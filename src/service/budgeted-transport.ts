@@ -39,7 +39,10 @@ export function budgetedTransport(inner: Transport, budget: FleetBudget, opts: B
 }
 
 /** OneLogin's X-RateLimit-* headers; Reset is in seconds from now. */
-export function rateFromHeaders(res: RawResponse, now: number): { limit?: number; remaining?: number; resetAt?: number } {
+export function rateFromHeaders(
+  res: RawResponse,
+  now: number
+): { limit?: number; remaining?: number; resetAt?: number } {
   const num = (name: string): number | undefined => {
     const raw = res.headers[name]
     const v = Array.isArray(raw) ? raw[0] : raw

@@ -22,7 +22,10 @@ export function code(text: string | number | undefined, max = 80): string {
 
 /** "2026-11-29 12:00:05 UTC" */
 export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
 }
 
 /** "12:00:05 UTC" */
@@ -35,7 +38,11 @@ export function deploymentLine(gate: Pick<Gate, 'environment' | 'runId'>, d: Dep
   const parts = [`${code(d.repoFullName)} to ${code(gate.environment)}`]
   if (d.ref) parts.push(`ref ${code(d.ref)}`)
   if (d.sha) parts.push(`commit ${code(d.sha.slice(0, 12))}`)
-  const run = [d.workflowName ? `workflow ${code(d.workflowName)}` : '', `run ${gate.runId}${d.runAttempt && d.runAttempt > 1 ? ` attempt ${d.runAttempt}` : ''}`, d.event ? `event ${code(d.event)}` : '']
+  const run = [
+    d.workflowName ? `workflow ${code(d.workflowName)}` : '',
+    `run ${gate.runId}${d.runAttempt && d.runAttempt > 1 ? ` attempt ${d.runAttempt}` : ''}`,
+    d.event ? `event ${code(d.event)}` : ''
+  ]
     .filter(Boolean)
     .join(', ')
   const who = d.creator ? `, started by ${code(`@${d.creator}`)}` : ''
@@ -47,7 +54,9 @@ function who(a: StoredApprover): string {
 }
 
 function deviceText(a: StoredApprover): string {
-  return a.device ? `${code(`${a.device.factor} "${a.device.name}"`, 60)} (device ${code(a.device.id, 20)})` : 'no device'
+  return a.device
+    ? `${code(`${a.device.factor} "${a.device.name}"`, 60)} (device ${code(a.device.id, 20)})`
+    : 'no device'
 }
 
 /** The progress comment when the pushes go out: who was asked, on which device, until when, and what is deployed. */
@@ -62,23 +71,30 @@ export function pushesSentComment(gate: Gate): string {
   for (const a of gate.approvers.filter((x) => !x.startedRun)) {
     lines.push(`- ${who(a)} on ${deviceText(a)}${a.ticket ? `; push expires ${clock(a.ticket.expiresAt)}` : ''}`)
   }
-  if (rule.notAsked.length) lines.push(`Not asked, as they started this deployment: ${rule.notAsked.map((e) => code(e)).join(', ')}.`)
+  if (rule.notAsked.length)
+    lines.push(`Not asked, as they started this deployment: ${rule.notAsked.map((e) => code(e)).join(', ')}.`)
   lines.push(`Policy: ${code(rule.source, 120)}, rule ${code(rule.pattern)}.`)
   return fit(lines)
 }
 
 /** A progress comment when an expired push is replaced by a new one. */
 export function newPushComment(a: StoredApprover): string {
-  return fit([`🔁 The push to ${who(a)} expired unanswered; a new one went to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} (push ${a.pushes}).`])
+  return fit([
+    `🔁 The push to ${who(a)} expired unanswered; a new one went to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} (push ${a.pushes}).`
+  ])
 }
 
 /** The final comment: who approved or denied, or that time ran out, with times; or what stopped the gate. */
 export function finalComment(gate: Gate, outcome: StoredOutcome): string {
   const d = gate.deployment
   const what = deploymentLine(gate, d)
-  const answered = gate.approvers.filter((a) => a.answer === 'approved').sort((x, y) => (x.answeredAt ?? 0) - (y.answeredAt ?? 0))
+  const answered = gate.approvers
+    .filter((a) => a.answer === 'approved')
+    .sort((x, y) => (x.answeredAt ?? 0) - (y.answeredAt ?? 0))
   const after = (a: StoredApprover): string =>
-    a.answeredAt !== undefined ? ` at ${utc(a.answeredAt)}${a.pushSentAt !== undefined ? `, ${formatDuration(a.answeredAt - a.pushSentAt)} after the push` : ''}` : ''
+    a.answeredAt !== undefined
+      ? ` at ${utc(a.answeredAt)}${a.pushSentAt !== undefined ? `, ${formatDuration(a.answeredAt - a.pushSentAt)} after the push` : ''}`
+      : ''
   const lines: string[] = []
   switch (outcome.status) {
     case 'approved':
@@ -96,7 +112,9 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
     case 'timed-out': {
       const waited = gate.deadline !== null ? formatDuration(gate.deadline - gate.createdAt) : ''
       lines.push(`⏱️ **Rejected: no approval in time.** ${code(outcome.message, 200)}`)
-      lines.push(`Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${gate.policy?.minApprovals ?? 1} approval${(gate.policy?.minApprovals ?? 1) === 1 ? '' : 's'}.`)
+      lines.push(
+        `Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${gate.policy?.minApprovals ?? 1} approval${(gate.policy?.minApprovals ?? 1) === 1 ? '' : 's'}.`
+      )
       const silent = gate.approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
       if (silent.length) lines.push(`No answer from ${silent.map(who).join(', ')}.`)
       break

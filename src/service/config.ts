@@ -29,7 +29,8 @@ export interface ServiceConfig {
     readonly rateShare: number
   }
   /** PGlite (embedded PostgreSQL) in a data directory, or a PostgreSQL server. */
-  readonly storage: { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string }
+  readonly storage:
+    { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   /** Names this instance in leases and logs; unique among live instances (a restart may reuse it). */
   readonly instanceId: string
@@ -93,31 +94,56 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
   const get = (name: string): string => (env[name] ?? '').trim()
 
   const appIdText = get('GITHUB_APP_ID')
-  if (!appIdText) throw new ConfigError('GITHUB_APP_ID', "GITHUB_APP_ID is required: the App ID shown on the GitHub App's settings page.")
+  if (!appIdText)
+    throw new ConfigError(
+      'GITHUB_APP_ID',
+      "GITHUB_APP_ID is required: the App ID shown on the GitHub App's settings page."
+    )
   if (!/^[1-9]\d{0,15}$/.test(appIdText)) {
-    throw new ConfigError('GITHUB_APP_ID', `GITHUB_APP_ID must be the GitHub App's numeric App ID, got ${quote(appIdText)}.`)
+    throw new ConfigError(
+      'GITHUB_APP_ID',
+      `GITHUB_APP_ID must be the GitHub App's numeric App ID, got ${quote(appIdText)}.`
+    )
   }
 
   const privateKey = readPrivateKey(get('GITHUB_PRIVATE_KEY'), get('GITHUB_PRIVATE_KEY_PATH'))
 
   const webhookSecret = env.GITHUB_WEBHOOK_SECRET ?? ''
   if (!webhookSecret) {
-    throw new ConfigError('GITHUB_WEBHOOK_SECRET', "GITHUB_WEBHOOK_SECRET is required: the webhook secret set in the GitHub App's settings.")
+    throw new ConfigError(
+      'GITHUB_WEBHOOK_SECRET',
+      "GITHUB_WEBHOOK_SECRET is required: the webhook secret set in the GitHub App's settings."
+    )
   }
   if (webhookSecret.length < 16) {
-    throw new ConfigError('GITHUB_WEBHOOK_SECRET', `GITHUB_WEBHOOK_SECRET must be at least 16 characters long (it is ${webhookSecret.length}); use a random string.`)
+    throw new ConfigError(
+      'GITHUB_WEBHOOK_SECRET',
+      `GITHUB_WEBHOOK_SECRET must be at least 16 characters long (it is ${webhookSecret.length}); use a random string.`
+    )
   }
 
   const apiUrl = readGitHubApiUrl(get('GITHUB_API_URL') || 'https://api.github.com')
 
   const clientId = get('ONELOGIN_CLIENT_ID')
-  if (!clientId) throw new ConfigError('ONELOGIN_CLIENT_ID', 'ONELOGIN_CLIENT_ID is required: the client ID of a OneLogin API credential.')
+  if (!clientId)
+    throw new ConfigError(
+      'ONELOGIN_CLIENT_ID',
+      'ONELOGIN_CLIENT_ID is required: the client ID of a OneLogin API credential.'
+    )
   if (/[\s:]/.test(clientId)) {
-    throw new ConfigError('ONELOGIN_CLIENT_ID', "ONELOGIN_CLIENT_ID must be the credential's client ID alone: no spaces, line breaks or ':'.")
+    throw new ConfigError(
+      'ONELOGIN_CLIENT_ID',
+      "ONELOGIN_CLIENT_ID must be the credential's client ID alone: no spaces, line breaks or ':'."
+    )
   }
   const clientSecret = env.ONELOGIN_CLIENT_SECRET ?? ''
-  if (!clientSecret) throw new ConfigError('ONELOGIN_CLIENT_SECRET', 'ONELOGIN_CLIENT_SECRET is required: the client secret of the OneLogin API credential.')
-  if (/[\r\n]/.test(clientSecret)) throw new ConfigError('ONELOGIN_CLIENT_SECRET', 'ONELOGIN_CLIENT_SECRET must be a single line.')
+  if (!clientSecret)
+    throw new ConfigError(
+      'ONELOGIN_CLIENT_SECRET',
+      'ONELOGIN_CLIENT_SECRET is required: the client secret of the OneLogin API credential.'
+    )
+  if (/[\r\n]/.test(clientSecret))
+    throw new ConfigError('ONELOGIN_CLIENT_SECRET', 'ONELOGIN_CLIENT_SECRET must be a single line.')
 
   let baseUrl: string
   try {
@@ -144,7 +170,10 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
   const databaseUrl = get('DATABASE_URL')
   const dataDir = get('DATA_DIR')
   if (databaseUrl && dataDir) {
-    throw new ConfigError('DATABASE_URL', 'DATABASE_URL and DATA_DIR cannot both be set: DATABASE_URL uses a PostgreSQL server, DATA_DIR the embedded database.')
+    throw new ConfigError(
+      'DATABASE_URL',
+      'DATABASE_URL and DATA_DIR cannot both be set: DATABASE_URL uses a PostgreSQL server, DATA_DIR the embedded database.'
+    )
   }
   let storage: ServiceConfig['storage']
   if (databaseUrl) {
@@ -155,7 +184,10 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
       url = undefined
     }
     if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
-      throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a PostgreSQL connection URL such as postgres://user:password@host:5432/gate.')
+      throw new ConfigError(
+        'DATABASE_URL',
+        'DATABASE_URL must be a PostgreSQL connection URL such as postgres://user:password@host:5432/gate.'
+      )
     }
     storage = { kind: 'postgres', url: databaseUrl }
   } else {
@@ -175,7 +207,10 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
 
   const instanceId = get('INSTANCE_ID') || `${hostname()}-${process.pid}`
   if (!/^[A-Za-z0-9._:-]{1,100}$/.test(instanceId)) {
-    throw new ConfigError('INSTANCE_ID', `INSTANCE_ID must be 1 to 100 letters, digits or . _ : -, got ${quote(instanceId)}.`)
+    throw new ConfigError(
+      'INSTANCE_ID',
+      `INSTANCE_ID must be 1 to 100 letters, digits or . _ : -, got ${quote(instanceId)}.`
+    )
   }
 
   const retentionText = get('GATE_RETENTION_DAYS') || String(DEFAULT_RETENTION_DAYS)
@@ -205,7 +240,8 @@ function readTuning(overrides: Partial<Tuning>): Tuning {
   for (const key of TUNING_KEYS) {
     const v = overrides[key]
     if (v === undefined) continue
-    if (!Number.isFinite(v) || v <= 0) throw new ConfigError(key, `Tuning value ${key} must be a positive number, got ${String(v)}.`)
+    if (!Number.isFinite(v) || v <= 0)
+      throw new ConfigError(key, `Tuning value ${key} must be a positive number, got ${String(v)}.`)
     t[key] = v
   }
   return t as unknown as Tuning
@@ -214,7 +250,10 @@ function readTuning(overrides: Partial<Tuning>): Tuning {
 /** The key itself, or the file it is in; literal "\n" sequences (as .env files write them) become line breaks. */
 function readPrivateKey(inline: string, path: string): string {
   if (inline && path) {
-    throw new ConfigError('GITHUB_PRIVATE_KEY', 'GITHUB_PRIVATE_KEY and GITHUB_PRIVATE_KEY_PATH cannot both be set: give the key or the path to its file.')
+    throw new ConfigError(
+      'GITHUB_PRIVATE_KEY',
+      'GITHUB_PRIVATE_KEY and GITHUB_PRIVATE_KEY_PATH cannot both be set: give the key or the path to its file.'
+    )
   }
   let pem: string
   let setting: string
@@ -224,7 +263,10 @@ function readPrivateKey(inline: string, path: string): string {
       pem = readFileSync(path, 'utf8')
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'unreadable'
-      throw new ConfigError(setting, `GITHUB_PRIVATE_KEY_PATH names a file that cannot be read (${code}): ${quote(path)}.`)
+      throw new ConfigError(
+        setting,
+        `GITHUB_PRIVATE_KEY_PATH names a file that cannot be read (${code}): ${quote(path)}.`
+      )
     }
   } else if (inline) {
     setting = 'GITHUB_PRIVATE_KEY'
@@ -243,7 +285,10 @@ function readPrivateKey(inline: string, path: string): string {
     type = undefined
   }
   if (type !== 'rsa') {
-    throw new ConfigError(setting, `${setting} must be the GitHub App's RSA private key in PEM form (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----).`)
+    throw new ConfigError(
+      setting,
+      `${setting} must be the GitHub App's RSA private key in PEM form (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----).`
+    )
   }
   return pem
 }
@@ -252,6 +297,10 @@ function readPrivateKey(inline: string, path: string): string {
 function readGitHubApiUrl(value: string): string {
   return parseServiceUrl(
     value,
-    (why) => new ConfigError('GITHUB_API_URL', `GITHUB_API_URL must be the GitHub REST API base URL such as https://api.github.com (${why}), got ${quote(value)}.`)
+    (why) =>
+      new ConfigError(
+        'GITHUB_API_URL',
+        `GITHUB_API_URL must be the GitHub REST API base URL such as https://api.github.com (${why}), got ${quote(value)}.`
+      )
   )
 }

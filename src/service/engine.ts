@@ -99,7 +99,10 @@ async function step(gate: Gate, deps: EngineDeps): Promise<void> {
           gate.failures += 1
           const wait = Math.min(deps.tuning.stepRetryMaxMs, deps.tuning.stepRetryMs * 2 ** (gate.failures - 1))
           gate.retryAt = t + wait
-          log.warn({ err: describeError(err), failures: gate.failures, retryInMs: wait }, `Step "${gate.phase}" failed; trying again in ${Math.round(wait / 1000)} s.`)
+          log.warn(
+            { err: describeError(err), failures: gate.failures, retryInMs: wait },
+            `Step "${gate.phase}" failed; trying again in ${Math.round(wait / 1000)} s.`
+          )
         }
       } else {
         log.info({ err: describeError(err) }, 'The gate cannot go on; rejecting the deployment.')
@@ -122,7 +125,8 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
       `No policy: ${POLICY_PATH} was found neither on the default branch of ${gate.owner}/${gate.repo} nor in ${gate.owner}/.github. Add it there with a rule for environment "${gate.environment}".`
     )
   }
-  if (lookup.found === 'unreadable') throw new PolicyError(`The policy ${lookup.source} cannot be used: ${lookup.problem}`)
+  if (lookup.found === 'unreadable')
+    throw new PolicyError(`The policy ${lookup.source} cannot be used: ${lookup.problem}`)
   let rule
   try {
     rule = ruleFor(parsePolicy(lookup.doc), gate.environment)
@@ -131,7 +135,9 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     throw err
   }
   if (!rule) {
-    throw new PolicyError(`The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one under \`environments\` (its name or a glob as the key).`)
+    throw new PolicyError(
+      `The policy ${lookup.source} has no rule for environment "${gate.environment}". Add one under \`environments\` (its name or a glob as the key).`
+    )
   }
 
   const run = await github.runInfo(gate.installationId, gate.owner, gate.repo, gate.runId)
@@ -143,7 +149,11 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     ...(run.triggeringActor ? { runTriggeringActor: run.triggeringActor } : {}),
     ...(run.runAttempt ? { runAttempt: run.runAttempt } : {})
   }
-  const barred = [...new Set([d.creator, d.sender, run.actor, run.triggeringActor].filter((l): l is string => !!l).map((l) => l.toLowerCase()))]
+  const barred = [
+    ...new Set(
+      [d.creator, d.sender, run.actor, run.triggeringActor].filter((l): l is string => !!l).map((l) => l.toLowerCase())
+    )
+  ]
   const eligibility = checkSelfApproval(rule.approvers, rule.minApprovals, rule.allowSelfApproval, barred)
   gate.policy = {
     pattern: rule.pattern,
@@ -169,8 +179,15 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     }
   })
   gate.phase = 'pushing'
-  for (const e of eligibility.excluded) log.info({ approver: e.spec.entry }, `No push to ${e.spec.entry}: GitHub user ${e.login} started this deployment and may not approve it.`)
-  log.info({ rule: rule.pattern, source: lookup.source, approvers: gate.approvers.length, minApprovals: rule.minApprovals }, 'Policy read.')
+  for (const e of eligibility.excluded)
+    log.info(
+      { approver: e.spec.entry },
+      `No push to ${e.spec.entry}: GitHub user ${e.login} started this deployment and may not approve it.`
+    )
+  log.info(
+    { rule: rule.pattern, source: lookup.source, approvers: gate.approvers.length, minApprovals: rule.minApprovals },
+    'Policy read.'
+  )
 }
 
 /** Resolves every approver and device before anything is sent, then sends each push and stores it at once. */
@@ -194,14 +211,20 @@ async function sendPushes(gate: Gate, deps: EngineDeps): Promise<void> {
   for (const a of gate.approvers) {
     const other = seen.get(a.userId)
     if (other !== undefined) {
-      throw new GateError('error', `The policy names OneLogin user ${a.userId} twice: "${other}" and "${a.spec.entry}". List each person once.`)
+      throw new GateError(
+        'error',
+        `The policy names OneLogin user ${a.userId} twice: "${other}" and "${a.spec.entry}". List each person once.`
+      )
     }
     seen.set(a.userId, a.spec.entry)
   }
   for (const a of gate.approvers) {
     if (a.device || a.answer === 'not-asked') continue
     a.device = choosePushDevice(await mfa.listDevices(a.userId), a.userId)
-    log.info({ userId: a.userId, deviceId: a.device.id }, `User ${a.userId}: ${a.device.factor} "${a.device.name}" (device ${a.device.id}).`)
+    log.info(
+      { userId: a.userId, deviceId: a.device.id },
+      `User ${a.userId}: ${a.device.factor} "${a.device.name}" (device ${a.device.id}).`
+    )
   }
   for (const a of gate.approvers) {
     if (a.ticket || a.answer === 'not-asked') continue
@@ -231,7 +254,10 @@ async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<
   }
   a.sendingSince = clock.now()
   await deps.checkpoint(gate)
-  log.info({ userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 }, `Sending push ${a.pushes + 1} to user ${a.userId}.`)
+  log.info(
+    { userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 },
+    `Sending push ${a.pushes + 1} to user ${a.userId}.`
+  )
   let ticket
   try {
     ticket = await mfa.sendPush(a.userId, a.device!, pushLifetimeSeconds(deadline - clock.now()))
@@ -246,9 +272,18 @@ async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<
   delete a.sendingSince
   a.pushSentAt = at
   a.pushes += 1
-  a.nextPollAt = finite(planNextPoll(at, paced(nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), at, at, deps), { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
+  a.nextPollAt = finite(
+    planNextPoll(
+      at,
+      paced(nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), at, at, deps),
+      { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }
+    )
+  )
   await deps.checkpoint(gate)
-  log.info({ userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt: new Date(ticket.expiresAt).toISOString() }, `Push ${a.pushes} sent to user ${a.userId}.`)
+  log.info(
+    { userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt: new Date(ticket.expiresAt).toISOString() },
+    `Push ${a.pushes} sent to user ${a.userId}.`
+  )
 }
 
 /** Polls each push that is due; a push that expired is replaced while time is left. Then decides. */
@@ -260,7 +295,8 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
   const maxPushes = maxPushesFor(deadline - gate.createdAt)
   const polledNow = new Set<StoredApprover>()
   for (const a of gate.approvers) {
-    if (a.answer !== 'pending' || a.nextPollAt === null || a.nextPollAt > clock.now() || !a.ticket || !a.device) continue
+    if (a.answer !== 'pending' || a.nextPollAt === null || a.nextPollAt > clock.now() || !a.ticket || !a.device)
+      continue
     polledNow.add(a)
     const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
     const t = clock.now()
@@ -270,7 +306,8 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
       if (deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && a.pushes < maxPushes) {
         log.info({ userId: a.userId }, `The push to user ${a.userId} expired unanswered; sending a new one.`)
         await pushTo(a, gate, deps)
-        if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS) addReport(gate, 'progress', newPushComment(a), clock.now())
+        if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS)
+          addReport(gate, 'progress', newPushComment(a), clock.now())
         continue
       }
       Object.assign(a, { answer: 'expired', answeredAt: t, message: answer.message })
@@ -278,7 +315,17 @@ async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
     }
     if (a.answer === 'pending') {
       const now = clock.now()
-      const next = paced(nextPollDelay({ sincePushMs: now - (a.pushSentAt ?? now), minIntervalMs: POLL_INTERVAL_SECONDS * 1000, rate: client.rate, now }), a.pushSentAt ?? now, now, deps)
+      const next = paced(
+        nextPollDelay({
+          sincePushMs: now - (a.pushSentAt ?? now),
+          minIntervalMs: POLL_INTERVAL_SECONDS * 1000,
+          rate: client.rate,
+          now
+        }),
+        a.pushSentAt ?? now,
+        now,
+        deps
+      )
       a.nextPollAt = finite(planNextPoll(now, next, { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
     } else a.nextPollAt = null
   }
@@ -315,14 +362,26 @@ function decideGate(gate: Gate, now: number): Outcome | undefined {
   })
 }
 
-function recordAnswer(a: StoredApprover, answer: { kind: 'approved' } | { kind: 'denied'; message: string }, at: number, log: Log): void {
+function recordAnswer(
+  a: StoredApprover,
+  answer: { kind: 'approved' } | { kind: 'denied'; message: string },
+  at: number,
+  log: Log
+): void {
   a.answer = answer.kind
   a.answeredAt = at
   a.nextPollAt = null
   if (answer.kind === 'denied') {
     a.message = answer.message
-    log.info({ userId: a.userId }, `Denied by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}: OneLogin says "${answer.message}".`)
-  } else log.info({ userId: a.userId }, `Accepted by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}.`)
+    log.info(
+      { userId: a.userId },
+      `Denied by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}: OneLogin says "${answer.message}".`
+    )
+  } else
+    log.info(
+      { userId: a.userId },
+      `Accepted by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}.`
+    )
 }
 
 /**
@@ -338,7 +397,11 @@ function paced(step: ScheduleStep, sentAt: number, now: number, deps: EngineDeps
 }
 
 /** Records the outcome and queues the final answer for GitHub. */
-function conclude(gate: Gate, outcome: Pick<Outcome, 'status' | 'message'> | { status: 'error'; message: string }, now: number): void {
+function conclude(
+  gate: Gate,
+  outcome: Pick<Outcome, 'status' | 'message'> | { status: 'error'; message: string },
+  now: number
+): void {
   const stored: StoredOutcome = {
     state: outcome.status === 'approved' ? 'approved' : 'rejected',
     status: outcome.status,
@@ -352,7 +415,13 @@ function conclude(gate: Gate, outcome: Pick<Outcome, 'status' | 'message'> | { s
   addReport(gate, 'final', finalComment(gate, stored), now, stored.state)
 }
 
-function addReport(gate: Gate, kind: Report['kind'], comment: string, now: number, state?: 'approved' | 'rejected'): void {
+function addReport(
+  gate: Gate,
+  kind: Report['kind'],
+  comment: string,
+  now: number,
+  state?: 'approved' | 'rejected'
+): void {
   gate.reports.push({
     kind,
     body: { environment_name: gate.environment, ...(state ? { state } : {}), comment },
@@ -382,7 +451,10 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
       r.sentAt = clock.now()
       r.settled = true
       delete r.error
-      log.info({ report: r.kind, state: r.body.state, status: r.status, attempts: r.attempts }, r.kind === 'final' ? `Answered GitHub: ${r.body.state}.` : 'Comment added.')
+      log.info(
+        { report: r.kind, state: r.body.state, status: r.status, attempts: r.attempts },
+        r.kind === 'final' ? `Answered GitHub: ${r.body.state}.` : 'Comment added.'
+      )
       continue
     } catch (err) {
       const status = err instanceof GitHubError ? err.status : 0
@@ -401,7 +473,10 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
       }
       const wait = Math.min(tuning.callbackRetryMaxMs, tuning.callbackRetryMs * 2 ** (r.attempts - 1))
       r.nextAt = t + wait
-      log.warn({ report: r.kind, status, attempts: r.attempts, retryInMs: wait, err: r.error }, `Report to GitHub failed; trying again in ${Math.round(wait / 1000)} s.`)
+      log.warn(
+        { report: r.kind, status, attempts: r.attempts, retryInMs: wait, err: r.error },
+        `Report to GitHub failed; trying again in ${Math.round(wait / 1000)} s.`
+      )
       break
     }
   }
@@ -418,7 +493,9 @@ function nextDue(gate: Gate, now: number): number {
     if (gate.retryAt !== null) times.push(gate.retryAt)
     else if (gate.phase === 'new' || gate.phase === 'pushing') times.push(now)
     else {
-      const polls = gate.approvers.filter((a) => a.answer === 'pending' && a.nextPollAt !== null).map((a) => a.nextPollAt!)
+      const polls = gate.approvers
+        .filter((a) => a.answer === 'pending' && a.nextPollAt !== null)
+        .map((a) => a.nextPollAt!)
       // With no poll left, wake at the deadline to decide.
       times.push(polls.length ? Math.min(...polls) : Math.max(now, gate.deadline ?? now))
     }

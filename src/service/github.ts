@@ -94,7 +94,14 @@ export class GitHubApi {
       return false
     }
     const path = `${this.base.pathname}repos/${owner}/${repo}/actions/runs/${runId}/deployment_protection_rule`
-    return u.origin === this.base.origin && u.pathname.toLowerCase() === path.toLowerCase() && !u.search && !u.hash && !u.username && !u.password
+    return (
+      u.origin === this.base.origin &&
+      u.pathname.toLowerCase() === path.toLowerCase() &&
+      !u.search &&
+      !u.hash &&
+      !u.username &&
+      !u.password
+    )
   }
 
   /**
@@ -104,13 +111,19 @@ export class GitHubApi {
    * a cached token until its expiry; so a 401 mints a new token and `fn` is
    * tried once more.
    */
-  private async asInstallation<T>(installationId: number, fn: (octokit: GateOctokitInstance) => Promise<T>): Promise<T> {
+  private async asInstallation<T>(
+    installationId: number,
+    fn: (octokit: GateOctokitInstance) => Promise<T>
+  ): Promise<T> {
     const octokit = await wrap(() => this.app.getInstallationOctokit(installationId))
     try {
       return await fn(octokit)
     } catch (err) {
       if (!(err instanceof GitHubError) || err.status !== 401) throw err
-      this.log.warn({ installationId }, 'GitHub refused the installation token (HTTP 401); minting a new one and trying once more.')
+      this.log.warn(
+        { installationId },
+        'GitHub refused the installation token (HTTP 401); minting a new one and trying once more.'
+      )
       await wrap(() => octokit.auth({ type: 'installation', refresh: true }))
       return fn(octokit)
     }
@@ -121,11 +134,21 @@ export class GitHubApi {
    * is sent, so GitHub serves the default branch), else from the owner's
    * `.github` repository. Never from the deployment's ref.
    */
-  readPolicy(installationId: number, owner: string, repo: string, defaultBranch: string | undefined): Promise<PolicyLookup> {
+  readPolicy(
+    installationId: number,
+    owner: string,
+    repo: string,
+    defaultBranch: string | undefined
+  ): Promise<PolicyLookup> {
     return this.asInstallation(installationId, (octokit) => this.readPolicyAs(octokit, owner, repo, defaultBranch))
   }
 
-  private async readPolicyAs(octokit: GateOctokitInstance, owner: string, repo: string, defaultBranch: string | undefined): Promise<PolicyLookup> {
+  private async readPolicyAs(
+    octokit: GateOctokitInstance,
+    owner: string,
+    repo: string,
+    defaultBranch: string | undefined
+  ): Promise<PolicyLookup> {
     const here = `${owner}/${repo} ${POLICY_PATH}${defaultBranch ? ` (default branch ${defaultBranch})` : ' (default branch)'}`
     const org = `${owner}/.github ${POLICY_PATH}`
     const where = `${here}, or ${org}`
@@ -142,18 +165,25 @@ export class GitHubApi {
     }
     const loaded = result.files.filter((f) => f.config !== null)
     if (loaded.length === 0) return { found: false, source: where }
-    const first = loaded[0]!
+    const first = loaded[0]
     const source = first.repo === repo ? here : org
-    const extendsUsed = result.files.length > (result.files[0]!.config !== null ? 1 : 2)
+    const extendsUsed = result.files.length > (result.files[0].config !== null ? 1 : 2)
     if (extendsUsed) {
-      return { found: 'unreadable', source, problem: '`_extends` is not supported: the policy must be in this one file.' }
+      return {
+        found: 'unreadable',
+        source,
+        problem: '`_extends` is not supported: the policy must be in this one file.'
+      }
     }
     return { found: true, doc: first.config, source }
   }
 
   async runInfo(installationId: number, owner: string, repo: string, runId: number): Promise<RunInfo> {
     const res = await this.asInstallation(installationId, (octokit) =>
-      wrap(() => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { owner, repo, run_id: runId }), 'read the workflow run')
+      wrap(
+        () => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { owner, repo, run_id: runId }),
+        'read the workflow run'
+      )
     )
     const d = res.data
     return {
@@ -184,7 +214,9 @@ export class GitHubApi {
             owner,
             repo,
             run_id: runId,
-            ...(body.state ? { environment_name: body.environment_name, state: body.state, comment: body.comment } : { environment_name: body.environment_name, comment: body.comment })
+            ...(body.state
+              ? { environment_name: body.environment_name, state: body.state, comment: body.comment }
+              : { environment_name: body.environment_name, comment: body.comment })
           }),
         'answer the deployment protection rule'
       )
@@ -199,22 +231,42 @@ export function pinnedFetch(base: URL, stop?: AbortSignal): typeof fetch {
     const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const url = new URL(href)
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
-      throw new Error(`refused to send a request to ${url.origin}${url.pathname}: only GITHUB_API_URL (${base.origin}${base.pathname}) gets the app's credentials`)
+      throw new Error(
+        `refused to send a request to ${url.origin}${url.pathname}: only GITHUB_API_URL (${base.origin}${base.pathname}) gets the app's credentials`
+      )
     }
-    const signals = [AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS), ...(init?.signal ? [init.signal] : []), ...(stop ? [stop] : [])]
+    const signals = [
+      AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS),
+      ...(init?.signal ? [init.signal] : []),
+      ...(stop ? [stop] : [])
+    ]
     const signal = AbortSignal.any(signals)
     return fetch(input, { ...init, redirect: 'error', signal })
   }
 }
 
 function isRequestError(err: unknown): err is { status: number; message: string; response?: { data?: unknown } } {
-  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number' && (err as Error).name === 'HttpError'
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { status?: unknown }).status === 'number' &&
+    (err as Error).name === 'HttpError'
+  )
 }
 
-function toGitHubError(err: { status: number; message: string; response?: { data?: unknown } }, what: string): GitHubError {
+function toGitHubError(
+  err: { status: number; message: string; response?: { data?: unknown } },
+  what: string
+): GitHubError {
   const data = err.response?.data
-  const said = typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string' ? (data as { message: string }).message : ''
-  return new GitHubError(err.status, `GitHub answered HTTP ${err.status} when asked to ${what}${said ? `: ${said.slice(0, 200)}` : ''}.`)
+  const said =
+    typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string'
+      ? (data as { message: string }).message
+      : ''
+  return new GitHubError(
+    err.status,
+    `GitHub answered HTTP ${err.status} when asked to ${what}${said ? `: ${said.slice(0, 200)}` : ''}.`
+  )
 }
 
 async function wrap<T>(fn: () => Promise<T>, what = 'authenticate as the app'): Promise<T> {
@@ -224,7 +276,8 @@ async function wrap<T>(fn: () => Promise<T>, what = 'authenticate as the app'): 
     if (isRequestError(err)) {
       // Octokit reports a network failure (no HTTP answer) as status 500 with the fetch error as cause.
       const cause = (err as { cause?: unknown }).cause
-      if (err.status === 500 && cause instanceof Error) throw new GitHubError(0, `Could not reach GitHub to ${what}: ${cause.message}.`)
+      if (err.status === 500 && cause instanceof Error)
+        throw new GitHubError(0, `Could not reach GitHub to ${what}: ${cause.message}.`)
       throw toGitHubError(err, what)
     }
     throw new GitHubError(0, `Could not reach GitHub to ${what}: ${(err as Error).message ?? String(err)}.`)

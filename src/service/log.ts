@@ -45,12 +45,18 @@ export class Redactor {
 
 function forms(secret: string): string[] {
   const out = [secret, JSON.stringify(secret).slice(1, -1)]
-  for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 16 && !/^-----/.test(line.trim())) out.push(line.trim())
+  for (const line of secret.split(/\r?\n/))
+    if (line.trim().length >= 16 && !/^-----/.test(line.trim())) out.push(line.trim())
   return out
 }
 
 /** JSON lines on stdout (or `destination`), each passed through the redactor before it is written. */
-export function createLogger(level: string, redactor: Redactor, base: Record<string, unknown>, destination?: DestinationStream): Log {
+export function createLogger(
+  level: string,
+  redactor: Redactor,
+  base: Record<string, unknown>,
+  destination?: DestinationStream
+): Log {
   return pino(
     {
       level,

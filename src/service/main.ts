@@ -8,7 +8,7 @@ function tuningFromEnv(text: string | undefined): Partial<Tuning> {
   if (!text) return {}
   try {
     const v = JSON.parse(text) as unknown
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Partial<Tuning>
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v
   } catch {
     // reported below
   }
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(`configuration error: ${err.message}`)
     if (err instanceof StorageError) fail(`storage error: ${err.message}`)
     const e = err as NodeJS.ErrnoException
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') fail(`cannot listen: PORT ${process.env.PORT ?? '3000'} (${e.code}).`)
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES')
+      fail(`cannot listen: PORT ${process.env.PORT ?? '3000'} (${e.code}).`)
     fail(`start-up failed: ${e.message ?? String(err)}`)
   }
   let stopping = false

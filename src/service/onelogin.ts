@@ -31,7 +31,12 @@ export class OneLoginAccess {
     }
   ) {
     // The gate core's transport: proxy settings, kept-alive connections, no redirects, certificates always verified.
-    this.transport = opts.transport ?? createHttpTransport({ log: coreLogger(opts.log.child({ component: 'onelogin-transport' })), userAgent: 'onelogin-push-gate-service' })
+    this.transport =
+      opts.transport ??
+      createHttpTransport({
+        log: coreLogger(opts.log.child({ component: 'onelogin-transport' })),
+        userAgent: 'onelogin-push-gate-service'
+      })
   }
 
   /** The MFA API of `version`, with its client. */

@@ -48,11 +48,14 @@ const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval
 export function parsePolicy(doc: unknown): Policy {
   if (!isMap(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
   for (const key of Object.keys(doc)) {
-    if (key !== 'environments') throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
+    if (key !== 'environments')
+      throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
   }
   const envs = doc.environments
   if (!isMap(envs) || Object.keys(envs).length === 0) {
-    throw new PolicyError('`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.')
+    throw new PolicyError(
+      '`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.'
+    )
   }
   return { rules: Object.entries(envs).map(([pattern, rule]) => parseRule(pattern, rule)) }
 }
@@ -62,7 +65,10 @@ function parseRule(pattern: string, raw: unknown): EnvironmentRule {
   if (!pattern.trim()) throw new PolicyError('An environment name under `environments` is empty.')
   if (!isMap(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
   for (const key of Object.keys(raw)) {
-    if (!RULE_KEYS.includes(key)) throw new PolicyError(`${at} has an unknown key \`${clip(key)}\`; the keys are ${RULE_KEYS.map((k) => `\`${k}\``).join(', ')}.`)
+    if (!RULE_KEYS.includes(key))
+      throw new PolicyError(
+        `${at} has an unknown key \`${clip(key)}\`; the keys are ${RULE_KEYS.map((k) => `\`${k}\``).join(', ')}.`
+      )
   }
   const allowSelfApproval = readBoolean(raw['allow-self-approval'], `${at}.allow-self-approval`, false)
   const entries = readApproverEntries(raw.approvers, `${at}.approvers`)
@@ -103,7 +109,9 @@ export function ruleFor(policy: Policy, environment: string): EnvironmentRule | 
   const name = environment.toLowerCase()
   const exact = policy.rules.find((r) => r.pattern.toLowerCase() === name)
   if (exact) return exact
-  return policy.rules.find((r) => picomatch.scan(r.pattern).isGlob && picomatch(r.pattern, { nocase: true, dot: true })(environment))
+  return policy.rules.find(
+    (r) => picomatch.scan(r.pattern).isGlob && picomatch(r.pattern, { nocase: true, dot: true })(environment)
+  )
 }
 
 function readApproverEntries(value: unknown, at: string): string[] {
@@ -124,8 +132,10 @@ function readApproverEntries(value: unknown, at: string): string[] {
 
 function readMinApprovals(value: unknown, at: string, count: number): number {
   if (value === undefined || value === null) return 1
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new PolicyError(`${at} must be a positive whole number, got ${show(value)}.`)
-  if (value > count) throw new PolicyError(`${at} is ${value}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new PolicyError(`${at} must be a positive whole number, got ${show(value)}.`)
+  if (value > count)
+    throw new PolicyError(`${at} is ${value}, but only ${count} approver${count === 1 ? ' is' : 's are'} listed.`)
   return value
 }
 
@@ -138,10 +148,12 @@ export function readTimeout(value: unknown, at: string): number {
   if (typeof value === 'number' && Number.isInteger(value)) seconds = value
   else if (typeof value === 'string') {
     const m = /^\s*(\d{1,7})\s*([smhd]?)\s*$/i.exec(value)
-    if (m) seconds = Number(m[1]) * UNIT_SECONDS[(m[2] || 's').toLowerCase()]!
+    if (m) seconds = Number(m[1]) * UNIT_SECONDS[(m[2] || 's').toLowerCase()]
   }
   if (seconds === undefined || seconds < 1 || seconds > MAX_TIMEOUT_SECONDS) {
-    throw new PolicyError(`${at} must be a duration from 1s to 30d (such as 90s, 30m, 2h or 7d; GitHub waits at most 30 days), got ${show(value)}.`)
+    throw new PolicyError(
+      `${at} must be a duration from 1s to 30d (such as 90s, 30m, 2h or 7d; GitHub waits at most 30 days), got ${show(value)}.`
+    )
   }
   return seconds
 }

@@ -97,7 +97,7 @@ export interface Allocation {
 
 /** The schedule's interval for a push this old (ms). */
 export function scheduledInterval(ageMs: number): number {
-  const step = SERVICE_SCHEDULE.find((s) => ageMs < s.untilMs) ?? SERVICE_SCHEDULE[SERVICE_SCHEDULE.length - 1]!
+  const step = SERVICE_SCHEDULE.find((s) => ageMs < s.untilMs) ?? SERVICE_SCHEDULE[SERVICE_SCHEDULE.length - 1]
   return step.everyMs
 }
 
@@ -112,7 +112,12 @@ export function allottedInterval(ageMs: number, floorMs: number, options: Alloca
   return Math.min(maxMs, Math.ceil(Math.max(minMs, scheduledInterval(Math.max(0, ageMs)), floorMs)))
 }
 
-export function allocatePolls(now: number, pushes: readonly OpenPush[], budget: BudgetView, options: AllocationOptions = {}): Allocation {
+export function allocatePolls(
+  now: number,
+  pushes: readonly OpenPush[],
+  budget: BudgetView,
+  options: AllocationOptions = {}
+): Allocation {
   const maxMs = options.maxIntervalMs ?? MAX_POLL_INTERVAL_MS
   const minMs = Math.min(options.minIntervalMs ?? 0, maxMs)
   const horizon = options.horizonMs ?? PACING_HORIZON_MS
@@ -130,11 +135,16 @@ export function allocatePolls(now: number, pushes: readonly OpenPush[], budget: 
       demandPerSecond: demand,
       plannedPerSecond: 0,
       floorMs: Number.POSITIVE_INFINITY,
-      polls: pushes.map((p) => ({ id: p.id, intervalMs: Math.max(maxMs, budget.resetAt - now), at: Math.max(now, budget.resetAt) }))
+      polls: pushes.map((p) => ({
+        id: p.id,
+        intervalMs: Math.max(maxMs, budget.resetAt - now),
+        at: Math.max(now, budget.resetAt)
+      }))
     }
   }
 
-  const rateAt = (floor: number): number => base.reduce((sum, ms) => sum + 1000 / Math.min(maxMs, Math.max(ms, floor)), 0)
+  const rateAt = (floor: number): number =>
+    base.reduce((sum, ms) => sum + 1000 / Math.min(maxMs, Math.max(ms, floor)), 0)
   let floorMs = 0
   let status: AllocationStatus = 'ok'
   if (demand > pace) {
@@ -154,7 +164,7 @@ export function allocatePolls(now: number, pushes: readonly OpenPush[], budget: 
     }
   }
   const polls = pushes.map((p, i) => {
-    const intervalMs = Math.min(maxMs, Math.max(base[i]!, floorMs))
+    const intervalMs = Math.min(maxMs, Math.max(base[i], floorMs))
     return { id: p.id, intervalMs, at: at(p, intervalMs) }
   })
   const planned = polls.reduce((sum, p) => sum + 1000 / p.intervalMs, 0)

@@ -47,9 +47,16 @@ export class Retention {
           total += n
           if (n < BATCH) break
         }
-        if (total > 0) this.log.info({ deleted: total, retentionDays: this.days }, `Deleted ${total} finished gate(s) closed more than ${this.days} days ago.`)
+        if (total > 0)
+          this.log.info(
+            { deleted: total, retentionDays: this.days },
+            `Deleted ${total} finished gate(s) closed more than ${this.days} days ago.`
+          )
       } catch (err) {
-        this.log.warn({ err: describeError(err), deleted: total }, 'Could not delete old finished gates; trying again at the next sweep.')
+        this.log.warn(
+          { err: describeError(err), deleted: total },
+          'Could not delete old finished gates; trying again at the next sweep.'
+        )
       } finally {
         this.running = undefined
       }

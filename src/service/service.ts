@@ -61,11 +61,13 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     if (password) redactor.add(decodeURIComponent(password))
     redactor.add(config.storage.url)
   }
-  const log = createLogger(config.logLevel, redactor, { instance: config.instanceId }, opts.logDestination as never)
+  const log = createLogger(config.logLevel, redactor, { instance: config.instanceId }, opts.logDestination)
 
   const db =
     config.storage.kind === 'postgres'
-      ? await openPostgres(config.storage.url, (err) => log.error({ err: describeError(err) }, 'PostgreSQL connection error.'))
+      ? await openPostgres(config.storage.url, (err) =>
+          log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
+        )
       : await openPglite(config.storage.dataDir)
   const stop = new AbortController()
   let worker: Worker | undefined
@@ -81,9 +83,15 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     if (taken > 0) log.info({ released: taken }, 'Released the leases of a previous run of this instance.')
     const loopDelay = new LoopDelay()
     // One rate budget per OneLogin account, shared by every instance on this database.
-    const budget = await new FleetBudget(db, { account: config.onelogin.baseUrl, share: config.onelogin.rateShare, clock }).init()
+    const budget = await new FleetBudget(db, {
+      account: config.onelogin.baseUrl,
+      share: config.onelogin.rateShare,
+      clock
+    }).init()
     const budgetLog = log.child({ component: 'budget' })
-    pacer = new PollPacer(budget, () => store.openPushes(), clock, budgetLog, { minIntervalMs: POLL_INTERVAL_SECONDS * 1000 })
+    pacer = new PollPacer(budget, () => store.openPushes(), clock, budgetLog, {
+      minIntervalMs: POLL_INTERVAL_SECONDS * 1000
+    })
     await pacer.start()
     const p = pacer
     const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
@@ -94,12 +102,23 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       mask: (secret) => redactor.add(secret),
       unmask: (secret) => redactor.remove(secret),
       signal: stop.signal,
-      transport: budgetedTransport(opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }), budget, {
-        clock,
-        onObserveError: (err) => budgetLog.warn({ err: describeError(err) }, "Could not record OneLogin's rate-limit figures.")
-      })
+      transport: budgetedTransport(
+        opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }),
+        budget,
+        {
+          clock,
+          onObserveError: (err) =>
+            budgetLog.warn({ err: describeError(err) }, "Could not record OneLogin's rate-limit figures.")
+        }
+      )
     })
-    worker = new Worker(store, config.instanceId, config.tuning, clock, log, { github, onelogin, clock, tuning: config.tuning, pacer })
+    worker = new Worker(store, config.instanceId, config.tuning, clock, log, {
+      github,
+      onelogin,
+      clock,
+      tuning: config.tuning,
+      pacer
+    })
     const w = worker
     server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]
@@ -109,8 +128,10 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           answer(res, 500, { error: 'internal error' })
         })
       }
-      if (path === WEBHOOK_PATH && req.method === 'POST') return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
-      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return done(health(res, db, store, w, p, loopDelay))
+      if (path === WEBHOOK_PATH && req.method === 'POST')
+        return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
+      if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
+        return done(health(res, db, store, w, p, loopDelay))
       answer(res, 404, { error: 'not found' })
     })
     const sockets = new Set<Socket>()
@@ -123,13 +144,28 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       server!.listen(config.port, config.host, () => resolve())
     })
     worker.start()
-    retention = new Retention(store, config.retentionDays, clock, log.child({ component: 'retention' }), config.tuning.retentionSweepMs)
+    retention = new Retention(
+      store,
+      config.retentionDays,
+      clock,
+      log.child({ component: 'retention' }),
+      config.tuning.retentionSweepMs
+    )
     retention.start()
     const r = retention
     const port = (server.address() as AddressInfo).port
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-    log.info({ port, url, webhook: `${url}${WEBHOOK_PATH}`, githubApi: config.github.apiUrl, onelogin: config.onelogin.baseUrl }, 'Listening.')
+    log.info(
+      {
+        port,
+        url,
+        webhook: `${url}${WEBHOOK_PATH}`,
+        githubApi: config.github.apiUrl,
+        onelogin: config.onelogin.baseUrl
+      },
+      'Listening.'
+    )
 
     let closing: Promise<void> | undefined
     const srv = server
@@ -209,7 +245,12 @@ class LoopDelay {
     this.histogram.enable()
     this.timer = setInterval(() => {
       const h = this.histogram
-      this.window = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, windowMs: LOOP_WINDOW_MS }
+      this.window = {
+        p50: h.percentile(50) / 1e6,
+        p99: h.percentile(99) / 1e6,
+        max: h.max / 1e6,
+        windowMs: LOOP_WINDOW_MS
+      }
       h.reset()
     }, LOOP_WINDOW_MS)
     this.timer.unref()

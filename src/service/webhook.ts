@@ -43,7 +43,10 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
     return answer(res, 413, { error: 'body too large or unreadable' })
   }
   if (!signature || !(await github.verify(raw, signature))) {
-    dlog.warn({ signed: !!signature }, 'Webhook refused: X-Hub-Signature-256 is missing or does not match the webhook secret.')
+    dlog.warn(
+      { signed: !!signature },
+      'Webhook refused: X-Hub-Signature-256 is missing or does not match the webhook secret.'
+    )
     return answer(res, 401, { error: 'signature does not match' })
   }
   if (!deliveryId || !event) {
@@ -70,7 +73,10 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
   }
   if (parsed.requestedAt !== undefined && deps.clock.now() - parsed.requestedAt > GITHUB_WAIT_MS) {
     // A redelivery of a request GitHub no longer waits for (its gate may be gone with the retention): no push.
-    dlog.warn({ requestedAt: new Date(parsed.requestedAt).toISOString() }, 'Webhook ignored: the deployment was requested more than 30 days ago; GitHub no longer waits for an answer.')
+    dlog.warn(
+      { requestedAt: new Date(parsed.requestedAt).toISOString() },
+      'Webhook ignored: the deployment was requested more than 30 days ago; GitHub no longer waits for an answer.'
+    )
     return answer(res, 202, { ignored: 'older than 30 days' })
   }
   const runId = runIdFrom(parsed.callbackUrl)
@@ -78,7 +84,7 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
     // The installation token goes to GITHUB_API_URL only: a callback elsewhere is refused, and nothing is stored or sent.
     dlog.error(
       { callbackHost: hostOf(parsed.callbackUrl), repo: `${parsed.owner}/${parsed.repo}` },
-      'Webhook refused: deployment_callback_url is not this repository\'s protection-rule URL on GITHUB_API_URL.'
+      "Webhook refused: deployment_callback_url is not this repository's protection-rule URL on GITHUB_API_URL."
     )
     return answer(res, 400, { error: 'deployment_callback_url does not match GITHUB_API_URL and the repository' })
   }
@@ -95,9 +101,21 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
       deployment: parsed.deployment,
       createdAt: deps.clock.now()
     })
-    const glog = dlog.child({ gateId: id, repo: `${parsed.owner}/${parsed.repo}`, runId, environment: parsed.environment })
+    const glog = dlog.child({
+      gateId: id,
+      repo: `${parsed.owner}/${parsed.repo}`,
+      runId,
+      environment: parsed.environment
+    })
     if (created) {
-      glog.info({ creator: parsed.deployment.creator ?? null, sender: parsed.deployment.sender ?? null, ref: parsed.deployment.ref ?? null }, 'Gate stored.')
+      glog.info(
+        {
+          creator: parsed.deployment.creator ?? null,
+          sender: parsed.deployment.sender ?? null,
+          ref: parsed.deployment.ref ?? null
+        },
+        'Gate stored.'
+      )
       deps.onGate()
       return answer(res, 202, { gate: id })
     }
@@ -141,8 +159,10 @@ function readRequest(p: unknown): ParsedRequest | string {
   const repo = repository ? str(repository.name) : undefined
   if (!environment || environment.length > 255) return 'environment is missing'
   if (!callbackUrl) return 'deployment_callback_url is missing'
-  if (typeof installationId !== 'number' || !Number.isSafeInteger(installationId) || installationId <= 0) return 'installation.id is missing'
-  if (!owner || !repo || !/^[A-Za-z0-9-]{1,39}$/.test(owner) || !/^[A-Za-z0-9._-]{1,100}$/.test(repo)) return 'repository.owner.login or repository.name is missing or malformed'
+  if (typeof installationId !== 'number' || !Number.isSafeInteger(installationId) || installationId <= 0)
+    return 'installation.id is missing'
+  if (!owner || !repo || !/^[A-Za-z0-9-]{1,39}$/.test(owner) || !/^[A-Za-z0-9._-]{1,100}$/.test(repo))
+    return 'repository.owner.login or repository.name is missing or malformed'
   const deployment = isObj(p.deployment) ? p.deployment : {}
   const deploymentId = typeof deployment.id === 'number' && Number.isSafeInteger(deployment.id) ? deployment.id : 0
   const creator = isObj(deployment.creator) ? str(deployment.creator.login) : undefined
@@ -165,7 +185,9 @@ function readRequest(p: unknown): ParsedRequest | string {
     repo,
     deploymentId,
     ...(Number.isFinite(requestedAt) ? { requestedAt } : {}),
-    deployment: Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as ParsedRequest['deployment']
+    deployment: Object.fromEntries(
+      Object.entries(fields).filter(([, v]) => v !== undefined)
+    ) as ParsedRequest['deployment']
   }
 }
 

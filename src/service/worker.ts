@@ -60,10 +60,13 @@ export class Worker {
     if (!this.running) return
     const slot = Math.ceil(at / WAKE_SLOT_MS) * WAKE_SLOT_MS
     if (this.dueTimers.has(slot)) return
-    const timer = setTimeout(() => {
-      this.dueTimers.delete(slot)
-      this.wake()
-    }, Math.max(0, slot - this.clock.now()))
+    const timer = setTimeout(
+      () => {
+        this.dueTimers.delete(slot)
+        this.wake()
+      },
+      Math.max(0, slot - this.clock.now())
+    )
     timer.unref()
     this.dueTimers.set(slot, timer)
   }
@@ -90,7 +93,9 @@ export class Worker {
       const free = this.tuning.concurrency - this.inflight.size
       if (free > 0) {
         try {
-          const claimed = await this.store.claimDue(this.owner, this.clock.now(), this.tuning.leaseMs, free, [...this.inflight.keys()])
+          const claimed = await this.store.claimDue(this.owner, this.clock.now(), this.tuning.leaseMs, free, [
+            ...this.inflight.keys()
+          ])
           for (const gate of claimed) {
             if (this.inflight.has(gate.id)) continue
             this.lost.delete(gate.id)
@@ -122,10 +127,17 @@ export class Worker {
   }
 
   private async work(gate: Gate): Promise<void> {
-    const log = this.log.child({ gateId: gate.id, deliveryId: gate.deliveryId, repo: `${gate.owner}/${gate.repo}`, runId: gate.runId, environment: gate.environment })
+    const log = this.log.child({
+      gateId: gate.id,
+      deliveryId: gate.deliveryId,
+      repo: `${gate.owner}/${gate.repo}`,
+      runId: gate.runId,
+      environment: gate.environment
+    })
     const checkpoint = async (g: Gate): Promise<void> => {
       g.updatedAt = this.clock.now()
-      if (this.lost.has(g.id) || !(await this.store.save(g, this.owner, { release: false }))) throw new LeaseLostError(g.id)
+      if (this.lost.has(g.id) || !(await this.store.save(g, this.owner, { release: false })))
+        throw new LeaseLostError(g.id)
     }
     const before = gate.phase
     try {
@@ -141,7 +153,8 @@ export class Worker {
       }
       // A fault of our own (a bug, the database): try again later.
       gate.failures += 1
-      gate.retryAt = this.clock.now() + Math.min(this.tuning.stepRetryMaxMs, this.tuning.stepRetryMs * 2 ** (gate.failures - 1))
+      gate.retryAt =
+        this.clock.now() + Math.min(this.tuning.stepRetryMaxMs, this.tuning.stepRetryMs * 2 ** (gate.failures - 1))
       gate.nextAt = gate.retryAt
       log.error({ err: describeError(err) }, 'Working the gate failed unexpectedly; it will be tried again.')
     }
@@ -151,7 +164,10 @@ export class Worker {
         return
       }
     } catch (err) {
-      log.error({ err: describeError(err) }, 'Could not save the gate; its lease will expire and it will be worked again.')
+      log.error(
+        { err: describeError(err) },
+        'Could not save the gate; its lease will expire and it will be worked again.'
+      )
       return
     }
     if (gate.phase !== 'done') this.wakeAt(gate.nextAt)

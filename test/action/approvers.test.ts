@@ -2,7 +2,16 @@ import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runAction } from '../helpers/action-run.js'
-import { ADA_DEVICES, API, PENDING, SUCCESS, devicesBody, statusBody, tokenBody, triggerBody } from '../helpers/onelogin-shapes.js'
+import {
+  ADA_DEVICES,
+  API,
+  PENDING,
+  SUCCESS,
+  devicesBody,
+  statusBody,
+  tokenBody,
+  triggerBody
+} from '../helpers/onelogin-shapes.js'
 
 const creds = { 'client-id': 'cid', 'client-secret': 'csecret-1', timeout: '120' }
 const users = {
@@ -16,40 +25,66 @@ const dev = (id: number) => `/api/1/users/${id}/otp_devices`
 function tenant(ids: number[]) {
   const scope = nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
   for (const id of ids) {
-    scope.get(dev(id)).reply(200, devicesBody([{ id: 5000 + id, auth_factor_name: 'OneLogin Protect', needs_trigger: true }]))
+    scope
+      .get(dev(id))
+      .reply(200, devicesBody([{ id: 5000 + id, auth_factor_name: 'OneLogin Protect', needs_trigger: true }]))
   }
   return scope
 }
 
 /** A push to `id` answered by `answers` in order, the last one repeated. */
 function push(id: number, answers: Array<[number, unknown]>) {
-  const scope = nock(API).post(`${dev(id)}/${5000 + id}/trigger`).reply(200, triggerBody(`st-${id}`, 5000 + id))
+  const scope = nock(API)
+    .post(`${dev(id)}/${5000 + id}/trigger`)
+    .reply(200, triggerBody(`st-${id}`, 5000 + id))
   let i = 0
   scope
     .post(`${dev(id)}/${5000 + id}/verify`, { state_token: `st-${id}` })
     .times(500)
-    .reply(() => answers[Math.min(i++, answers.length - 1)] as [number, unknown])
+    .reply(() => answers[Math.min(i++, answers.length - 1)])
   return scope
 }
 
 describe('several approvers', () => {
   it('passes when min-approvals of them accept, and lists who did', async () => {
     tenant([101, 102, 103])
-    push(101, [[401, PENDING], [401, PENDING], [200, SUCCESS]])
+    push(101, [
+      [401, PENDING],
+      [401, PENDING],
+      [200, SUCCESS]
+    ])
     push(102, [[401, PENDING]])
-    push(103, [[401, PENDING], [200, SUCCESS]])
-    const r = await runAction({ ...creds, approvers: '101\n102, 103', 'min-approvals': '2' }, { clock: new FakeClock() })
+    push(103, [
+      [401, PENDING],
+      [200, SUCCESS]
+    ])
+    const r = await runAction(
+      { ...creds, approvers: '101\n102, 103', 'min-approvals': '2' },
+      { clock: new FakeClock() }
+    )
     expect(r.status).toBe('approved')
-    expect(r.outputs).toMatchObject({ status: 'approved', approvers: '103,101', 'user-id': '101,102,103', 'denied-by': '' })
+    expect(r.outputs).toMatchObject({
+      status: 'approved',
+      approvers: '103,101',
+      'user-id': '101,102,103',
+      'denied-by': ''
+    })
     expect(r.stdout).toMatch(/^Accepted by OneLogin user 103 after .* \(1 of 2 approvals\)\.$/m)
-    expect(r.summary).toMatch(/<td>OneLogin user 102<\/td><td>[^<]*<\/td><td>no answer; not needed, enough approvers accepted<\/td>/)
-    expect(r.summary).toMatch(/<td>OneLogin user 101<\/td>.*<td>accepted<\/td><td>\d+ s after the first push, at 2026-11-29 12:00:\d\d UTC<\/td>/)
+    expect(r.summary).toMatch(
+      /<td>OneLogin user 102<\/td><td>[^<]*<\/td><td>no answer; not needed, enough approvers accepted<\/td>/
+    )
+    expect(r.summary).toMatch(
+      /<td>OneLogin user 101<\/td>.*<td>accepted<\/td><td>\d+ s after the first push, at 2026-11-29 12:00:\d\d UTC<\/td>/
+    )
   })
 
   it('fails as denied as soon as any approver denies', async () => {
     tenant([101, 102])
     push(101, [[401, PENDING]])
-    push(102, [[401, PENDING], [401, statusBody(401, 'Unauthorized', 'Authentication denied by user', true)]])
+    push(102, [
+      [401, PENDING],
+      [401, statusBody(401, 'Unauthorized', 'Authentication denied by user', true)]
+    ])
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1' }, { clock: new FakeClock() })
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': '102', approvers: '' })
@@ -72,7 +107,10 @@ describe('several approvers', () => {
       .reply(200, devicesBody([{ id: 5102, auth_factor_name: 'OneLogin Protect', needs_trigger: true }]))
     push(101, [[200, SUCCESS]])
     push(102, [[200, SUCCESS]])
-    const r = await runAction({ ...creds, approvers: 'ada@example.com, grace', 'min-approvals': '2' }, { clock: new FakeClock() })
+    const r = await runAction(
+      { ...creds, approvers: 'ada@example.com, grace', 'min-approvals': '2' },
+      { clock: new FakeClock() }
+    )
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
     expect(r.stdout).toMatch(/^Approver ada@example.com is OneLogin user 101\.$/m)
@@ -88,7 +126,9 @@ describe('several approvers', () => {
       .reply(200, [{ id: 1, email: 'someone@example.com', username: 'someone' }])
     const none = await runAction({ ...creds, approvers: 'nobody@example.com' }, { clock: new FakeClock() })
     expect(none.status).toBe('error')
-    expect(none.stdout).toMatch(/::error::No OneLogin user has the email nobody@example.com \(input 'approvers', entry "nobody@example.com"\)/)
+    expect(none.stdout).toMatch(
+      /::error::No OneLogin user has the email nobody@example.com \(input 'approvers', entry "nobody@example.com"\)/
+    )
 
     nock(API)
       .post('/auth/oauth2/v2/token')
@@ -98,9 +138,14 @@ describe('several approvers', () => {
       .reply(200, [users.grace])
       .get('/api/2/users')
       .query(true)
-      .reply(200, [{ id: 1, username: 'twin' }, { id: 2, username: 'TWIN' }])
+      .reply(200, [
+        { id: 1, username: 'twin' },
+        { id: 2, username: 'TWIN' }
+      ])
     const two = await runAction({ ...creds, approvers: 'grace, twin' }, { clock: new FakeClock() })
-    expect(two.stdout).toMatch(/::error::2 OneLogin users have the username twin .*name the approver by user ID instead/)
+    expect(two.stdout).toMatch(
+      /::error::2 OneLogin users have the username twin .*name the approver by user ID instead/
+    )
     expect(nock.pendingMocks()).toEqual([])
   })
 })
@@ -125,8 +170,12 @@ describe('self-approval', () => {
     expect(r.status).toBe('approved')
     expect(r.outputs['user-id']).toBe('102')
     expect(r.stdout).toMatch(/^No push to approver 101 @Octo-Cat: GitHub user octo-cat started this run/m)
-    expect(r.summary).toMatch(/OneLogin user 101, listed as 101 @Octo-Cat<\/td><td>—<\/td><td>not asked: GitHub user octo-cat started this run/)
-    expect(r.summary).toContain('<p>Run started by someone-else, re-run by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>')
+    expect(r.summary).toMatch(
+      /OneLogin user 101, listed as 101 @Octo-Cat<\/td><td>—<\/td><td>not asked: GitHub user octo-cat started this run/
+    )
+    expect(r.summary).toContain(
+      '<p>Run started by someone-else, re-run by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>'
+    )
   })
 
   it('falls back to GITHUB_ACTOR and fails before sending anything when too few are left', async () => {
@@ -135,7 +184,9 @@ describe('self-approval', () => {
       { clock: new FakeClock(), env: { GITHUB_ACTOR: 'OctoCat' } }
     )
     expect(r.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
+    expect(r.stdout).toMatch(
+      /::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/
+    )
     expect(nock.pendingMocks()).toEqual([])
   })
 
@@ -153,7 +204,10 @@ describe('self-approval', () => {
     tenant([101, 102])
     push(101, [[200, SUCCESS]])
     push(102, [[401, PENDING]])
-    const r = await runAction({ ...creds, approvers: '101\n102' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    const r = await runAction(
+      { ...creds, approvers: '101\n102' },
+      { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } }
+    )
     expect(r.status).toBe('approved')
     expect(r.stdout.match(/::warning::Cannot check that 101, 102 did not start this run/g)).toHaveLength(1)
   })
@@ -161,7 +215,10 @@ describe('self-approval', () => {
   it('warns once about a lone user-id without a login, and not when it has one', async () => {
     tenant([101])
     push(101, [[200, SUCCESS]])
-    const bare = await runAction({ ...creds, 'user-id': '101' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    const bare = await runAction(
+      { ...creds, 'user-id': '101' },
+      { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } }
+    )
     expect(bare.status).toBe('approved')
     expect(bare.stdout.match(/^::warning::.*$/gm)).toEqual([
       '::warning::Cannot check that 101 did not start this run: no @github-login is given. Write it as "101 @<github-login>".'
@@ -169,7 +226,10 @@ describe('self-approval', () => {
 
     tenant([101])
     push(101, [[200, SUCCESS]])
-    const named = await runAction({ ...creds, 'user-id': '101 @grace' }, { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } })
+    const named = await runAction(
+      { ...creds, 'user-id': '101 @grace' },
+      { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } }
+    )
     expect(named.status).toBe('approved')
     expect(named.stdout).not.toMatch(/::warning::/)
   })
@@ -203,7 +263,9 @@ describe('typed codes (otp)', () => {
     const r = await runAction({ ...creds, 'user-id': '35510511', otp: '000000' }, { clock: new FakeClock() })
     expect(r.status).toBe('denied')
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': '35510511' })
-    expect(r.stdout).toMatch(/::error::The code of OneLogin user 35510511 was refused: OneLogin says "Failed authentication with this factor"/)
+    expect(r.stdout).toMatch(
+      /::error::The code of OneLogin user 35510511 was refused: OneLogin says "Failed authentication with this factor"/
+    )
     expect(nock.pendingMocks()).toEqual([])
   })
 })

@@ -58,7 +58,12 @@ describe('the push gate, end to end through the action', () => {
     expect(r.summary).toContain('Approved')
     expect(r.summary).toContain('525509')
     expect(r.summary).toContain('https://github.com/acme/shop/actions/runs/4242')
-    for (const secret of [SECRET, 'tok-1234567890abcdef', 'state-token-abcdef', Buffer.from(`cid-123:${SECRET}`).toString('base64')]) {
+    for (const secret of [
+      SECRET,
+      'tok-1234567890abcdef',
+      'state-token-abcdef',
+      Buffer.from(`cid-123:${SECRET}`).toString('base64')
+    ]) {
       expect(r.stdout).toContain(`::add-mask::${secret}`)
     }
     expect(r.stdout).toContain('::group::Wait for the answer')
@@ -96,7 +101,9 @@ describe('the push gate, end to end through the action', () => {
     expect(r.status).toBe('denied')
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'device-id': '525509' })
-    expect(r.stdout).toMatch(/::error::Denied by OneLogin user 35510511: OneLogin says "Push was rejected on the device"/)
+    expect(r.stdout).toMatch(
+      /::error::Denied by OneLogin user 35510511: OneLogin says "Push was rejected on the device"/
+    )
     expect(r.summary).toContain('Denied')
   })
 
@@ -188,7 +195,9 @@ describe('the push gate, end to end through the action', () => {
     expect(clock.sleeps).toEqual([])
     expect(r.status).toBe('error')
     expect(r.outputs.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::OneLogin refused the API credential \(HTTP 401: Authentication Failure\).*'client-id'.*"Manage users"/)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin refused the API credential \(HTTP 401: Authentication Failure\).*'client-id'.*"Manage users"/
+    )
   })
 
   it('fails at once when the credential lacks the scope (403)', async () => {
@@ -200,7 +209,9 @@ describe('the push gate, end to end through the action', () => {
     const r = await runAction(inputs(), { clock })
     expect(r.status).toBe('error')
     expect(clock.sleeps).toEqual([])
-    expect(r.stdout).toMatch(/::error::OneLogin refused the call for lack of scope \(HTTP 403: Forbidden\)\. Use an API credential with the "Manage users" scope/)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin refused the call for lack of scope \(HTTP 403: Forbidden\)\. Use an API credential with the "Manage users" scope/
+    )
   })
 
   it('retries 5xx answers with backoff, then carries on', async () => {
@@ -210,11 +221,7 @@ describe('the push gate, end to end through the action', () => {
       .reply(502, 'Bad gateway')
       .post('/auth/oauth2/v2/token')
       .reply(503, statusBody(503, 'error', 'busy', true))
-    const scope = setup(failing)
-      .post(TRIGGER)
-      .reply(200, triggerBody('st'))
-      .post(VERIFY)
-      .reply(200, SUCCESS)
+    const scope = setup(failing).post(TRIGGER).reply(200, triggerBody('st')).post(VERIFY).reply(200, SUCCESS)
     const r = await runAction(inputs(), { clock })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
@@ -262,7 +269,9 @@ describe('the push gate, end to end through the action', () => {
     const r = await runAction(inputs(), { clock })
     expect(r.status).toBe('error')
     expect(r.outputs.approved).toBe('false')
-    expect(r.stdout).toMatch(/::error::Could not check the push to user 35510511 after 5 attempts: .*not JSON \(an HTML page/)
+    expect(r.stdout).toMatch(
+      /::error::Could not check the push to user 35510511 after 5 attempts: .*not JSON \(an HTML page/
+    )
   })
 
   it('never takes a JSON 200 without an explicit success as approval', async () => {
@@ -283,14 +292,19 @@ describe('the push gate, end to end through the action', () => {
       .post('/auth/oauth2/v2/token')
       .reply(200, tokenBody())
       .get(DEVICES)
-      .reply(200, devicesBody([
-        { id: 1, auth_factor_name: 'SMS', default: true, needs_trigger: true },
-        { id: 2, auth_factor_name: 'Google Authenticator' }
-      ]))
+      .reply(
+        200,
+        devicesBody([
+          { id: 1, auth_factor_name: 'SMS', default: true, needs_trigger: true },
+          { id: 2, auth_factor_name: 'Google Authenticator' }
+        ])
+      )
     const r = await runAction(inputs(), { clock })
     expect(r.status).toBe('error')
     expect(r.outputs['user-id']).toBe(USER)
-    expect(r.stdout).toMatch(/::error::User 35510511 has no OneLogin Protect device that takes a push\. Enrolled factors: SMS \(id 1, sends a code, default\); Google Authenticator \(id 2, typed code\)/)
+    expect(r.stdout).toMatch(
+      /::error::User 35510511 has no OneLogin Protect device that takes a push\. Enrolled factors: SMS \(id 1, sends a code, default\); Google Authenticator \(id 2, typed code\)/
+    )
   })
 
   it('prints OneLogin text on one line, so it cannot inject a workflow command', async () => {
@@ -312,7 +326,9 @@ describe('the push gate, end to end through the action', () => {
     expect(r.stdout).not.toMatch(/^::set-output/m)
     expect(r.stdout).not.toMatch(/^::error::fake/m)
     expect(r.stdout).not.toContain('\u001b')
-    expect(r.stdout).toContain('OneLogin Protect "Phone ::set-output name=approved::true ::add-mask::x [31m" (device 525509)')
+    expect(r.stdout).toContain(
+      'OneLogin Protect "Phone ::set-output name=approved::true ::add-mask::x [31m" (device 525509)'
+    )
     expect(r.stdout).toMatch(/OneLogin says "No ::error::fake way"/)
   })
 
@@ -322,7 +338,14 @@ describe('the push gate, end to end through the action', () => {
       .post('/auth/oauth2/v2/token')
       .reply(200, tokenBody())
       .get(DEVICES)
-      .reply(200, { ...SUCCESS, data: { otp_devices: [{ id: '../../users/1', auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true }] } })
+      .reply(200, {
+        ...SUCCESS,
+        data: {
+          otp_devices: [
+            { id: '../../users/1', auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true }
+          ]
+        }
+      })
     const r = await runAction(inputs(), { clock })
     expect(r.status).toBe('error')
     expect(r.stdout).toMatch(/has no OneLogin Protect device that takes a push\. Enrolled factors: none/)

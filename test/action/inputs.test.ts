@@ -40,18 +40,30 @@ describe('readSettings', () => {
 
   it('chooses api-url over subdomain over region', () => {
     expect(readSettings(...noMask({ ...base, region: 'EU' })).baseUrl).toBe('https://api.eu.onelogin.com')
-    expect(readSettings(...noMask({ ...base, region: 'eu', subdomain: 'Acme-Corp' })).baseUrl).toBe('https://acme-corp.onelogin.com')
+    expect(readSettings(...noMask({ ...base, region: 'eu', subdomain: 'Acme-Corp' })).baseUrl).toBe(
+      'https://acme-corp.onelogin.com'
+    )
     expect(
-      readSettings(...noMask({ ...base, region: 'eu', subdomain: 'acme', 'api-url': 'https://sso.acme.example/onelogin/' })).baseUrl
+      readSettings(
+        ...noMask({ ...base, region: 'eu', subdomain: 'acme', 'api-url': 'https://sso.acme.example/onelogin/' })
+      ).baseUrl
     ).toBe('https://sso.acme.example/onelogin')
   })
 
   it.each([
     ['client-id', { 'client-id': '' }, /Input 'client-id' is required/],
     ['client-secret', { 'client-secret': '' }, /Input 'client-secret' is required/],
-    ['client-id', { 'client-id': 'abc:def' }, /Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'/],
+    [
+      'client-id',
+      { 'client-id': 'abc:def' },
+      /Input 'client-id' must be the credential's client ID alone: no spaces, line breaks or ':'/
+    ],
     ['client-id', { 'client-id': 'abc def' }, /no spaces/],
-    ['user-id', { 'user-id': '' }, /Input 'user-id' is required: the approver's numeric OneLogin user ID \(or list approvers in 'approvers'\)/],
+    [
+      'user-id',
+      { 'user-id': '' },
+      /Input 'user-id' is required: the approver's numeric OneLogin user ID \(or list approvers in 'approvers'\)/
+    ],
     ['approvers', { approvers: 'ada@example.com' }, /Inputs 'user-id' and 'approvers' cannot both be set/],
     ['approvers', { 'user-id': '', approvers: 'ada@example.com\n@ada' }, /bad entry "@ada": a GitHub login alone/],
     ['approvers', { 'user-id': '', approvers: 'ada@example.com ada' }, /the GitHub login must look like @octocat/],
@@ -59,9 +71,17 @@ describe('readSettings', () => {
     ['approvers', { 'user-id': '', approvers: 'ada@*.com' }, /not an email address/],
     ['approvers', { 'user-id': '', approvers: 'ada @x y' }, /too many words/],
     ['approvers', { 'user-id': '', approvers: 'ada, ADA' }, /lists "ADA" twice/],
-    ['min-approvals', { 'user-id': '', approvers: 'ada, bob', 'min-approvals': '3' }, /Input 'min-approvals' is 3, but only 2 approvers are listed/],
+    [
+      'min-approvals',
+      { 'user-id': '', approvers: 'ada, bob', 'min-approvals': '3' },
+      /Input 'min-approvals' is 3, but only 2 approvers are listed/
+    ],
     ['min-approvals', { 'min-approvals': '0' }, /positive whole number/],
-    ['allow-self-approval', { 'allow-self-approval': 'yes' }, /Input 'allow-self-approval' must be true or false, got "yes"/],
+    [
+      'allow-self-approval',
+      { 'allow-self-approval': 'yes' },
+      /Input 'allow-self-approval' must be true or false, got "yes"/
+    ],
     ['api-version', { 'api-version': '3' }, /Input 'api-version' must be 1 or 2/],
     ['otp', { otp: '12 34' }, /Input 'otp' must be the one-time code alone/],
     ['otp', { 'user-id': '', approvers: 'ada, bob', otp: '123456' }, /name exactly one approver/],
@@ -77,7 +97,11 @@ describe('readSettings', () => {
     ['subdomain', { subdomain: 'acme:8443' }, /subdomain alone/],
     ['subdomain', { subdomain: 'acme%2ecom' }, /subdomain alone/],
     ['subdomain', { subdomain: '-acme' }, /subdomain alone/],
-    ['api-url', { 'api-url': 'http://api.us.onelogin.com' }, /plain http:\/\/ is accepted only for 127\.0\.0\.1, localhost or \[::1\]/],
+    [
+      'api-url',
+      { 'api-url': 'http://api.us.onelogin.com' },
+      /plain http:\/\/ is accepted only for 127\.0\.0\.1, localhost or \[::1\]/
+    ],
     ['api-url', { 'api-url': 'http://127.0.0.1.nip.io' }, /plain http/],
     ['api-url', { 'api-url': 'ftp://x.example' }, /scheme ftp: is not supported/],
     ['api-url', { 'api-url': 'not a url' }, /not a URL/],
@@ -89,7 +113,11 @@ describe('readSettings', () => {
     ['timeout', { timeout: '-5' }, /positive whole number/],
     ['timeout', { timeout: 'ten' }, /positive whole number/],
     ['timeout', { timeout: '86401' }, /at most 86400/],
-    ['poll-interval', { 'poll-interval': '0.5' }, /Input 'poll-interval' must be a number of seconds from 1 to the timeout/],
+    [
+      'poll-interval',
+      { 'poll-interval': '0.5' },
+      /Input 'poll-interval' must be a number of seconds from 1 to the timeout/
+    ],
     ['poll-interval', { 'poll-interval': '400' }, /from 1 to the timeout \(300\)/],
     ['poll-interval', { 'poll-interval': 'fast' }, /poll-interval/]
   ])('refuses a bad %s: %j', (input, values, message) => {
@@ -99,7 +127,17 @@ describe('readSettings', () => {
   })
 
   it('parses approvers: IDs, emails, usernames, logins, newlines and commas', () => {
-    const s = readSettings(...noMask({ ...base, 'user-id': '', approvers: '35510511 @Ada\n grace@example.com @grace-h, linus\n\n', 'min-approvals': '2', 'allow-self-approval': 'TRUE', 'api-version': '2', otp: '' }))
+    const s = readSettings(
+      ...noMask({
+        ...base,
+        'user-id': '',
+        approvers: '35510511 @Ada\n grace@example.com @grace-h, linus\n\n',
+        'min-approvals': '2',
+        'allow-self-approval': 'TRUE',
+        'api-version': '2',
+        otp: ''
+      })
+    )
     expect(s.approvers).toEqual([
       { entry: '35510511 @Ada', by: 'id', value: '35510511', login: 'Ada' },
       { entry: 'grace@example.com @grace-h', by: 'email', value: 'grace@example.com', login: 'grace-h' },
@@ -112,7 +150,9 @@ describe('readSettings', () => {
 
   it('masks the typed code at once, before other inputs are checked', () => {
     const masked: string[] = []
-    expect(() => readSettings(reader({ ...base, otp: '654321', timeout: 'x' }), (s) => masked.push(s))).toThrow(/timeout/)
+    expect(() => readSettings(reader({ ...base, otp: '654321', timeout: 'x' }), (s) => masked.push(s))).toThrow(
+      /timeout/
+    )
     expect(masked).toEqual(['secret-xyz', '654321'])
   })
 
@@ -145,7 +185,9 @@ describe('the action with bad inputs', () => {
     expect(r.exitCode).toBe(1)
     expect(r.status).toBe('error')
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-    expect(r.stdout).toMatch(/::error::Input 'timeout' must be a positive whole number of seconds, at most 86400, got "soon"\./)
+    expect(r.stdout).toMatch(
+      /::error::Input 'timeout' must be a positive whole number of seconds, at most 86400, got "soon"\./
+    )
     expect(r.stdout).toContain('::add-mask::secret-xyz')
   })
 })
@@ -153,26 +195,54 @@ describe('the action with bad inputs', () => {
 describe('action.yml', () => {
   const yml = readFileSync(new URL('../../action.yml', import.meta.url), 'utf8')
   it('declares node24, dist/index.js and branding', () => {
-    expect(yml).toMatch(/^runs:\n  using: node24\n  main: dist\/index\.js$/m)
-    expect(yml).toMatch(/^branding:\n  icon: \S+\n  color: \S+$/m)
+    expect(yml).toMatch(/^runs:\n {2}using: node24\n {2}main: dist\/index\.js$/m)
+    expect(yml).toMatch(/^branding:\n {2}icon: \S+\n {2}color: \S+$/m)
   })
 
   it('declares exactly the documented inputs and outputs', () => {
     const section = (name: string) => {
-      const body = yml.split(new RegExp(`^${name}:\\n`, 'm'))[1]!.split(/^\S/m)[0]!
-      return [...body.matchAll(/^  ([a-z-]+):$/gm)].map((m) => m[1])
+      const body = yml.split(new RegExp(`^${name}:\\n`, 'm'))[1].split(/^\S/m)[0]
+      return [...body.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1])
     }
     expect(section('inputs')).toEqual([
-      'client-id', 'client-secret', 'region', 'subdomain', 'api-url', 'user-id', 'device-id',
-      'approvers', 'min-approvals', 'allow-self-approval', 'otp', 'api-version', 'timeout', 'poll-interval'
+      'client-id',
+      'client-secret',
+      'region',
+      'subdomain',
+      'api-url',
+      'user-id',
+      'device-id',
+      'approvers',
+      'min-approvals',
+      'allow-self-approval',
+      'otp',
+      'api-version',
+      'timeout',
+      'poll-interval'
     ])
-    expect(section('outputs')).toEqual(['status', 'approved', 'user-id', 'device-id', 'wait-seconds', 'approvers', 'approver-names', 'denied-by'])
+    expect(section('outputs')).toEqual([
+      'status',
+      'approved',
+      'user-id',
+      'device-id',
+      'wait-seconds',
+      'approvers',
+      'approver-names',
+      'denied-by'
+    ])
   })
 
   it('has defaults that match what the code assumes when an input is empty', () => {
-    const defaults = Object.fromEntries([...yml.matchAll(/^  ([a-z-]+):\n(?:    .*\n)*?    default: '?([^'\n]*)'?$/gm)].map((m) => [m[1], m[2]]))
+    const defaults = Object.fromEntries(
+      [...yml.matchAll(/^ {2}([a-z-]+):\n(?: {4}.*\n)*? {4}default: '?([^'\n]*)'?$/gm)].map((m) => [m[1], m[2]])
+    )
     expect(defaults).toEqual({
-      region: 'us', 'min-approvals': '1', 'allow-self-approval': 'false', 'api-version': '1', timeout: '300', 'poll-interval': '1'
+      region: 'us',
+      'min-approvals': '1',
+      'allow-self-approval': 'false',
+      'api-version': '1',
+      timeout: '300',
+      'poll-interval': '1'
     })
     const implicit = readSettings(...noMask(base))
     const explicit = readSettings(...noMask({ ...base, ...defaults }))

@@ -12,7 +12,10 @@ const dist = join(__dirname, '..', '..', 'dist')
 describe('lazy undici', () => {
   it('constructs the real ProxyAgent and calls the real fetch, loading the bundled undici only then', async () => {
     const bundled = join(dist, 'undici', 'index.js')
-    const lazy = require(join(dist, 'lazy-undici.cjs')) as { ProxyAgent: new (o: unknown) => object; fetch: (u: string) => Promise<unknown> }
+    const lazy = require(join(dist, 'lazy-undici.cjs')) as {
+      ProxyAgent: new (o: unknown) => object
+      fetch: (u: string) => Promise<unknown>
+    }
     expect(require.cache[bundled]).toBeUndefined()
     const agent = new lazy.ProxyAgent({ uri: 'http://127.0.0.1:9' })
     expect(require.cache[bundled]).toBeDefined()
@@ -32,7 +35,10 @@ describe('lazy undici', () => {
       require(${JSON.stringify(join(dist, 'index.js'))})`
     let stderr = ''
     try {
-      execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      execFileSync(process.execPath, ['-e', script], {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
     } catch (err) {
       stderr = String((err as { stderr?: Buffer }).stderr ?? '')
     }

@@ -5,11 +5,29 @@ import { runAction } from '../helpers/action-run.js'
 import { API, tokenBody } from '../helpers/onelogin-shapes.js'
 
 const V2 = '/api/2/mfa/users/35510511'
-const inputs = { 'client-id': 'cid', 'client-secret': 'csecret-2', 'user-id': '35510511', 'api-version': '2', timeout: '120' }
+const inputs = {
+  'client-id': 'cid',
+  'client-secret': 'csecret-2',
+  'user-id': '35510511',
+  'api-version': '2',
+  timeout: '120'
+}
 const DEVICES_V2 = [
   { device_id: 'sms-1', user_display_name: 'Phone', type_display_name: 'SMS', auth_factor_name: 'SMS', default: true },
-  { device_id: 'prot-9', user_display_name: 'Pixel', type_display_name: 'OneLogin Protect', auth_factor_name: 'OneLogin', default: false },
-  { device_id: 'ga-2', user_display_name: 'GA', type_display_name: 'Google Authenticator', auth_factor_name: 'Google Authenticator', default: false }
+  {
+    device_id: 'prot-9',
+    user_display_name: 'Pixel',
+    type_display_name: 'OneLogin Protect',
+    auth_factor_name: 'OneLogin',
+    default: false
+  },
+  {
+    device_id: 'ga-2',
+    user_display_name: 'GA',
+    type_display_name: 'Google Authenticator',
+    auth_factor_name: 'Google Authenticator',
+    default: false
+  }
 ]
 
 function start(devices: object = DEVICES_V2) {
@@ -22,7 +40,7 @@ function statuses(list: Array<[number, unknown]>, id = 'ver-1') {
   nock(API)
     .get(`${V2}/verifications/${id}`)
     .times(500)
-    .reply(() => list[Math.min(polls.count++, list.length - 1)] as [number, unknown])
+    .reply(() => list[Math.min(polls.count++, list.length - 1)])
   return polls
 }
 

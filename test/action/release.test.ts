@@ -7,7 +7,12 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ROOT } from '../../sim/run-action.js'
 
-const IDENTITY = { GIT_AUTHOR_NAME: 'Release Test', GIT_AUTHOR_EMAIL: 'release@example.test', GIT_COMMITTER_NAME: 'Release Test', GIT_COMMITTER_EMAIL: 'release@example.test' }
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Release Test',
+  GIT_AUTHOR_EMAIL: 'release@example.test',
+  GIT_COMMITTER_NAME: 'Release Test',
+  GIT_COMMITTER_EMAIL: 'release@example.test'
+}
 const repos: string[] = []
 afterEach(() => {
   for (const r of repos.splice(0)) rmSync(r, { recursive: true, force: true })
@@ -19,11 +24,21 @@ mkdirSync('dist', { recursive: true })
 writeFileSync('dist/index.js', '// built\\n' + readFileSync('src/main.js', 'utf8'))
 `
 
-function repo(version = '1.2.3'): { dir: string; git: (...a: string[]) => string; write: (f: string, text: string) => void; commit: (m: string) => void } {
+function repo(version = '1.2.3'): {
+  dir: string
+  git: (...a: string[]) => string
+  write: (f: string, text: string) => void
+  commit: (m: string) => void
+} {
   const dir = mkdtempSync(join(tmpdir(), 'gate-release-'))
   repos.push(dir)
   const git = (...a: string[]): string =>
-    execFileSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...IDENTITY }, stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+    execFileSync('git', a, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, ...IDENTITY },
+      stdio: ['ignore', 'pipe', 'pipe']
+    }).trim()
   const write = (f: string, text: string): void => {
     mkdirSync(join(dir, f, '..'), { recursive: true })
     writeFileSync(join(dir, f), text)
@@ -44,7 +59,11 @@ function repo(version = '1.2.3'): { dir: string; git: (...a: string[]) => string
 }
 
 function release(dir: string, ...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [join(dir, 'scripts', 'release.mjs'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...IDENTITY } })
+  const r = spawnSync(process.execPath, [join(dir, 'scripts', 'release.mjs'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, ...IDENTITY }
+  })
   return { code: r.status, out: `${r.stdout}${r.stderr}` }
 }
 
@@ -69,7 +88,13 @@ describe('npm run release', () => {
     write('src/main.js', 'console.log("gate 1.2.4")\n')
     write('dist/index.js', '// built\nconsole.log("gate 1.2.4")\n')
     write('package.json', JSON.stringify({ name: 'gate', version: '1.2.4' }, null, 2) + '\n')
-    write('CHANGELOG.md', readFileSync(join(dir, 'CHANGELOG.md'), 'utf8').replace('## [1.2.3]', '## [1.2.4] - 2025-02-01\n\n### Fixed\n\n- A bug.\n\n## [1.2.3]'))
+    write(
+      'CHANGELOG.md',
+      readFileSync(join(dir, 'CHANGELOG.md'), 'utf8').replace(
+        '## [1.2.3]',
+        '## [1.2.4] - 2025-02-01\n\n### Fixed\n\n- A bug.\n\n## [1.2.3]'
+      )
+    )
     commit('1.2.4')
     const r = release(dir, '1.2.4')
     expect(r.code, r.out).toBe(0)

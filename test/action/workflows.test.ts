@@ -11,7 +11,9 @@ const workflows = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))
 
 describe('workflows', () => {
   it.each(workflows)('%s: every third-party action is pinned by commit SHA, with its version in a comment', (file) => {
-    const uses = [...readFileSync(join(dir, file), 'utf8').matchAll(/^\s*(?:-\s*)?uses:\s*(.+?)\s*$/gm)].map((m) => m[1]!)
+    const uses = [...readFileSync(join(dir, file), 'utf8').matchAll(/^\s*(?:-\s*)?uses:\s*(.+?)\s*$/gm)].map(
+      (m) => m[1]
+    )
     expect(uses.length).toBeGreaterThan(0)
     for (const u of uses) {
       if (u.startsWith('./')) continue
@@ -21,7 +23,9 @@ describe('workflows', () => {
 
   it('dependabot covers npm (the project and scripts/local-action) and github-actions', () => {
     const text = readFileSync(join(ROOT, '.github', 'dependabot.yml'), 'utf8')
-    const entries = [...text.matchAll(/package-ecosystem:\s*(\S+)\s*\n\s*directory:\s*(\S+)/g)].map((m) => `${m[1]} ${m[2]}`)
+    const entries = [...text.matchAll(/package-ecosystem:\s*(\S+)\s*\n\s*directory:\s*(\S+)/g)].map(
+      (m) => `${m[1]} ${m[2]}`
+    )
     expect(entries).toEqual(['npm /', 'npm /scripts/local-action', 'github-actions /'])
   })
 })

@@ -15,9 +15,15 @@ const stepped: Policy = { name: 'stepped', delay: (since) => (since < 3_000 ? 1_
 
 describe('pollTimes', () => {
   it('polls one step after the push, then one step after each answer', () => {
-    expect(pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 4_000 })).toEqual([1_000, 2_000, 3_000, 4_000])
-    expect(pollTimes(fixedEvery(1_000), { pollCostMs: 10, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 4_000 })).toEqual([1_000, 2_010, 3_020])
-    expect(pollTimes(stepped, { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 14_000 })).toEqual([1_000, 2_000, 3_000, 8_000, 13_000])
+    expect(
+      pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 4_000 })
+    ).toEqual([1_000, 2_000, 3_000, 4_000])
+    expect(
+      pollTimes(fixedEvery(1_000), { pollCostMs: 10, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 4_000 })
+    ).toEqual([1_000, 2_010, 3_020])
+    expect(pollTimes(stepped, { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY, horizonMs: 14_000 })).toEqual([
+      1_000, 2_000, 3_000, 8_000, 13_000
+    ])
   })
 
   it('makes one last poll at the deadline, a second or more after the one before, as the gate does', () => {
@@ -29,7 +35,9 @@ describe('pollTimes', () => {
   })
 
   it('needs an end', () => {
-    expect(() => pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY })).toThrow(RangeError)
+    expect(() => pollTimes(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: Number.POSITIVE_INFINITY })).toThrow(
+      RangeError
+    )
   })
 
   it('follows src/core/schedule.ts for the chosen schedule', () => {
@@ -55,9 +63,15 @@ describe('latencies', () => {
 
 describe('callsForUnansweredWait', () => {
   it('counts token, name lookup, devices and trigger, then every verify including the last at the deadline', () => {
-    expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(SETUP_CALLS + 1 + 60)
-    expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 599_000 })).toBe(SETUP_CALLS + 1 + 60)
-    expect(callsForUnansweredWait(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(SETUP_CALLS + 1 + 600)
+    expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(
+      SETUP_CALLS + 1 + 60
+    )
+    expect(callsForUnansweredWait(fixedEvery(10_000), { pollCostMs: 0, deadlineMs: 599_000 })).toBe(
+      SETUP_CALLS + 1 + 60
+    )
+    expect(callsForUnansweredWait(fixedEvery(1_000), { pollCostMs: 0, deadlineMs: 600_000 })).toBe(
+      SETUP_CALLS + 1 + 600
+    )
     expect(SETUP_CALLS).toBe(3)
   })
 

@@ -18,46 +18,98 @@ const V1 = `/api/1/users/${USER}/otp_devices`
 const V2 = `/api/2/mfa/users/${USER}`
 const base = { 'client-id': 'cid', 'client-secret': 'csecret-answers', 'user-id': USER, timeout: '120' }
 const v2 = { ...base, 'api-version': '2' }
-const PROTECT_V1 = { id: 525509, auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true, default: true, type_display_name: 'OneLogin Protect', user_display_name: 'Pixel' }
-const PROTECT_V2 = { device_id: 'prot-9', user_display_name: 'Pixel', type_display_name: 'OneLogin Protect', auth_factor_name: 'OneLogin', default: true }
+const PROTECT_V1 = {
+  id: 525509,
+  auth_factor_name: 'OneLogin Protect',
+  needs_trigger: true,
+  active: true,
+  default: true,
+  type_display_name: 'OneLogin Protect',
+  user_display_name: 'Pixel'
+}
+const PROTECT_V2 = {
+  device_id: 'prot-9',
+  user_display_name: 'Pixel',
+  type_display_name: 'OneLogin Protect',
+  auth_factor_name: 'OneLogin',
+  default: true
+}
 const token = () => nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
 const run = (inputs: Record<string, string>) => runAction(inputs, { clock: new FakeClock() })
-const res = (status: number, json: unknown, text = JSON.stringify(json)): ApiResponse => ({ status, json, text, message: apiMessage(json) }) as ApiResponse
+const res = (status: number, json: unknown, text = JSON.stringify(json)): ApiResponse => ({
+  status,
+  json,
+  text,
+  message: apiMessage(json)
+})
 
 describe('MFA v1 answers', () => {
-  const withDevices = (list: unknown[]) => token().get(V1).reply(200, { ...SUCCESS, data: { otp_devices: list } })
+  const withDevices = (list: unknown[]) =>
+    token()
+      .get(V1)
+      .reply(200, { ...SUCCESS, data: { otp_devices: list } })
 
   it('a device list refused with HTTP 400 is an error, even when it lists devices', async () => {
-    token().get(V1).reply(400, { ...statusBody(400, 'bad request', 'Device not found', true), data: { otp_devices: [PROTECT_V1] } })
+    token()
+      .get(V1)
+      .reply(400, { ...statusBody(400, 'bad request', 'Device not found', true), data: { otp_devices: [PROTECT_V1] } })
     const r = await run(base)
     expect(r.status).toBe('error')
     expect(r.stdout).toMatch(/::error::OneLogin has no user with ID 35510511: Device not found\./)
   })
 
   it('a 404 from the device list names the user', async () => {
-    token().get(V1).reply(404, statusBody(404, 'not found', 'Whatever', true))
+    token()
+      .get(V1)
+      .reply(404, statusBody(404, 'not found', 'Whatever', true))
     const r = await run(base)
     expect(r.stdout).toMatch(/::error::OneLogin has no user with ID 35510511: Whatever\./)
   })
 
   it('entries that are not objects are skipped', async () => {
-    withDevices([null, 'x', 7, PROTECT_V1]).post(`${V1}/525509/trigger`).reply(200, triggerBody('st-1')).post(`${V1}/525509/verify`).reply(200, SUCCESS)
+    withDevices([null, 'x', 7, PROTECT_V1])
+      .post(`${V1}/525509/trigger`)
+      .reply(200, triggerBody('st-1'))
+      .post(`${V1}/525509/verify`)
+      .reply(200, SUCCESS)
     expect((await run(base)).status).toBe('approved')
   })
 
   it('a trigger naming no such device says so', async () => {
-    withDevices([PROTECT_V1]).post(`${V1}/525509/trigger`).reply(400, statusBody(400, 'bad request', 'Device does not exist', true))
+    withDevices([PROTECT_V1])
+      .post(`${V1}/525509/trigger`)
+      .reply(400, statusBody(400, 'bad request', 'Device does not exist', true))
     const r = await run(base)
     expect(r.stdout).toMatch(/::error::OneLogin has no device 525509 for user 35510511: Device does not exist\./)
   })
 
   for (const [what, body, error] of [
     ['no data', SUCCESS, /OneLogin refused to send the push for user 35510511 \(HTTP 200/],
-    ['data that is not a list', { ...SUCCESS, data: { state_token: 'st-x' } }, /OneLogin refused to send the push for user 35510511 \(HTTP 200/],
-    ['a state token that is not text', { ...SUCCESS, data: [{ device_id: 525509, state_token: 12345 }] }, /OneLogin refused to send the push for user 35510511 \(HTTP 200/],
-    ['an entry that is not an object', { ...SUCCESS, data: ['st-x'] }, /OneLogin refused to send the push for user 35510511 \(HTTP 200/],
-    ['two state tokens', { ...SUCCESS, data: [{ state_token: 'st-a' }, { state_token: 'st-b' }] }, /with 2 state tokens instead of one; not taken as a push/],
-    ['another device', { ...SUCCESS, data: [{ device_id: 999, state_token: 'st-a' }] }, /for another device than 525509; not taken as a push/]
+    [
+      'data that is not a list',
+      { ...SUCCESS, data: { state_token: 'st-x' } },
+      /OneLogin refused to send the push for user 35510511 \(HTTP 200/
+    ],
+    [
+      'a state token that is not text',
+      { ...SUCCESS, data: [{ device_id: 525509, state_token: 12345 }] },
+      /OneLogin refused to send the push for user 35510511 \(HTTP 200/
+    ],
+    [
+      'an entry that is not an object',
+      { ...SUCCESS, data: ['st-x'] },
+      /OneLogin refused to send the push for user 35510511 \(HTTP 200/
+    ],
+    [
+      'two state tokens',
+      { ...SUCCESS, data: [{ state_token: 'st-a' }, { state_token: 'st-b' }] },
+      /with 2 state tokens instead of one; not taken as a push/
+    ],
+    [
+      'another device',
+      { ...SUCCESS, data: [{ device_id: 999, state_token: 'st-a' }] },
+      /for another device than 525509; not taken as a push/
+    ]
   ] as const) {
     it(`a trigger answered with ${what} is not a push`, async () => {
       withDevices([PROTECT_V1]).post(`${V1}/525509/trigger`).reply(200, body)
@@ -73,7 +125,11 @@ describe('MFA v1 answers', () => {
     const code = { id: 525510, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true }
     const answers: Array<[number, object, string]> = [
       [401, PENDING, 'Authentication pending on OL Protect'],
-      [400, statusBody(400, 'bad request', 'State token is invalid or expired', true), 'State token is invalid or expired'],
+      [
+        400,
+        statusBody(400, 'bad request', 'State token is invalid or expired', true),
+        'State token is invalid or expired'
+      ],
       [400, {}, 'HTTP 400']
     ]
     for (const [status, body, said] of answers) {
@@ -86,10 +142,18 @@ describe('MFA v1 answers', () => {
 
   it('classifyVerify: "pending" anywhere in the body means wait; success needs type and code too', () => {
     const far = Number.POSITIVE_INFINITY
-    expect(classifyVerify(res(200, { ...SUCCESS, data: { note: 'still pending' } }), far, 0)).toEqual({ kind: 'pending' })
-    expect(() => classifyVerify(res(200, statusBody(200, 'weird', 'Success', false)), far, 0)).toThrow(/not taken as approval/)
-    expect(() => classifyVerify(res(200, statusBody(201, 'success', 'Success', false)), far, 0)).toThrow(/not taken as approval/)
-    expect(() => classifyVerify(res(200, null), far, 0)).toThrow(/OneLogin answered HTTP 200 without a clear success \(HTTP 200\); not taken as approval/)
+    expect(classifyVerify(res(200, { ...SUCCESS, data: { note: 'still pending' } }), far, 0)).toEqual({
+      kind: 'pending'
+    })
+    expect(() => classifyVerify(res(200, statusBody(200, 'weird', 'Success', false)), far, 0)).toThrow(
+      /not taken as approval/
+    )
+    expect(() => classifyVerify(res(200, statusBody(201, 'success', 'Success', false)), far, 0)).toThrow(
+      /not taken as approval/
+    )
+    expect(() => classifyVerify(res(200, null), far, 0)).toThrow(
+      /OneLogin answered HTTP 200 without a clear success \(HTTP 200\); not taken as approval/
+    )
     expect(() => classifyVerify(res(200, { status: 'ok' }), far, 0)).toThrow(/not taken as approval/)
   })
 })
@@ -110,21 +174,31 @@ describe('MFA v2 answers', () => {
 
   it('a 404 that speaks of the device, from POST verifications, names the device', async () => {
     withDevices([PROTECT_V2]).post(`${V2}/verifications`).reply(404, { message: 'Device not found' })
-    expect((await run(v2)).stdout).toMatch(/::error::OneLogin has no device prot-9 for user 35510511 \(Device not found\)\./)
+    expect((await run(v2)).stdout).toMatch(
+      /::error::OneLogin has no device prot-9 for user 35510511 \(Device not found\)\./
+    )
   })
 
   it('a 400 from the device list is a refusal, even with a device in it', async () => {
     token().get(`${V2}/devices`).reply(400, [PROTECT_V2])
-    expect((await run(v2)).stdout).toMatch(/::error::OneLogin refused to list the devices for user 35510511 \(HTTP 400\)/)
+    expect((await run(v2)).stdout).toMatch(
+      /::error::OneLogin refused to list the devices for user 35510511 \(HTTP 400\)/
+    )
   })
 
   it('entries that are not objects, or whose id could alter a path, are skipped', async () => {
     withDevices([null as unknown as object, { ...PROTECT_V2, device_id: '../1' }])
-    expect((await run(v2)).stdout).toMatch(/has no OneLogin Protect device that takes a push\. Enrolled factors: none\./)
+    expect((await run(v2)).stdout).toMatch(
+      /has no OneLogin Protect device that takes a push\. Enrolled factors: none\./
+    )
   })
 
   it('the push lives 120 s: the log says so', async () => {
-    withDevices([PROTECT_V2]).post(`${V2}/verifications`).reply(201, [{ id: 77 }]).get(`${V2}/verifications/77`).reply(200, [{ id: 77, status: 'accepted' }])
+    withDevices([PROTECT_V2])
+      .post(`${V2}/verifications`)
+      .reply(201, [{ id: 77 }])
+      .get(`${V2}/verifications/77`)
+      .reply(200, [{ id: 77, status: 'accepted' }])
     const r = await run(v2)
     expect(r.status).toBe('approved')
     expect(r.stdout).toContain('on device prot-9; it expires in 120 s.')
@@ -140,7 +214,10 @@ describe('MFA v2 answers', () => {
   ] as const) {
     it(`a verification created with ${what} is not a push`, async () => {
       withDevices([PROTECT_V2]).post(`${V2}/verifications`).reply(201, body)
-      const polled = nock(API).get(/verifications\/.+/).times(10).reply(200, { id: 'ver-1', status: 'accepted' })
+      const polled = nock(API)
+        .get(/verifications\/.+/)
+        .times(10)
+        .reply(200, { id: 'ver-1', status: 'accepted' })
       const r = await run(v2)
       expect(r.status).toBe('error')
       expect(polled.isDone()).toBe(false)
@@ -151,13 +228,29 @@ describe('MFA v2 answers', () => {
   for (const [what, status, body, outcome, said] of [
     ['an HTTP 400', 400, { message: 'Bad' }, 'denied', /OneLogin says "Bad"/],
     ['an HTTP 400 without a message', 400, {}, 'denied', /OneLogin says "HTTP 400"/],
-    ['"rejected" without a message', 200, { id: 'ver-1', status: 'rejected' }, 'denied', /OneLogin says "rejected on the device"/],
+    [
+      '"rejected" without a message',
+      200,
+      { id: 'ver-1', status: 'rejected' },
+      'denied',
+      /OneLogin says "rejected on the device"/
+    ],
     ['no single verification', 200, [], 'error', /with no single verification; not taken as approval/],
     ['no id', 200, { status: 'accepted' }, 'error', /without naming the verification; not taken as approval/],
-    ['a status that is not text', 200, { id: 'ver-1', status: 1 }, 'error', /unknown verification status \(none\); not taken as approval/]
+    [
+      'a status that is not text',
+      200,
+      { id: 'ver-1', status: 1 },
+      'error',
+      /unknown verification status \(none\); not taken as approval/
+    ]
   ] as const) {
     it(`a poll answered with ${what} is ${outcome === 'denied' ? 'a denial' : 'an error'}`, async () => {
-      withDevices([PROTECT_V2]).post(`${V2}/verifications`).reply(201, { id: 'ver-1' }).get(`${V2}/verifications/ver-1`).reply(status, body)
+      withDevices([PROTECT_V2])
+        .post(`${V2}/verifications`)
+        .reply(201, { id: 'ver-1' })
+        .get(`${V2}/verifications/ver-1`)
+        .reply(status, body)
       const r = await run(v2)
       expect(r.status).toBe(outcome)
       expect(r.stdout).toMatch(said)
@@ -165,7 +258,11 @@ describe('MFA v2 answers', () => {
   }
 
   it('a typed code refused with HTTP 400 and no message names the status', async () => {
-    withDevices([PROTECT_V2]).post(`${V2}/verifications`).reply(201, { id: 'ver-c' }).put(`${V2}/verifications/ver-c`).reply(400, { id: 'ver-c', status: 'accepted' })
+    withDevices([PROTECT_V2])
+      .post(`${V2}/verifications`)
+      .reply(201, { id: 'ver-c' })
+      .put(`${V2}/verifications/ver-c`)
+      .reply(400, { id: 'ver-c', status: 'accepted' })
     const r = await run({ ...v2, otp: '246810' })
     expect(r.status).toBe('denied')
     expect(r.stdout).toContain('was refused: OneLogin says "HTTP 400".')
@@ -191,7 +288,8 @@ describe('MFA v2 answers', () => {
 
 describe('the poll schedule and the rate limit', () => {
   const now = 1_000_000
-  const at = (sincePushMs: number, rate?: Record<string, number>, minIntervalMs = 1_000) => nextPollDelay({ sincePushMs, minIntervalMs, now, ...(rate ? { rate } : {}) })
+  const at = (sincePushMs: number, rate?: Record<string, number>, minIntervalMs = 1_000) =>
+    nextPollDelay({ sincePushMs, minIntervalMs, now, ...(rate ? { rate } : {}) })
 
   it('ignores rate figures it cannot use', () => {
     expect(at(0, { limit: 0, remaining: 0, resetAt: now + 60_000 })).toEqual({ delayMs: 1_000, reason: 'schedule' })
@@ -201,7 +299,10 @@ describe('the poll schedule and the rate limit', () => {
   })
 
   it('slows down under 10% left, not at 10%', () => {
-    expect(at(0, { limit: 5000, remaining: 500, resetAt: now + 60_000 })).toEqual({ delayMs: 1_000, reason: 'schedule' })
+    expect(at(0, { limit: 5000, remaining: 500, resetAt: now + 60_000 })).toEqual({
+      delayMs: 1_000,
+      reason: 'schedule'
+    })
     expect(at(0, { limit: 5000, remaining: 499 })).toEqual({ delayMs: 15_000, reason: 'rate-limit-low' })
   })
 
@@ -214,7 +315,9 @@ describe('the poll schedule and the rate limit', () => {
   })
 
   it('a spent rate limit whose reset falls on the deadline still gets its poll', () => {
-    expect(planNextPoll(0, { delayMs: 60_000, reason: 'rate-limit-spent' }, { deadline: 60_000, pollIntervalSeconds: 1 })).toBe(60_000)
+    expect(
+      planNextPoll(0, { delayMs: 60_000, reason: 'rate-limit-spent' }, { deadline: 60_000, pollIntervalSeconds: 1 })
+    ).toBe(60_000)
   })
 })
 
@@ -231,7 +334,11 @@ describe('self-approval', () => {
   })
 
   it('checks nobody when self-approval is allowed', () => {
-    expect(checkSelfApproval([ada, linus], 2, true, ['ada'])).toEqual({ eligible: [ada, linus], excluded: [], unchecked: [] })
+    expect(checkSelfApproval([ada, linus], 2, true, ['ada'])).toEqual({
+      eligible: [ada, linus],
+      excluded: [],
+      unchecked: []
+    })
   })
 
   it('says who started the run and what is left, in words that fit the numbers', () => {

@@ -32,7 +32,9 @@ describe('choosePushDevice', () => {
 
   it('skips a Protect device that was never activated, and says so', () => {
     const inactive = dev('5', 'OneLogin Protect', { needsTrigger: true, active: false })
-    expect(() => choosePushDevice([inactive, sms], '7')).toThrow(/no activated OneLogin Protect device.*never been used successfully/)
+    expect(() => choosePushDevice([inactive, sms], '7')).toThrow(
+      /no activated OneLogin Protect device.*never been used successfully/
+    )
   })
 
   it('names the factors the user has when none takes a push', () => {
@@ -47,7 +49,9 @@ describe('choosePushDevice', () => {
   })
 
   it('refuses a device-id that is not enrolled, or cannot take a push', () => {
-    expect(() => choosePushDevice([protectPush], '7', '99')).toThrow(/Device 99 \(input 'device-id'\) is not enrolled for user 7/)
+    expect(() => choosePushDevice([protectPush], '7', '99')).toThrow(
+      /Device 99 \(input 'device-id'\) is not enrolled for user 7/
+    )
     expect(() => choosePushDevice([protectCode, protectPush], '7', '1')).toThrow(/cannot take a push.*Use device-id 2/)
     expect(() => choosePushDevice([sms], '7', '3')).toThrow(/cannot take a push: SMS/)
   })

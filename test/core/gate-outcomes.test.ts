@@ -18,12 +18,20 @@ const ADA = 'Ada Lovelace <ada@example.com> (OneLogin user 101)'
 
 /** OneLogin's answer to GET /api/1/users/{id}: the user wrapped in `data`. */
 function named(id: number, firstname: string, lastname: string, email: string) {
-  return nock(API).get(`/api/1/users/${id}`).reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: [{ id, firstname, lastname, email }] })
+  return nock(API)
+    .get(`/api/1/users/${id}`)
+    .reply(200, {
+      status: { error: false, code: 200, type: 'success', message: 'Success' },
+      data: [{ id, firstname, lastname, email }]
+    })
 }
 
 /** GET /api/2/users?email=...: one exact match. */
 function byEmail(email: string, user: Record<string, unknown>) {
-  return nock(API).get('/api/2/users').query((q) => q.email === email).reply(200, [user])
+  return nock(API)
+    .get('/api/2/users')
+    .query((q) => q.email === email)
+    .reply(200, [user])
 }
 
 /** The lines of a run's log, without workflow-command prefixes. */
@@ -101,12 +109,21 @@ describe('one approver: the log from the push to the answer', () => {
 describe('several approvers', () => {
   it('counts the approvals and names them in the order they came', async () => {
     const clock = new FakeClock()
-    byEmail('ada@example.com', { id: 101, email: 'ada@example.com', username: 'ada', firstname: 'Ada', lastname: 'Lovelace' })
+    byEmail('ada@example.com', {
+      id: 101,
+      email: 'ada@example.com',
+      username: 'ada',
+      firstname: 'Ada',
+      lastname: 'Lovelace'
+    })
     tenant([101, 102, 103])
     phone(clock, 101, (elapsed) => (elapsed >= 5_000 ? [200, SUCCESS] : [401, PENDING]))
     const grace = phone(clock, 102, () => [401, PENDING])
     phone(clock, 103, (elapsed) => (elapsed >= 2_000 ? [200, SUCCESS] : [401, PENDING]))
-    const r = await runAction({ ...creds, approvers: 'ada@example.com\n102\n103', 'min-approvals': '2', timeout: '120' }, { clock })
+    const r = await runAction(
+      { ...creds, approvers: 'ada@example.com\n102\n103', 'min-approvals': '2', timeout: '120' },
+      { clock }
+    )
     expect(r.status).toBe('approved')
     const log = lines(r.stdout)
     expect(log).toContain('::group::Find the approvers')
@@ -120,7 +137,11 @@ describe('several approvers', () => {
     expect(log).toContain(
       '::warning::Cannot check that ada@example.com, 102, 103 did not start this run: no @github-login is given. Write each approver as "<user> @<github-login>".'
     )
-    expect(r.outputs).toMatchObject({ approvers: '103,101', 'approver-names': `OneLogin user 103, ${ADA}`, 'user-id': '101,102,103' })
+    expect(r.outputs).toMatchObject({
+      approvers: '103,101',
+      'approver-names': `OneLogin user 103, ${ADA}`,
+      'user-id': '101,102,103'
+    })
     // Grace's push was checked once more, a second after her last poll, before the approval was published.
     expect(grace.polls.at(-1)! - grace.polls.at(-2)!).toBe(1_000)
   })
@@ -135,8 +156,10 @@ describe('several approvers', () => {
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': '102' })
     expect(r.stdout).toMatch(/::error::Denied by OneLogin user 102: OneLogin says "Authentication denied by user"\./)
     expect(lines(r.stdout)).toContain('Waiting up to 2m00s for 1 of 2 approvers to accept the push on their phone.')
-    expect(lines(r.stdout)).toContain('Denied by OneLogin user 102 after 2 s: OneLogin says "Authentication denied by user".')
-    expect(grace.polls.map((t) => t - grace.polls[0]!)).toEqual([0, 1_000])
+    expect(lines(r.stdout)).toContain(
+      'Denied by OneLogin user 102 after 2 s: OneLogin says "Authentication denied by user".'
+    )
+    expect(grace.polls.map((t) => t - grace.polls[0])).toEqual([0, 1_000])
   })
 
   it('re-checks the open pushes oldest poll first, each a second after its last poll, and counts a late accept', async () => {
@@ -146,7 +169,9 @@ describe('several approvers', () => {
     // The pushes go out at 0 s, 0.4 s and 0.8 s; Ada accepts at her first poll, at 1 s, before the others are due.
     const ada = phone(clock, 101, () => [200, SUCCESS])
     const grace = phone(clock, 102, () => [401, PENDING], { triggerMs: 400 })
-    const linus = phone(clock, 103, (elapsed) => (elapsed >= 1_800 ? [200, SUCCESS] : [401, PENDING]), { triggerMs: 400 })
+    const linus = phone(clock, 103, (elapsed) => (elapsed >= 1_800 ? [200, SUCCESS] : [401, PENDING]), {
+      triggerMs: 400
+    })
     const r = await runAction({ ...creds, approvers: '101, 102, 103', 'min-approvals': '1', timeout: '120' }, { clock })
     expect(r.status).toBe('approved')
     expect([ada, grace, linus].map((p) => p.pushes.map((t) => t - start))).toEqual([[0], [400], [800]])
@@ -163,7 +188,9 @@ describe('several approvers', () => {
     tenant([101, 102])
     // Grace's push goes out half a second after Ada's, so her last poll falls at 20.5 s, after the 20 s deadline.
     phone(clock, 101, () => [401, PENDING])
-    const grace = phone(clock, 102, (elapsed) => (elapsed >= 20_000 ? [200, SUCCESS] : [401, PENDING]), { triggerMs: 500 })
+    const grace = phone(clock, 102, (elapsed) => (elapsed >= 20_000 ? [200, SUCCESS] : [401, PENDING]), {
+      triggerMs: 500
+    })
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1', timeout: '20' }, { clock })
     expect(r.status).toBe('approved')
     expect(grace.polls.at(-1)! - start).toBe(20_500)
@@ -175,17 +202,24 @@ describe('several approvers', () => {
     nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
     byEmail('ada@example.com', { id: 101, email: 'ada@example.com', username: 'ada' })
     const devices = nock(API).get(dev(101)).times(2).reply(200, {})
-    const r = await runAction({ ...creds, approvers: '101, ada@example.com', 'min-approvals': '1', timeout: '120' }, { clock })
+    const r = await runAction(
+      { ...creds, approvers: '101, ada@example.com', 'min-approvals': '1', timeout: '120' },
+      { clock }
+    )
     expect(r.status).toBe('error')
     expect(devices.isDone()).toBe(false)
-    expect(r.stdout).toMatch(/::error::The input 'approvers' names OneLogin user 101 twice: "101" and "ada@example\.com"\. List each person once\./)
+    expect(r.stdout).toMatch(
+      /::error::The input 'approvers' names OneLogin user 101 twice: "101" and "ada@example\.com"\. List each person once\./
+    )
   })
 
   it('a push OneLogin did not confirm is not counted, and the summary says so', async () => {
     const clock = new FakeClock()
     tenant([101, 102])
     phone(clock, 101, () => [401, PENDING])
-    nock(API).post(`${dev(102)}/5102/trigger`).reply(400, statusBody(400, 'bad request', 'Nope', true))
+    nock(API)
+      .post(`${dev(102)}/5102/trigger`)
+      .reply(400, statusBody(400, 'bad request', 'Nope', true))
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1', timeout: '120' }, { clock })
     expect(r.status).toBe('error')
     expect(r.summary).toContain('no push confirmed: the gate stopped while sending it')
@@ -195,7 +229,10 @@ describe('several approvers', () => {
   it('reports the user IDs known when the gate fails before any lookup', async () => {
     const clock = new FakeClock()
     nock(API).post('/auth/oauth2/v2/token').reply(401, AUTH_FAILURE)
-    const r = await runAction({ ...creds, approvers: 'ada@example.com, 102', 'min-approvals': '1', timeout: '120' }, { clock })
+    const r = await runAction(
+      { ...creds, approvers: 'ada@example.com, 102', 'min-approvals': '1', timeout: '120' },
+      { clock }
+    )
     expect(r.status).toBe('error')
     expect(r.outputs['user-id']).toBe('102')
     expect(r.outputs['wait-seconds']).toBe('')
@@ -206,11 +243,22 @@ describe('times and answers in the summary and outputs', () => {
   it('counts an answer from the first push, not from the start of the run', async () => {
     const clock = new FakeClock()
     // OneLogin takes 5 s to hand out the access token; Ada accepts 3 s after her push.
-    nock(API).post('/auth/oauth2/v2/token').reply(() => {
-      clock.advance(5_000)
-      return [200, tokenBody()]
-    })
-    nock(API).get(dev(101)).reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5101, auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true, default: true }] } })
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(() => {
+        clock.advance(5_000)
+        return [200, tokenBody()]
+      })
+    nock(API)
+      .get(dev(101))
+      .reply(200, {
+        status: { error: false, code: 200, type: 'success', message: 'Success' },
+        data: {
+          otp_devices: [
+            { id: 5101, auth_factor_name: 'OneLogin Protect', needs_trigger: true, active: true, default: true }
+          ]
+        }
+      })
     phone(clock, 101, (elapsed) => (elapsed >= 8_000 ? [200, SUCCESS] : [401, PENDING]))
     const r = await runAction({ ...creds, 'user-id': '101', timeout: '300' }, { clock })
     expect(r.status).toBe('approved')
@@ -219,9 +267,22 @@ describe('times and answers in the summary and outputs', () => {
   })
 
   it('a typed code: accepted lists the approver, refused does not, and OneLogin never echoes the code', async () => {
-    const code = { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }] } }
+    const code = {
+      status: { error: false, code: 200, type: 'success', message: 'Success' },
+      data: {
+        otp_devices: [
+          { id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }
+        ]
+      }
+    }
     const clock = new FakeClock()
-    nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody()).get(dev(101)).reply(200, code).post(`${dev(101)}/5201/verify`).reply(200, SUCCESS)
+    nock(API)
+      .post('/auth/oauth2/v2/token')
+      .reply(200, tokenBody())
+      .get(dev(101))
+      .reply(200, code)
+      .post(`${dev(101)}/5201/verify`)
+      .reply(200, SUCCESS)
     const ok = await runAction({ ...creds, 'user-id': '101', otp: '246810', timeout: '120' }, { clock })
     expect(ok.status).toBe('approved')
     expect(ok.outputs.approvers).toBe('101')
@@ -233,7 +294,10 @@ describe('times and answers in the summary and outputs', () => {
       .reply(200, code)
       .post(`${dev(101)}/5201/verify`)
       .reply(401, statusBody(401, 'Unauthorized', 'Code 135790 is wrong', true))
-    const refused = await runAction({ ...creds, 'user-id': '101', otp: '135790', timeout: '120' }, { clock: new FakeClock() })
+    const refused = await runAction(
+      { ...creds, 'user-id': '101', otp: '135790', timeout: '120' },
+      { clock: new FakeClock() }
+    )
     expect(refused.status).toBe('denied')
     expect(refused.outputs.approvers).toBe('')
     expect(refused.stdout).toContain('was refused: OneLogin says "Code *** is wrong".')
@@ -242,11 +306,15 @@ describe('times and answers in the summary and outputs', () => {
   it('says in the debug log why an approver has no name', async () => {
     const clock = new FakeClock()
     tenant([101])
-    nock(API).get('/api/1/users/101').reply(404, statusBody(404, 'not found', 'User not found', true))
+    nock(API)
+      .get('/api/1/users/101')
+      .reply(404, statusBody(404, 'not found', 'User not found', true))
     phone(clock, 101, () => [200, SUCCESS])
     const r = await runAction({ ...creds, 'user-id': '101', timeout: '120' }, { clock })
     expect(r.status).toBe('approved')
-    expect(r.stdout).toContain('::debug::No name for OneLogin user 101 (HTTP 404: User not found); going on with the ID.')
+    expect(r.stdout).toContain(
+      '::debug::No name for OneLogin user 101 (HTTP 404: User not found); going on with the ID.'
+    )
   })
 })
 
@@ -260,21 +328,48 @@ describe('the gate core, as a front end calls it', () => {
     wrap: (mfa: MfaV1) => MfaApi = (m) => m
   ) {
     const out: string[] = []
-    const log = { info: (m: string) => (onInfo(m), out.push(m)), warning: (m: string) => out.push(`warning: ${m}`), debug: () => {}, group: <T>(_: string, fn: () => Promise<T>) => fn() }
+    const log = {
+      info: (m: string) => (onInfo(m), out.push(m)),
+      warning: (m: string) => out.push(`warning: ${m}`),
+      debug: () => {},
+      group: <T>(_: string, fn: () => Promise<T>) => fn()
+    }
     const deadline = clock.now() + 120_000
-    const client = new OneLoginClient(API, 'cid', 'csecret-core', { transport: createHttpTransport(), clock, log, mask: () => {}, ...(signal ? { signal } : {}) }, deadline + 3_000)
-    const result = await runPushGate({ ...opts, deadline, pollIntervalSeconds: 1 }, { client, mfa: wrap(new MfaV1(client, clock)), clock, log, ...(signal ? { signal } : {}) })
+    const client = new OneLoginClient(
+      API,
+      'cid',
+      'csecret-core',
+      { transport: createHttpTransport(), clock, log, mask: () => {}, ...(signal ? { signal } : {}) },
+      deadline + 3_000
+    )
+    const result = await runPushGate(
+      { ...opts, deadline, pollIntervalSeconds: 1 },
+      { client, mfa: wrap(new MfaV1(client, clock)), clock, log, ...(signal ? { signal } : {}) }
+    )
     return { result, log: out }
   }
-  const spec = (entry: string, login?: string) => ({ spec: { entry: login ? `${entry} @${login}` : entry, by: /^\d+$/.test(entry) ? ('id' as const) : ('email' as const), value: entry, ...(login ? { login } : {}) } })
+  const spec = (entry: string, login?: string) => ({
+    spec: {
+      entry: login ? `${entry} @${login}` : entry,
+      by: /^\d+$/.test(entry) ? ('id' as const) : ('email' as const),
+      value: entry,
+      ...(login ? { login } : {})
+    }
+  })
 
   it('names where the approvers were written in its messages', async () => {
     const clock = new FakeClock()
     nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
     nock(API).get('/api/2/users').query(true).reply(200, [])
-    const { result } = await gate(clock, { approvers: [spec('nobody@example.com')], minApprovals: 1, approversSource: 'policy file .github/deploy-gate.yml' })
+    const { result } = await gate(clock, {
+      approvers: [spec('nobody@example.com')],
+      minApprovals: 1,
+      approversSource: 'policy file .github/deploy-gate.yml'
+    })
     expect(result.status).toBe('error')
-    expect(result.message).toBe('No OneLogin user has the email nobody@example.com (policy file .github/deploy-gate.yml, entry "nobody@example.com").')
+    expect(result.message).toBe(
+      'No OneLogin user has the email nobody@example.com (policy file .github/deploy-gate.yml, entry "nobody@example.com").'
+    )
   })
 
   it('sends no push to a run starter unless told that self-approval is allowed', async () => {
@@ -282,13 +377,19 @@ describe('the gate core, as a front end calls it', () => {
     const pushedAt = clock.wallNow()
     tenant([102])
     phone(clock, 102, () => [200, SUCCESS])
-    const { result, log } = await gate(clock, { approvers: [spec('101', 'octocat'), spec('102', 'hubot')], minApprovals: 1, runStarters: ['OctoCat'] })
+    const { result, log } = await gate(clock, {
+      approvers: [spec('101', 'octocat'), spec('102', 'hubot')],
+      minApprovals: 1,
+      runStarters: ['OctoCat']
+    })
     expect(result.status).toBe('approved')
     expect(result.approvers.map((r) => [r.userId, r.answer, r.startedRun])).toEqual([
       ['101', 'not-asked', 'OctoCat'],
       ['102', 'approved', undefined]
     ])
-    expect(log).toContain('No push to approver 101 @octocat: GitHub user OctoCat started this run and may not approve it (allow-self-approval is false).')
+    expect(log).toContain(
+      'No push to approver 101 @octocat: GitHub user OctoCat started this run and may not approve it (allow-self-approval is false).'
+    )
     expect(result.pushedAt).toBe(pushedAt)
   })
 
@@ -333,7 +434,14 @@ describe('the gate core, as a front end calls it', () => {
       .post('/auth/oauth2/v2/token')
       .reply(200, tokenBody())
       .get(dev(101))
-      .reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }] } })
+      .reply(200, {
+        status: { error: false, code: 200, type: 'success', message: 'Success' },
+        data: {
+          otp_devices: [
+            { id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }
+          ]
+        }
+      })
       .post(`${dev(101)}/5201/verify`, { otp_token: '246810' })
       .reply(() => {
         cancel.abort()
@@ -351,7 +459,14 @@ describe('the gate core, as a front end calls it', () => {
       .post('/auth/oauth2/v2/token')
       .reply(200, tokenBody())
       .get(dev(101))
-      .reply(200, { status: { error: false, code: 200, type: 'success', message: 'Success' }, data: { otp_devices: [{ id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }] } })
+      .reply(200, {
+        status: { error: false, code: 200, type: 'success', message: 'Success' },
+        data: {
+          otp_devices: [
+            { id: 5201, auth_factor_name: 'OneLogin Protect', needs_trigger: false, active: true, default: true }
+          ]
+        }
+      })
       .post(`${dev(101)}/5201/verify`)
       .reply(200, SUCCESS)
     // The cancel lands after OneLogin's answer is in and before the gate has published an outcome.
@@ -363,7 +478,13 @@ describe('the gate core, as a front end calls it', () => {
           return answer
         }
       })
-    const { result } = await gate(clock, { approvers: [spec('101')], minApprovals: 1, code: '246810' }, cancel.signal, undefined, cancelling)
+    const { result } = await gate(
+      clock,
+      { approvers: [spec('101')], minApprovals: 1, code: '246810' },
+      cancel.signal,
+      undefined,
+      cancelling
+    )
     expect(result.status).toBe('error')
     expect(result.message).toMatch(/cancelled/)
   })

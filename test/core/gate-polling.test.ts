@@ -65,7 +65,9 @@ describe('poll-interval', () => {
     for (const gap of gaps(ada).slice(1, -1)) expect(gap).toBeGreaterThanOrEqual(15_000)
     expect(gaps(ada).length).toBeGreaterThanOrEqual(6)
     expect(ada.polls.length).toBeLessThanOrEqual(1 + 120 / 15)
-    expect(r.stdout.match(/::warning::OneLogin's rate limit is running low \(100 of 5000 calls left\); polling every 15 s/g)).toHaveLength(1)
+    expect(
+      r.stdout.match(/::warning::OneLogin's rate limit is running low \(100 of 5000 calls left\); polling every 15 s/g)
+    ).toHaveLength(1)
   })
 })
 
@@ -114,7 +116,7 @@ describe('several approvers', () => {
     const grace = phone(clock, 102, () => [401, PENDING], { triggerMs: 500 })
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '2', timeout: '20' }, { clock })
     expect(r.status).toBe('timed-out')
-    expect(grace.pushes[0]! - ada.pushes[0]!).toBe(500)
+    expect(grace.pushes[0] - ada.pushes[0]).toBe(500)
     for (const p of [ada, grace]) {
       expect(p.polls.length).toBeGreaterThanOrEqual(15)
       expect(p.polls.length).toBeLessThanOrEqual(21)

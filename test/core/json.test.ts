@@ -41,8 +41,11 @@ describe('parseStrictJson: an answer must read one way', () => {
   it('finds a key repeated anywhere in generated JSON', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 1 }), fc.jsonValue(), (obj, extra) => {
-        const key = Object.keys(obj)[0]!
-        const text = JSON.stringify({ wrap: [obj] }).replace(/\}\]\}$/, () => `,${JSON.stringify(key)}:${JSON.stringify(extra) ?? 'null'}}]}`)
+        const key = Object.keys(obj)[0]
+        const text = JSON.stringify({ wrap: [obj] }).replace(
+          /\}\]\}$/,
+          () => `,${JSON.stringify(key)}:${JSON.stringify(extra) ?? 'null'}}]}`
+        )
         expect(findDuplicateKey(text)).toBe(key)
       }),
       { numRuns: 2_000 }
@@ -74,7 +77,9 @@ describe('Secrets', () => {
     s.add('handle/one+two')
     s.forget('handle/one+two')
     s.forget('never-added')
-    expect(s.redact(`client-secret handle/one+two ${encodeURIComponent('handle/one+two')}`)).toBe(`*** handle/one+two ${encodeURIComponent('handle/one+two')}`)
+    expect(s.redact(`client-secret handle/one+two ${encodeURIComponent('handle/one+two')}`)).toBe(
+      `*** handle/one+two ${encodeURIComponent('handle/one+two')}`
+    )
     // Added again later (the gate is claimed again): redacted again.
     s.add('handle/one+two')
     expect(s.redact('handle/one+two')).toBe('***')

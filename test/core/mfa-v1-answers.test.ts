@@ -4,11 +4,26 @@ import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runAction } from '../helpers/action-run.js'
-import { API, PENDING, SUCCESS, devicesBody, statusBody, tokenBody, triggerBody, type DeviceSeed } from '../helpers/onelogin-shapes.js'
+import {
+  API,
+  PENDING,
+  SUCCESS,
+  devicesBody,
+  statusBody,
+  tokenBody,
+  triggerBody,
+  type DeviceSeed
+} from '../helpers/onelogin-shapes.js'
 
 const USER = '35510511'
 const DEVICES = `/api/1/users/${USER}/otp_devices`
-const inputs = (extra: Record<string, string> = {}) => ({ 'client-id': 'cid', 'client-secret': 'csecret-v1', 'user-id': USER, timeout: '300', ...extra })
+const inputs = (extra: Record<string, string> = {}) => ({
+  'client-id': 'cid',
+  'client-secret': 'csecret-v1',
+  'user-id': USER,
+  timeout: '300',
+  ...extra
+})
 
 function start(devices: DeviceSeed[]) {
   return nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody()).get(DEVICES).reply(200, devicesBody(devices))
@@ -50,7 +65,9 @@ describe('MFA v1: a Protect device that was never activated', () => {
     const r = await runAction(inputs({ 'device-id': '525509' }), { clock: new FakeClock() })
     expect(r.status).toBe('error')
     expect(sent.count).toBe(0)
-    expect(r.stdout).toMatch(/::error::Device 525509 \(input 'device-id'\) of user 35510511 cannot take a push: OneLogin Protect \(id 525509, push, not activated\)/)
+    expect(r.stdout).toMatch(
+      /::error::Device 525509 \(input 'device-id'\) of user 35510511 cannot take a push: OneLogin Protect \(id 525509, push, not activated\)/
+    )
   })
 
   it('is passed over for an activated Protect device', async () => {
@@ -88,7 +105,7 @@ describe('MFA v1: how a refused poll is read', () => {
     nock(API)
       .post(`${DEVICES}/525509/verify`)
       .times(100)
-      .reply(() => answers[Math.min(i++, answers.length - 1)]!)
+      .reply(() => answers[Math.min(i++, answers.length - 1)])
     const r = await runAction(inputs(), { clock: new FakeClock() })
     return { r, pushes: sent.count }
   }
@@ -104,7 +121,9 @@ describe('MFA v1: how a refused poll is read', () => {
   })
 
   it('a 401 whose message says "expired" is a denial too while the push is alive', async () => {
-    const { r, pushes } = await pollWith([[401, statusBody(401, 'Unauthorized', 'Denied: session expired on the device', true)]])
+    const { r, pushes } = await pollWith([
+      [401, statusBody(401, 'Unauthorized', 'Denied: session expired on the device', true)]
+    ])
     expect(r.status).toBe('denied')
     expect(pushes).toBe(1)
   })
@@ -135,7 +154,9 @@ describe('MFA v1: how a refused poll is read', () => {
     nock(API)
       .post(`${DEVICES}/525509/verify`)
       .times(1000)
-      .reply(() => (clock.now() - start0 < 200_000 ? [401, PENDING] : [401, statusBody(401, 'Unauthorized', 'Nope', true)]))
+      .reply(() =>
+        clock.now() - start0 < 200_000 ? [401, PENDING] : [401, statusBody(401, 'Unauthorized', 'Nope', true)]
+      )
     const r = await runAction(inputs({ timeout: '200' }), { clock })
     // The 200 s timeout gives the push 200 s; the first refusal comes at its end, with no time left for another.
     expect(r.status).toBe('timed-out')
@@ -155,7 +176,9 @@ describe('MFA v1: a push that OneLogin did not send', () => {
       const r = await runAction(inputs(), { clock: new FakeClock() })
       expect(r.status).toBe('error')
       expect(verify.isDone()).toBe(false)
-      expect(r.stdout).toMatch(new RegExp(`::error::OneLogin refused to send the push for user 35510511 \\(HTTP ${status}`))
+      expect(r.stdout).toMatch(
+        new RegExp(`::error::OneLogin refused to send the push for user 35510511 \\(HTTP ${status}`)
+      )
     })
   }
 

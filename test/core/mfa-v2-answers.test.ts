@@ -17,13 +17,55 @@ const inputs = (extra: Record<string, string> = {}) => ({
   ...extra
 })
 
-const PROTECT = { device_id: 'prot-9', user_display_name: 'Pixel', type_display_name: 'OneLogin Protect', auth_factor_name: 'OneLogin', default: false }
-const SMS = { device_id: 'sms-1', user_display_name: 'Phone', type_display_name: 'SMS', auth_factor_name: 'SMS', default: true }
-const GA = { device_id: 'ga-2', user_display_name: 'GA', type_display_name: 'Google Authenticator', auth_factor_name: 'Google Authenticator', default: false }
-const YUBI = { device_id: 'yk-3', user_display_name: 'Key', type_display_name: 'YubiKey', auth_factor_name: 'Yubico YubiKey', default: false }
-const EMAIL_OTP = { device_id: 'mail-4', user_display_name: 'Mail', type_display_name: 'Email OTP', auth_factor_name: 'Email OTP', default: false }
-const VOICE = { device_id: 'voice-5', user_display_name: 'Desk', type_display_name: 'Voice', auth_factor_name: 'OneLogin Voice', default: false }
-const DUO = { device_id: 'duo-6', user_display_name: 'Duo', type_display_name: 'Duo Security', auth_factor_name: 'Duo Security', default: false }
+const PROTECT = {
+  device_id: 'prot-9',
+  user_display_name: 'Pixel',
+  type_display_name: 'OneLogin Protect',
+  auth_factor_name: 'OneLogin',
+  default: false
+}
+const SMS = {
+  device_id: 'sms-1',
+  user_display_name: 'Phone',
+  type_display_name: 'SMS',
+  auth_factor_name: 'SMS',
+  default: true
+}
+const GA = {
+  device_id: 'ga-2',
+  user_display_name: 'GA',
+  type_display_name: 'Google Authenticator',
+  auth_factor_name: 'Google Authenticator',
+  default: false
+}
+const YUBI = {
+  device_id: 'yk-3',
+  user_display_name: 'Key',
+  type_display_name: 'YubiKey',
+  auth_factor_name: 'Yubico YubiKey',
+  default: false
+}
+const EMAIL_OTP = {
+  device_id: 'mail-4',
+  user_display_name: 'Mail',
+  type_display_name: 'Email OTP',
+  auth_factor_name: 'Email OTP',
+  default: false
+}
+const VOICE = {
+  device_id: 'voice-5',
+  user_display_name: 'Desk',
+  type_display_name: 'Voice',
+  auth_factor_name: 'OneLogin Voice',
+  default: false
+}
+const DUO = {
+  device_id: 'duo-6',
+  user_display_name: 'Duo',
+  type_display_name: 'Duo Security',
+  auth_factor_name: 'Duo Security',
+  default: false
+}
 
 function start(devices: object[]) {
   return nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody()).get(`${V2}/devices`).reply(200, devices)
@@ -151,7 +193,9 @@ describe('MFA v2: which factors take a push and which verify a typed code', () =
     const r = await runAction(inputs({ 'device-id': 'ga-2' }), { clock: new FakeClock() })
     expect(sent.isDone()).toBe(false)
     expect(r.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::Device ga-2 \(input 'device-id'\) of user 35510511 cannot take a push: Google Authenticator \(id ga-2, typed code\)/)
+    expect(r.stdout).toMatch(
+      /::error::Device ga-2 \(input 'device-id'\) of user 35510511 cannot take a push: Google Authenticator \(id ga-2, typed code\)/
+    )
   })
 })
 
@@ -159,7 +203,10 @@ describe('MFA v2: a verification that OneLogin did not create', () => {
   for (const status of [202, 400, 409]) {
     it(`HTTP ${status} from POST verifications is an error, even with an id in the body`, async () => {
       start([PROTECT]).post(`${V2}/verifications`).reply(status, { id: 'ver-1', message: 'Not created' })
-      const polled = nock(API).get(`${V2}/verifications/ver-1`).times(100).reply(200, { id: 'ver-1', status: 'accepted' })
+      const polled = nock(API)
+        .get(`${V2}/verifications/ver-1`)
+        .times(100)
+        .reply(200, { id: 'ver-1', status: 'accepted' })
       const r = await runAction(inputs(), { clock: new FakeClock() })
       expect(r.status).toBe('error')
       expect(polled.isDone()).toBe(false)

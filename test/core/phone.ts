@@ -23,7 +23,12 @@ export interface Phone {
 export function tenant(ids: number[]) {
   const scope = nock(API).post('/auth/oauth2/v2/token').reply(200, tokenBody())
   for (const id of ids) {
-    scope.get(dev(id)).reply(200, devicesBody([{ id: 5000 + id, auth_factor_name: 'OneLogin Protect', needs_trigger: true, default: true }]))
+    scope
+      .get(dev(id))
+      .reply(
+        200,
+        devicesBody([{ id: 5000 + id, auth_factor_name: 'OneLogin Protect', needs_trigger: true, default: true }])
+      )
   }
   return scope
 }
@@ -33,7 +38,12 @@ export function tenant(ids: number[]) {
  * `triggerMs` of fake time), every poll is answered by `answer(elapsedMs)`,
  * where elapsedMs is the fake time since `start`.
  */
-export function phone(clock: FakeClock, id: number, answer: (elapsedMs: number) => Reply, opts: { triggerMs?: number } = {}): Phone {
+export function phone(
+  clock: FakeClock,
+  id: number,
+  answer: (elapsedMs: number) => Reply,
+  opts: { triggerMs?: number } = {}
+): Phone {
   const start = clock.now()
   const record: Phone = { pushes: [], polls: [] }
   nock(API)
@@ -56,9 +66,10 @@ export function phone(clock: FakeClock, id: number, answer: (elapsedMs: number) 
 
 /** Gaps between one push's polls, and from each push to its first poll. */
 export function gaps(p: Phone): number[] {
-  const events = [...p.pushes.map((t) => ({ t, push: true })), ...p.polls.map((t) => ({ t, push: false }))].sort((a, b) => a.t - b.t || (a.push ? -1 : 1))
+  const events = [...p.pushes.map((t) => ({ t, push: true })), ...p.polls.map((t) => ({ t, push: false }))].sort(
+    (a, b) => a.t - b.t || (a.push ? -1 : 1)
+  )
   const out: number[] = []
-  for (let i = 1; i < events.length; i++) if (!events[i]!.push) out.push(events[i]!.t - events[i - 1]!.t)
+  for (let i = 1; i < events.length; i++) if (!events[i].push) out.push(events[i].t - events[i - 1].t)
   return out
 }
-

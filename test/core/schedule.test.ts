@@ -25,31 +25,55 @@ describe('nextPollDelay', () => {
   })
 
   it('never polls more than once a second', () => {
-    for (let t = 0; t < 3_600_000; t += 997) expect(nextPollDelay({ sincePushMs: t, minIntervalMs: 1000 }).delayMs).toBeGreaterThanOrEqual(1000)
+    for (let t = 0; t < 3_600_000; t += 997)
+      expect(nextPollDelay({ sincePushMs: t, minIntervalMs: 1000 }).delayMs).toBeGreaterThanOrEqual(1000)
   })
 
   it('keeps poll-interval as the shortest gap', () => {
     expect(nextPollDelay({ sincePushMs: 0, minIntervalMs: 5000 })).toEqual({ delayMs: 5000, reason: 'poll-interval' })
-    expect(nextPollDelay({ sincePushMs: 400_000, minIntervalMs: 5000 })).toEqual({ delayMs: 10_000, reason: 'schedule' })
+    expect(nextPollDelay({ sincePushMs: 400_000, minIntervalMs: 5000 })).toEqual({
+      delayMs: 10_000,
+      reason: 'schedule'
+    })
   })
 
   it('spends at most 150 calls in a 10-minute unanswered wait', () => {
     expect(pollsIn(600_000)).toBeLessThanOrEqual(147)
-    expect(SCHEDULE[0]!.everyMs).toBe(1000)
+    expect(SCHEDULE[0].everyMs).toBe(1000)
   })
 
   it('slows down when under 10% of the rate limit is left', () => {
-    const low = nextPollDelay({ sincePushMs: 0, minIntervalMs: 1000, rate: { limit: 5000, remaining: 400, resetAt: NOW + 600_000 }, now: NOW })
+    const low = nextPollDelay({
+      sincePushMs: 0,
+      minIntervalMs: 1000,
+      rate: { limit: 5000, remaining: 400, resetAt: NOW + 600_000 },
+      now: NOW
+    })
     expect(low.reason).toBe('rate-limit-low')
     expect(low.delayMs).toBe(LOW_RATE_MIN_INTERVAL_MS)
-    const spread = nextPollDelay({ sincePushMs: 0, minIntervalMs: 1000, rate: { limit: 5000, remaining: 10, resetAt: NOW + 600_000 }, now: NOW })
+    const spread = nextPollDelay({
+      sincePushMs: 0,
+      minIntervalMs: 1000,
+      rate: { limit: 5000, remaining: 10, resetAt: NOW + 600_000 },
+      now: NOW
+    })
     expect(spread.delayMs).toBe(60_000)
-    const fine = nextPollDelay({ sincePushMs: 0, minIntervalMs: 1000, rate: { limit: 5000, remaining: 501, resetAt: NOW + 600_000 }, now: NOW })
+    const fine = nextPollDelay({
+      sincePushMs: 0,
+      minIntervalMs: 1000,
+      rate: { limit: 5000, remaining: 501, resetAt: NOW + 600_000 },
+      now: NOW
+    })
     expect(fine.reason).toBe('schedule')
   })
 
   it('waits for the reset when the limit is spent', () => {
-    const spent = nextPollDelay({ sincePushMs: 0, minIntervalMs: 1000, rate: { limit: 5000, remaining: 0, resetAt: NOW + 42_000 }, now: NOW })
+    const spent = nextPollDelay({
+      sincePushMs: 0,
+      minIntervalMs: 1000,
+      rate: { limit: 5000, remaining: 0, resetAt: NOW + 42_000 },
+      now: NOW
+    })
     expect(spent).toEqual({ delayMs: 43_000, reason: 'rate-limit-spent' })
   })
 })
@@ -85,7 +109,9 @@ describe('planNextPoll', () => {
   })
 
   it('skips the last poll when poll-interval would put it more than a second late, or the rate limit is spent', () => {
-    expect(planNextPoll(98_000, step(5_000), { deadline: 100_000, pollIntervalSeconds: 5 })).toBe(Number.POSITIVE_INFINITY)
+    expect(planNextPoll(98_000, step(5_000), { deadline: 100_000, pollIntervalSeconds: 5 })).toBe(
+      Number.POSITIVE_INFINITY
+    )
     expect(planNextPoll(96_000, step(5_000), { deadline: 100_000, pollIntervalSeconds: 5 })).toBe(101_000)
     expect(planNextPoll(97_000, step(60_000, 'rate-limit-spent'), opts)).toBe(Number.POSITIVE_INFINITY)
   })

@@ -11,7 +11,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { OneLoginClient } from '../../src/core/client.js'
 import { systemClock } from '../../src/core/clock.js'
 import { GateError } from '../../src/core/errors.js'
-import { createHttpTransport, MAX_BODY_BYTES, TransportError, type RawRequest, type Transport } from '../../src/core/http.js'
+import {
+  createHttpTransport,
+  MAX_BODY_BYTES,
+  TransportError,
+  type RawRequest,
+  type Transport
+} from '../../src/core/http.js'
 
 // nock patches http.request; restore() puts back the CommonJS export only, so the ES module
 // namespace (which the transport and the toolkit import) is synced by hand, both ways.
@@ -54,7 +60,13 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections }
 }
 
-const get = (url: string, extra: Partial<RawRequest> = {}): RawRequest => ({ method: 'GET', url, headers: { accept: 'application/json' }, timeoutMs: 5_000, ...extra })
+const get = (url: string, extra: Partial<RawRequest> = {}): RawRequest => ({
+  method: 'GET',
+  url,
+  headers: { accept: 'application/json' },
+  timeoutMs: 5_000,
+  ...extra
+})
 
 async function failure(p: Promise<unknown>): Promise<TransportError> {
   const err = await p.then(
@@ -183,7 +195,9 @@ describe('whether a failed request may have reached the server', () => {
     const rst = createNetServer((s) => s.once('data', () => s.resetAndDestroy()))
     servers.push(rst)
     await new Promise<void>((ok) => rst.listen(0, '127.0.0.1', ok))
-    const err = await failure(transport({ ...get(`https://localhost:${(rst.address() as AddressInfo).port}/`), method: 'POST', body: '{}' }))
+    const err = await failure(
+      transport({ ...get(`https://localhost:${(rst.address() as AddressInfo).port}/`), method: 'POST', body: '{}' })
+    )
     expect(err.sent).toBe(false)
     expect(err.permanent).toBe(false)
   })
@@ -209,7 +223,13 @@ describe('the client sends a push again only when it surely never reached OneLog
     return t
   }
   const trigger = (transport: Transport): Promise<unknown> =>
-    new OneLoginClient('http://127.0.0.1:1', 'id', 'secret', { transport, clock: systemClock, log: noop, mask: () => {}, random: () => 0 }, Date.now() + 30_000).call({
+    new OneLoginClient(
+      'http://127.0.0.1:1',
+      'id',
+      'secret',
+      { transport, clock: systemClock, log: noop, mask: () => {}, random: () => 0 },
+      Date.now() + 30_000
+    ).call({
       method: 'POST',
       path: '/api/1/users/1/otp_devices/2/trigger',
       body: {},
@@ -224,11 +244,16 @@ describe('the client sends a push again only when it surely never reached OneLog
   })
 
   it('may have been sent (reset after writing, a timeout): not sent again, and the error says why', async () => {
-    for (const fault of [new TransportError('ECONNRESET socket hang up', 'network', true), new TransportError('no answer within 10 s', 'timeout', true)]) {
+    for (const fault of [
+      new TransportError('ECONNRESET socket hang up', 'network', true),
+      new TransportError('no answer within 10 s', 'timeout', true)
+    ]) {
       const t = scripted(fault)
       const err = await trigger(t).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(GateError)
-      expect((err as Error).message).toMatch(/^Could not send the push to user 1: .*\. The request may have reached OneLogin, so it is not sent again/)
+      expect((err as Error).message).toMatch(
+        /^Could not send the push to user 1: .*\. The request may have reached OneLogin, so it is not sent again/
+      )
       expect(t.triggers).toBe(1)
     }
   })

@@ -12,7 +12,10 @@ const LOOKUP = '/api/2/users'
 /** A run that looks `ada@example.com` up, answered with `status` and `body`; Ada (101) accepts at once if found. */
 async function lookUp(status: number, body: unknown) {
   const clock = new FakeClock()
-  nock(API).get(LOOKUP).query((q) => q.email === 'ada@example.com').reply(status, body as object)
+  nock(API)
+    .get(LOOKUP)
+    .query((q) => q.email === 'ada@example.com')
+    .reply(status, body as object)
   tenant([101])
   phone(clock, 101, () => [200, SUCCESS])
   return runAction({ ...creds, approvers: 'ada@example.com', timeout: '120' }, { clock })
@@ -38,7 +41,13 @@ describe('approvers by email', () => {
   })
 
   it('counts only entries whose email is text and matches exactly', async () => {
-    const r = await lookUp(200, [null, 'ada@example.com', { id: 7, email: 42 }, { id: 8, email: 'ada@example.com.evil' }, { id: 101, email: 'ada@example.com' }])
+    const r = await lookUp(200, [
+      null,
+      'ada@example.com',
+      { id: 7, email: 42 },
+      { id: 8, email: 'ada@example.com.evil' },
+      { id: 101, email: 'ada@example.com' }
+    ])
     expect(r.status).toBe('approved')
     expect(r.outputs.approvers).toBe('101')
   })
@@ -62,7 +71,9 @@ describe("an approver's name", () => {
   /** A run for user-id 101 whose name lookup (GET /api/{v}/users/101) is answered with `status` and `body`. */
   async function named(status: number, body: unknown) {
     const clock = new FakeClock()
-    nock(API).get('/api/1/users/101').reply(status, body as object)
+    nock(API)
+      .get('/api/1/users/101')
+      .reply(status, body as object)
     tenant([101])
     phone(clock, 101, () => [200, SUCCESS])
     const r = await runAction({ ...creds, 'user-id': '101', timeout: '120' }, { clock })
@@ -72,9 +83,13 @@ describe("an approver's name", () => {
   const wrap = (user: unknown) => ({ ...SUCCESS, data: [user] })
 
   it('is "first last <email>", or what of it OneLogin gives', async () => {
-    expect(await named(200, wrap({ id: 101, firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com' }))).toBe('Ada Lovelace <ada@example.com> (OneLogin user 101)')
+    expect(await named(200, wrap({ id: 101, firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com' }))).toBe(
+      'Ada Lovelace <ada@example.com> (OneLogin user 101)'
+    )
     expect(await named(200, wrap({ id: 101, lastname: 'Lovelace' }))).toBe('Lovelace (OneLogin user 101)')
-    expect(await named(200, wrap({ id: 101, email: 'ada@example.com', firstname: 7 }))).toBe('ada@example.com (OneLogin user 101)')
+    expect(await named(200, wrap({ id: 101, email: 'ada@example.com', firstname: 7 }))).toBe(
+      'ada@example.com (OneLogin user 101)'
+    )
     expect(await named(200, wrap({ id: 101 }))).toBe('OneLogin user 101')
   })
 
@@ -85,7 +100,15 @@ describe("an approver's name", () => {
   it('is left out when the lookup fails or answers about someone else', async () => {
     expect(await named(404, statusBody(404, 'not found', 'User not found', true))).toBe('OneLogin user 101')
     expect(await named(200, wrap({ id: 102, firstname: 'Grace' }))).toBe('OneLogin user 101')
-    expect(await named(200, { ...SUCCESS, data: [{ id: 101, firstname: 'Ada' }, { id: 101, firstname: 'Eve' }] })).toBe('OneLogin user 101')
+    expect(
+      await named(200, {
+        ...SUCCESS,
+        data: [
+          { id: 101, firstname: 'Ada' },
+          { id: 101, firstname: 'Eve' }
+        ]
+      })
+    ).toBe('OneLogin user 101')
     expect(await named(200, { ...SUCCESS, data: ['Ada'] })).toBe('OneLogin user 101')
     expect(await named(500, 'down')).toBe('OneLogin user 101')
   })

@@ -8,7 +8,16 @@ import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MIGRATIONS } from '../../src/service/store/migrations.js'
-import { newStore, sleep, spawnService, startWorld, until, WEBHOOK_SECRET, type ServiceProcess, type World } from '../service/harness.js'
+import {
+  newStore,
+  sleep,
+  spawnService,
+  startWorld,
+  until,
+  WEBHOOK_SECRET,
+  type ServiceProcess,
+  type World
+} from '../service/harness.js'
 
 const LEASE_MS = 10_000
 const TUNING = { leaseMs: LEASE_MS }
@@ -20,7 +29,11 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c()
 })
 
-async function query<R>(w: World | { env: Record<string, string> }, text: string, params: unknown[] = []): Promise<R[]> {
+async function query<R>(
+  w: World | { env: Record<string, string> },
+  text: string,
+  params: unknown[] = []
+): Promise<R[]> {
   const c = new pg.Client({ connectionString: w.env.DATABASE_URL })
   await c.connect()
   try {
@@ -41,18 +54,26 @@ async function twoInstances(): Promise<{ w: World; a: ServiceProcess; b: Service
 
 /** A deployment whose push is out and pending; the gate's id. */
 async function waitingGate(w: World): Promise<{ runId: number; gateId: string; pushId: string }> {
-  const { runId, status } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
+  const { runId, status } = await w.gh.requestDeployment({
+    repo: 'acme/shop',
+    environment: 'production',
+    creator: 'octocat'
+  })
   expect(status).toBe(202)
-  const push = await until('a push to Ada', () => w.sim.pushes().find((p) => p.userId === 35510511 && p.status === 'pending'))
+  const push = await until('a push to Ada', () =>
+    w.sim.pushes().find((p) => p.userId === 35510511 && p.status === 'pending')
+  )
   const [gate] = await query<{ id: string }>(w, 'SELECT id FROM gates WHERE run_id = $1', [runId])
-  return { runId, gateId: gate!.id, pushId: push.id }
+  return { runId, gateId: gate.id, pushId: push.id }
 }
 
 /** Polls of a push as the simulator saw them; status 0 while unanswered (a pending v1 push answers 401). */
 const polls = (w: World): { at: number; status: number }[] =>
   w.sim
     .calls()
-    .filter((c) => /\/api\/2\/mfa\/users\/\d+\/verifications\/|\/api\/1\/users\/\d+\/otp_devices\/\d+\/verify/.test(c.path))
+    .filter((c) =>
+      /\/api\/2\/mfa\/users\/\d+\/verifications\/|\/api\/1\/users\/\d+\/otp_devices\/\d+\/verify/.test(c.path)
+    )
     .map((c) => ({ at: Date.parse(c.at), status: c.status }))
 
 /** Makes the next poll hang, and waits until an instance is stuck in it holding the gate's lease: that instance's id. */
@@ -60,10 +81,17 @@ async function stuckMidPoll(w: World, gateId: string): Promise<string> {
   const before = polls(w).length
   w.sim.setFault({ endpoint: 'verification_status', hang: true, times: 1 })
   w.sim.setFault({ endpoint: 'verify', hang: true, times: 1 })
-  await until('a poll that hangs', () => polls(w).slice(before).some((p) => p.status === 0), 30_000)
+  await until(
+    'a poll that hangs',
+    () =>
+      polls(w)
+        .slice(before)
+        .some((p) => p.status === 0),
+    30_000
+  )
   const [row] = await query<{ lease_owner: string | null }>(w, 'SELECT lease_owner FROM gates WHERE id = $1', [gateId])
-  expect(row!.lease_owner).toMatch(/^fleet-[ab]$/)
-  return row!.lease_owner!
+  expect(row.lease_owner).toMatch(/^fleet-[ab]$/)
+  return row.lease_owner!
 }
 
 function finals(w: World, runId: number) {
@@ -87,28 +115,35 @@ describe('many instances on one database', { timeout: 180_000 }, () => {
     closers.push(() => new Promise((r) => catcher.close(() => r())))
     w.gh.setWebhookUrl(`http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`)
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'octocat' })
-    const { body, headers } = caught[0]!
-    expect(headers['x-hub-signature-256']).toBe(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`)
+    const { body, headers } = caught[0]
+    expect(headers['x-hub-signature-256']).toBe(
+      `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`
+    )
     const post = (to: ServiceProcess, delivery: string) =>
       fetch(`${to.url}/api/github/webhooks`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-github-event': headers['x-github-event']!,
+          'x-github-event': headers['x-github-event'],
           'x-github-delivery': delivery,
-          'x-hub-signature-256': headers['x-hub-signature-256']!
+          'x-hub-signature-256': headers['x-hub-signature-256']
         },
         body
       }).then((r) => r.status)
     // The same X-GitHub-Delivery at both, and the same run and environment under a new delivery id at both.
     const other = randomUUID()
-    const statuses = await Promise.all([post(a, headers['x-github-delivery']!), post(b, headers['x-github-delivery']!), post(a, other), post(b, other)])
+    const statuses = await Promise.all([
+      post(a, headers['x-github-delivery']),
+      post(b, headers['x-github-delivery']),
+      post(a, other),
+      post(b, other)
+    ])
     for (const s of statuses) expect(s).toBeGreaterThanOrEqual(200)
     for (const s of statuses) expect(s).toBeLessThan(300)
 
     const push = await until('a push to Ada', () => w.sim.pushes().find((p) => p.userId === 35510511))
     const gates = await query<{ n: number }>(w, 'SELECT count(*)::int AS n FROM gates WHERE run_id = $1', [runId])
-    expect(gates[0]!.n).toBe(1)
+    expect(gates[0].n).toBe(1)
     w.sim.answer(push.id, 'accept')
     await until('the final answer', () => finals(w, runId)[0], 60_000)
     await sleep(1_000)
@@ -125,7 +160,11 @@ describe('many instances on one database', { timeout: 180_000 }, () => {
     const killedAt = Date.now()
     await victim.stop('SIGKILL')
     // The survivor polls the push again once the dead instance's lease has expired.
-    const next = await until('a poll after the kill', () => polls(w).find((p) => p.at > killedAt && p.status !== 0), 30_000)
+    const next = await until(
+      'a poll after the kill',
+      () => polls(w).find((p) => p.at > killedAt && p.status !== 0),
+      30_000
+    )
     const takeOverMs = next.at - killedAt
     expect(takeOverMs).toBeLessThanOrEqual(15_000)
     expect(w.sim.pushes()).toHaveLength(1)
@@ -134,7 +173,7 @@ describe('many instances on one database', { timeout: 180_000 }, () => {
     await until('the final answer', () => finals(w, runId)[0], 60_000)
     await sleep(1_000)
     expect(finals(w, runId)).toHaveLength(1)
-    expect(finals(w, runId)[0]!.state).toBe('approved')
+    expect(finals(w, runId)[0].state).toBe('approved')
     expect(w.sim.pushes()).toHaveLength(1)
     const closed = survivor.lines().find((l) => l.msg === 'Gate closed.' && l.gateId === gateId)
     expect(closed).toMatchObject({ state: 'approved' })
@@ -152,7 +191,11 @@ describe('many instances on one database', { timeout: 180_000 }, () => {
     expect(exitedAt - signalled).toBeLessThan(5_000)
     expect(leaving.lines().find((l) => l.msg === 'Worker stopped; leases released.')).toMatchObject({ released: 1 })
     // Another instance goes on well before the lease would have expired.
-    const next = await until('a poll after the hand-over', () => polls(w).find((p) => p.at > exitedAt && p.status !== 0), 30_000)
+    const next = await until(
+      'a poll after the hand-over',
+      () => polls(w).find((p) => p.at > exitedAt && p.status !== 0),
+      30_000
+    )
     expect(next.at - exitedAt).toBeLessThan(LEASE_MS / 2)
 
     w.sim.answer(pushId, 'accept')

@@ -57,7 +57,11 @@ export async function runAction(
   const saved = { ...process.env }
   Object.assign(process.env, env)
   try {
-    const { value: status, stdout, exitCode } = await captureStdout(() => run({ ...runDeps, env: process.env, context: freshContext() }))
+    const {
+      value: status,
+      stdout,
+      exitCode
+    } = await captureStdout(() => run({ ...runDeps, env: process.env, context: freshContext() }))
     const { outputs, summary } = files.read()
     keepSummary(summary, inputs, `exit ${exitCode}, status ${status} (in-process)`)
     return { status, stdout, outputs, summary, exitCode }

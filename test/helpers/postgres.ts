@@ -77,19 +77,24 @@ function runAs(): RunAs {
     uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
   } catch {
-    throw new Error('Running as root, PostgreSQL needs the `postgres` system user, which does not exist. ' + INSTALL_HINT)
+    throw new Error(
+      'Running as root, PostgreSQL needs the `postgres` system user, which does not exist. ' + INSTALL_HINT
+    )
   }
-  if (existsSync('/usr/sbin/runuser') || existsSync('/sbin/runuser')) return { prefix: ['runuser', '-u', 'postgres', '--'], uid, gid }
+  if (existsSync('/usr/sbin/runuser') || existsSync('/sbin/runuser'))
+    return { prefix: ['runuser', '-u', 'postgres', '--'], uid, gid }
   return { prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--'], uid, gid }
 }
 
 function run(as: RunAs, cmd: string, args: string[], what: string, logFile?: string): void {
   const [file, ...rest] = [...as.prefix, cmd, ...args]
-  const r = spawnSync(file!, rest, { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = spawnSync(file, rest, { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] })
   if (r.status !== 0) {
     let log = ''
     if (logFile && existsSync(logFile)) log = '\n' + readFileSync(logFile, 'utf8').slice(-2000)
-    throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr || r.stdout || '').trim()}${log}`)
+    throw new Error(
+      `${what} failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr || r.stdout || '').trim()}${log}`
+    )
   }
 }
 
@@ -115,7 +120,9 @@ function stopAllOnExit(): void {
 }
 
 /** Starts a throwaway cluster. Throws PostgresMissingError when the binaries are not installed. */
-export async function startPostgres(opts: { maxConnections?: number; /** Leave it running when this process exits (shell use). */ keep?: boolean } = {}): Promise<PostgresCluster> {
+export async function startPostgres(
+  opts: { maxConnections?: number; /** Leave it running when this process exits (shell use). */ keep?: boolean } = {}
+): Promise<PostgresCluster> {
   const bin = findPostgresBinDir()
   if (!bin) throw new PostgresMissingError()
   const as = runAs()
@@ -125,7 +132,12 @@ export async function startPostgres(opts: { maxConnections?: number; /** Leave i
   const log = join(dir, 'server.log')
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true })
   try {
-    run(as, join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], 'initdb')
+    run(
+      as,
+      join(bin, 'initdb'),
+      ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      'initdb'
+    )
   } catch (e) {
     removeDir()
     throw e
@@ -153,7 +165,8 @@ export async function startPostgres(opts: { maxConnections?: number; /** Leave i
     try {
       run(as, join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', 'start'], 'pg_ctl start', log)
     } catch (e) {
-      if (attempt < 3 && existsSync(log) && /could not bind|Address already in use/i.test(readFileSync(log, 'utf8'))) continue
+      if (attempt < 3 && existsSync(log) && /could not bind|Address already in use/i.test(readFileSync(log, 'utf8')))
+        continue
       stopSync()
       throw e
     }
@@ -183,8 +196,19 @@ export function stopPostgresAt(dir: string): void {
   const bin = findPostgresBinDir()
   const data = join(dir, 'data')
   if (bin && existsSync(join(data, 'postmaster.pid'))) {
-    const [file, ...rest] = [...runAs().prefix, join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']
-    spawnSync(file!, rest, { stdio: 'ignore', timeout: 60_000 })
+    const [file, ...rest] = [
+      ...runAs().prefix,
+      join(bin, 'pg_ctl'),
+      '-D',
+      data,
+      '-m',
+      'immediate',
+      '-w',
+      '-t',
+      '30',
+      'stop'
+    ]
+    spawnSync(file, rest, { stdio: 'ignore', timeout: 60_000 })
   }
   rmSync(dir, { recursive: true, force: true })
 }

@@ -5,7 +5,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls until `check` gives a value, or fails naming `what`. */
-export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000
+): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await check()

@@ -20,9 +20,18 @@ interface Store {
 }
 
 function budgetSuite(store: () => Store): void {
-  const budget = async (db: Db, clock: FakeClock, opts: { account?: string; limit?: number; share?: number } = {}): Promise<FleetBudget> => {
+  const budget = async (
+    db: Db,
+    clock: FakeClock,
+    opts: { account?: string; limit?: number; share?: number } = {}
+  ): Promise<FleetBudget> => {
     await migrateBudget(db)
-    return new FleetBudget(db, { account: opts.account ?? newAccount(), clock, defaultLimit: opts.limit ?? 5_000, ...(opts.share ? { share: opts.share } : {}) }).init()
+    return new FleetBudget(db, {
+      account: opts.account ?? newAccount(),
+      clock,
+      defaultLimit: opts.limit ?? 5_000,
+      ...(opts.share ? { share: opts.share } : {})
+    }).init()
   }
 
   it('grants up to the share of the limit, then refuses until the window resets', async () => {
@@ -31,7 +40,7 @@ function budgetSuite(store: () => Store): void {
     const results = []
     for (let i = 0; i < 25; i++) results.push(await b.take())
     expect(results.filter((r) => r.granted)).toHaveLength(20)
-    const refused = results[24]!
+    const refused = results[24]
     expect(refused.granted).toBe(false)
     expect(refused.retryAt).toBe(clock.now() + HOUR)
     expect(refused.state).toMatchObject({ cap: 20, spent: 20, available: 0 })
@@ -123,9 +132,9 @@ function budgetSuite(store: () => Store): void {
     expect(ms('b-0')).toBe(planA.allocation.floorMs)
     expect(ms('b-old')).toBe(10_000)
 
-    const alone = await a.plan([fleet[0]!])
+    const alone = await a.plan([fleet[0]])
     expect(alone.allocation.floorMs).toBe(0)
-    expect(alone.allocation.polls[0]!.intervalMs).toBe(1_000)
+    expect(alone.allocation.polls[0].intervalMs).toBe(1_000)
   })
 
   it('says when the budget cannot cover the open gates, and when it is spent', async () => {
@@ -134,7 +143,9 @@ function budgetSuite(store: () => Store): void {
     const fleet = Array.from({ length: 30 }, (_, i) => ({ id: `p${i}`, sentAt: clock.now() - i * 1_000 }))
     const short = await b.health(fleet)
     expect(short.status).toBe('short')
-    expect(short.message).toMatch(/^OneLogin budget cannot cover the open gates: 30 open push\(es\) polled once a minute need 30 calls\/min, the budget paces 10 calls\/min/)
+    expect(short.message).toMatch(
+      /^OneLogin budget cannot cover the open gates: 30 open push\(es\) polled once a minute need 30 calls\/min, the budget paces 10 calls\/min/
+    )
     const plan = await b.plan(fleet)
     for (const p of plan.allocation.polls) expect(p.intervalMs).toBe(MAX_POLL_INTERVAL_MS)
 
@@ -154,7 +165,8 @@ function budgetSuite(store: () => Store): void {
     const results = await Promise.all(takes)
     expect(results.filter((r) => r.granted)).toHaveLength(100)
     expect((await one.state()).spent).toBe(100)
-    const grantedBy = (b: FleetBudget): number => results.filter((r, i) => r.granted && (i % 2 ? one : two) === b).length
+    const grantedBy = (b: FleetBudget): number =>
+      results.filter((r, i) => r.granted && (i % 2 ? one : two) === b).length
     expect(grantedBy(one) + grantedBy(two)).toBe(100)
   })
 
@@ -162,9 +174,9 @@ function budgetSuite(store: () => Store): void {
     const dbs = await Promise.all([store().connect(), store().connect(), store().connect()])
     await Promise.all(dbs.map((db) => migrateBudget(db)))
     await Promise.all(dbs.map((db) => migrateBudget(db)))
-    const { rows } = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
+    const { rows } = await dbs[0].query("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
     expect(rows[0]).toEqual({ n: 3 })
-    const tables = await dbs[0]!.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'onelogin_budget'")
+    const tables = await dbs[0].query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'onelogin_budget'")
     expect(tables.rows[0]).toEqual({ n: 1 })
   })
 }

@@ -16,13 +16,23 @@ describe('budgetedTransport', () => {
     const inner = async (req: RawRequest): Promise<RawResponse> => {
       sent.push(req)
       remaining--
-      return { status: 200, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': '600' }, text: '{}' }
+      return {
+        status: 200,
+        headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': '600' },
+        text: '{}'
+      }
     }
     const transport = budgetedTransport(inner, budget, { clock })
     const req: RawRequest = { method: 'GET', url: 'http://127.0.0.1:1/api/2/x', headers: {}, timeoutMs: 1_000 }
     // The first answer says the limit is 100 (a share of 50) and others already used 39: the budget follows.
     await transport(req)
-    expect(await budget.state()).toMatchObject({ rateLimit: 100, cap: 50, spent: 1, accountRemaining: 59, resetAt: clock.now() + 600_000 })
+    expect(await budget.state()).toMatchObject({
+      rateLimit: 100,
+      cap: 50,
+      spent: 1,
+      accountRemaining: 59,
+      resetAt: clock.now() + 600_000
+    })
     let refused: unknown
     for (let i = 0; i < 100 && !refused; i++) await transport(req).catch((e) => (refused = e))
     expect(refused).toBeInstanceOf(BudgetSpentError)
@@ -35,11 +45,22 @@ describe('budgetedTransport', () => {
   })
 
   it('reads the rate headers as OneLogin sends them, and ignores what is not a number', () => {
-    expect(rateFromHeaders({ status: 200, headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '30' }, text: '' }, 1_000)).toEqual({
+    expect(
+      rateFromHeaders(
+        {
+          status: 200,
+          headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '12', 'x-ratelimit-reset': '30' },
+          text: ''
+        },
+        1_000
+      )
+    ).toEqual({
       limit: 5000,
       remaining: 12,
       resetAt: 31_000
     })
-    expect(rateFromHeaders({ status: 200, headers: { 'x-ratelimit-limit': 'lots', 'x-ratelimit-reset': '-1' }, text: '' }, 0)).toEqual({})
+    expect(
+      rateFromHeaders({ status: 200, headers: { 'x-ratelimit-limit': 'lots', 'x-ratelimit-reset': '-1' }, text: '' }, 0)
+    ).toEqual({})
   })
 })

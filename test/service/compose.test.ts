@@ -28,20 +28,28 @@ const gates = Object.entries(compose.services).filter(([, s]) => s.environment?.
 const exampleEnv = readFileSync('gate.env.example', 'utf8')
   .split('\n')
   .filter((l) => /^[A-Z_]+=/.test(l))
-  .map((l) => l.split('=')[0]!)
+  .map((l) => l.split('=')[0])
 
 /** Settings every instance needs (issue 11's configuration), in compose.yaml or in secrets/gate.env. */
-const REQUIRED = ['DATABASE_URL', 'GITHUB_APP_ID', 'GITHUB_PRIVATE_KEY_PATH', 'GITHUB_WEBHOOK_SECRET', 'ONELOGIN_CLIENT_ID', 'ONELOGIN_CLIENT_SECRET', 'ONELOGIN_API_URL']
+const REQUIRED = [
+  'DATABASE_URL',
+  'GITHUB_APP_ID',
+  'GITHUB_PRIVATE_KEY_PATH',
+  'GITHUB_WEBHOOK_SECRET',
+  'ONELOGIN_CLIENT_ID',
+  'ONELOGIN_CLIENT_SECRET',
+  'ONELOGIN_API_URL'
+]
 const SECRET_NAME = /SECRET|PASSWORD|PRIVATE_KEY|TOKEN|PGPASS/
 
 describe('compose.yaml', () => {
   it('runs two instances of the service on the same database, the PostgreSQL service', () => {
     expect(gates.map(([name]) => name)).toEqual(['gate-1', 'gate-2'])
     const [a, b] = gates.map(([, s]) => s)
-    expect(a!.image).toBe(b!.image)
-    expect(a!.build).toEqual(b!.build)
-    expect(a!.environment!.DATABASE_URL).toBe(b!.environment!.DATABASE_URL)
-    const url = new URL(a!.environment!.DATABASE_URL!)
+    expect(a.image).toBe(b.image)
+    expect(a.build).toEqual(b.build)
+    expect(a.environment!.DATABASE_URL).toBe(b.environment!.DATABASE_URL)
+    const url = new URL(a.environment!.DATABASE_URL)
     expect(url.protocol).toBe('postgres:')
     expect(compose.services[url.hostname]?.image).toMatch(/^postgres:\d+/)
     for (const [, s] of gates) expect(s.depends_on?.[url.hostname]?.condition).toBe('service_healthy')
@@ -53,7 +61,7 @@ describe('compose.yaml', () => {
       expect(s.healthcheck!.test.length, name).toBeGreaterThan(1)
     }
     for (const [, s] of gates) expect(s.healthcheck!.test.join(' ')).toMatch(/127\.0\.0\.1:3000\/healthz/)
-    const pg = compose.services.postgres!
+    const pg = compose.services.postgres
     expect(pg.healthcheck!.test).toContain('pg_isready')
   })
 
@@ -81,7 +89,7 @@ describe('compose.yaml', () => {
     const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
     const imageEnv = Object.fromEntries(
       [...lastStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)].flatMap((m) =>
-        m[1]!
+        m[1]
           .replace(/\\\n/g, ' ')
           .trim()
           .split(/\s+/)
@@ -92,8 +100,16 @@ describe('compose.yaml', () => {
     const dir = mkdtempSync(join(tmpdir(), 'compose-'))
     try {
       const key = join(dir, 'github-app.pem')
-      writeFileSync(key, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }))
-      const secrets = Object.fromEntries(exampleEnv.map((k) => [k, k === 'GITHUB_WEBHOOK_SECRET' ? 'a-webhook-secret-of-32-characters' : `made-up-${k.toLowerCase()}`]))
+      writeFileSync(
+        key,
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' })
+      )
+      const secrets = Object.fromEntries(
+        exampleEnv.map((k) => [
+          k,
+          k === 'GITHUB_WEBHOOK_SECRET' ? 'a-webhook-secret-of-32-characters' : `made-up-${k.toLowerCase()}`
+        ])
+      )
       for (const [name, s] of gates) {
         const env = { ...imageEnv, ...s.environment, ...secrets, GITHUB_PRIVATE_KEY_PATH: key }
         const config = readConfig(env)
@@ -124,6 +140,7 @@ describe('compose.yaml', () => {
     }
     for (const { file } of Object.values(compose.secrets)) expect(file).toMatch(/^\.\/secrets\//)
     // The example env file names the secrets but holds no value.
-    for (const line of readFileSync('gate.env.example', 'utf8').split('\n')) if (/^[A-Z_]+=/.test(line)) expect(line).toMatch(/^[A-Z_]+=$/)
+    for (const line of readFileSync('gate.env.example', 'utf8').split('\n'))
+      if (/^[A-Z_]+=/.test(line)) expect(line).toMatch(/^[A-Z_]+=$/)
   })
 })

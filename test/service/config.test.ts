@@ -9,7 +9,11 @@ import { PGlite } from '@electric-sql/pglite'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
 import { ensureBuilt, MAIN, ROOT } from './harness.js'
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
+const { privateKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' }
+})
 const SECRET = 'a-webhook-secret-that-is-long-enough'
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
@@ -32,11 +36,16 @@ function good(): Record<string, string> {
 
 /** Runs the service with `env` and expects it to stop at once with exit 78 and one line on stderr. */
 function refuses(env: Record<string, string>): { line: string; stdout: string } {
-  const r = spawnSync(process.execPath, [MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000
+  })
   expect(r.status, r.stderr).toBe(78)
   const lines = r.stderr.split('\n').filter(Boolean)
   expect(lines).toHaveLength(1)
-  return { line: lines[0]!, stdout: r.stdout }
+  return { line: lines[0], stdout: r.stdout }
 }
 
 describe('service configuration', { timeout: 120_000 }, () => {
@@ -47,37 +56,120 @@ describe('service configuration', { timeout: 120_000 }, () => {
   }
 
   it.each([
-    { setting: 'GITHUB_APP_ID', env: without('GITHUB_APP_ID'), expected: /^onelogin-push-gate: configuration error: GITHUB_APP_ID is required/ },
-    { setting: 'GITHUB_APP_ID', env: { ...good(), GITHUB_APP_ID: 'my-app' }, expected: /GITHUB_APP_ID must be the GitHub App's numeric App ID, got "my-app"\.$/ },
-    { setting: 'GITHUB_PRIVATE_KEY', env: without('GITHUB_PRIVATE_KEY'), expected: /GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required/ },
-    { setting: 'GITHUB_PRIVATE_KEY', env: { ...good(), GITHUB_PRIVATE_KEY: 'not a key' }, expected: /GITHUB_PRIVATE_KEY must be the GitHub App's RSA private key in PEM form/ },
-    { setting: 'GITHUB_PRIVATE_KEY_PATH', env: { ...without('GITHUB_PRIVATE_KEY'), GITHUB_PRIVATE_KEY_PATH: '/nonexistent/app.pem' }, expected: /GITHUB_PRIVATE_KEY_PATH names a file that cannot be read \(ENOENT\)/ },
-    { setting: 'GITHUB_WEBHOOK_SECRET', env: without('GITHUB_WEBHOOK_SECRET'), expected: /GITHUB_WEBHOOK_SECRET is required/ },
-    { setting: 'GITHUB_WEBHOOK_SECRET', env: { ...good(), GITHUB_WEBHOOK_SECRET: 'short' }, expected: /GITHUB_WEBHOOK_SECRET must be at least 16 characters long \(it is 5\)/ },
-    { setting: 'GITHUB_API_URL', env: { ...good(), GITHUB_API_URL: 'http://api.example.com' }, expected: /GITHUB_API_URL must be the GitHub REST API base URL .*plain http:\/\/ is accepted only for 127\.0\.0\.1/ },
+    {
+      setting: 'GITHUB_APP_ID',
+      env: without('GITHUB_APP_ID'),
+      expected: /^onelogin-push-gate: configuration error: GITHUB_APP_ID is required/
+    },
+    {
+      setting: 'GITHUB_APP_ID',
+      env: { ...good(), GITHUB_APP_ID: 'my-app' },
+      expected: /GITHUB_APP_ID must be the GitHub App's numeric App ID, got "my-app"\.$/
+    },
+    {
+      setting: 'GITHUB_PRIVATE_KEY',
+      env: without('GITHUB_PRIVATE_KEY'),
+      expected: /GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required/
+    },
+    {
+      setting: 'GITHUB_PRIVATE_KEY',
+      env: { ...good(), GITHUB_PRIVATE_KEY: 'not a key' },
+      expected: /GITHUB_PRIVATE_KEY must be the GitHub App's RSA private key in PEM form/
+    },
+    {
+      setting: 'GITHUB_PRIVATE_KEY_PATH',
+      env: { ...without('GITHUB_PRIVATE_KEY'), GITHUB_PRIVATE_KEY_PATH: '/nonexistent/app.pem' },
+      expected: /GITHUB_PRIVATE_KEY_PATH names a file that cannot be read \(ENOENT\)/
+    },
+    {
+      setting: 'GITHUB_WEBHOOK_SECRET',
+      env: without('GITHUB_WEBHOOK_SECRET'),
+      expected: /GITHUB_WEBHOOK_SECRET is required/
+    },
+    {
+      setting: 'GITHUB_WEBHOOK_SECRET',
+      env: { ...good(), GITHUB_WEBHOOK_SECRET: 'short' },
+      expected: /GITHUB_WEBHOOK_SECRET must be at least 16 characters long \(it is 5\)/
+    },
+    {
+      setting: 'GITHUB_API_URL',
+      env: { ...good(), GITHUB_API_URL: 'http://api.example.com' },
+      expected:
+        /GITHUB_API_URL must be the GitHub REST API base URL .*plain http:\/\/ is accepted only for 127\.0\.0\.1/
+    },
     { setting: 'ONELOGIN_CLIENT_ID', env: without('ONELOGIN_CLIENT_ID'), expected: /ONELOGIN_CLIENT_ID is required/ },
-    { setting: 'ONELOGIN_CLIENT_SECRET', env: without('ONELOGIN_CLIENT_SECRET'), expected: /ONELOGIN_CLIENT_SECRET is required/ },
-    { setting: 'ONELOGIN_SUBDOMAIN', env: { ...good(), ONELOGIN_SUBDOMAIN: 'acme.onelogin.com' }, expected: /ONELOGIN_SUBDOMAIN must be your OneLogin tenant's subdomain alone/ },
-    { setting: 'ONELOGIN_API_URL', env: { ...good(), ONELOGIN_API_URL: 'ftp://x' }, expected: /ONELOGIN_API_URL must be an https:\/\/ base URL/ },
-    { setting: 'DATABASE_URL', env: { ...good(), DATABASE_URL: 'mysql://db/gate' }, expected: /DATABASE_URL and DATA_DIR cannot both be set/ },
-    { setting: 'DATABASE_URL', env: { ...without('DATA_DIR'), DATABASE_URL: 'mysql://db/gate' }, expected: /DATABASE_URL must be a PostgreSQL connection URL/ },
-    { setting: 'PORT', env: { ...good(), PORT: 'http' }, expected: /PORT must be a TCP port number from 0 to 65535, got "http"\./ },
-    { setting: 'LOG_LEVEL', env: { ...good(), LOG_LEVEL: 'loud' }, expected: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"\./ },
-    { setting: 'SERVICE_TUNING', env: { ...good(), SERVICE_TUNING: '[1]' }, expected: /SERVICE_TUNING must be a JSON object/ },
-    { setting: 'GATE_RETENTION_DAYS', env: { ...good(), GATE_RETENTION_DAYS: '7' }, expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "7"\./ },
-    { setting: 'GATE_RETENTION_DAYS', env: { ...good(), GATE_RETENTION_DAYS: '1e3' }, expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "1e3"\./ }
+    {
+      setting: 'ONELOGIN_CLIENT_SECRET',
+      env: without('ONELOGIN_CLIENT_SECRET'),
+      expected: /ONELOGIN_CLIENT_SECRET is required/
+    },
+    {
+      setting: 'ONELOGIN_SUBDOMAIN',
+      env: { ...good(), ONELOGIN_SUBDOMAIN: 'acme.onelogin.com' },
+      expected: /ONELOGIN_SUBDOMAIN must be your OneLogin tenant's subdomain alone/
+    },
+    {
+      setting: 'ONELOGIN_API_URL',
+      env: { ...good(), ONELOGIN_API_URL: 'ftp://x' },
+      expected: /ONELOGIN_API_URL must be an https:\/\/ base URL/
+    },
+    {
+      setting: 'DATABASE_URL',
+      env: { ...good(), DATABASE_URL: 'mysql://db/gate' },
+      expected: /DATABASE_URL and DATA_DIR cannot both be set/
+    },
+    {
+      setting: 'DATABASE_URL',
+      env: { ...without('DATA_DIR'), DATABASE_URL: 'mysql://db/gate' },
+      expected: /DATABASE_URL must be a PostgreSQL connection URL/
+    },
+    {
+      setting: 'PORT',
+      env: { ...good(), PORT: 'http' },
+      expected: /PORT must be a TCP port number from 0 to 65535, got "http"\./
+    },
+    {
+      setting: 'LOG_LEVEL',
+      env: { ...good(), LOG_LEVEL: 'loud' },
+      expected: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"\./
+    },
+    {
+      setting: 'SERVICE_TUNING',
+      env: { ...good(), SERVICE_TUNING: '[1]' },
+      expected: /SERVICE_TUNING must be a JSON object/
+    },
+    {
+      setting: 'GATE_RETENTION_DAYS',
+      env: { ...good(), GATE_RETENTION_DAYS: '7' },
+      expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "7"\./
+    },
+    {
+      setting: 'GATE_RETENTION_DAYS',
+      env: { ...good(), GATE_RETENTION_DAYS: '1e3' },
+      expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "1e3"\./
+    }
   ])('a bad $setting stops start-up with one line naming it', ({ setting, env, expected }) => {
     const { line, stdout } = refuses(env)
     expect(line).toMatch(expected)
     expect(line).toContain(setting)
     expect(stdout).toBe('')
     // No secret is ever echoed, whichever setting is wrong.
-    for (const s of [SECRET, 'demo-client-secret-value', ...privateKey.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))]) expect(line).not.toContain(s)
+    for (const s of [
+      SECRET,
+      'demo-client-secret-value',
+      ...privateKey.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))
+    ])
+      expect(line).not.toContain(s)
   })
 
   it('refuses a DATABASE_URL it cannot reach, without printing its password', () => {
-    const { line } = refuses({ ...without('DATA_DIR'), DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate' })
-    expect(line).toMatch(/^onelogin-push-gate: storage error: DATABASE_URL: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/gate/)
+    const { line } = refuses({
+      ...without('DATA_DIR'),
+      DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate'
+    })
+    expect(line).toMatch(
+      /^onelogin-push-gate: storage error: DATABASE_URL: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/gate/
+    )
     expect(line).not.toContain('hunter2-secret')
   })
 
@@ -89,7 +181,11 @@ describe('service configuration', { timeout: 120_000 }, () => {
     await db.query('INSERT INTO schema_version VALUES (99, 0)')
     await db.close()
     const { line } = refuses({ ...good(), DATA_DIR: dataDir })
-    expect(line).toMatch(new RegExp(`^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`))
+    expect(line).toMatch(
+      new RegExp(
+        `^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`
+      )
+    )
   })
 
   it('refuses a data directory another live process holds', () => {
@@ -98,6 +194,10 @@ describe('service configuration', { timeout: 120_000 }, () => {
     // The lock names this test process, which is alive.
     writeFileSync(join(dataDir, 'service.lock'), String(process.pid))
     const { line } = refuses({ ...good(), DATA_DIR: dataDir })
-    expect(line).toMatch(new RegExp(`DATA_DIR ".*held" is in use by process ${process.pid}; the embedded database serves one process\\. Run more instances with DATABASE_URL\\.$`))
+    expect(line).toMatch(
+      new RegExp(
+        `DATA_DIR ".*held" is in use by process ${process.pid}; the embedded database serves one process\\. Run more instances with DATABASE_URL\\.$`
+      )
+    )
   })
 })

@@ -9,7 +9,11 @@ const FILE = '.github/onelogin-gate.yml'
 const ADMIN_SECRET = 'admin-client-secret'
 
 async function finalOf(w: World, runId: number) {
-  return until('the final answer', () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204), 90_000)
+  return until(
+    'the final answer',
+    () => w.gh.callbacks(runId).find((c) => c.state !== undefined && c.status === 204),
+    90_000
+  )
 }
 
 describe('the protection-rule service: durable gates', { timeout: 240_000 }, () => {
@@ -20,9 +24,17 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     await until('the service to poll it', () => w.sim.calls().some((c) => c.path.endsWith('/verify')))
 
     await w.restart('SIGKILL')
-    await until('polling to resume', () => w.service.lines().some((l) => l.msg === 'Listening.') && w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > 0)
+    await until(
+      'polling to resume',
+      () =>
+        w.service.lines().some((l) => l.msg === 'Listening.') &&
+        w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > 0
+    )
     const before = w.sim.calls().filter((c) => c.path.endsWith('/verify')).length
-    await until('more polls after the restart', () => w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > before + 2)
+    await until(
+      'more polls after the restart',
+      () => w.sim.calls().filter((c) => c.path.endsWith('/verify')).length > before + 2
+    )
 
     // A graceful stop too: exits on its own, leases released.
     const code = await w.service.stop('SIGTERM')
@@ -32,7 +44,7 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     await sleep(1_500)
     expect(w.sim.pushes()).toHaveLength(1)
 
-    w.sim.answer(w.sim.pushes()[0]!.id, 'accept')
+    w.sim.answer(w.sim.pushes()[0].id, 'accept')
     const final = await finalOf(w, runId)
     expect(final.state).toBe('approved')
     expect(w.sim.pushes()).toHaveLength(1)
@@ -48,13 +60,20 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const push = await until('a push', () => w.sim.pushes()[0], 60_000)
-    await until('the push to be stored', () => w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user')))
+    await until('the push to be stored', () =>
+      w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user'))
+    )
     // The verification id is the handle: a secret, redacted by the process that received it.
     expect(w.service.stdout()).not.toContain(push.id)
 
     // A new process takes the gate from the store, and OneLogin's refusal quotes the handle.
     await w.restart('SIGKILL', () =>
-      w.sim.setFault({ endpoint: 'verification_status', status: 400, body: JSON.stringify({ message: `verification ${push.id} is not valid` }), times: 1 })
+      w.sim.setFault({
+        endpoint: 'verification_status',
+        status: 400,
+        body: JSON.stringify({ message: `verification ${push.id} is not valid` }),
+        times: 1
+      })
     )
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
@@ -75,14 +94,23 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     const first = await until('a push', () => w.sim.pushes()[0], 60_000)
     // Stored before it is logged: the restart must find this push, not a gate still sending it.
-    await until('the push to be stored', () => w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user')))
+    await until('the push to be stored', () =>
+      w.service.lines().some((l) => String(l.msg).startsWith('Push 1 sent to user'))
+    )
     await w.restart('SIGKILL', () => {
       // Fifteen minutes pass on OneLogin's side: the push (900 s at most) expires.
       skewMs = 16 * 60_000
     })
     const second = await until('a second push', () => w.sim.pushes().find((p) => p.id !== first.id), 90_000)
     expect(w.sim.pushes().find((p) => p.id === first.id)?.status).toBe('expired')
-    const note = await until('the new-push comment', () => w.gh.callbacks(runId).find((c) => c.status === 204 && /^🔁 The push to `ada@example\.com @ada`/.test(c.comment ?? '')), 90_000)
+    const note = await until(
+      'the new-push comment',
+      () =>
+        w.gh
+          .callbacks(runId)
+          .find((c) => c.status === 204 && /^🔁 The push to `ada@example\.com @ada`/.test(c.comment ?? '')),
+      90_000
+    )
     expect(note.comment).toMatch(/expired unanswered; a new one went to .*\(push 2\)\./)
     w.sim.answer(second.id, 'accept')
     expect((await finalOf(w, runId)).state).toBe('approved')
@@ -94,13 +122,17 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     // OneLogin takes its time with the push: the service is killed while waiting for the answer.
     w.sim.setFault({ endpoint: 'trigger', delayMs: 6_000, times: 1 })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
-    await until('the push to be on its way', () => w.service.lines().some((l) => l.msg === 'Sending push 1 to user 35510511.'))
+    await until('the push to be on its way', () =>
+      w.service.lines().some((l) => l.msg === 'Sending push 1 to user 35510511.')
+    )
     // Killed only once OneLogin holds the request (the simulator records it on arrival, then waits 6 s).
     await until('the push request at OneLogin', () => w.sim.calls().some((c) => c.path.endsWith('/trigger')))
     await w.restart('SIGKILL')
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
-    expect(final.comment).toMatch(/The service stopped while sending push 1 to .*OneLogin user 35510511.*; it may have reached the phone, and the service does not send a second push that it could not watch\. Run the job again for a new push\./)
+    expect(final.comment).toMatch(
+      /The service stopped while sending push 1 to .*OneLogin user 35510511.*; it may have reached the phone, and the service does not send a second push that it could not watch\. Run the job again for a new push\./
+    )
     // One request to send a push reached OneLogin, the one cut short; no second one followed it.
     await sleep(7_000)
     expect(w.sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
@@ -119,25 +151,37 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
 
     // While the service is down, both gates are made 32 days old.
     await w.restart('SIGTERM', async () => {
-      const db = w.env.DATABASE_URL ? await openPostgres(w.env.DATABASE_URL, () => undefined) : await openPglite(w.env.DATA_DIR!)
+      const db = w.env.DATABASE_URL
+        ? await openPostgres(w.env.DATABASE_URL, () => undefined)
+        : await openPglite(w.env.DATA_DIR)
       try {
         await db.query('UPDATE gates SET updated_at = updated_at - $1, created_at = created_at - $1', [32 * 86_400_000])
       } finally {
         await db.close()
       }
     })
-    const line = await until('the sweep', () => w.service.lines().find((l) => String(l.msg).startsWith('Deleted ')), 30_000)
-    expect(line).toMatchObject({ msg: 'Deleted 1 finished gate(s) closed more than 31 days ago.', deleted: 1, retentionDays: 31 })
+    const line = await until(
+      'the sweep',
+      () => w.service.lines().find((l) => String(l.msg).startsWith('Deleted ')),
+      30_000
+    )
+    expect(line).toMatchObject({
+      msg: 'Deleted 1 finished gate(s) closed more than 31 days ago.',
+      deleted: 1,
+      retentionDays: 31
+    })
     const health = await getJson(`${w.service.url}/healthz`)
     expect(health.body.gates.byPhase.done).toBeUndefined()
     expect(health.body.gates.open).toBe(1)
     // The open gate is untouched: its push is still polled, and its approval still reaches GitHub.
-    w.sim.answer(w.sim.pushes()[1]!.id, 'accept')
+    w.sim.answer(w.sim.pushes()[1].id, 'accept')
     expect((await finalOf(w, open.runId)).state).toBe('approved')
   })
 
   it('rejects with a comment a gate whose timeout passed while the service was down', async () => {
-    const w = await startWorld({ shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 15s\n` } } })
+    const w = await startWorld({
+      shopFiles: { main: { [FILE]: `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 15s\n` } }
+    })
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
     await until('a push', () => w.sim.pushes()[0], 60_000)
     await w.restart('SIGKILL', () => sleep(16_000))
@@ -162,8 +206,10 @@ describe('the protection-rule service: durable gates', { timeout: 240_000 }, () 
     expect(finalTries.map((c) => c.status)).toEqual([502, 502, 502, 502, 204])
     expect(finalTries.at(-1)!.status).toBe(204)
     // Backoff: each wait between attempts of the same report is longer than the one before.
-    const gaps = finalTries.slice(1).map((c, i) => c.at - finalTries[i]!.at)
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!)
-    expect(w.service.lines().filter((l) => String(l.msg).startsWith('Report to GitHub failed; trying again'))).toHaveLength(4)
+    const gaps = finalTries.slice(1).map((c, i) => c.at - finalTries[i].at)
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1])
+    expect(
+      w.service.lines().filter((l) => String(l.msg).startsWith('Report to GitHub failed; trying again'))
+    ).toHaveLength(4)
   })
 })

@@ -4,7 +4,17 @@
 // database on the PostgreSQL server named by TEST_DATABASE_URL.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -84,7 +94,15 @@ export function ensureBuilt(): void {
     const stamp = join(ROOT, 'build', '.source-hash')
     const hash = sourceHash()
     if (existsSync(MAIN) && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'src', 'service', 'tsconfig.build.json')], { stdio: 'inherit' })
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(ROOT, 'src', 'service', 'tsconfig.build.json')
+      ],
+      { stdio: 'inherit' }
+    )
     writeFileSync(stamp, hash)
   })
 }
@@ -120,7 +138,8 @@ export interface TestStore {
 export async function newStore(): Promise<TestStore> {
   // The app-postgres project (vitest.config.ts) runs these tests on PostgreSQL; the default one on PGlite.
   const server = process.env.APP_TEST_STORE === 'pglite' ? undefined : process.env.TEST_DATABASE_URL
-  if (process.env.APP_TEST_STORE === 'postgres' && !server) throw new Error('APP_TEST_STORE=postgres needs TEST_DATABASE_URL (set by test/postgres-global-setup.ts).')
+  if (process.env.APP_TEST_STORE === 'postgres' && !server)
+    throw new Error('APP_TEST_STORE=postgres needs TEST_DATABASE_URL (set by test/postgres-global-setup.ts).')
   if (server) {
     const name = `gate_test_${randomBytes(6).toString('hex')}`
     const admin = new pg.Client({ connectionString: server })
@@ -143,7 +162,11 @@ export async function newStore(): Promise<TestStore> {
   const template = await pgliteTemplate()
   const dataDir = mkdtempSync(join(tmpdir(), 'gate-service-'))
   cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true })
-  return { kind: 'pglite', env: { DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) }
+  return {
+    kind: 'pglite',
+    env: { DATA_DIR: dataDir },
+    drop: async () => rmSync(dataDir, { recursive: true, force: true })
+  }
 }
 
 /** One JSON log line of the service. */
@@ -164,12 +187,18 @@ export interface ServiceProcess {
 
 /** Starts `node build/service/main.js`, with the service's Node flags and exactly `env` (plus PATH), and waits for its "Listening." line. */
 export async function spawnService(env: Record<string, string>, timeoutMs = 120_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let out = ''
   let err = ''
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c))
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c))
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c))
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1))
+  )
   live.add(child)
   void exited.then(() => live.delete(child))
   const lines = (): LogLine[] =>
@@ -188,7 +217,8 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 120_
   while (!url) {
     const listening = out.includes('"Listening."') ? lines().find((l) => l.msg === 'Listening.') : undefined
     if (listening) url = String(listening.url)
-    else if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the service exited before listening (${child.exitCode ?? child.signalCode}): ${err}${out}`)
+    else if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the service exited before listening (${child.exitCode ?? child.signalCode}): ${err}${out}`)
     else if (Date.now() > until) {
       child.kill('SIGKILL')
       throw new Error(`the service did not start within ${timeoutMs} ms: ${err}${out}`)
@@ -251,7 +281,10 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const sim = await startSim({ quiet: true, ...opts.sim })
   const gh = await startFakeGitHub({
     webhookSecret: WEBHOOK_SECRET,
-    repos: [{ owner: 'acme', name: 'shop', files: opts.shopFiles ?? { main: { '.github/onelogin-gate.yml': POLICY } } }, ...(opts.repos ?? [])]
+    repos: [
+      { owner: 'acme', name: 'shop', files: opts.shopFiles ?? { main: { '.github/onelogin-gate.yml': POLICY } } },
+      ...(opts.repos ?? [])
+    ]
   })
   const store = await newStore()
   const env: Record<string, string> = {

@@ -33,7 +33,10 @@ describe('PollPacer', () => {
     await pacer.refresh()
     expect(pacer.health()?.status).toBe('short')
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(MAX_POLL_INTERVAL_MS)
-    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget cannot cover the open gates: 600 open push\(es\)/) })
+    expect(lines.at(-1)).toMatchObject({
+      level: 'warn',
+      msg: expect.stringMatching(/^OneLogin budget cannot cover the open gates: 600 open push\(es\)/)
+    })
     expect(lines.at(-1)!.data.budget).toMatchObject({ status: 'short', openPushes: 600, share: 1_000 })
     // Said once, not at every refresh.
     await pacer.refresh()
@@ -45,7 +48,10 @@ describe('PollPacer', () => {
     expect(pacer.health()?.status).toBe('spent')
     const resetAt = pacer.health()!.state.resetAt
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(resetAt - clock.now())
-    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^OneLogin budget spent: 600 open push\(es\) wait for the rate-limit reset/) })
+    expect(lines.at(-1)).toMatchObject({
+      level: 'warn',
+      msg: expect.stringMatching(/^OneLogin budget spent: 600 open push\(es\) wait for the rate-limit reset/)
+    })
 
     // A new window and fewer pushes: covered again.
     clock.advance(resetAt - clock.now())
@@ -60,14 +66,22 @@ describe('PollPacer', () => {
     const budget = await new FleetBudget(db(), { account: 'pacer-2', clock }).init()
     const { log, lines } = recordingLog()
     let fail = false
-    const pacer = new PollPacer(budget, async () => {
-      if (fail) throw new Error('connection refused')
-      return [{ id: 'a', sentAt: clock.now() }]
-    }, clock, log)
+    const pacer = new PollPacer(
+      budget,
+      async () => {
+        if (fail) throw new Error('connection refused')
+        return [{ id: 'a', sentAt: clock.now() }]
+      },
+      clock,
+      log
+    )
     await pacer.refresh()
     fail = true
     await pacer.refresh()
     expect(pacer.health()?.status).toBe('ok')
-    expect(lines.at(-1)).toMatchObject({ level: 'warn', msg: 'Could not read the OneLogin budget; polls keep the last plan.' })
+    expect(lines.at(-1)).toMatchObject({
+      level: 'warn',
+      msg: 'Could not read the OneLogin budget; polls keep the last plan.'
+    })
   })
 })

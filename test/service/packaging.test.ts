@@ -10,7 +10,12 @@ import { ROOT } from './harness.js'
 describe('packaging', () => {
   it('app.yml asks for Actions read, Deployments write and Contents read, and the deployment_protection_rule event alone', () => {
     const manifest = parse(readFileSync(join(ROOT, 'src', 'service', 'app.yml'), 'utf8'))
-    expect(manifest.default_permissions).toEqual({ actions: 'read', deployments: 'write', contents: 'read', metadata: 'read' })
+    expect(manifest.default_permissions).toEqual({
+      actions: 'read',
+      deployments: 'write',
+      contents: 'read',
+      metadata: 'read'
+    })
     expect(manifest.default_events).toEqual(['deployment_protection_rule'])
     expect(manifest.hook_attributes.url).toMatch(/^https:\/\/.+\/api\/github\/webhooks$/)
     expect(manifest.public).toBe(false)
@@ -21,11 +26,11 @@ describe('packaging', () => {
     const stages = text.split(/^FROM /m).slice(1)
     expect(stages).toHaveLength(2)
     expect(stages.every((s) => /^node:24[-.\w]*/.test(s))).toBe(true)
-    const runtime = stages[1]!
+    const runtime = stages[1]
     expect(runtime).toMatch(/npm ci --omit=dev --omit=optional/)
     expect(runtime).toMatch(/^USER node$/m)
     const cmd = /^CMD (\[.*\])$/m.exec(runtime)
-    expect(JSON.parse(cmd![1]!)).toEqual(['node', ...SERVICE_NODE_FLAGS, 'build/service/main.js'])
+    expect(JSON.parse(cmd![1])).toEqual(['node', ...SERVICE_NODE_FLAGS, 'build/service/main.js'])
     expect(runtime).not.toMatch(/COPY (src|app|node_modules)/)
     expect(runtime).toMatch(/HEALTHCHECK .*\/healthz/s)
   })

@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { allocatePolls, allottedInterval, MAX_POLL_INTERVAL_MS, PACING_HORIZON_MS, scheduledInterval, type OpenPush } from '../../src/service/poll-allocation.js'
+import {
+  allocatePolls,
+  allottedInterval,
+  MAX_POLL_INTERVAL_MS,
+  PACING_HORIZON_MS,
+  scheduledInterval,
+  type OpenPush
+} from '../../src/service/poll-allocation.js'
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0)
 const HOUR = 3_600_000
@@ -10,11 +17,15 @@ const push = (id: string, ageMs: number, lastPolledAgoMs?: number): OpenPush => 
   sentAt: NOW - ageMs,
   ...(lastPolledAgoMs === undefined ? {} : { lastPolledAt: NOW - lastPolledAgoMs })
 })
-const interval = (a: ReturnType<typeof allocatePolls>, id: string): number => a.polls.find((p) => p.id === id)!.intervalMs
+const interval = (a: ReturnType<typeof allocatePolls>, id: string): number =>
+  a.polls.find((p) => p.id === id)!.intervalMs
 
 describe('allocatePolls', () => {
   it('polls every push on the schedule when the budget covers it', () => {
-    const a = allocatePolls(NOW, [push('new', sec(5)), push('minute', sec(45)), push('old', sec(600))], { remaining: 2_500, resetAt: NOW + HOUR })
+    const a = allocatePolls(NOW, [push('new', sec(5)), push('minute', sec(45)), push('old', sec(600))], {
+      remaining: 2_500,
+      resetAt: NOW + HOUR
+    })
     expect(a.status).toBe('ok')
     expect(a.floorMs).toBe(0)
     expect(interval(a, 'new')).toBe(1_000)
@@ -25,7 +36,13 @@ describe('allocatePolls', () => {
 
   it('takes the budget from the most polled pushes first when the pace is below the demand', () => {
     // 300 calls over 2 minutes: 2.5 calls per second, for pushes that want 1 + 1 + 0.5 + 0.5 + 0.1 per second.
-    const pushes = [push('new', sec(2)), push('new2', sec(10)), push('mid', sec(120)), push('mid2', sec(200)), push('old', sec(900))]
+    const pushes = [
+      push('new', sec(2)),
+      push('new2', sec(10)),
+      push('mid', sec(120)),
+      push('mid2', sec(200)),
+      push('old', sec(900))
+    ]
     const a = allocatePolls(NOW, pushes, { remaining: 300, resetAt: NOW + HOUR })
     expect(a.status).toBe('ok')
     expect(a.plannedPerSecond).toBeLessThanOrEqual(a.pacePerSecond + 1e-9)
@@ -70,10 +87,14 @@ describe('allocatePolls', () => {
   })
 
   it('times the next poll from the last one, never in the past', () => {
-    const a = allocatePolls(NOW, [push('recent', sec(600), 3_000), push('overdue', sec(600), 30_000), push('fresh', 200)], {
-      remaining: 2_500,
-      resetAt: NOW + HOUR
-    })
+    const a = allocatePolls(
+      NOW,
+      [push('recent', sec(600), 3_000), push('overdue', sec(600), 30_000), push('fresh', 200)],
+      {
+        remaining: 2_500,
+        resetAt: NOW + HOUR
+      }
+    )
     expect(a.polls.find((p) => p.id === 'recent')!.at).toBe(NOW + 7_000)
     expect(a.polls.find((p) => p.id === 'overdue')!.at).toBe(NOW)
     expect(a.polls.find((p) => p.id === 'fresh')!.at).toBe(NOW + 800)
@@ -110,11 +131,16 @@ describe('allocatePolls', () => {
           expect(p.at).toBeGreaterThanOrEqual(NOW)
         }
         // Older never polled more often than newer.
-        const byAge = pushes.map((p, i) => ({ age: NOW - p.sentAt, ms: a.polls[i]!.intervalMs })).sort((x, y) => x.age - y.age)
-        for (let i = 1; i < byAge.length; i++) expect(byAge[i]!.ms).toBeGreaterThanOrEqual(byAge[i - 1]!.ms)
+        const byAge = pushes
+          .map((p, i) => ({ age: NOW - p.sentAt, ms: a.polls[i].intervalMs }))
+          .sort((x, y) => x.age - y.age)
+        for (let i = 1; i < byAge.length; i++) expect(byAge[i].ms).toBeGreaterThanOrEqual(byAge[i - 1].ms)
         if (a.demandPerSecond <= a.pacePerSecond) expect(a.floorMs).toBe(0)
         // A push is raised to the floor or keeps its schedule, never more.
-        for (const [i, p] of pushes.entries()) expect(a.polls[i]!.intervalMs).toBe(Math.min(MAX_POLL_INTERVAL_MS, Math.max(scheduledInterval(NOW - p.sentAt), a.floorMs)))
+        for (const [i, p] of pushes.entries())
+          expect(a.polls[i].intervalMs).toBe(
+            Math.min(MAX_POLL_INTERVAL_MS, Math.max(scheduledInterval(NOW - p.sentAt), a.floorMs))
+          )
         if (a.status === 'ok') expect(a.plannedPerSecond).toBeLessThanOrEqual(a.pacePerSecond + 1e-9)
         else expect(pushes.length / 60).toBeGreaterThan(a.pacePerSecond)
       }),

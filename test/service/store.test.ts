@@ -15,7 +15,9 @@ let gates: GateStore
 
 beforeAll(async () => {
   store = await newStore()
-  db = store.env.DATABASE_URL ? await openPostgres(store.env.DATABASE_URL, () => undefined) : await openPglite(store.env.DATA_DIR!)
+  db = store.env.DATABASE_URL
+    ? await openPostgres(store.env.DATABASE_URL, () => undefined)
+    : await openPglite(store.env.DATA_DIR)
   gates = new GateStore(db)
 }, 120_000)
 afterAll(async () => {
@@ -50,17 +52,21 @@ describe('gate store', { timeout: 60_000 }, () => {
     const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_version ORDER BY version')
     expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version))
     // The OneLogin budget is part of the versioned schema.
-    const fns = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'")
-    expect(fns.rows[0]!.n).toBe(3)
+    const fns = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'onelogin_budget_%'"
+    )
+    expect(fns.rows[0].n).toBe(3)
   })
 
   it('takes a budget an earlier release created outside the versioned schema into version 2, rows and all', async () => {
     const other = await newStore()
-    const odb = other.env.DATABASE_URL ? await openPostgres(other.env.DATABASE_URL, () => undefined) : await openPglite(other.env.DATA_DIR!)
+    const odb = other.env.DATABASE_URL
+      ? await openPostgres(other.env.DATABASE_URL, () => undefined)
+      : await openPglite(other.env.DATA_DIR)
     try {
       // Version 1 alone, and the budget as the earlier release made it, with its count.
       await odb.query('CREATE TABLE schema_version (version integer NOT NULL, applied_at bigint NOT NULL)')
-      for (const statement of MIGRATIONS[0]!.statements) await odb.query(statement)
+      for (const statement of MIGRATIONS[0].statements) await odb.query(statement)
       await odb.query('INSERT INTO schema_version VALUES (1, 0)')
       await migrateBudget(odb)
       const budget = await new FleetBudget(odb, { account: 'earlier', clock: new FakeClock() }).init()
@@ -89,13 +95,17 @@ describe('gate store', { timeout: 60_000 }, () => {
     ]
     for (const m of made) {
       m.id = (await gates.create(newGate())).id
-      await db.query('UPDATE gates SET phase = $2, updated_at = $3 WHERE id = $1', [m.id, m.phase, now - m.closedDaysAgo * day])
+      await db.query('UPDATE gates SET phase = $2, updated_at = $3 WHERE id = $1', [
+        m.id,
+        m.phase,
+        now - m.closedDaysAgo * day
+      ])
     }
     const exists = async (id: string): Promise<boolean> => (await gates.get(id)) !== undefined
     // One at a time: the oldest goes first.
     expect(await gates.deleteFinished(now - 31 * day, 1)).toBe(1)
-    expect(await exists(made[0]!.id)).toBe(false)
-    expect(await exists(made[1]!.id)).toBe(true)
+    expect(await exists(made[0].id)).toBe(false)
+    expect(await exists(made[1].id)).toBe(true)
     expect(await gates.deleteFinished(now - 31 * day, 100)).toBe(1)
     expect(await gates.deleteFinished(now - 31 * day, 100)).toBe(0)
     for (const m of made.slice(1)) expect(await exists(m.id)).toBe(m === made[1] ? false : true)
@@ -112,14 +122,20 @@ describe('gate store', { timeout: 60_000 }, () => {
     expect(attempts.filter((a) => a.created)).toHaveLength(1)
     expect(new Set(attempts.map((a) => a.id)).size).toBe(1)
     // A re-run of the job is a new deployment of the same run: a gate of its own.
-    expect((await gates.create({ ...g, id: randomUUID(), deliveryId: randomUUID(), deploymentId: g.deploymentId + 1 })).created).toBe(true)
+    expect(
+      (await gates.create({ ...g, id: randomUUID(), deliveryId: randomUUID(), deploymentId: g.deploymentId + 1 }))
+        .created
+    ).toBe(true)
   })
 
   it('leases a due gate to one owner at a time, fences writes by the lease, and lets it go', async () => {
     const g = newGate()
     await gates.create(g)
     const now = Date.now() + 1
-    const [a, b] = await Promise.all([gates.claimDue('a', now, 10_000, 100, []), gates.claimDue('b', now, 10_000, 100, [])])
+    const [a, b] = await Promise.all([
+      gates.claimDue('a', now, 10_000, 100, []),
+      gates.claimDue('b', now, 10_000, 100, [])
+    ])
     const mine = (list: { id: string }[]) => list.some((x) => x.id === g.id)
     expect([mine(a), mine(b)].filter(Boolean)).toHaveLength(1)
     const [owner, other] = mine(a) ? ['a', 'b'] : ['b', 'a']
@@ -135,7 +151,7 @@ describe('gate store', { timeout: 60_000 }, () => {
     expect(mine(await gates.claimDue(other, Date.now() + 1, 10_000, 100, []))).toBe(true)
   })
 
-  it('hands a gate over once its holder\'s lease has expired', async () => {
+  it("hands a gate over once its holder's lease has expired", async () => {
     const g = newGate()
     await gates.create(g)
     const t = Date.now() + 1

@@ -10,13 +10,23 @@ describe('policy', () => {
   const policy = parsePolicy({
     environments: {
       'prod-*': { approvers: ['grace@example.com @grace'] },
-      Production: { approvers: ['ada@example.com @ada', '35510512 @grace'], 'min-approvals': 2, timeout: '2h', 'api-version': 2 },
+      Production: {
+        approvers: ['ada@example.com @ada', '35510512 @grace'],
+        'min-approvals': 2,
+        timeout: '2h',
+        'api-version': 2
+      },
       '*': { approvers: 'linus @linus' }
     }
   })
 
   it('prefers the exact name (without case) over globs, then the first matching glob', () => {
-    expect(ruleFor(policy, 'production')).toMatchObject({ pattern: 'Production', minApprovals: 2, timeoutSeconds: 7_200, apiVersion: 2 })
+    expect(ruleFor(policy, 'production')).toMatchObject({
+      pattern: 'Production',
+      minApprovals: 2,
+      timeoutSeconds: 7_200,
+      apiVersion: 2
+    })
     expect(ruleFor(policy, 'prod-eu')?.pattern).toBe('prod-*')
     expect(ruleFor(policy, 'staging')?.approvers.map((a) => a.login)).toEqual(['linus'])
   })
@@ -35,7 +45,10 @@ describe('policy', () => {
     [{ environments: {} }, /`environments` must map environment names/],
     [{ environments: { production: { approvers: [] } } }, /lists nobody/],
     [{ environments: { production: { approvers: ['a @a', 'A @b'] } } }, /lists "a" twice/i],
-    [{ environments: { production: { approvers: ['a @a'], 'allow-self-approval': 'yes' } } }, /allow-self-approval must be true or false, got "yes"/],
+    [
+      { environments: { production: { approvers: ['a @a'], 'allow-self-approval': 'yes' } } },
+      /allow-self-approval must be true or false, got "yes"/
+    ],
     [{ environments: { production: { approvers: ['a @a'], 'api-version': 3 } } }, /api-version must be 1 or 2/],
     [{ environments: { production: { approvers: ['@a'] } } }, /a GitHub login alone does not name a OneLogin user/]
   ])('rejects %j', (doc, message) => {
@@ -43,8 +56,13 @@ describe('policy', () => {
   })
 
   it('takes an approver without a login only when self-approval is allowed', () => {
-    expect(() => parsePolicy({ environments: { p: { approvers: ['ada@example.com'] } } })).toThrow(/has no @github-login/)
-    expect(parsePolicy({ environments: { p: { approvers: ['ada@example.com'], 'allow-self-approval': true } } }).rules[0]!.approvers).toHaveLength(1)
+    expect(() => parsePolicy({ environments: { p: { approvers: ['ada@example.com'] } } })).toThrow(
+      /has no @github-login/
+    )
+    expect(
+      parsePolicy({ environments: { p: { approvers: ['ada@example.com'], 'allow-self-approval': true } } }).rules[0]
+        .approvers
+    ).toHaveLength(1)
   })
 })
 
@@ -55,7 +73,7 @@ describe('comments', () => {
     expect(noMention('by @octocat, not ada@example.com')).toBe('by @\u200boctocat, not ada@example.com')
   })
 
-  it('keeps a comment within GitHub\'s 1024 characters without splitting a character', () => {
+  it("keeps a comment within GitHub's 1024 characters without splitting a character", () => {
     const text = fit(['😀'.repeat(600)])
     expect(text.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS)
     expect(text.endsWith('…')).toBe(true)
@@ -66,10 +84,13 @@ describe('comments', () => {
 describe('log redaction', () => {
   it('removes registered secrets, their JSON-escaped and line forms, and token-shaped text', () => {
     const r = new Redactor()
-    const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1234567890abcdef\nABCDEFGHIJKLMNOPQRSTUV\n-----END RSA PRIVATE KEY-----\n'
+    const pem =
+      '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx1234567890abcdef\nABCDEFGHIJKLMNOPQRSTUV\n-----END RSA PRIVATE KEY-----\n'
     r.add('s3cret-value"x')
     r.add(pem)
-    const line = JSON.stringify({ msg: 'x s3cret-value"x', key: pem, part: 'MIIEowIBAAKCAQEAx1234567890abcdef' }) + ' ghs_abcdefghijklmnopqrstuvwx eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyfQ.c2lnbmF0dXJlLXNpZw'
+    const line =
+      JSON.stringify({ msg: 'x s3cret-value"x', key: pem, part: 'MIIEowIBAAKCAQEAx1234567890abcdef' }) +
+      ' ghs_abcdefghijklmnopqrstuvwx eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyfQ.c2lnbmF0dXJlLXNpZw'
     const out = r.apply(line)
     expect(out).not.toContain('s3cret-value')
     expect(out).not.toContain('MIIEowIBAAKCAQEAx1234567890abcdef')
@@ -93,7 +114,9 @@ describe('log redaction', () => {
 describe('pinned fetch', () => {
   it('refuses any origin or path outside GITHUB_API_URL before a byte is sent', async () => {
     const f = pinnedFetch(new URL('http://127.0.0.1:9/api/v3/'))
-    await expect(f('http://127.0.0.2:9/api/v3/app')).rejects.toThrow(/refused to send a request to http:\/\/127\.0\.0\.2:9/)
+    await expect(f('http://127.0.0.2:9/api/v3/app')).rejects.toThrow(
+      /refused to send a request to http:\/\/127\.0\.0\.2:9/
+    )
     await expect(f('http://127.0.0.1:9/other/app')).rejects.toThrow(/only GITHUB_API_URL/)
     await expect(f('https://127.0.0.1:9/api/v3/app')).rejects.toThrow(/refused/)
   })

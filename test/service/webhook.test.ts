@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
 import { getJson, sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
 
-const sign = (body: string, secret = WEBHOOK_SECRET): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
+const sign = (body: string, secret = WEBHOOK_SECRET): string =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
 
 /** A payload the fake GitHub built, with a fresh delivery id, sent as raw bytes. */
 function headers(_body: string, signature: string | undefined, delivery = randomUUID()): Record<string, string> {
@@ -66,9 +67,16 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
     await sleep(1_000)
     expect(await gatesStored(w)).toBe(0)
     expect(w.sim.pushes()).toEqual([])
-    expect(w.service.lines().find((l) => String(l.msg).startsWith('Webhook ignored: the deployment was requested more than 30 days ago'))).toMatchObject({ requestedAt: old })
+    expect(
+      w.service
+        .lines()
+        .find((l) => String(l.msg).startsWith('Webhook ignored: the deployment was requested more than 30 days ago'))
+    ).toMatchObject({ requestedAt: old })
     // The same request, 29 days old, is taken.
-    const recent = JSON.stringify({ ...payload, deployment: { ...payload.deployment, created_at: new Date(Date.now() - 29 * 86_400_000).toISOString() } })
+    const recent = JSON.stringify({
+      ...payload,
+      deployment: { ...payload.deployment, created_at: new Date(Date.now() - 29 * 86_400_000).toISOString() }
+    })
     expect((await w.gh.sendRaw(recent, headers(recent, sign(recent)))).status).toBe(202)
     await until('a push', () => w.sim.pushes()[0])
   })
@@ -94,7 +102,9 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
     await sleep(500)
     expect(w.gh.callbacks(first.runId).filter((c) => c.state !== undefined)).toHaveLength(1)
     expect(await gatesStored(w)).toBe(1)
-    expect(w.service.lines().filter((l) => l.msg === 'Duplicate delivery: the gate already exists; nothing new is sent.')).toHaveLength(4)
+    expect(
+      w.service.lines().filter((l) => l.msg === 'Duplicate delivery: the gate already exists; nothing new is sent.')
+    ).toHaveLength(4)
   })
 
   it('never sends a token to a callback host other than GITHUB_API_URL: such a delivery is refused and nothing is stored', async () => {
@@ -116,7 +126,11 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
         `${w.gh.url}/proxy/${other}${runPath}` // another path
       ]
       for (const url of variants) {
-        const body = JSON.stringify({ ...payload, deployment: { ...payload.deployment, id: payload.deployment.id + 1 }, deployment_callback_url: url })
+        const body = JSON.stringify({
+          ...payload,
+          deployment: { ...payload.deployment, id: payload.deployment.id + 1 },
+          deployment_callback_url: url
+        })
         const r = await w.gh.sendRaw(body, headers(body, sign(body)))
         expect(r.status, url).toBe(400)
       }
@@ -125,7 +139,9 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
       expect(seen).toEqual([])
       expect(await gatesStored(w)).toBe(1)
       expect(w.gh.requests.filter((r) => r.path.includes('/acme/other/'))).toEqual([])
-      const refusals = w.service.lines().filter((l) => String(l.msg).startsWith('Webhook refused: deployment_callback_url'))
+      const refusals = w.service
+        .lines()
+        .filter((l) => String(l.msg).startsWith('Webhook refused: deployment_callback_url'))
       expect(refusals).toHaveLength(4)
       expect(refusals[0]).toMatchObject({ level: 'error', callbackHost: new URL(other).host })
     } finally {
@@ -137,7 +153,11 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
     const w = await startWorld()
     const { status, body } = await getJson(`${w.service.url}/healthz`)
     expect(status).toBe(200)
-    expect(body).toMatchObject({ status: 'ok', storage: { ok: true, kind: w.store.kind, schemaVersion: SCHEMA_VERSION }, gates: { open: 0 } })
+    expect(body).toMatchObject({
+      status: 'ok',
+      storage: { ok: true, kind: w.store.kind, schemaVersion: SCHEMA_VERSION },
+      gates: { open: 0 }
+    })
     // The validator that checks the service's requests does catch a body that breaks GitHub's schema.
     const res = await fetch(`${w.gh.url}/repos/acme/shop/actions/runs/1/deployment_protection_rule`, {
       method: 'POST',

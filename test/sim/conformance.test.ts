@@ -28,9 +28,15 @@ function shapeDiff(actual: unknown, reference: unknown, at = '$'): string[] {
   if (kind(reference) !== 'object') return []
   const a = actual as Record<string, unknown>
   const r = reference as Record<string, unknown>
-  const extra = Object.keys(a).filter((k) => !(k in r)).map((k) => `${at}.${k}: not in the reference`)
-  const missing = Object.keys(r).filter((k) => !(k in a)).map((k) => `${at}.${k}: missing`)
-  const inner = Object.keys(r).filter((k) => k in a).flatMap((k) => shapeDiff(a[k], r[k], `${at}.${k}`))
+  const extra = Object.keys(a)
+    .filter((k) => !(k in r))
+    .map((k) => `${at}.${k}: not in the reference`)
+  const missing = Object.keys(r)
+    .filter((k) => !(k in a))
+    .map((k) => `${at}.${k}: missing`)
+  const inner = Object.keys(r)
+    .filter((k) => k in a)
+    .flatMap((k) => shapeDiff(a[k], r[k], `${at}.${k}`))
   return [...extra, ...missing, ...inner]
 }
 

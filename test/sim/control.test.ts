@@ -35,7 +35,7 @@ describe('sim: control API', () => {
     expect(list.json).toHaveLength(1)
     expect(list.json[0]).toMatchObject({ id, status: 'pending', userName: 'Ada Lovelace', deviceName: "Ada's iPhone" })
     expect((await h.call('POST', `/_sim/pushes/${id}/deny`)).json).toEqual({ ok: true })
-    expect(h.sim.pushes()[0]!.status).toBe('denied')
+    expect(h.sim.pushes()[0].status).toBe('denied')
     const again = await h.call('POST', `/_sim/pushes/${id}/accept`)
     expect(again.status).toBe(409)
     expect(again.json.error).toMatch(/denied/)
@@ -47,11 +47,11 @@ describe('sim: control API', () => {
     expect((await h.call('POST', '/_sim/auto', { body: { action: 'deny', afterMs: 20 } })).status).toBe(200)
     await push(h)
     await new Promise((r) => setTimeout(r, 100))
-    expect(h.sim.pushes()[0]!.status).toBe('denied')
+    expect(h.sim.pushes()[0].status).toBe('denied')
     expect((await h.call('DELETE', '/_sim/auto')).status).toBe(200)
     await push(h)
     await new Promise((r) => setTimeout(r, 100))
-    expect(h.sim.pushes()[1]!.status).toBe('pending')
+    expect(h.sim.pushes()[1].status).toBe('pending')
     expect((await h.call('POST', '/_sim/auto', { body: { action: 'maybe', afterMs: 1 } })).status).toBe(400)
   })
 
@@ -130,7 +130,9 @@ describe('sim: phone page', () => {
     const h = await startSim()
     const id = await push(h)
     const page = (await h.call('GET', '/')).text
-    expect(page).toContain(`<button type="button" class="accept" data-push-id="${id}" data-action="accept">Accept</button>`)
+    expect(page).toContain(
+      `<button type="button" class="accept" data-push-id="${id}" data-action="accept">Accept</button>`
+    )
     expect(page).toContain(`<button type="button" class="deny" data-push-id="${id}" data-action="deny">Deny</button>`)
     expect(page).toContain('Ada Lovelace')
     expect(page).toContain('ada@example.com')
@@ -152,8 +154,8 @@ describe('sim: phone page', () => {
 
   it('escapes user-controlled text', async () => {
     const seed = structuredClone(tenant) as TenantSeed
-    seed.users[0]!.firstname = '<img src=x onerror=alert(1)>'
-    seed.users[0]!.devices[0]!.user_display_name = '"><script>alert(2)</script>'
+    seed.users[0].firstname = '<img src=x onerror=alert(1)>'
+    seed.users[0].devices[0].user_display_name = '"><script>alert(2)</script>'
     const h = await startSim({ tenant: seed })
     await push(h)
     const page = (await h.call('GET', '/')).text

@@ -41,7 +41,9 @@ describe('npm run demo -- --app', () => {
     expect(finalState(accept.out), accept.out).toBe('approved')
     expect(accept.out).toMatch(/Webhook deployment_protection_rule delivered: HTTP 2\d\d/)
     // A progress comment naming who was asked, then the decision naming who answered.
-    expect(accept.out).toMatch(/Deployment comments[^\n]*\n {2}\S+Z\n[\s\S]*ada@example\.com[\s\S]*\n {2}\S+Z \[approved\]\n.*ada@example\.com/)
+    expect(accept.out).toMatch(
+      /Deployment comments[^\n]*\n {2}\S+Z\n[\s\S]*ada@example\.com[\s\S]*\n {2}\S+Z \[approved\]\n.*ada@example\.com/
+    )
     expect(accept.out).toMatch(/Ada Lovelace <ada@example\.com>, Ada's iPhone: accepted/)
     expect(accept.out).not.toContain("do not match GitHub's OpenAPI description")
 

@@ -137,7 +137,9 @@ describe('sim: faults', () => {
   it('each endpoint name hits its own route', async () => {
     const h = await startSim()
     const token = await h.token()
-    const { id } = (await h.call('POST', `/api/2/mfa/users/${ADA}/verifications`, { token, body: { device_id: String(ADA_PUSH) } })).json
+    const { id } = (
+      await h.call('POST', `/api/2/mfa/users/${ADA}/verifications`, { token, body: { device_id: String(ADA_PUSH) } })
+    ).json
     const routes = {
       devices_v2: ['GET', `/api/2/mfa/users/${ADA}/devices`],
       verifications: ['POST', `/api/2/mfa/users/${ADA}/verifications`],
@@ -146,7 +148,8 @@ describe('sim: faults', () => {
       rate_limit: ['GET', '/auth/rate_limit']
     } as const
     for (const [endpoint, [method, path]] of Object.entries(routes)) {
-      const send = () => h.call(method, path, { token, body: method === 'POST' ? { device_id: String(ADA_PUSH) } : undefined })
+      const send = () =>
+        h.call(method, path, { token, body: method === 'POST' ? { device_id: String(ADA_PUSH) } : undefined })
       h.sim.setFault({ endpoint: endpoint as keyof typeof routes, status: 599, times: 1 })
       expect((await send()).status, endpoint).toBe(599)
       expect((await send()).status, endpoint).not.toBe(599)

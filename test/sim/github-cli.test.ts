@@ -44,10 +44,25 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
   writeFileSync(policyFile, 'environments:\n  production:\n    approvers: ["ada@example.com @ada"]\n')
   const receiver = await startReceiver()
 
-  const child = spawn(process.execPath, [TSX, 'sim/github/cli.ts', '--webhook-url', receiver.url, '--policy', policyFile, '--secret', 'a-secret-of-the-test', '--app-id', '99'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      TSX,
+      'sim/github/cli.ts',
+      '--webhook-url',
+      receiver.url,
+      '--policy',
+      policyFile,
+      '--secret',
+      'a-secret-of-the-test',
+      '--app-id',
+      '99'
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    }
+  )
   cleanup.push(() => child.kill('SIGKILL'))
   const out = await waitForOutput(child, (o) => o.includes('curl'))
   const setting = (name: string): string => new RegExp(`^\\s*${name}=(.+)$`, 'm').exec(out)?.[1] ?? ''
@@ -60,7 +75,10 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
 
   // The key it wrote is the app's: a JWT made with it gets a token, and the token reads the policy.
   const jwt = (await githubAppJwt({ id: 99, privateKey: key })).token
-  const tokenRes = await fetch(`${api}/app/installations/1/access_tokens`, { method: 'POST', headers: { authorization: `Bearer ${jwt}` } })
+  const tokenRes = await fetch(`${api}/app/installations/1/access_tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${jwt}` }
+  })
   expect(tokenRes.status).toBe(201)
   const { token } = (await tokenRes.json()) as { token: string }
   const policy = await fetch(`${api}/repos/acme/shop/contents/.github/onelogin-gate.yml`, {
@@ -68,10 +86,15 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
   })
   expect(await policy.text()).toBe(readFileSync(policyFile, 'utf8'))
 
-  const r = await fetch(`${api}/_gh/deployments`, { method: 'POST', body: JSON.stringify({ repo: 'acme/shop', environment: 'production' }) })
+  const r = await fetch(`${api}/_gh/deployments`, {
+    method: 'POST',
+    body: JSON.stringify({ repo: 'acme/shop', environment: 'production' })
+  })
   expect(r.status).toBe(201)
   const [got] = receiver.received
-  expect(got!.headers['x-hub-signature-256']).toBe(`sha256=${createHmac('sha256', 'a-secret-of-the-test').update(got!.body).digest('hex')}`)
+  expect(got.headers['x-hub-signature-256']).toBe(
+    `sha256=${createHmac('sha256', 'a-secret-of-the-test').update(got.body).digest('hex')}`
+  )
 
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')

@@ -27,7 +27,11 @@ export async function startFake(opts: Partial<FakeGitHubOptions> = {}): Promise<
           'feature-x': { '.github/onelogin-gate.yml': 'production:\n  approvers: []\n' }
         }
       },
-      { owner: 'acme', name: '.github', files: { main: { '.github/onelogin-gate.yml': 'staging:\n  approvers: [grace@example.com]\n' } } },
+      {
+        owner: 'acme',
+        name: '.github',
+        files: { main: { '.github/onelogin-gate.yml': 'staging:\n  approvers: [grace@example.com]\n' } }
+      },
       { owner: 'other', name: 'tool', installationId: 2, ownerType: 'User' }
     ],
     ...opts
@@ -91,7 +95,10 @@ export async function call(
   path: string,
   init: { auth?: string; body?: unknown; accept?: string } = {}
 ): Promise<Reply> {
-  const headers: Record<string, string> = { accept: init.accept ?? 'application/vnd.github+json', 'user-agent': 'onelogin-push-gate-tests' }
+  const headers: Record<string, string> = {
+    accept: init.accept ?? 'application/vnd.github+json',
+    'user-agent': 'onelogin-push-gate-tests'
+  }
   if (init.auth) headers.authorization = init.auth
   if (init.body !== undefined) headers['content-type'] = 'application/json'
   const res = await fetch(fake.url + path, {
@@ -111,7 +118,10 @@ export async function call(
 
 /** An installation token the way @octokit/auth-app gets one. */
 export async function installationToken(fake: FakeGitHub, installationId = 1, body?: unknown): Promise<string> {
-  const r = await call(fake, 'POST', `/app/installations/${installationId}/access_tokens`, { auth: `Bearer ${await appJwt(fake)}`, body })
+  const r = await call(fake, 'POST', `/app/installations/${installationId}/access_tokens`, {
+    auth: `Bearer ${await appJwt(fake)}`,
+    body
+  })
   if (r.status !== 201) throw new Error(`access_tokens: ${r.status} ${r.text}`)
   return r.json.token as string
 }

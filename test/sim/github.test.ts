@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest'
 import { appJwt, call, installationToken, POLICY, SECRET, startFake, startReceiver } from './github-harness.js'
 
 /** A hand-made RS256 JWT, for claims universal-github-app-jwt would never produce. */
-function jwt(privateKey: string, claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'RS256', typ: 'JWT' }): string {
+function jwt(
+  privateKey: string,
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = { alg: 'RS256', typ: 'JWT' }
+): string {
   const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
   const data = `${enc(header)}.${enc(claims)}`
   return `${data}.${createSign('RSA-SHA256').update(data).sign(privateKey, 'base64url')}`
@@ -28,7 +32,9 @@ describe('app JWT', () => {
 
   it('refuses a missing JWT, another key, a wrong iss, an expired or too long-lived one, and alg other than RS256', async () => {
     const fake = await startFake()
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString()
     const t = nowS()
     const cases: [string | undefined, RegExp][] = [
       [undefined, /could not be decoded/],
@@ -51,8 +57,15 @@ describe('app JWT', () => {
   it('serves the installation of a repository, an org and by id, only with the JWT', async () => {
     const fake = await startFake()
     const auth = `Bearer ${await appJwt(fake)}`
-    expect((await call(fake, 'GET', '/repos/acme/shop/installation', { auth })).json).toMatchObject({ id: 1, app_id: fake.appId, account: { login: 'acme' } })
-    expect((await call(fake, 'GET', '/repos/other/tool/installation', { auth })).json).toMatchObject({ id: 2, account: { login: 'other', type: 'User' } })
+    expect((await call(fake, 'GET', '/repos/acme/shop/installation', { auth })).json).toMatchObject({
+      id: 1,
+      app_id: fake.appId,
+      account: { login: 'acme' }
+    })
+    expect((await call(fake, 'GET', '/repos/other/tool/installation', { auth })).json).toMatchObject({
+      id: 2,
+      account: { login: 'other', type: 'User' }
+    })
     expect((await call(fake, 'GET', '/orgs/acme/installation', { auth })).json.id).toBe(1)
     expect((await call(fake, 'GET', '/app/installations/2', { auth })).json.id).toBe(2)
     expect((await call(fake, 'GET', '/app/installations/9', { auth })).status).toBe(404)
@@ -72,9 +85,13 @@ describe('installation tokens', () => {
     const ttl = Date.parse(r.json.expires_at) - Date.now()
     expect(ttl).toBeGreaterThan(3_500_000)
     expect(ttl).toBeLessThanOrEqual(3_600_000)
-    expect((await call(fake, 'POST', '/app/installations/1/access_tokens', { auth: `token ${r.json.token}` })).status).toBe(401)
+    expect(
+      (await call(fake, 'POST', '/app/installations/1/access_tokens', { auth: `token ${r.json.token}` })).status
+    ).toBe(401)
     expect((await call(fake, 'POST', '/app/installations/1/access_tokens')).status).toBe(401)
-    expect((await call(fake, 'POST', '/app/installations/7/access_tokens', { auth: `Bearer ${await appJwt(fake)}` })).status).toBe(404)
+    expect(
+      (await call(fake, 'POST', '/app/installations/7/access_tokens', { auth: `Bearer ${await appJwt(fake)}` })).status
+    ).toBe(404)
   })
 
   it('narrows a token to the repositories and permissions asked for', async () => {
@@ -82,13 +99,24 @@ describe('installation tokens', () => {
     const token = await installationToken(fake, 1, { repositories: ['shop'], permissions: { contents: 'read' } })
     const auth = `token ${token}`
     expect((await call(fake, 'GET', '/repos/acme/shop/contents/README.md', { auth })).status).toBe(200)
-    expect((await call(fake, 'GET', '/repos/acme/.github/contents/.github/onelogin-gate.yml', { auth })).status).toBe(403)
-    const cb = await call(fake, 'POST', '/repos/acme/shop/actions/runs/1/deployment_protection_rule', { auth, body: { environment_name: 'production', comment: 'x' } })
+    expect((await call(fake, 'GET', '/repos/acme/.github/contents/.github/onelogin-gate.yml', { auth })).status).toBe(
+      403
+    )
+    const cb = await call(fake, 'POST', '/repos/acme/shop/actions/runs/1/deployment_protection_rule', {
+      auth,
+      body: { environment_name: 'production', comment: 'x' }
+    })
     expect(cb.status).toBe(403)
     expect(cb.json.message).toMatch(/deployments: write/)
-    const r = await call(fake, 'POST', '/app/installations/1/access_tokens', { auth: `Bearer ${await appJwt(fake)}`, body: { permissions: { administration: 'write' } } })
+    const r = await call(fake, 'POST', '/app/installations/1/access_tokens', {
+      auth: `Bearer ${await appJwt(fake)}`,
+      body: { permissions: { administration: 'write' } }
+    })
     expect(r.status).toBe(422)
-    const r2 = await call(fake, 'POST', '/app/installations/1/access_tokens', { auth: `Bearer ${await appJwt(fake)}`, body: { repositories: ['tool'] } })
+    const r2 = await call(fake, 'POST', '/app/installations/1/access_tokens', {
+      auth: `Bearer ${await appJwt(fake)}`,
+      body: { repositories: ['tool'] }
+    })
     expect(r2.status).toBe(422)
   })
 
@@ -113,25 +141,53 @@ describe('repository reads', () => {
     const fake = await startFake()
     const r = await call(fake, 'GET', '/repos/acme/shop', { auth: `token ${await installationToken(fake)}` })
     expect(r.status).toBe(200)
-    expect(r.json).toMatchObject({ name: 'shop', full_name: 'acme/shop', default_branch: 'main', owner: { login: 'acme' }, private: false })
+    expect(r.json).toMatchObject({
+      name: 'shop',
+      full_name: 'acme/shop',
+      default_branch: 'main',
+      owner: { login: 'acme' },
+      private: false
+    })
   })
 
   it('serves a file raw or as a base64 content object, from the default branch unless a ref is given', async () => {
     const fake = await startFake()
     const auth = `token ${await installationToken(fake)}`
-    const raw = await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml', { auth, accept: 'application/vnd.github.v3.raw' })
+    const raw = await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml', {
+      auth,
+      accept: 'application/vnd.github.v3.raw'
+    })
     expect(raw.status).toBe(200)
     expect(raw.text).toBe(POLICY)
     const obj = await call(fake, 'GET', '/repos/acme/shop/contents/.github%2Fonelogin-gate.yml', { auth })
-    expect(obj.json).toMatchObject({ type: 'file', encoding: 'base64', path: '.github/onelogin-gate.yml', name: 'onelogin-gate.yml' })
+    expect(obj.json).toMatchObject({
+      type: 'file',
+      encoding: 'base64',
+      path: '.github/onelogin-gate.yml',
+      name: 'onelogin-gate.yml'
+    })
     expect(Buffer.from(obj.json.content, 'base64').toString('utf8')).toBe(POLICY)
-    const branch = await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=feature-x', { auth, accept: 'application/vnd.github.raw+json' })
+    const branch = await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=feature-x', {
+      auth,
+      accept: 'application/vnd.github.raw+json'
+    })
     expect(branch.text).toContain('approvers: []')
-    expect((await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=refs/heads/main', { auth, accept: 'application/vnd.github.raw' })).text).toBe(POLICY)
+    expect(
+      (
+        await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=refs/heads/main', {
+          auth,
+          accept: 'application/vnd.github.raw'
+        })
+      ).text
+    ).toBe(POLICY)
     expect((await call(fake, 'GET', '/repos/acme/shop/contents/.github/nope.yml', { auth })).status).toBe(404)
-    expect((await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=gone', { auth })).status).toBe(404)
+    expect(
+      (await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=gone', { auth })).status
+    ).toBe(404)
     const dir = await call(fake, 'GET', '/repos/acme/shop/contents/.github', { auth })
-    expect(dir.json.map((e: { path: string; type: string }) => `${e.type}:${e.path}`)).toEqual(['file:.github/onelogin-gate.yml'])
+    expect(dir.json.map((e: { path: string; type: string }) => `${e.type}:${e.path}`)).toEqual([
+      'file:.github/onelogin-gate.yml'
+    ])
   })
 
   it('reads a deployment sha as the branch it came from, and follows setFile', async () => {
@@ -141,9 +197,23 @@ describe('repository reads', () => {
     const sha = 'a'.repeat(40)
     await fake.requestDeployment({ repo: 'acme/shop', environment: 'production', ref: 'feature-x', sha })
     const auth = `token ${await installationToken(fake)}`
-    expect((await call(fake, 'GET', `/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=${sha}`, { auth, accept: 'application/vnd.github.raw' })).text).toContain('approvers: []')
+    expect(
+      (
+        await call(fake, 'GET', `/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=${sha}`, {
+          auth,
+          accept: 'application/vnd.github.raw'
+        })
+      ).text
+    ).toContain('approvers: []')
     fake.setFile('acme/shop', 'main', '.github/onelogin-gate.yml', 'changed\n')
-    expect((await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml', { auth, accept: 'application/vnd.github.raw' })).text).toBe('changed\n')
+    expect(
+      (
+        await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml', {
+          auth,
+          accept: 'application/vnd.github.raw'
+        })
+      ).text
+    ).toBe('changed\n')
     fake.setFile('acme/shop', 'main', '.github/onelogin-gate.yml', undefined)
     expect((await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml', { auth })).status).toBe(404)
   })
@@ -165,8 +235,16 @@ describe('repository reads', () => {
     const fake = await startFake()
     const receiver = await startReceiver()
     fake.setWebhookUrl(receiver.url)
-    const { runId, payload } = await fake.requestDeployment({ repo: 'acme/shop', environment: 'production', creator: 'mallory', sender: 'trent', workflowName: 'Ship it' })
-    const r = await call(fake, 'GET', `/repos/acme/shop/actions/runs/${runId}`, { auth: `token ${await installationToken(fake)}` })
+    const { runId, payload } = await fake.requestDeployment({
+      repo: 'acme/shop',
+      environment: 'production',
+      creator: 'mallory',
+      sender: 'trent',
+      workflowName: 'Ship it'
+    })
+    const r = await call(fake, 'GET', `/repos/acme/shop/actions/runs/${runId}`, {
+      auth: `token ${await installationToken(fake)}`
+    })
     expect(r.status).toBe(200)
     expect(r.json).toMatchObject({
       id: runId,
@@ -180,7 +258,13 @@ describe('repository reads', () => {
       run_attempt: 1,
       html_url: `${fake.url}/acme/shop/actions/runs/${runId}`
     })
-    expect((await call(fake, 'GET', `/repos/acme/shop/actions/runs/${runId + 1000}`, { auth: `token ${await installationToken(fake)}` })).status).toBe(404)
+    expect(
+      (
+        await call(fake, 'GET', `/repos/acme/shop/actions/runs/${runId + 1000}`, {
+          auth: `token ${await installationToken(fake)}`
+        })
+      ).status
+    ).toBe(404)
   })
 })
 
@@ -193,21 +277,21 @@ describe('webhook delivery', () => {
     expect(res.status).toBe(202)
     expect(receiver.received).toHaveLength(1)
     const [got] = receiver.received
-    expect(got!.headers).toMatchObject({
+    expect(got.headers).toMatchObject({
       'x-github-event': 'deployment_protection_rule',
       'x-github-delivery': res.deliveryId,
       'x-github-hook-installation-target-id': '777',
       'x-github-hook-installation-target-type': 'integration',
       'content-type': 'application/json'
     })
-    expect(got!.headers['user-agent']).toMatch(/^GitHub-Hookshot\//)
-    const sig = String(got!.headers['x-hub-signature-256'])
-    expect(sig).toBe(`sha256=${createHmac('sha256', SECRET).update(got!.body).digest('hex')}`)
-    expect(await verify(SECRET, got!.body, sig)).toBe(true)
-    expect(await verify('another-secret', got!.body, sig)).toBe(false)
-    expect(got!.headers['x-hub-signature']).toBe(`sha1=${createHmac('sha1', SECRET).update(got!.body).digest('hex')}`)
+    expect(got.headers['user-agent']).toMatch(/^GitHub-Hookshot\//)
+    const sig = String(got.headers['x-hub-signature-256'])
+    expect(sig).toBe(`sha256=${createHmac('sha256', SECRET).update(got.body).digest('hex')}`)
+    expect(await verify(SECRET, got.body, sig)).toBe(true)
+    expect(await verify('another-secret', got.body, sig)).toBe(false)
+    expect(got.headers['x-hub-signature']).toBe(`sha1=${createHmac('sha1', SECRET).update(got.body).digest('hex')}`)
 
-    const payload = JSON.parse(got!.body)
+    const payload = JSON.parse(got.body)
     expect(payload).toEqual(res.payload)
     expect(payload).toMatchObject({
       action: 'requested',
@@ -235,14 +319,17 @@ describe('webhook delivery', () => {
     const again = await fake.redeliver(first.deliveryId)
     expect(again.status).toBe(200)
     const [a, b] = receiver.received
-    expect(b!.body).toBe(a!.body)
-    expect(b!.headers['x-github-delivery']).toBe(first.deliveryId)
-    expect(b!.headers['x-hub-signature-256']).toBe(a!.headers['x-hub-signature-256'])
+    expect(b.body).toBe(a.body)
+    expect(b.headers['x-github-delivery']).toBe(first.deliveryId)
+    expect(b.headers['x-hub-signature-256']).toBe(a.headers['x-hub-signature-256'])
     expect(fake.deliveries.map((d) => d.redelivery)).toEqual([false, true])
     await expect(fake.redeliver('nope')).rejects.toThrow(/no delivery/)
 
     receiver.answer = 401
-    const raw = await fake.sendRaw('{"x":1}', { 'x-github-event': 'deployment_protection_rule', 'x-hub-signature-256': 'sha256=00' })
+    const raw = await fake.sendRaw('{"x":1}', {
+      'x-github-event': 'deployment_protection_rule',
+      'x-hub-signature-256': 'sha256=00'
+    })
     expect(raw.status).toBe(401)
     expect(receiver.received[2]).toMatchObject({ body: '{"x":1}', headers: { 'x-hub-signature-256': 'sha256=00' } })
   })
@@ -259,9 +346,13 @@ describe('webhook delivery', () => {
 
   it('fails clearly without a webhook URL or for an unknown repository', async () => {
     const fake = await startFake()
-    await expect(fake.requestDeployment({ repo: 'acme/shop', environment: 'production' })).rejects.toThrow(/webhook URL/)
+    await expect(fake.requestDeployment({ repo: 'acme/shop', environment: 'production' })).rejects.toThrow(
+      /webhook URL/
+    )
     fake.setWebhookUrl('http://127.0.0.1:9/x')
-    await expect(fake.requestDeployment({ repo: 'acme/none', environment: 'production' })).rejects.toThrow(/no repository acme\/none/)
+    await expect(fake.requestDeployment({ repo: 'acme/none', environment: 'production' })).rejects.toThrow(
+      /no repository acme\/none/
+    )
   })
 })
 
@@ -294,33 +385,50 @@ describe('the protection-rule callback', () => {
       ['approved', 'Approved by Ada', 204],
       ['rejected', 'too late', 422]
     ])
-    expect(fake.deployments()[0]!.reviews.map((r) => r.comment)).toEqual(['Push sent to Ada', 'Approved by Ada'])
+    expect(fake.deployments()[0].reviews.map((r) => r.comment)).toEqual(['Push sent to Ada', 'Approved by Ada'])
   })
 
   it('allows 10 progress reports per deployment and comments up to 1024 characters', async () => {
     const { fake, runId, post } = await waitingRun()
-    for (let i = 1; i <= 10; i++) expect((await post({ environment_name: 'production', comment: `note ${i}` })).status).toBe(204)
+    for (let i = 1; i <= 10; i++)
+      expect((await post({ environment_name: 'production', comment: `note ${i}` })).status).toBe(204)
     const eleventh = await post({ environment_name: 'production', comment: 'note 11' })
     expect(eleventh.status).toBe(422)
     expect(eleventh.json.message).toMatch(/10 progress reports/)
-    expect((await post({ environment_name: 'production', state: 'rejected', comment: 'x'.repeat(1025) })).status).toBe(422)
+    expect((await post({ environment_name: 'production', state: 'rejected', comment: 'x'.repeat(1025) })).status).toBe(
+      422
+    )
     expect(fake.deploymentState(runId)).toBe('waiting')
-    expect((await post({ environment_name: 'production', state: 'rejected', comment: 'x'.repeat(1024) })).status).toBe(204)
+    expect((await post({ environment_name: 'production', state: 'rejected', comment: 'x'.repeat(1024) })).status).toBe(
+      204
+    )
     expect(fake.deploymentState(runId)).toBe('rejected')
   })
 
   it('refuses another environment, an unknown run, a body GitHub would not take, and wrong credentials', async () => {
     const { fake, runId, post } = await waitingRun()
     expect((await post({ environment_name: 'staging', state: 'approved' })).status).toBe(422)
-    expect((await call(fake, 'POST', `/repos/acme/shop/actions/runs/${runId + 5}/deployment_protection_rule`, { auth: `token ${await installationToken(fake)}`, body: { environment_name: 'production', comment: 'x' } })).status).toBe(404)
+    expect(
+      (
+        await call(fake, 'POST', `/repos/acme/shop/actions/runs/${runId + 5}/deployment_protection_rule`, {
+          auth: `token ${await installationToken(fake)}`,
+          body: { environment_name: 'production', comment: 'x' }
+        })
+      ).status
+    ).toBe(404)
     const bad = await post({ environment_name: 'production', state: 'approve' })
     expect(bad.status).toBe(422)
     expect(bad.json.message).toMatch(/approved/)
     expect((await post('{not json')).status).toBe(400)
     expect((await post({ environment_name: 'production', state: 'approved' }, null)).status).toBe(401)
     expect((await post({ environment_name: 'production', state: 'approved' }, 'token ghs_nope')).status).toBe(401)
-    expect((await post({ environment_name: 'production', state: 'approved' }, `Bearer ${await appJwt(fake)}`)).status).toBe(403)
-    expect((await post({ environment_name: 'production', state: 'approved' }, `token ${await installationToken(fake, 2)}`)).status).toBe(403)
+    expect(
+      (await post({ environment_name: 'production', state: 'approved' }, `Bearer ${await appJwt(fake)}`)).status
+    ).toBe(403)
+    expect(
+      (await post({ environment_name: 'production', state: 'approved' }, `token ${await installationToken(fake, 2)}`))
+        .status
+    ).toBe(403)
     expect(fake.deploymentState(runId)).toBe('waiting')
     expect(fake.callbacks(runId).every((c) => c.status !== 204)).toBe(true)
     expect(() => fake.deploymentState(424242)).toThrow(/no deployment/)
@@ -346,7 +454,13 @@ describe('records, page and state', () => {
     const r = await call(fake, 'GET', '/repos/acme/shop/pages/builds?x=1', { auth: 'token nope' })
     expect(r.status).toBe(404)
     const rec = fake.requests.at(-1)!
-    expect(rec).toMatchObject({ method: 'GET', path: '/repos/acme/shop/pages/builds', query: { x: '1' }, auth: 'bad', status: 404 })
+    expect(rec).toMatchObject({
+      method: 'GET',
+      path: '/repos/acme/shop/pages/builds',
+      query: { x: '1' },
+      auth: 'bad',
+      status: 404
+    })
     expect((await call(fake, 'GET', '/no/such/thing')).status).toBe(404)
     expect(fake.requests.at(-1)!.openapiErrors[0]).toMatch(/no operation for GET \/no\/such\/thing/)
     expect(fake.requests.at(-1)!.status).toBe(404)
@@ -362,7 +476,10 @@ describe('records, page and state', () => {
       auth,
       body: { environment_name: 'production', comment: '**Push sent** <script>alert(1)</script>' }
     })
-    await call(fake, 'POST', `/repos/acme/shop/actions/runs/${runId}/deployment_protection_rule`, { auth, body: { environment_name: 'production', state: 'rejected', comment: 'Denied by Ada' } })
+    await call(fake, 'POST', `/repos/acme/shop/actions/runs/${runId}/deployment_protection_rule`, {
+      auth,
+      body: { environment_name: 'production', state: 'rejected', comment: 'Denied by Ada' }
+    })
     const before = fake.requests.length
     const page = await call(fake, 'GET', '/')
     expect(page.status).toBe(200)
@@ -375,7 +492,13 @@ describe('records, page and state', () => {
     const runPage = await call(fake, 'GET', `/acme/shop/actions/runs/${runId}`)
     expect(runPage.text).toContain(`run ${runId}`)
     const state = await call(fake, 'GET', '/_gh/state')
-    expect(state.json.deployments).toMatchObject([{ runId, state: 'rejected', reviews: [{ comment: expect.stringContaining('Push sent') }, { state: 'rejected', comment: 'Denied by Ada' }] }])
+    expect(state.json.deployments).toMatchObject([
+      {
+        runId,
+        state: 'rejected',
+        reviews: [{ comment: expect.stringContaining('Push sent') }, { state: 'rejected', comment: 'Denied by Ada' }]
+      }
+    ])
     expect(state.json.callbacks).toHaveLength(2)
     expect(fake.requests.length).toBe(before)
   })
@@ -384,10 +507,12 @@ describe('records, page and state', () => {
     const fake = await startFake()
     const receiver = await startReceiver()
     fake.setWebhookUrl(receiver.url)
-    const r = await call(fake, 'POST', '/_gh/deployments', { body: { repo: 'acme/shop', environment: 'staging', creator: 'grace' } })
+    const r = await call(fake, 'POST', '/_gh/deployments', {
+      body: { repo: 'acme/shop', environment: 'staging', creator: 'grace' }
+    })
     expect(r.status).toBe(201)
     expect(r.json).toMatchObject({ runId: expect.any(Number), status: 202 })
-    expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ environment: 'staging', sender: { login: 'grace' } })
+    expect(JSON.parse(receiver.received[0].body)).toMatchObject({ environment: 'staging', sender: { login: 'grace' } })
     expect((await call(fake, 'POST', '/_gh/deployments', { body: { repo: 'acme/shop' } })).status).toBe(400)
   })
 

@@ -28,7 +28,11 @@ export interface Harness {
   sim: Sim
   /** Moves the sim's clock forward (timers still run on real time). */
   advance(ms: number): void
-  call(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Reply>
+  call(
+    method: string,
+    path: string,
+    init?: { token?: string; body?: unknown; headers?: Record<string, string> }
+  ): Promise<Reply>
   token(client?: ClientName): Promise<string>
 }
 

@@ -3,8 +3,12 @@ import { ADA, ADA_GA, ADA_PROTECT_CODE, ADA_PUSH, ADA_SMS, startSim, type Harnes
 
 const DEVICES = `/api/1/users/${ADA}/otp_devices`
 const SUCCESS = { status: { type: 'success', code: 200, message: 'Success', error: false } }
-const PENDING = { status: { type: 'Unauthorized', code: 401, message: 'Authentication pending on OL Protect', error: true } }
-const EXPIRED = { status: { type: 'bad request', code: 400, message: 'State token is invalid or expired', error: true } }
+const PENDING = {
+  status: { type: 'Unauthorized', code: 401, message: 'Authentication pending on OL Protect', error: true }
+}
+const EXPIRED = {
+  status: { type: 'bad request', code: 400, message: 'State token is invalid or expired', error: true }
+}
 
 async function trigger(h: Harness, token: string, device = ADA_PUSH, body: unknown = {}) {
   return h.call('POST', `${DEVICES}/${device}/trigger`, { token, body })
@@ -27,7 +31,10 @@ describe('sim: MFA v1 devices', () => {
     ])
     expect(devices.find((d) => d.default === true)).toMatchObject({ id: ADA_SMS, auth_factor_name: 'SMS' })
     expect(devices.find((d) => d.id === ADA_SMS)).toHaveProperty('phone_number')
-    expect(devices.find((d) => d.id === ADA_GA)).toMatchObject({ needs_trigger: false, auth_factor_name: 'Google Authenticator' })
+    expect(devices.find((d) => d.id === ADA_GA)).toMatchObject({
+      needs_trigger: false,
+      auth_factor_name: 'Google Authenticator'
+    })
     for (const d of devices) {
       expect(d).not.toHaveProperty('otp')
       expect(d).not.toHaveProperty('v2_device_id')
@@ -38,7 +45,9 @@ describe('sim: MFA v1 devices', () => {
     const h = await startSim()
     const token = await h.token()
     const barbara = (await h.call('GET', '/api/1/users/35510515/otp_devices', { token })).json.data.otp_devices
-    expect(barbara.filter((d: any) => d.auth_factor_name === 'OneLogin Protect').every((d: any) => d.active === false)).toBe(true)
+    expect(
+      barbara.filter((d: any) => d.auth_factor_name === 'OneLogin Protect').every((d: any) => d.active === false)
+    ).toBe(true)
     const margaret = (await h.call('GET', '/api/1/users/35510516/otp_devices', { token })).json.data.otp_devices
     const pushes = margaret.filter((d: any) => d.needs_trigger)
     expect(pushes.map((d: any) => d.default)).toEqual([false, true])
@@ -64,7 +73,12 @@ describe('sim: MFA v1 push', () => {
     const token = await h.token('manage_users')
     const t = await trigger(h, token)
     expect(t.status).toBe(200)
-    expect(t.json.status).toEqual({ type: 'success', code: 200, message: 'Authentication pending on OL Protect', error: false })
+    expect(t.json.status).toEqual({
+      type: 'success',
+      code: 200,
+      message: 'Authentication pending on OL Protect',
+      error: false
+    })
     const entry = t.json.data[0]
     expect(entry).toMatchObject({ device_id: ADA_PUSH, auth_factor_name: 'OneLogin Protect', active: true })
     expect(entry.state_token).toMatch(/^[0-9a-f]{40}$/)
@@ -75,11 +89,18 @@ describe('sim: MFA v1 push', () => {
     expect(pending.json).toEqual(PENDING)
 
     const [push] = h.sim.pushes()
-    expect(push).toMatchObject({ id: String(entry.id), api: 'v1', kind: 'push', userId: ADA, deviceId: ADA_PUSH, status: 'pending' })
-    expect(push!.userEmail).toBe('ada@example.com')
-    h.sim.answer(push!.id, 'accept')
-    expect(h.sim.pushes()[0]!.status).toBe('accepted')
-    expect(h.sim.pushes()[0]!.answeredAt).toBeDefined()
+    expect(push).toMatchObject({
+      id: String(entry.id),
+      api: 'v1',
+      kind: 'push',
+      userId: ADA,
+      deviceId: ADA_PUSH,
+      status: 'pending'
+    })
+    expect(push.userEmail).toBe('ada@example.com')
+    h.sim.answer(push.id, 'accept')
+    expect(h.sim.pushes()[0].status).toBe('accepted')
+    expect(h.sim.pushes()[0].answeredAt).toBeDefined()
 
     const ok = await verify(h, token, { state_token: entry.state_token })
     expect(ok.status).toBe(200)
@@ -93,12 +114,12 @@ describe('sim: MFA v1 push', () => {
     const h = await startSim()
     const token = await h.token()
     const { state_token } = (await trigger(h, token)).json.data[0]
-    h.sim.answer(h.sim.pushes()[0]!.id, 'deny')
+    h.sim.answer(h.sim.pushes()[0].id, 'deny')
     const r = await verify(h, token, { state_token })
     expect(r.status).toBe(401)
     expect(r.json.status.message).toBe('Authentication denied by user')
     expect(r.json.status.message).not.toMatch(/pending/i)
-    expect(h.sim.pushes()[0]!.status).toBe('denied')
+    expect(h.sim.pushes()[0].status).toBe('denied')
   })
 
   it('expires after state_token_expires_in: 400 on verify, status expired, no late answer', async () => {
@@ -109,7 +130,7 @@ describe('sim: MFA v1 push', () => {
     const r = await verify(h, token, { state_token })
     expect(r.status).toBe(400)
     expect(r.json).toEqual(EXPIRED)
-    const push = h.sim.pushes()[0]!
+    const push = h.sim.pushes()[0]
     expect(push.status).toBe('expired')
     expect(Date.parse(push.expiresAt) - Date.parse(push.createdAt)).toBe(1000)
     expect(() => h.sim.answer(push.id, 'accept')).toThrow(/expired/)
@@ -127,7 +148,7 @@ describe('sim: MFA v1 push', () => {
     const h = await startSim()
     const token = await h.token()
     await trigger(h, token)
-    const push = h.sim.pushes()[0]!
+    const push = h.sim.pushes()[0]
     expect(Date.parse(push.expiresAt) - Date.parse(push.createdAt)).toBe(120_000)
     for (const bad of [0, 901, 'soon']) {
       const r = await trigger(h, token, ADA_PUSH, { state_token_expires_in: bad })
@@ -136,13 +157,16 @@ describe('sim: MFA v1 push', () => {
     expect(h.sim.pushes()).toHaveLength(1)
   })
 
-  it("refuses a state token on another device or user, and a push to a code-only entry", async () => {
+  it('refuses a state token on another device or user, and a push to a code-only entry', async () => {
     const h = await startSim()
     const token = await h.token()
     const { state_token } = (await trigger(h, token)).json.data[0]
-    h.sim.answer(h.sim.pushes()[0]!.id, 'accept')
+    h.sim.answer(h.sim.pushes()[0].id, 'accept')
     expect((await verify(h, token, { state_token }, ADA_GA)).status).toBe(400)
-    const grace = await h.call('POST', '/api/1/users/35510512/otp_devices/535509/verify', { token, body: { state_token } })
+    const grace = await h.call('POST', '/api/1/users/35510512/otp_devices/535509/verify', {
+      token,
+      body: { state_token }
+    })
     expect(grace.status).toBe(400)
     expect((await trigger(h, token, ADA_PROTECT_CODE)).status).toBe(400)
     expect((await verify(h, token, { state_token })).status).toBe(200)
@@ -169,7 +193,11 @@ describe('sim: MFA v1 typed codes', () => {
     expect((await verify(h, token, { otp_token: '123456' }, ADA_GA)).json).toEqual(SUCCESS)
     const wrong = await verify(h, token, { otp_token: '000000' }, ADA_GA)
     expect(wrong.status).toBe(401)
-    expect(wrong.json.status).toMatchObject({ error: true, code: 401, message: 'Failed authentication with this factor' })
+    expect(wrong.json.status).toMatchObject({
+      error: true,
+      code: 401,
+      message: 'Failed authentication with this factor'
+    })
   })
 
   it("Protect's code entry takes its own code", async () => {
@@ -185,12 +213,12 @@ describe('sim: MFA v1 typed codes', () => {
     const t = await trigger(h, token, ADA_SMS)
     expect(t.status).toBe(200)
     const { state_token } = t.json.data[0]
-    const sms = h.sim.pushes()[0]!
+    const sms = h.sim.pushes()[0]
     expect(sms).toMatchObject({ kind: 'sms', status: 'pending', code: '135790' })
     expect(() => h.sim.answer(sms.id, 'accept')).toThrow(/code/)
     expect((await verify(h, token, { state_token, otp_token: '000000' }, ADA_SMS)).status).toBe(401)
     expect((await verify(h, token, { state_token, otp_token: '135790' }, ADA_SMS)).json).toEqual(SUCCESS)
-    expect(h.sim.pushes()[0]!.status).toBe('accepted')
+    expect(h.sim.pushes()[0].status).toBe('accepted')
     expect((await verify(h, token, { state_token, otp_token: '135790' }, ADA_SMS)).status).toBe(400)
   })
 })

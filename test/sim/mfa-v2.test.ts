@@ -14,9 +14,27 @@ describe('sim: MFA v2', () => {
     expect(r.status).toBe(200)
     expect(Array.isArray(r.json)).toBe(true)
     expect(r.json).toEqual([
-      { device_id: String(ADA_PUSH), user_display_name: "Ada's iPhone", type_display_name: 'OneLogin Protect', auth_factor_name: 'OneLogin', default: false },
-      { device_id: String(ADA_SMS), user_display_name: 'SMS', type_display_name: 'SMS', auth_factor_name: 'SMS', default: true },
-      { device_id: String(ADA_GA), user_display_name: 'Google Authenticator', type_display_name: 'Google Authenticator', auth_factor_name: 'Google Authenticator', default: false }
+      {
+        device_id: String(ADA_PUSH),
+        user_display_name: "Ada's iPhone",
+        type_display_name: 'OneLogin Protect',
+        auth_factor_name: 'OneLogin',
+        default: false
+      },
+      {
+        device_id: String(ADA_SMS),
+        user_display_name: 'SMS',
+        type_display_name: 'SMS',
+        auth_factor_name: 'SMS',
+        default: true
+      },
+      {
+        device_id: String(ADA_GA),
+        user_display_name: 'Google Authenticator',
+        type_display_name: 'Google Authenticator',
+        auth_factor_name: 'Google Authenticator',
+        default: false
+      }
     ])
   })
 
@@ -59,7 +77,7 @@ describe('sim: MFA v2', () => {
     expect(r.status).toBe(404)
     expect(r.json).toMatchObject({ statusCode: 404, name: 'NotFound' })
     expect(typeof r.json.message).toBe('string')
-    expect(h.sim.pushes()[0]!.status).toBe('expired')
+    expect(h.sim.pushes()[0].status).toBe('expired')
   })
 
   it('refuses expires_in outside 120..900, an unknown device and an unknown user', async () => {
@@ -80,7 +98,10 @@ describe('sim: MFA v2', () => {
     const token = await h.token()
     const { id } = (await create(h, token, { device_id: String(ADA_GA) })).json
     expect(h.sim.pushes()).toHaveLength(0)
-    const r = await h.call('PUT', `${BASE}/verifications/${id}`, { token, body: { otp: '123456', device_id: String(ADA_GA) } })
+    const r = await h.call('PUT', `${BASE}/verifications/${id}`, {
+      token,
+      body: { otp: '123456', device_id: String(ADA_GA) }
+    })
     expect(r.status).toBe(200)
     expect(r.json).toEqual({ id, status: 'accepted', device_id: String(ADA_GA) })
     expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('accepted')
@@ -96,7 +117,7 @@ describe('sim: MFA v2', () => {
     expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('rejected')
   })
 
-  it('answers verifications as a one-element array when set to, as OneLogin\'s reference shows; the control API switches it', async () => {
+  it("answers verifications as a one-element array when set to, as OneLogin's reference shows; the control API switches it", async () => {
     const h = await startSim({ v2Shape: 'array' })
     const token = await h.token()
     const c = await create(h, token, { device_id: String(ADA_PUSH), expires_in: 300 })
@@ -107,7 +128,11 @@ describe('sim: MFA v2', () => {
     expect(status.json).toEqual([{ id, status: 'pending', device_id: String(ADA_PUSH) }])
     const set = await h.call('POST', '/_sim/v2-shape', { body: { shape: 'object' } })
     expect(set.json).toEqual({ ok: true })
-    expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json).toEqual({ id, status: 'pending', device_id: String(ADA_PUSH) })
+    expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json).toEqual({
+      id,
+      status: 'pending',
+      device_id: String(ADA_PUSH)
+    })
     expect((await h.call('POST', '/_sim/v2-shape', { body: { shape: 'list' } })).status).toBe(400)
   })
 })

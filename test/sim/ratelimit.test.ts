@@ -38,7 +38,9 @@ describe('sim: rate limit', () => {
     expect(limited.status).toBe(429)
     expect(limited.headers.get('retry-after')).toBe('40')
     expect(limited.headers.get('x-ratelimit-remaining')).toBe('0')
-    expect((await h.call('POST', '/auth/oauth2/v2/token', { body: { grant_type: 'client_credentials' } })).status).toBe(429)
+    expect((await h.call('POST', '/auth/oauth2/v2/token', { body: { grant_type: 'client_credentials' } })).status).toBe(
+      429
+    )
     h.advance(40_000)
     const again = await h.call('GET', DEVICES, { token })
     expect(again.status).toBe(200)

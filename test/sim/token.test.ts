@@ -102,8 +102,20 @@ describe('sim: scopes', () => {
   const V1 = `/api/1/users/${ADA}/otp_devices`
   const calls: { name: string; method: string; path: string; body?: unknown; allowed: ClientName[] }[] = [
     { name: 'v1 otp_devices', method: 'GET', path: V1, allowed: ['read_users', 'manage_users', 'manage_all'] },
-    { name: 'v1 trigger', method: 'POST', path: `${V1}/${ADA_PUSH}/trigger`, body: {}, allowed: ['manage_users', 'manage_all'] },
-    { name: 'v1 verify', method: 'POST', path: `${V1}/${ADA_PUSH}/verify`, body: { state_token: 'x' }, allowed: ['manage_users', 'manage_all'] },
+    {
+      name: 'v1 trigger',
+      method: 'POST',
+      path: `${V1}/${ADA_PUSH}/trigger`,
+      body: {},
+      allowed: ['manage_users', 'manage_all']
+    },
+    {
+      name: 'v1 verify',
+      method: 'POST',
+      path: `${V1}/${ADA_PUSH}/verify`,
+      body: { state_token: 'x' },
+      allowed: ['manage_users', 'manage_all']
+    },
     { name: 'v2 devices', method: 'GET', path: `/api/2/mfa/users/${ADA}/devices`, allowed: ['manage_all'] },
     {
       name: 'v2 verifications',
@@ -112,8 +124,18 @@ describe('sim: scopes', () => {
       body: { device_id: String(ADA_PUSH) },
       allowed: ['manage_all']
     },
-    { name: 'v2 users', method: 'GET', path: '/api/2/users?email=ada@example.com', allowed: ['read_users', 'manage_users', 'manage_all'] },
-    { name: 'v1 users', method: 'GET', path: '/api/1/users?email=ada@example.com', allowed: ['read_users', 'manage_users', 'manage_all'] }
+    {
+      name: 'v2 users',
+      method: 'GET',
+      path: '/api/2/users?email=ada@example.com',
+      allowed: ['read_users', 'manage_users', 'manage_all']
+    },
+    {
+      name: 'v1 users',
+      method: 'GET',
+      path: '/api/1/users?email=ada@example.com',
+      allowed: ['read_users', 'manage_users', 'manage_all']
+    }
   ]
   const needs: Record<string, string> = {
     'v1 otp_devices': 'Read users',

@@ -7,7 +7,15 @@ describe('sim: users lookup', () => {
     const r = await h.call('GET', '/api/2/users?email=ada@example.com', { token: await h.token('read_users') })
     expect(r.status).toBe(200)
     expect(r.json).toEqual([
-      { id: ADA, email: 'ada@example.com', username: 'ada', firstname: 'Ada', lastname: 'Lovelace', status: 1, state: 1 }
+      {
+        id: ADA,
+        email: 'ada@example.com',
+        username: 'ada',
+        firstname: 'Ada',
+        lastname: 'Lovelace',
+        status: 1,
+        state: 1
+      }
     ])
   })
 
@@ -24,7 +32,12 @@ describe('sim: users lookup', () => {
       const r = await h.call('GET', `/api/1/users?${query}`, { token })
       expect(r.status).toBe(200)
       expect(r.json.status).toEqual({ error: false, code: 200, type: 'success', message: 'Success' })
-      expect(r.json.pagination).toEqual({ before_cursor: null, after_cursor: null, previous_link: null, next_link: null })
+      expect(r.json.pagination).toEqual({
+        before_cursor: null,
+        after_cursor: null,
+        previous_link: null,
+        next_link: null
+      })
       expect(r.json.data.map((u: any) => u.id)).toEqual([ADA])
     }
   })
@@ -49,7 +62,15 @@ describe('sim: users lookup', () => {
   it('by ID: v1 wraps the user in status and data, v2 answers with the user; an unknown ID is a 404', async () => {
     const h = await startSim()
     const token = await h.token('read_users')
-    const user = { id: ADA, email: 'ada@example.com', username: 'ada', firstname: 'Ada', lastname: 'Lovelace', status: 1, state: 1 }
+    const user = {
+      id: ADA,
+      email: 'ada@example.com',
+      username: 'ada',
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      status: 1,
+      state: 1
+    }
     const v1 = await h.call('GET', `/api/1/users/${ADA}`, { token })
     expect(v1.status).toBe(200)
     expect(v1.json).toEqual({ status: { error: false, code: 200, type: 'success', message: 'Success' }, data: [user] })
@@ -57,7 +78,9 @@ describe('sim: users lookup', () => {
     expect(v2.json).toEqual(user)
     expect((await h.call('GET', '/api/1/users/99999999', { token })).status).toBe(404)
     expect((await h.call('GET', '/api/2/users/99999999', { token })).status).toBe(404)
-    expect((await h.call('GET', `/api/2/users/${ADA}`, { token: await h.token('authentication_only') })).status).toBe(403)
+    expect((await h.call('GET', `/api/2/users/${ADA}`, { token: await h.token('authentication_only') })).status).toBe(
+      403
+    )
   })
 
   it("by ID answers to the 'user' fault, not the 'users' one", async () => {

@@ -39,7 +39,10 @@ export async function openPglite(dataDir: string): Promise<Db> {
   try {
     mkdirSync(dataDir, { recursive: true })
   } catch (err) {
-    throw new StorageError('DATA_DIR', `DATA_DIR ${JSON.stringify(dataDir)} cannot be created (${(err as NodeJS.ErrnoException).code ?? 'error'}).`)
+    throw new StorageError(
+      'DATA_DIR',
+      `DATA_DIR ${JSON.stringify(dataDir)} cannot be created (${(err as NodeJS.ErrnoException).code ?? 'error'}).`
+    )
   }
   const unlock = lockDataDir(dataDir)
   let db: PGlite
@@ -47,13 +50,18 @@ export async function openPglite(dataDir: string): Promise<Db> {
     db = await PGlite.create({ dataDir: join(dataDir, 'pglite') })
   } catch (err) {
     unlock()
-    throw new StorageError('DATA_DIR', `The embedded database in DATA_DIR ${JSON.stringify(dataDir)} could not be opened: ${(err as Error).message}`)
+    throw new StorageError(
+      'DATA_DIR',
+      `The embedded database in DATA_DIR ${JSON.stringify(dataDir)} could not be opened: ${(err as Error).message}`
+    )
   }
   // PGlite is one session: a session-level advisory lock cannot keep two callers in this process
   // apart, so session() callers (migrations) take turns here.
   let turn: Promise<unknown> = Promise.resolve()
   const session = <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => {
-    const mine = turn.then(() => fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }) }))
+    const mine = turn.then(() =>
+      fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }) })
+    )
     turn = mine.catch(() => undefined)
     return mine
   }
@@ -61,7 +69,10 @@ export async function openPglite(dataDir: string): Promise<Db> {
     kind: 'pglite',
     where: dataDir,
     query: async <R>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
-    transaction: (fn) => db.transaction((tx) => fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }) })),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }) })
+      ),
     session,
     close: async () => {
       try {
@@ -112,7 +123,10 @@ export async function openPostgres(url: string, onIdleError: (err: Error) => voi
     connectionString: url,
     max: 10,
     connectionTimeoutMillis: 10_000,
-    types: { getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as never }
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as never
+    }
   })
   pool.on('error', onIdleError)
   const where = describeUrl(url)
@@ -120,7 +134,10 @@ export async function openPostgres(url: string, onIdleError: (err: Error) => voi
     await pool.query('SELECT 1')
   } catch (err) {
     await pool.end().catch(() => undefined)
-    throw new StorageError('DATABASE_URL', `DATABASE_URL: cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`)
+    throw new StorageError(
+      'DATABASE_URL',
+      `DATABASE_URL: cannot connect to PostgreSQL at ${where}: ${(err as Error).message}`
+    )
   }
   const onClient = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect()
@@ -134,7 +151,9 @@ export async function openPostgres(url: string, onIdleError: (err: Error) => voi
       client.release(broken)
     }
   }
-  const wrap = (c: pg.PoolClient): Queryable => ({ query: async <R>(text: string, params?: unknown[]) => ({ rows: (await c.query(text, params)).rows as R[] }) })
+  const wrap = (c: pg.PoolClient): Queryable => ({
+    query: async <R>(text: string, params?: unknown[]) => ({ rows: (await c.query(text, params)).rows as R[] })
+  })
   return {
     kind: 'postgres',
     where,

@@ -77,7 +77,11 @@ export interface StoredOutcome {
 /** A comment for the deployment, or the final answer: kept until GitHub takes it. */
 export interface Report {
   readonly kind: 'progress' | 'final'
-  readonly body: { readonly environment_name: string; readonly state?: 'approved' | 'rejected'; readonly comment: string }
+  readonly body: {
+    readonly environment_name: string
+    readonly state?: 'approved' | 'rejected'
+    readonly comment: string
+  }
   attempts: number
   nextAt: number
   sentAt?: number
@@ -113,7 +117,19 @@ export interface Gate {
   updatedAt: number
 }
 
-export type NewGate = Pick<Gate, 'id' | 'deliveryId' | 'runId' | 'environment' | 'deploymentId' | 'installationId' | 'owner' | 'repo' | 'deployment' | 'createdAt'>
+export type NewGate = Pick<
+  Gate,
+  | 'id'
+  | 'deliveryId'
+  | 'runId'
+  | 'environment'
+  | 'deploymentId'
+  | 'installationId'
+  | 'owner'
+  | 'repo'
+  | 'deployment'
+  | 'createdAt'
+>
 
 interface Row {
   id: string
@@ -184,7 +200,18 @@ export class GateStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'new', $10, $10, $10)
        ON CONFLICT DO NOTHING
        RETURNING id`,
-      [g.id, g.deliveryId, g.runId, g.environment, g.deploymentId, g.installationId, g.owner, g.repo, json(g.deployment), g.createdAt]
+      [
+        g.id,
+        g.deliveryId,
+        g.runId,
+        g.environment,
+        g.deploymentId,
+        g.installationId,
+        g.owner,
+        g.repo,
+        json(g.deployment),
+        g.createdAt
+      ]
     )
     if (rows[0]) return { id: rows[0].id, created: true }
     const existing = await this.db.query<{ id: string }>(
@@ -255,7 +282,10 @@ export class GateStore {
 
   /** Lets go of every lease this owner holds (a graceful stop), so another instance can go on at once. */
   async releaseAll(owner: string): Promise<number> {
-    const { rows } = await this.db.query<{ id: string }>(`UPDATE gates SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 RETURNING id`, [owner])
+    const { rows } = await this.db.query<{ id: string }>(
+      `UPDATE gates SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 RETURNING id`,
+      [owner]
+    )
     return rows.length
   }
 
@@ -290,7 +320,9 @@ export class GateStore {
 
   /** How many gates are in each phase. */
   async countByPhase(): Promise<Record<string, number>> {
-    const { rows } = await this.db.query<{ phase: string; n: number | string }>(`SELECT phase, count(*) AS n FROM gates GROUP BY phase`)
+    const { rows } = await this.db.query<{ phase: string; n: number | string }>(
+      `SELECT phase, count(*) AS n FROM gates GROUP BY phase`
+    )
     return Object.fromEntries(rows.map((r) => [r.phase, Number(r.n)]))
   }
 }

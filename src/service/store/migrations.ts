@@ -167,7 +167,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly statement
   }
 ]
 
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
 
 /** Key of the advisory lock that serialises migrations across instances. */
 const MIGRATION_LOCK = 7_341_209_551

@@ -33,7 +33,12 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     })
     expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', 'user-id': `${GRACE},${LINUS}` })
-    expect(sim.pushes().map((p) => String(p.userId)).sort()).toEqual([GRACE, LINUS])
+    expect(
+      sim
+        .pushes()
+        .map((p) => String(p.userId))
+        .sort()
+    ).toEqual([GRACE, LINUS])
     expect(r.stdout).toMatch(/^No push to approver ada@example.com @Ada-L: GitHub user ada-l started this run/m)
     expect(r.summary).toMatch(/not asked: GitHub user ada-l started this run/)
   })
@@ -47,21 +52,30 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     })
     expect(r.exitCode).toBe(1)
     expect(r.outputs.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/)
+    expect(r.stdout).toMatch(
+      /::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/
+    )
     expect(sim.calls()).toEqual([])
   })
 
   it('fails as denied as soon as one approver denies, naming who', async (ctx) => {
     const sim = await simFor(ctx)
-    const running = runDist({ node: RUNNER_NODE, inputs: inputs(sim, { approvers: `${ADA}\n${GRACE}\n${LINUS}`, 'min-approvals': '2' }) })
+    const running = runDist({
+      node: RUNNER_NODE,
+      inputs: inputs(sim, { approvers: `${ADA}\n${GRACE}\n${LINUS}`, 'min-approvals': '2' })
+    })
     const pushes = await waitFor('three pushes', () => (sim.pushes().length === 3 ? sim.pushes() : undefined))
     sim.answer(pushes.find((p) => String(p.userId) === ADA)!.id, 'accept')
     sim.answer(pushes.find((p) => String(p.userId) === LINUS)!.id, 'deny')
     const r = await running
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': LINUS })
-    expect(r.summary).toMatch(new RegExp(`<td>Ada Lovelace &lt;ada@example.com&gt; \\(OneLogin user ${ADA}\\)</td>.*<td>accepted</td>`))
-    expect(r.summary).toMatch(new RegExp(`<td>Linus Torvalds &lt;linus@example.com&gt; \\(OneLogin user ${LINUS}\\)</td>.*<td>denied: `))
+    expect(r.summary).toMatch(
+      new RegExp(`<td>Ada Lovelace &lt;ada@example.com&gt; \\(OneLogin user ${ADA}\\)</td>.*<td>accepted</td>`)
+    )
+    expect(r.summary).toMatch(
+      new RegExp(`<td>Linus Torvalds &lt;linus@example.com&gt; \\(OneLogin user ${LINUS}\\)</td>.*<td>denied: `)
+    )
   })
 
   it('looks approvers up by email and username and refuses an unknown one before any push', async (ctx) => {

@@ -11,60 +11,65 @@ import { NODE24, ROOT } from '../../../sim/run-action.js'
 import { start } from '../../../sim/server.js'
 
 // local-action needs Node 22 or later: the project's Node 24, or the Node running the tests.
-const node = existsSync(NODE24) ? NODE24 : Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : undefined
+const node = existsSync(NODE24)
+  ? NODE24
+  : Number(process.versions.node.split('.')[0]) >= 22
+    ? process.execPath
+    : undefined
 
 describe.skipIf(!node)('local-action', () => {
-  it(
-    'runs src/action/main.ts and prints status approved in its outputs table',
-    async () => {
-      const sim = await start({ quiet: true })
-      const dir = mkdtempSync(join(tmpdir(), 'gate-local-action-'))
-      try {
-        sim.autoAnswer({ action: 'accept', afterMs: 500 })
-        const envFile = join(dir, '.env')
-        writeFileSync(
-          envFile,
-          [
-            'INPUT_CLIENT-ID=demo-client-id',
-            'INPUT_CLIENT-SECRET=demo-client-secret',
-            `INPUT_API-URL=${sim.url}`,
-            'INPUT_USER-ID=35510511',
-            'INPUT_TIMEOUT=60',
-            'GITHUB_REPOSITORY=acme/shop',
-            'GITHUB_RUN_ID=7'
-          ].join('\n') + '\n'
-        )
-        // The npm script as a developer runs it, its Node first on PATH (local-action starts `npm exec tsx`).
-        // Asynchronously: the simulator answers from this process.
-        const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-          const child = spawn(node!, [join(ROOT, 'scripts', 'local-action.mjs'), envFile], {
-            cwd: ROOT,
-            env: { ...process.env, PATH: `${dirname(node!)}${delimiter}${process.env.PATH ?? ''}`, FORCE_COLOR: '0', NO_COLOR: '1' },
-            stdio: ['ignore', 'pipe', 'pipe']
-          })
-          let stdout = ''
-          let stderr = ''
-          child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
-          child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-          const killer = setTimeout(() => child.kill('SIGKILL'), 280_000)
-          child.on('error', reject)
-          child.on('close', (code) => {
-            clearTimeout(killer)
-            resolve({ code, stdout, stderr })
-          })
+  it('runs src/action/main.ts and prints status approved in its outputs table', async () => {
+    const sim = await start({ quiet: true })
+    const dir = mkdtempSync(join(tmpdir(), 'gate-local-action-'))
+    try {
+      sim.autoAnswer({ action: 'accept', afterMs: 500 })
+      const envFile = join(dir, '.env')
+      writeFileSync(
+        envFile,
+        [
+          'INPUT_CLIENT-ID=demo-client-id',
+          'INPUT_CLIENT-SECRET=demo-client-secret',
+          `INPUT_API-URL=${sim.url}`,
+          'INPUT_USER-ID=35510511',
+          'INPUT_TIMEOUT=60',
+          'GITHUB_REPOSITORY=acme/shop',
+          'GITHUB_RUN_ID=7'
+        ].join('\n') + '\n'
+      )
+      // The npm script as a developer runs it, its Node first on PATH (local-action starts `npm exec tsx`).
+      // Asynchronously: the simulator answers from this process.
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(node!, [join(ROOT, 'scripts', 'local-action.mjs'), envFile], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            PATH: `${dirname(node!)}${delimiter}${process.env.PATH ?? ''}`,
+            FORCE_COLOR: '0',
+            NO_COLOR: '1'
+          },
+          stdio: ['ignore', 'pipe', 'pipe']
         })
-        const out = String(r.stdout)
-        expect(out, r.stderr).toMatch(/Action Outputs/)
-        expect(r.code).toBe(0)
-        expect(out).not.toMatch(/No outputs were set!/)
-        expect(out).toMatch(/│\s*\d+\s*│\s*'status'\s*│\s*'approved'\s*│/)
-        expect(out).toMatch(/│\s*\d+\s*│\s*'approved'\s*│\s*'true'\s*│/)
-        expect(sim.pushes()).toHaveLength(1)
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-        await sim.close()
-      }
-    },
-    300_000
-  )
+        let stdout = ''
+        let stderr = ''
+        child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+        child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+        const killer = setTimeout(() => child.kill('SIGKILL'), 280_000)
+        child.on('error', reject)
+        child.on('close', (code) => {
+          clearTimeout(killer)
+          resolve({ code, stdout, stderr })
+        })
+      })
+      const out = String(r.stdout)
+      expect(out, r.stderr).toMatch(/Action Outputs/)
+      expect(r.code).toBe(0)
+      expect(out).not.toMatch(/No outputs were set!/)
+      expect(out).toMatch(/│\s*\d+\s*│\s*'status'\s*│\s*'approved'\s*│/)
+      expect(out).toMatch(/│\s*\d+\s*│\s*'approved'\s*│\s*'true'\s*│/)
+      expect(sim.pushes()).toHaveLength(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      await sim.close()
+    }
+  }, 300_000)
 })

@@ -74,7 +74,12 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the phone page in Chromium', () => {
     const r = await gate
 
     expect(r.exitCode).toBe(0)
-    expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true', 'user-id': '35510511', 'device-id': '525509' })
+    expect(r.outputs).toMatchObject({
+      status: 'approved',
+      approved: 'true',
+      'user-id': '35510511',
+      'device-id': '525509'
+    })
     expect(sim.pushes().map((p) => p.status)).toEqual(['accepted'])
     // The page shows the answer once the simulator reports it.
     await page.locator('article.card.accepted').waitFor({ timeout: 5_000 })
@@ -93,7 +98,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the phone page in Chromium', () => {
 
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': '35510511' })
-    expect(r.stdout).toMatch(/^::error::Denied by Ada Lovelace <ada@example.com> \(OneLogin user 35510511\): OneLogin says /m)
+    expect(r.stdout).toMatch(
+      /^::error::Denied by Ada Lovelace <ada@example.com> \(OneLogin user 35510511\): OneLogin says /m
+    )
     expect(sim.pushes().map((p) => p.status)).toEqual(['denied'])
     await page.locator('article.card.denied').waitFor({ timeout: 5_000 })
   })

@@ -17,7 +17,11 @@ afterAll(async () => {
   await Promise.all(sims.map((s) => s.close()))
 })
 
-async function approvedRun(event: string, payload: unknown, env: Record<string, string> = {}): Promise<{ stdout: string; summary: string }> {
+async function approvedRun(
+  event: string,
+  payload: unknown,
+  env: Record<string, string> = {}
+): Promise<{ stdout: string; summary: string }> {
   const sim = await start({ quiet: true })
   sims.push(sim)
   sim.autoAnswer({ action: 'accept', afterMs: 200 })
@@ -26,35 +30,57 @@ async function approvedRun(event: string, payload: unknown, env: Record<string, 
   const r = await runDist({
     node: RUNNER_NODE,
     inputs: demoInputs(sim.url, { timeout: '20' }),
-    env: { GITHUB_EVENT_NAME: event, GITHUB_EVENT_PATH: path, GITHUB_WORKFLOW: 'Deploy', GITHUB_REF: 'refs/heads/main', GITHUB_SHA: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678', GITHUB_ACTOR: 'octocat', ...env }
+    env: {
+      GITHUB_EVENT_NAME: event,
+      GITHUB_EVENT_PATH: path,
+      GITHUB_WORKFLOW: 'Deploy',
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_SHA: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+      GITHUB_ACTOR: 'octocat',
+      ...env
+    }
   })
   expect(r.exitCode).toBe(0)
   return { stdout: r.stdout, summary: r.summary }
 }
 
-const contextLine = (stdout: string): string => stdout.split('\n').find((l) => l.startsWith('Approval is asked for this run.')) ?? ''
+const contextLine = (stdout: string): string =>
+  stdout.split('\n').find((l) => l.startsWith('Approval is asked for this run.')) ?? ''
 
 describe.concurrent('what is being approved', () => {
   it('pull_request: the number, title and author; a hostile title starts no log line and carries no markup', async () => {
     const { stdout, summary } = await approvedRun('pull_request', {
       number: 42,
-      pull_request: { number: 42, title: 'Bump deps\n::stop-commands::zz <script>alert(1)</script>', user: { login: 'mallory' } }
+      pull_request: {
+        number: 42,
+        title: 'Bump deps\n::stop-commands::zz <script>alert(1)</script>',
+        user: { login: 'mallory' }
+      }
     })
     const line = contextLine(stdout)
     expect(line).toContain('Run started by octocat (workflow Deploy, ref refs/heads/main, commit a1b2c3d).')
     expect(line).toContain('Pull request #42 "Bump deps ::stop-commands::zz <script>alert(1)</script>" by mallory.')
     expect(stdout.split('\n').filter((l) => l.startsWith('::stop-commands::'))).toEqual([])
-    expect(summary).toContain('<p>Pull request #42 &quot;Bump deps ::stop-commands::zz &lt;script&gt;alert(1)&lt;/script&gt;&quot; by mallory.</p>')
+    expect(summary).toContain(
+      '<p>Pull request #42 &quot;Bump deps ::stop-commands::zz &lt;script&gt;alert(1)&lt;/script&gt;&quot; by mallory.</p>'
+    )
     expect(summary).not.toContain('<script>')
     expect(summary).toContain('<p>Run started by octocat (workflow Deploy, ref refs/heads/main, commit a1b2c3d).</p>')
   })
 
   it('workflow_dispatch: its inputs, minus any whose name suggests a secret', async () => {
     const { stdout, summary } = await approvedRun('workflow_dispatch', {
-      inputs: { environment: 'production', version: '1.4.2', 'api-token': 'tok-SHOULD-NOT-SHOW', db_password: 'pw-SHOULD-NOT-SHOW' }
+      inputs: {
+        environment: 'production',
+        version: '1.4.2',
+        'api-token': 'tok-SHOULD-NOT-SHOW',
+        db_password: 'pw-SHOULD-NOT-SHOW'
+      }
     })
     const line = contextLine(stdout)
-    expect(line).toContain('Workflow inputs: environment=production, version=1.4.2 (not shown, as their names suggest secrets: api-token, db_password).')
+    expect(line).toContain(
+      'Workflow inputs: environment=production, version=1.4.2 (not shown, as their names suggest secrets: api-token, db_password).'
+    )
     expect(stdout).not.toContain('SHOULD-NOT-SHOW')
     expect(summary).not.toContain('SHOULD-NOT-SHOW')
     expect(summary).toContain('Workflow inputs: environment=production, version=1.4.2')
@@ -67,7 +93,9 @@ describe.concurrent('what is being approved', () => {
       { GITHUB_TRIGGERING_ACTOR: 'hubot' }
     )
     const line = contextLine(stdout)
-    expect(line).toContain('Run started by octocat, re-run by hubot (workflow Deploy, ref refs/heads/main, commit a1b2c3d).')
+    expect(line).toContain(
+      'Run started by octocat, re-run by hubot (workflow Deploy, ref refs/heads/main, commit a1b2c3d).'
+    )
     expect(line).toContain('Head commit: "Fix the deploy script".')
     expect(line).not.toContain('Long body')
     expect(summary).toContain('<p>Head commit: &quot;Fix the deploy script&quot;.</p>')

@@ -1,7 +1,14 @@
 // Runs the committed bundle, dist/index.js, in a child process the way the GitHub runner does
 // (sim/run-action.ts), on each Node the bundle is tested on.
 import { existsSync, realpathSync } from 'node:fs'
-import { NODE24, nodeVersion, startAction, systemNode, type ActionResult, type StartActionOptions } from '../../../sim/run-action.js'
+import {
+  NODE24,
+  nodeVersion,
+  startAction,
+  systemNode,
+  type ActionResult,
+  type StartActionOptions
+} from '../../../sim/run-action.js'
 
 export { NODE24, RUN_URL } from '../../../sim/run-action.js'
 

@@ -20,7 +20,13 @@ async function simFor(ctx: TestContext, opts: SimOptions = {}): Promise<Sim> {
 }
 
 function inputs(sim: Sim, extra: Record<string, string>): Record<string, string> {
-  return { 'client-id': 'demo-client-id', 'client-secret': 'demo-client-secret', 'api-url': sim.url, timeout: '30', ...extra }
+  return {
+    'client-id': 'demo-client-id',
+    'client-secret': 'demo-client-secret',
+    'api-url': sim.url,
+    timeout: '30',
+    ...extra
+  }
 }
 
 describe('the Node versions the bundle is tested on', () => {
@@ -80,7 +86,9 @@ function defineRunnerTests(node: NodeRuntime): void {
 
       expect(r.exitCode).toBe(1)
       expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': ADA, approvers: '' })
-      expect(r.stdout).toMatch(/^::error::Denied by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\): OneLogin says "Authentication denied by user"\.$/m)
+      expect(r.stdout).toMatch(
+        /^::error::Denied by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\): OneLogin says "Authentication denied by user"\.$/m
+      )
       expect(r.stdout.match(/^::error::/gm)).toHaveLength(1)
       expect(r.summary).toContain('Denied on OneLogin Protect')
       expect(sim.pushes().map((p) => p.status)).toEqual(['denied'])
@@ -113,8 +121,12 @@ function defineRunnerTests(node: NodeRuntime): void {
       const r = await run
 
       expect(r.exitCode).toBe(0)
-      expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \(".*"\); sending a new one \(push 2\)\.$/m)
-      expect(r.stdout.match(/^Push sent to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)/gm)).toHaveLength(1)
+      expect(r.stdout).toMatch(
+        /^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \(".*"\); sending a new one \(push 2\)\.$/m
+      )
+      expect(r.stdout.match(/^Push sent to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)/gm)).toHaveLength(
+        1
+      )
       expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true', approvers: ADA })
       expect(sim.pushes().map((p) => p.status)).toEqual(['expired', 'accepted'])
       expect(r.summary).toMatch(/<td>accepted<\/td><td>[^<]*<\/td><td>2<\/td><\/tr>/)
@@ -139,8 +151,10 @@ function defineRunnerTests(node: NodeRuntime): void {
       expect(r.outputs.status).toBe('approved')
       expect(r.outputs['user-id']).toBe(`${ADA},${GRACE},${LINUS}`)
       expect(r.outputs['device-id']).toBe('525509,535509,545509')
-      expect(r.outputs.approvers!.split(',').sort()).toEqual([ADA, GRACE])
-      expect(r.stdout).toMatch(/^Approved by 2 approvers \(2 needed\): .* \(OneLogin user 3551051[12]\), .* \(OneLogin user 3551051[12]\)\.$/m)
+      expect(r.outputs.approvers.split(',').sort()).toEqual([ADA, GRACE])
+      expect(r.stdout).toMatch(
+        /^Approved by 2 approvers \(2 needed\): .* \(OneLogin user 3551051[12]\), .* \(OneLogin user 3551051[12]\)\.$/m
+      )
       const status = Object.fromEntries(sim.pushes().map((p) => [String(p.userId), p.status]))
       expect(status).toEqual({ [ADA]: 'accepted', [GRACE]: 'accepted', [LINUS]: 'pending' })
     })
@@ -177,7 +191,9 @@ function defineRunnerTests(node: NodeRuntime): void {
       expect(r.stdout).toContain(`::add-mask::${ADA_CODE}`)
       expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true', 'device-id': ADA_PROTECT_CODE })
       expect(sim.pushes()).toEqual([])
-      expect(sim.calls().map((c) => `${c.method} ${c.path}`)).toContain(`POST /api/1/users/${ADA}/otp_devices/${ADA_PROTECT_CODE}/verify`)
+      expect(sim.calls().map((c) => `${c.method} ${c.path}`)).toContain(
+        `POST /api/1/users/${ADA}/otp_devices/${ADA_PROTECT_CODE}/verify`
+      )
     })
 
     it('otp: a wrong code fails the step as denied', async (ctx) => {
@@ -187,7 +203,9 @@ function defineRunnerTests(node: NodeRuntime): void {
 
       expect(r.exitCode).toBe(1)
       expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': ADA })
-      expect(r.stdout).toMatch(/^::error::The code of Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) was refused/m)
+      expect(r.stdout).toMatch(
+        /^::error::The code of Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) was refused/m
+      )
     })
   })
 }

@@ -29,7 +29,7 @@ function revoker(sim: Sim, at: number[], accept?: number): Transport {
     if (!isVerify(req)) return
     polls += 1
     if (at.includes(polls)) sim.revokeTokens()
-    if (polls === accept) sim.answer(sim.pushes()[0]!.id, 'accept')
+    if (polls === accept) sim.answer(sim.pushes()[0].id, 'accept')
   })
 }
 
@@ -40,9 +40,13 @@ describe('the access token revoked mid-wait', () => {
     const r = await runAction(inputsFor(proxy.url), { clock: new FakeClock(), transport: revoker(sim, [2], 4) })
     expect(r.status).toBe('approved')
     expect(r.exitCode).toBe(0)
-    expect(r.stdout).toContain('The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.')
+    expect(r.stdout).toContain(
+      'The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.'
+    )
     // Two tokens, two different values; one push, polled with the same state token throughout.
-    const tokens = proxy.exchanges.filter((e) => e.path === '/auth/oauth2/v2/token').map((e) => JSON.parse(e.resBody).access_token as string)
+    const tokens = proxy.exchanges
+      .filter((e) => e.path === '/auth/oauth2/v2/token')
+      .map((e) => JSON.parse(e.resBody).access_token as string)
     expect(tokens).toHaveLength(2)
     expect(tokens[0]).not.toBe(tokens[1])
     expect(sim.pushes()).toHaveLength(1)
@@ -59,7 +63,9 @@ describe('the access token revoked mid-wait', () => {
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-    expect(r.stdout).toMatch(/::error::OneLogin rejected the access token again after it was renewed \(Authentication Failure\); cannot check the push to user 35510511\./)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin rejected the access token again after it was renewed \(Authentication Failure\); cannot check the push to user 35510511\./
+    )
     expect(sim.calls().filter((c) => c.path === '/auth/oauth2/v2/token')).toHaveLength(2)
   })
 
@@ -75,7 +81,9 @@ describe('the access token revoked mid-wait', () => {
       })
     })
     expect(r.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::OneLogin rejected the renewed access token too \(Authentication Failure\); cannot check the push to user 35510511\./)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin rejected the renewed access token too \(Authentication Failure\); cannot check the push to user 35510511\./
+    )
     expect(sim.calls().filter((c) => c.path === '/auth/oauth2/v2/token')).toHaveLength(2)
   })
 })
@@ -87,13 +95,17 @@ describe('bad credentials and missing scope fail at once, with no retries, namin
   ])('a wrong client secret (%s)', async (_v, apiVersion, scope) => {
     const sim = await startSim()
     const clock = new FakeClock()
-    const r = await runAction(inputsFor(sim.url, { 'client-secret': 'not-the-secret', 'api-version': apiVersion }), { clock })
+    const r = await runAction(inputsFor(sim.url, { 'client-secret': 'not-the-secret', 'api-version': apiVersion }), {
+      clock
+    })
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
     expect(sim.calls()).toHaveLength(1)
     expect(clock.sleeps).toEqual([])
     expect(r.stdout).toMatch(
-      new RegExp(`::error::OneLogin refused the API credential \\(HTTP 401: Authentication Failure\\)\\. Check inputs 'client-id' and 'client-secret'\\..*"${scope}" scope`)
+      new RegExp(
+        `::error::OneLogin refused the API credential \\(HTTP 401: Authentication Failure\\)\\. Check inputs 'client-id' and 'client-secret'\\..*"${scope}" scope`
+      )
     )
   })
 
@@ -109,12 +121,21 @@ describe('bad credentials and missing scope fail at once, with no retries, namin
 
   it.each([
     ['"Read users" cannot send a push (v1)', READER, '1', /\/trigger$/, 'Manage users'],
-    ['"Authentication only" cannot list devices (v1)', { id: 'authonly-client-id', secret: 'authonly-client-secret' }, '1', /\/otp_devices$/, 'Manage users'],
+    [
+      '"Authentication only" cannot list devices (v1)',
+      { id: 'authonly-client-id', secret: 'authonly-client-secret' },
+      '1',
+      /\/otp_devices$/,
+      'Manage users'
+    ],
     ['"Manage users" cannot use MFA API v2', DEMO, '2', /\/devices$/, 'Manage All']
   ])('%s: one 403, then `error` naming the scope', async (_name, client, apiVersion, refused, scope) => {
     const sim = await startSim()
     const clock = new FakeClock()
-    const r = await runAction(inputsFor(sim.url, { 'client-id': client.id, 'client-secret': client.secret, 'api-version': apiVersion }), { clock })
+    const r = await runAction(
+      inputsFor(sim.url, { 'client-id': client.id, 'client-secret': client.secret, 'api-version': apiVersion }),
+      { clock }
+    )
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
     const calls = sim.calls()
@@ -123,16 +144,23 @@ describe('bad credentials and missing scope fail at once, with no retries, namin
     expect(calls.filter((c) => refused.test(c.path))).toHaveLength(1)
     expect(calls.at(-1)!.status).toBe(403)
     expect(clock.sleeps).toEqual([])
-    expect(r.stdout).toMatch(new RegExp(`::error::OneLogin refused the call for lack of scope \\(HTTP 403: Insufficient scope.*\\)\\. .*"${scope}" scope`))
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `::error::OneLogin refused the call for lack of scope \\(HTTP 403: Insufficient scope.*\\)\\. .*"${scope}" scope`
+      )
+    )
     expect(sim.pushes()).toEqual([])
   })
 
   it('"Manage All" works with v2 (the scope the v2 message names is enough)', async () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 0 })
-    const r = await runAction(inputsFor(sim.url, { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2' }), {
-      clock: new FakeClock()
-    })
+    const r = await runAction(
+      inputsFor(sim.url, { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2' }),
+      {
+        clock: new FakeClock()
+      }
+    )
     expect(r.status).toBe('approved')
     expect(r.outputs['user-id']).toBe(ADA)
   })

@@ -19,7 +19,7 @@ function acceptPush(sim: Sim, n: number): Transport {
   return async (req) => {
     const res = await nodeTransport(req)
     const pushes = sim.pushes()
-    if (pushes.length === n && pushes[n - 1]!.status === 'pending') sim.answer(pushes[n - 1]!.id, 'accept')
+    if (pushes.length === n && pushes[n - 1].status === 'pending') sim.answer(pushes[n - 1].id, 'accept')
     return res
   }
 }
@@ -38,12 +38,17 @@ describe('a push that expires while the gate waits', () => {
     const pushes = sim.pushes()
     expect(pushes).toHaveLength(Math.ceil(timeout / PUSH_LIFETIME_MAX_S))
     expect(pushes.slice(0, 2).map((p) => p.status)).toEqual(['expired', 'expired'])
-    const lifetimes = proxy.exchanges.filter((e) => e.path.endsWith('/trigger')).map((e) => JSON.parse(e.reqBody).state_token_expires_in as number)
+    const lifetimes = proxy.exchanges
+      .filter((e) => e.path.endsWith('/trigger'))
+      .map((e) => JSON.parse(e.reqBody).state_token_expires_in as number)
     expect(lifetimes.slice(0, 2)).toEqual([900, 900])
     expect(lifetimes[2]).toBeLessThanOrEqual(210)
     // Each new push only once the one before had expired.
-    for (let i = 1; i < pushes.length; i++) expect(Date.parse(pushes[i]!.createdAt)).toBeGreaterThan(Date.parse(pushes[i - 1]!.expiresAt))
-    expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("State token is invalid or expired"\); sending a new one \(push 2\)\./m)
+    for (let i = 1; i < pushes.length; i++)
+      expect(Date.parse(pushes[i].createdAt)).toBeGreaterThan(Date.parse(pushes[i - 1].expiresAt))
+    expect(r.stdout).toMatch(
+      /^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("State token is invalid or expired"\); sending a new one \(push 2\)\./m
+    )
     expect(r.stdout).toMatch(/sending a new one \(push 3\)\./)
     expect(r.stdout).not.toMatch(/\(push 4\)/)
     expect(r.summary).toMatch(/<td>3<\/td>/)
@@ -68,7 +73,9 @@ describe('a push that expires while the gate waits', () => {
     )
     expect(r.status).toBe('approved')
     expect(sim.pushes().map((p) => p.status)).toEqual(['expired', 'accepted'])
-    expect(r.stdout).toMatch(/^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("Verification not found"\); sending a new one \(push 2\)/m)
+    expect(r.stdout).toMatch(
+      /^The push to Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\) expired \("Verification not found"\); sending a new one \(push 2\)/m
+    )
   })
 
   it('no new push when too little time is left for one', async () => {
@@ -77,6 +84,8 @@ describe('a push that expires while the gate waits', () => {
     const r = await runAction(inputsFor(sim.url, { timeout: '902' }), { clock })
     expect(r.status).toBe('timed-out')
     expect(sim.pushes()).toHaveLength(1)
-    expect(r.stdout).toContain(`The push to Ada Lovelace <ada@example.com> (OneLogin user ${ADA}) expired with too little time left for a new one.`)
+    expect(r.stdout).toContain(
+      `The push to Ada Lovelace <ada@example.com> (OneLogin user ${ADA}) expired with too little time left for a new one.`
+    )
   })
 })

@@ -22,7 +22,9 @@ describe('redirects are never followed, so credentials reach no other host', () 
       const sim = await startSim()
       const elsewhere = await startProxy() // a second local server, on another port
       const host = await startProxy(sim.url)
-      host.inject((req) => (path.test(req.path) ? { status: code, headers: { location: `${elsewhere.url}/steal${req.path}` } } : undefined))
+      host.inject((req) =>
+        path.test(req.path) ? { status: code, headers: { location: `${elsewhere.url}/steal${req.path}` } } : undefined
+      )
       const r = await runAction(inputsFor(host.url), { clock: new FakeClock() })
       expect(r.status).toBe('error')
       expect(r.exitCode).toBe(1)
@@ -38,7 +40,9 @@ describe('redirects are never followed, so credentials reach no other host', () 
   it('a redirect to another path of the same host is not followed either', async () => {
     const sim = await startSim()
     const host = await startProxy(sim.url)
-    host.inject((req) => (req.path.endsWith('/trigger') ? { status: 307, headers: { location: '/api/1/elsewhere' } } : undefined))
+    host.inject((req) =>
+      req.path.endsWith('/trigger') ? { status: 307, headers: { location: '/api/1/elsewhere' } } : undefined
+    )
     const r = await runAction(inputsFor(host.url), { clock: new FakeClock() })
     expect(r.status).toBe('error')
     expect(host.exchanges.map((e) => e.path)).not.toContain('/api/1/elsewhere')
@@ -110,7 +114,11 @@ const base = { 'client-id': DEMO.id, 'client-secret': DEMO.secret, 'user-id': '3
 
 /** A transport that must not be reached: it records the call and refuses it. */
 function refusing(): Transport & { readonly requests: unknown[] } {
-  const answer: RawResponse = { status: 401, headers: {}, text: '{"status":{"error":true,"code":401,"message":"Authentication Failure"}}' }
+  const answer: RawResponse = {
+    status: 401,
+    headers: {},
+    text: '{"status":{"error":true,"code":401,"message":"Authentication Failure"}}'
+  }
   return spyTransport(async () => answer)
 }
 

@@ -97,10 +97,10 @@ const anyString = (name: string): fc.Arbitrary<string> =>
     {
       weight: 3,
       arbitrary: fc
-        .tuple(fc.constantFrom(...EXAMPLES[name]!), fc.string({ unit: 'binary', maxLength: 6 }), fc.boolean())
+        .tuple(fc.constantFrom(...EXAMPLES[name]), fc.string({ unit: 'binary', maxLength: 6 }), fc.boolean())
         .map(([valid, junk, before]) => (before ? junk + valid : valid + junk))
     },
-    { weight: 1, arbitrary: fc.constantFrom(...EXAMPLES[name]!) }
+    { weight: 1, arbitrary: fc.constantFrom(...EXAMPLES[name]) }
   )
 
 /** What must hold of settings built with `value` for `name`. */
@@ -168,7 +168,11 @@ function expectValid(name: string, value: string, s: Settings): void {
 
 /** A transport that records each call and answers as OneLogin does to bad credentials, so accepted runs end at once. */
 function refusing(): Transport & { readonly requests: unknown[] } {
-  const answer: RawResponse = { status: 401, headers: {}, text: '{"status":{"error":true,"code":401,"type":"Unauthorized","message":"Authentication Failure"}}' }
+  const answer: RawResponse = {
+    status: 401,
+    headers: {},
+    text: '{"status":{"error":true,"code":401,"type":"Unauthorized","message":"Authentication Failure"}}'
+  }
   return spyTransport(async () => answer)
 }
 
@@ -188,64 +192,95 @@ const reader = (values: Record<string, string>) => (name: string) => (values[nam
  * "toString" too. So a secret that shows is run again with that one input
  * replaced by `other`; if the text still shows, the secret did not put it there.
  */
-async function leaked(inputs: Record<string, string>, shown: string, name: string, secret: string, other: string): Promise<boolean> {
+async function leaked(
+  inputs: Record<string, string>,
+  shown: string,
+  name: string,
+  secret: string,
+  other: string
+): Promise<boolean> {
   if (!shown.includes(secret)) return false
-  const replacement = other.includes(secret) || secret.includes(other) ? other.split('').reverse().join('') + '9' : other
-  const again = await runWithReader(reader({ ...inputs, [name]: replacement }), { transport: refusing(), clock: new FakeClock() })
+  const replacement =
+    other.includes(secret) || secret.includes(other) ? other.split('').reverse().join('') + '9' : other
+  const again = await runWithReader(reader({ ...inputs, [name]: replacement }), {
+    transport: refusing(),
+    clock: new FakeClock()
+  })
   return !printed(again.stdout).shown.includes(secret)
 }
 
 describe('every input, fuzzed', () => {
-  it.each(Object.keys(VALID))('%s: valid settings, or an InputError naming it; refused means no request; no secret in any message', async (name) => {
-    // `approvers` replaces `user-id`; a typed code is fuzzed beside a valid secret, and the secret beside a valid code.
-    const baseline: Record<string, string> = { ...VALID, ...(name === 'approvers' ? { 'user-id': '' } : {}), ...(name !== 'otp' ? { otp: OTP } : {}) }
-    await fc.assert(
-      fc.asyncProperty(anyString(name), async (value) => {
-        const values: Record<string, string> = { ...baseline, [name]: value }
-        // The secrets, and each piece of them between control characters (a message could quote a
-        // cleaned-up copy). A piece that is part of another input (an otp "551051" inside user ID
-        // 35510511) proves nothing.
-        const secrets = [values['client-secret']!, values.otp!]
-          .flatMap((s) => [s.trim(), ...s.split(/[\u0000-\u001f\u007f]/)])
-          .filter((s) => s.length >= 6 && !Object.entries(values).some(([k, v]) => k !== 'client-secret' && k !== 'otp' && v.includes(s)))
-        let settings: Settings | undefined
-        let refused: InputError | undefined
-        try {
-          settings = readSettings(reader(values), () => {})
-        } catch (err) {
-          if (!(err instanceof InputError)) throw err
-          refused = err
-        }
-        if (settings) expectValid(name, value, settings)
-        if (refused) {
-          // Named by the input (user-id and approvers share the "who approves" check).
-          expect(refused.message).toContain(`'${name}'`)
-          if (name !== 'approvers') expect(refused.input).toBe(name)
-        }
+  it.each(Object.keys(VALID))(
+    '%s: valid settings, or an InputError naming it; refused means no request; no secret in any message',
+    async (name) => {
+      // `approvers` replaces `user-id`; a typed code is fuzzed beside a valid secret, and the secret beside a valid code.
+      const baseline: Record<string, string> = {
+        ...VALID,
+        ...(name === 'approvers' ? { 'user-id': '' } : {}),
+        ...(name !== 'otp' ? { otp: OTP } : {})
+      }
+      await fc.assert(
+        fc.asyncProperty(anyString(name), async (value) => {
+          const values: Record<string, string> = { ...baseline, [name]: value }
+          // The secrets, and each piece of them between control characters (a message could quote a
+          // cleaned-up copy). A piece that is part of another input (an otp "551051" inside user ID
+          // 35510511) proves nothing.
+          const secrets = [values['client-secret'], values.otp]
+            .flatMap((s) => [s.trim(), ...s.split(/[\u0000-\u001f\u007f]/)])
+            .filter(
+              (s) =>
+                s.length >= 6 &&
+                !Object.entries(values).some(([k, v]) => k !== 'client-secret' && k !== 'otp' && v.includes(s))
+            )
+          let settings: Settings | undefined
+          let refused: InputError | undefined
+          try {
+            settings = readSettings(reader(values), () => {})
+          } catch (err) {
+            if (!(err instanceof InputError)) throw err
+            refused = err
+          }
+          if (settings) expectValid(name, value, settings)
+          if (refused) {
+            // Named by the input (user-id and approvers share the "who approves" check).
+            expect(refused.message).toContain(`'${name}'`)
+            if (name !== 'approvers') expect(refused.input).toBe(name)
+          }
 
-        const transport = refusing()
-        const r = await runWithReader(reader(values), { transport, clock: new FakeClock() })
-        expect(r.status).not.toBe('approved')
-        const { error, shown } = printed(r.stdout)
-        if (refused) {
-          expect(transport.requests).toEqual([])
-          expect(error).toContain(`Input${name === 'approvers' || name === 'user-id' ? '' : ` '${name}'`}`)
-        } else {
-          expect(transport.requests.length).toBeGreaterThan(0)
-        }
-        for (const secret of secrets) {
-          expect(refused?.message ?? '').not.toContain(secret)
-          expect(shown).not.toContain(secret)
-        }
-      }),
-      PARAMS
-    )
-  })
+          const transport = refusing()
+          const r = await runWithReader(reader(values), { transport, clock: new FakeClock() })
+          expect(r.status).not.toBe('approved')
+          const { error, shown } = printed(r.stdout)
+          if (refused) {
+            expect(transport.requests).toEqual([])
+            expect(error).toContain(`Input${name === 'approvers' || name === 'user-id' ? '' : ` '${name}'`}`)
+          } else {
+            expect(transport.requests.length).toBeGreaterThan(0)
+          }
+          for (const secret of secrets) {
+            expect(refused?.message ?? '').not.toContain(secret)
+            expect(shown).not.toContain(secret)
+          }
+        }),
+        PARAMS
+      )
+    }
+  )
 
   it('all inputs at once, with a random secret and code: refused or valid, never a secret in the output', async () => {
-    const secret = fc.string({ unit: 'binary', minLength: 8, maxLength: 60 }).filter((s) => !/[\r\n]/.test(s) && s.trim().length >= 8)
-    const code = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'), minLength: 8, maxLength: 64 })
-    const others = fc.record(Object.fromEntries(Object.keys(VALID).map((name) => [name, fc.oneof(fc.constantFrom(VALID[name]!), anyString(name))])))
+    const secret = fc
+      .string({ unit: 'binary', minLength: 8, maxLength: 60 })
+      .filter((s) => !/[\r\n]/.test(s) && s.trim().length >= 8)
+    const code = fc.string({
+      unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'),
+      minLength: 8,
+      maxLength: 64
+    })
+    const others = fc.record(
+      Object.fromEntries(
+        Object.keys(VALID).map((name) => [name, fc.oneof(fc.constantFrom(VALID[name]), anyString(name))])
+      )
+    )
     await fc.assert(
       fc.asyncProperty(others, secret, code, async (values, s, otp) => {
         const inputs = { ...values, 'client-secret': s, otp }

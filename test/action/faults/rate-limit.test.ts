@@ -7,7 +7,9 @@ import { runAction } from '../../helpers/action-run.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
 import { ADA, inputsFor, startProxy, startSim, until, type Exchange, type Injection } from './support.js'
 
-const TOO_MANY = JSON.stringify({ status: { error: true, code: 429, type: 'Too Many Requests', message: 'Rate limit exceeded' } })
+const TOO_MANY = JSON.stringify({
+  status: { error: true, code: 429, type: 'Too Many Requests', message: 'Rate limit exceeded' }
+})
 const tooMany = (headers: Record<string, string>): Injection => ({
   status: 429,
   headers: { 'content-type': 'application/json', ...headers },
@@ -37,8 +39,10 @@ describe('429: wait as OneLogin asks, never sooner, never past the deadline', ()
     const { r, calls } = await firstCallLimited(/\/trigger$/, () => tooMany({ 'retry-after': '2' }))
     expect(r.status).toBe('approved')
     expect(calls.map((c) => c.status)).toEqual([429, 200])
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(2_000)
-    expect(r.stdout).toContain(`OneLogin rate limit reached (HTTP 429); waiting 2 s as OneLogin asks before trying to send the push to user ${ADA} again.`)
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(2_000)
+    expect(r.stdout).toContain(
+      `OneLogin rate limit reached (HTTP 429); waiting 2 s as OneLogin asks before trying to send the push to user ${ADA} again.`
+    )
   })
 
   it('Retry-After as an HTTP date', async () => {
@@ -48,8 +52,8 @@ describe('429: wait as OneLogin asks, never sooner, never past the deadline', ()
       return tooMany({ 'retry-after': new Date(until).toUTCString() })
     })
     expect(r.status).toBe('approved')
-    expect(calls[0]!.status).toBe(429)
-    expect(calls[1]!.at).toBeGreaterThanOrEqual(until)
+    expect(calls[0].status).toBe(429)
+    expect(calls[1].at).toBeGreaterThanOrEqual(until)
     expect(r.stdout).toMatch(/HTTP 429\); waiting [23] s as OneLogin asks before trying to check the push/)
   })
 
@@ -59,32 +63,37 @@ describe('429: wait as OneLogin asks, never sooner, never past the deadline', ()
     )
     expect(r.status).toBe('approved')
     expect(calls.map((c) => c.status)).toEqual([429, 200])
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(2_000)
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(2_000)
     expect(r.stdout).toContain('waiting 2 s as OneLogin asks before trying to get an access token again.')
   })
 
   it('Retry-After 0 (or a date in the past) still waits a second: a 429 never turns into a burst', async () => {
     const { r, calls } = await firstCallLimited(/\/trigger$/, () => tooMany({ 'retry-after': '0' }))
     expect(r.status).toBe('approved')
-    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1_000)
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(1_000)
   })
 
   it.each([
     ['Retry-After', { 'retry-after': '3600' }],
     ['X-RateLimit-Reset', { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '3600' }],
     ['an HTTP date', { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() }]
-  ])('a reset later than the timeout (%s): fails at once instead of waiting past the deadline', async (_name, headers) => {
-    const { r, calls, elapsed } = await firstCallLimited(/\/trigger$/, () => tooMany(headers), { timeout: '10' })
-    expect(elapsed).toBeLessThan(3_000)
-    expect(calls).toHaveLength(1)
-    expect(r.exitCode).toBe(1)
-    expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-    expect(r.stdout).toMatch(
-      new RegExp(`::error::OneLogin's rate limit is spent and resets in 3[56]\\d\\d s, after the timeout; could not send the push to user ${ADA}\\.`)
-    )
-  })
+  ])(
+    'a reset later than the timeout (%s): fails at once instead of waiting past the deadline',
+    async (_name, headers) => {
+      const { r, calls, elapsed } = await firstCallLimited(/\/trigger$/, () => tooMany(headers), { timeout: '10' })
+      expect(elapsed).toBeLessThan(3_000)
+      expect(calls).toHaveLength(1)
+      expect(r.exitCode).toBe(1)
+      expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `::error::OneLogin's rate limit is spent and resets in 3[56]\\d\\d s, after the timeout; could not send the push to user ${ADA}\\.`
+        )
+      )
+    }
+  )
 
-  it("the account-wide limit spent by another client: every 429 is waited out, never called sooner, and the gate goes on", async () => {
+  it('the account-wide limit spent by another client: every 429 is waited out, never called sooner, and the gate goes on', async () => {
     const sim = await startSim({ rateLimit: { limit: 8, windowSeconds: 3 } })
     sim.autoAnswer({ action: 'accept', afterMs: 500 })
     const proxy = await startProxy(sim.url)
@@ -97,7 +106,7 @@ describe('429: wait as OneLogin asks, never sooner, never past the deadline', ()
     const limited = proxy.exchanges.filter((e) => e.status === 429)
     expect(limited.length).toBeGreaterThanOrEqual(1)
     for (const e of limited) {
-      const next = proxy.exchanges[e.n]!
+      const next = proxy.exchanges[e.n]
       expect(next.at - e.at).toBeGreaterThanOrEqual(Number(e.resHeaders['retry-after']) * 1000)
     }
     expect(r.stdout).toMatch(/OneLogin rate limit reached \(HTTP 429\); waiting \d s as OneLogin asks/)
@@ -117,7 +126,9 @@ describe('X-RateLimit-Remaining under 10 % of the limit', () => {
 
     const warnings = r.stdout.split('\n').filter((l) => /rate limit is running low/.test(l))
     expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toMatch(/^::warning::OneLogin's rate limit is running low \(\d+ of 30 calls left\); polling every \d+ s\. The limit is shared by the whole OneLogin account\./)
+    expect(warnings[0]).toMatch(
+      /^::warning::OneLogin's rate limit is running low \(\d+ of 30 calls left\); polling every \d+ s\. The limit is shared by the whole OneLogin account\./
+    )
 
     const polls = proxy.exchanges.filter(isPath(/\/verify$/))
     const slowed: number[] = []

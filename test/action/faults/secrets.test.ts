@@ -3,7 +3,17 @@
 // value seen on the wire (read from a recording proxy in front of the simulator).
 import { describe, expect, it } from 'vitest'
 import type { Sim } from '../../../sim/server.js'
-import { ADMIN, DEMO, inputsFor, spawnDist, startProxy, startSim, until, type DistResult, type FaultProxy } from './support.js'
+import {
+  ADMIN,
+  DEMO,
+  inputsFor,
+  spawnDist,
+  startProxy,
+  startSim,
+  until,
+  type DistResult,
+  type FaultProxy
+} from './support.js'
 
 const DEBUG = { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' }
 const V2 = { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2' }
@@ -17,7 +27,7 @@ interface Secrets {
 
 /** The secret values of a run, from what crossed the wire. */
 function secretsOf(proxy: FaultProxy, inputs: Record<string, string>): Secrets {
-  const masked = new Map<string, string>([['client-secret', inputs['client-secret']!]])
+  const masked = new Map<string, string>([['client-secret', inputs['client-secret']]])
   if (inputs.otp) masked.set('otp', inputs.otp)
   const unseen: string[] = []
   for (const e of proxy.exchanges) {
@@ -31,14 +41,20 @@ function secretsOf(proxy: FaultProxy, inputs: Record<string, string>): Secrets {
     }
     const stateToken = body.data?.[0]?.state_token
     if (e.path.endsWith('/trigger') && stateToken) masked.set(`state token ${stateToken.slice(0, 6)}`, stateToken)
-    if (e.method === 'POST' && e.path.endsWith('/verifications') && body.id) masked.set(`verification id ${body.id.slice(0, 6)}`, body.id)
+    if (e.method === 'POST' && e.path.endsWith('/verifications') && body.id)
+      masked.set(`verification id ${body.id.slice(0, 6)}`, body.id)
   }
   return { masked, unseen }
 }
 
 /** Fails unless no secret appears in the run's output except in its own `::add-mask::` line, which comes first. */
 function expectMasked(r: DistResult, secrets: Secrets): void {
-  const files: Record<string, string> = { stdout: r.stdout, stderr: r.stderr, GITHUB_OUTPUT: r.outputText, GITHUB_STEP_SUMMARY: r.summary }
+  const files: Record<string, string> = {
+    stdout: r.stdout,
+    stderr: r.stderr,
+    GITHUB_OUTPUT: r.outputText,
+    GITHUB_STEP_SUMMARY: r.summary
+  }
   for (const [name, value] of secrets.masked) {
     expect(value.length, name).toBeGreaterThanOrEqual(6)
     const maskLine = `::add-mask::${value}`
@@ -53,7 +69,8 @@ function expectMasked(r: DistResult, secrets: Secrets): void {
     }
   }
   for (const value of secrets.unseen) {
-    for (const [file, text] of Object.entries(files)) expect(text.includes(value), `an unused token in ${file}`).toBe(false)
+    for (const [file, text] of Object.entries(files))
+      expect(text.includes(value), `an unused token in ${file}`).toBe(false)
   }
 }
 
@@ -114,8 +131,12 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
     const { r, secrets } = await runScanned({}, async (sim, proxy) => {
       await until(() => proxy.exchanges.some((e) => e.path.endsWith('/verify')), 10_000, 'the first poll')
       sim.revokeTokens()
-      await until(() => proxy.exchanges.filter((e) => e.path === '/auth/oauth2/v2/token' && e.status === 200).length === 2, 10_000, 'a second token')
-      sim.answer(sim.pushes()[0]!.id, 'accept')
+      await until(
+        () => proxy.exchanges.filter((e) => e.path === '/auth/oauth2/v2/token' && e.status === 200).length === 2,
+        10_000,
+        'a second token'
+      )
+      sim.answer(sim.pushes()[0].id, 'accept')
     })
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain('The access token was rejected (Authentication Failure)')

@@ -7,7 +7,14 @@ import { writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { afterAll } from 'vitest'
-import { createActionFiles, demoInputs, RUNNER_NODE, startAction, type ActionFiles, type ActionResult } from '../../../sim/run-action.js'
+import {
+  createActionFiles,
+  demoInputs,
+  RUNNER_NODE,
+  startAction,
+  type ActionFiles,
+  type ActionResult
+} from '../../../sim/run-action.js'
 import { start, type Sim, type SimOptions } from '../../../sim/server.js'
 import type { Clock } from '../../../src/core/clock.js'
 import type { GateStatus } from '../../../src/core/errors.js'
@@ -24,7 +31,12 @@ export const READER = { id: 'reader-client-id', secret: 'reader-client-secret' }
 // Servers and children are closed when the file ends, not after each test: tests may run concurrently.
 const cleanups: Array<() => Promise<void> | void> = []
 afterAll(async () => {
-  await Promise.all(cleanups.splice(0).reverse().map((fn) => fn()))
+  await Promise.all(
+    cleanups
+      .splice(0)
+      .reverse()
+      .map((fn) => fn())
+  )
 })
 
 /** A simulator on a free loopback port, closed after the test. */
@@ -93,7 +105,10 @@ export interface FaultProxy {
  * `upstream` (the simulator), unless the injection rule answers instead.
  * With no upstream, unhandled requests get a 404.
  */
-export async function startProxy(upstream?: string, opts: { rule?: Injector; now?: () => number } = {}): Promise<FaultProxy> {
+export async function startProxy(
+  upstream?: string,
+  opts: { rule?: Injector; now?: () => number } = {}
+): Promise<FaultProxy> {
   const exchanges: Exchange[] = []
   const now = opts.now ?? Date.now
   let current = opts.rule ?? null
@@ -144,7 +159,10 @@ export async function startProxy(upstream?: string, opts: { rule?: Injector; now
         ex.injected = `HTTP ${injection.status}`
         ex.status = injection.status
         ex.resBody = injection.body ?? ''
-        res.writeHead(injection.status, { 'content-length': String(Buffer.byteLength(ex.resBody)), ...injection.headers })
+        res.writeHead(injection.status, {
+          'content-length': String(Buffer.byteLength(ex.resBody)),
+          ...injection.headers
+        })
         res.end(ex.resBody)
         return
       }
@@ -297,7 +315,11 @@ export async function runWithReader(
   process.env.GITHUB_OUTPUT = files.output
   delete process.env.GITHUB_STEP_SUMMARY
   try {
-    const { value: status, stdout, exitCode } = await captureStdout(() => run({ read: (name) => read(name).trim(), ...deps, env }))
+    const {
+      value: status,
+      stdout,
+      exitCode
+    } = await captureStdout(() => run({ read: (name) => read(name).trim(), ...deps, env }))
     return { status, stdout, outputs: files.read().outputs, exitCode }
   } finally {
     for (const [k, v] of Object.entries(saved)) {

@@ -31,10 +31,38 @@ export function testPki(): TestPki {
   const f = (name: string): string => join(dir, name)
   const ossl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' })
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  ossl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Gate test intercepting proxy CA')
+  ossl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Gate test intercepting proxy CA'
+  )
   ossl('req', ...ec, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', '/CN=api.us.onelogin.com')
   writeFileSync(f('leaf.ext'), 'subjectAltName=DNS:api.us.onelogin.com,DNS:localhost,IP:127.0.0.1\n')
-  ossl('x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.pem'), '-days', '2', '-extfile', f('leaf.ext'))
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    f('leaf.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('leaf.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    f('leaf.ext')
+  )
   pki = { caFile: f('ca.pem'), cert: readFileSync(f('leaf.pem')), key: readFileSync(f('leaf.key')) }
   return pki
 }
@@ -76,7 +104,12 @@ export async function startInterceptingProxy(upstream: string): Promise<Intercep
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const body = Buffer.concat(chunks)
-      intercepted.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: body.toString('utf8') })
+      intercepted.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: body.toString('utf8')
+      })
       const { host: _host, connection: _c, ...headers } = req.headers
       const up = httpRequest(new URL(req.url ?? '/', upstream), { method: req.method, headers }, (upRes) => {
         const parts: Buffer[] = []

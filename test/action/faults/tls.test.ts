@@ -43,7 +43,9 @@ describe.concurrent('certificate verification cannot be switched off', () => {
     expect(sim.calls()).toEqual([])
     // The Basic credential shows only where it is masked.
     expect(r.stdout.split('\n').filter((l) => l.includes(BASIC))).toEqual([`::add-mask::${BASIC}`])
-    expect(r.stdout).toMatch(/^::warning::NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: the gate always verifies/m)
+    expect(r.stdout).toMatch(
+      /^::warning::NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: the gate always verifies/m
+    )
     expect(r.stdout).not.toMatch(/retrying in/)
     const errors = errorLines(r.stdout)
     expect(errors).toHaveLength(1)
@@ -68,10 +70,16 @@ describe.concurrent('certificate verification cannot be switched off', () => {
     sim.autoAnswer({ action: 'accept', afterMs: 500 })
     const proxy = await startInterceptingProxy(sim.url)
     const { caFile } = testPki()
-    const r = await spawnDist(realHostInputs, { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: caFile, NODE_TLS_REJECT_UNAUTHORIZED: '0' }).result
+    const r = await spawnDist(realHostInputs, {
+      HTTPS_PROXY: proxy.url,
+      NODE_EXTRA_CA_CERTS: caFile,
+      NODE_TLS_REJECT_UNAUTHORIZED: '0'
+    }).result
     expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', approved: 'true' })
-    expect(r.stdout).toContain(`Trusting the extra CA certificates in NODE_EXTRA_CA_CERTS (${caFile}) as well as the system's.`)
+    expect(r.stdout).toContain(
+      `Trusting the extra CA certificates in NODE_EXTRA_CA_CERTS (${caFile}) as well as the system's.`
+    )
     // Verified against the added CA (not skipped): the variable was still ignored, and said so.
     expect(r.stdout).toMatch(/^::warning::NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored/m)
     expect(proxy.intercepted.map((x) => x.path)).toContain('/auth/oauth2/v2/token')
@@ -111,7 +119,11 @@ describe.concurrent('TLS and DNS failures are permanent and say what to check', 
     expect(r.stdout).not.toMatch(/retrying in/)
     const errors = errorLines(r.stdout)
     expect(errors).toHaveLength(1)
-    expect(errors[0]).toMatch(new RegExp(`^::error::Could not get an access token: TLS handshake with localhost:${port} failed \\([A-Z_]+\\): the certificate of localhost:${port} could not be verified`))
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^::error::Could not get an access token: TLS handshake with localhost:${port} failed \\([A-Z_]+\\): the certificate of localhost:${port} could not be verified`
+      )
+    )
   })
 
   it('a host that does not exist: "cannot resolve HOST", at once', async () => {

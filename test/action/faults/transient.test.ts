@@ -19,7 +19,8 @@ const CALLS: ReadonlyArray<{ endpoint: FaultEndpoint; path: RegExp; what: string
 ]
 
 /** Calls that are sent again after this fault: every call but the push, unless OneLogin answered 503. */
-const retriedCalls = (fault: string): typeof CALLS => CALLS.filter((c) => c.endpoint !== 'trigger' || fault === 'HTTP 503')
+const retriedCalls = (fault: string): typeof CALLS =>
+  CALLS.filter((c) => c.endpoint !== 'trigger' || fault === 'HTTP 503')
 
 /** Faults the simulator itself injects, and how the failure is worded. */
 const SIM_FAULTS: ReadonlyArray<{ name: string; fault: Omit<FaultSpec, 'endpoint'>; problem: RegExp }> = [
@@ -31,15 +32,35 @@ const SIM_FAULTS: ReadonlyArray<{ name: string; fault: Omit<FaultSpec, 'endpoint
     fault: { status: 200, body: 'html' },
     problem: /OneLogin answered HTTP 200 with a body that is not JSON \(an HTML page, perhaps from a proxy\)/
   },
-  { name: 'malformed JSON with 200', fault: { body: 'malformed' }, problem: /OneLogin answered HTTP 200 with a body that is not JSON/ },
-  { name: 'an empty 200', fault: { status: 200, body: 'empty' }, problem: /OneLogin answered HTTP 200 with a body that is not JSON/ },
-  { name: 'a connection reset before the answer', fault: { reset: true }, problem: /network error: .*(ECONNRESET|socket hang up)/ }
+  {
+    name: 'malformed JSON with 200',
+    fault: { body: 'malformed' },
+    problem: /OneLogin answered HTTP 200 with a body that is not JSON/
+  },
+  {
+    name: 'an empty 200',
+    fault: { status: 200, body: 'empty' },
+    problem: /OneLogin answered HTTP 200 with a body that is not JSON/
+  },
+  {
+    name: 'a connection reset before the answer',
+    fault: { reset: true },
+    problem: /network error: .*(ECONNRESET|socket hang up)/
+  }
 ]
 
 /** Faults only a proxy in front of the simulator can inject. */
 const PROXY_FAULTS: ReadonlyArray<{ name: string; injection: Injection; problem: RegExp }> = [
-  { name: 'a connection reset mid-body', injection: { reset: 'mid-body' }, problem: /network error: .*(aborted|ECONNRESET|closed)/i },
-  { name: 'bytes that are not HTTP', injection: { raw: 'SSH-2.0-OpenSSH_9.6\r\n' }, problem: /network error: .*(HPE_|Parse Error|invalid)/i }
+  {
+    name: 'a connection reset mid-body',
+    injection: { reset: 'mid-body' },
+    problem: /network error: .*(aborted|ECONNRESET|closed)/i
+  },
+  {
+    name: 'bytes that are not HTTP',
+    injection: { raw: 'SSH-2.0-OpenSSH_9.6\r\n' },
+    problem: /network error: .*(HPE_|Parse Error|invalid)/i
+  }
 ]
 
 /** The retry lines the client printed, in order: [attempt, wait in seconds]. */
@@ -60,36 +81,42 @@ function expectBackoff(seen: Array<[number, number]>): void {
 describe('transient faults on every call are retried, then reported', () => {
   for (const { name, fault, problem } of SIM_FAULTS) {
     describe(name, () => {
-      it.each(retriedCalls(name))('on $endpoint: two faults are retried with backoff and the push is approved', async ({ endpoint, path }) => {
-        const sim = await startSim()
-        sim.autoAnswer({ action: 'accept', afterMs: 0 })
-        sim.setFault({ endpoint, ...fault, times: 2 })
-        const clock = new FakeClock()
-        const r = await runAction(inputsFor(sim.url), { clock })
-        expect(r.status).toBe('approved')
-        expect(r.exitCode).toBe(0)
-        const hits = sim.calls().filter((c) => path.test(c.path.split('?')[0]!))
-        expect(hits.length).toBeGreaterThanOrEqual(3)
-        expect(r.stdout).toMatch(new RegExp(`${problem.source}.*; retrying in`))
-        expectBackoff(retries(r.stdout).filter(([a]) => a <= 3))
-      })
+      it.each(retriedCalls(name))(
+        'on $endpoint: two faults are retried with backoff and the push is approved',
+        async ({ endpoint, path }) => {
+          const sim = await startSim()
+          sim.autoAnswer({ action: 'accept', afterMs: 0 })
+          sim.setFault({ endpoint, ...fault, times: 2 })
+          const clock = new FakeClock()
+          const r = await runAction(inputsFor(sim.url), { clock })
+          expect(r.status).toBe('approved')
+          expect(r.exitCode).toBe(0)
+          const hits = sim.calls().filter((c) => path.test(c.path.split('?')[0]))
+          expect(hits.length).toBeGreaterThanOrEqual(3)
+          expect(r.stdout).toMatch(new RegExp(`${problem.source}.*; retrying in`))
+          expectBackoff(retries(r.stdout).filter(([a]) => a <= 3))
+        }
+      )
 
-      it.each(retriedCalls(name))('on $endpoint: when it never clears, five attempts, then `error` saying what failed', async ({ endpoint, path, what }) => {
-        const sim = await startSim()
-        sim.setFault({ endpoint, ...fault })
-        const clock = new FakeClock()
-        const r = await runAction(inputsFor(sim.url, { timeout: '300' }), { clock })
-        expect(r.status).toBe('error')
-        expect(r.exitCode).toBe(1)
-        expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-        expect(sim.calls().filter((c) => path.test(c.path.split('?')[0]!))).toHaveLength(5)
-        const error = /::error::(.*)/.exec(r.stdout)?.[1] ?? ''
-        expect(error).toMatch(new RegExp(`^Could not ${what} after 5 attempts: ${problem.source}`))
-        // Four waits, each about twice the one before, each jittered within [base/2, base].
-        const seen = retries(r.stdout)
-        expect(seen.map(([a]) => a)).toEqual([2, 3, 4, 5])
-        expectBackoff(seen)
-      })
+      it.each(retriedCalls(name))(
+        'on $endpoint: when it never clears, five attempts, then `error` saying what failed',
+        async ({ endpoint, path, what }) => {
+          const sim = await startSim()
+          sim.setFault({ endpoint, ...fault })
+          const clock = new FakeClock()
+          const r = await runAction(inputsFor(sim.url, { timeout: '300' }), { clock })
+          expect(r.status).toBe('error')
+          expect(r.exitCode).toBe(1)
+          expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
+          expect(sim.calls().filter((c) => path.test(c.path.split('?')[0]))).toHaveLength(5)
+          const error = /::error::(.*)/.exec(r.stdout)?.[1] ?? ''
+          expect(error).toMatch(new RegExp(`^Could not ${what} after 5 attempts: ${problem.source}`))
+          // Four waits, each about twice the one before, each jittered within [base/2, base].
+          const seen = retries(r.stdout)
+          expect(seen.map(([a]) => a)).toEqual([2, 3, 4, 5])
+          expectBackoff(seen)
+        }
+      )
     })
   }
 
@@ -101,39 +128,47 @@ describe('transient faults on every call are retried, then reported', () => {
         const proxy = await startProxy(sim.url)
         // First two hits recover; a second run with no recovery is reported.
         let hits = 0
-        proxy.inject((req) => (path.test(req.path.split('?')[0]!) && ++hits <= 2 ? injection : undefined))
+        proxy.inject((req) => (path.test(req.path.split('?')[0]) && ++hits <= 2 ? injection : undefined))
         const ok = await runAction(inputsFor(proxy.url), { clock: new FakeClock() })
         expect(ok.status).toBe('approved')
         expect(ok.stdout).toMatch(new RegExp(`${problem.source}.*; retrying in`, 'i'))
 
-        proxy.inject((req) => (path.test(req.path.split('?')[0]!) ? injection : undefined))
+        proxy.inject((req) => (path.test(req.path.split('?')[0]) ? injection : undefined))
         const before = proxy.exchanges.length
         const bad = await runAction(inputsFor(proxy.url), { clock: new FakeClock() })
         expect(bad.status).toBe('error')
         expect(bad.exitCode).toBe(1)
         expect(bad.outputs.approved).toBe('false')
         expect(proxy.exchanges.slice(before).filter((e) => e.injected)).toHaveLength(5)
-        expect(/::error::(.*)/.exec(bad.stdout)?.[1]).toMatch(new RegExp(`^Could not ${what} after 5 attempts: ${problem.source}`, 'i'))
+        expect(/::error::(.*)/.exec(bad.stdout)?.[1]).toMatch(
+          new RegExp(`^Could not ${what} after 5 attempts: ${problem.source}`, 'i')
+        )
       })
     })
   }
 
   describe('the push is not sent again once it may have reached OneLogin', () => {
     const notResent = (problem: RegExp): RegExp =>
-      new RegExp(`^Could not send the push to user ${ADA}: ${problem.source}.*\\. The request may have reached OneLogin, so it is not sent again`, 'i')
+      new RegExp(
+        `^Could not send the push to user ${ADA}: ${problem.source}.*\\. The request may have reached OneLogin, so it is not sent again`,
+        'i'
+      )
 
-    it.each(SIM_FAULTS.filter((f) => f.name !== 'HTTP 503'))('$name: one trigger, then `error` at once', async ({ fault, problem }) => {
-      const sim = await startSim()
-      sim.autoAnswer({ action: 'accept', afterMs: 0 })
-      sim.setFault({ endpoint: 'trigger', ...fault })
-      const r = await runAction(inputsFor(sim.url), { clock: new FakeClock() })
-      expect(r.status).toBe('error')
-      expect(r.exitCode).toBe(1)
-      expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-      expect(sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
-      expect(r.stdout).not.toMatch(/retrying in/)
-      expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(notResent(problem))
-    })
+    it.each(SIM_FAULTS.filter((f) => f.name !== 'HTTP 503'))(
+      '$name: one trigger, then `error` at once',
+      async ({ fault, problem }) => {
+        const sim = await startSim()
+        sim.autoAnswer({ action: 'accept', afterMs: 0 })
+        sim.setFault({ endpoint: 'trigger', ...fault })
+        const r = await runAction(inputsFor(sim.url), { clock: new FakeClock() })
+        expect(r.status).toBe('error')
+        expect(r.exitCode).toBe(1)
+        expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
+        expect(sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
+        expect(r.stdout).not.toMatch(/retrying in/)
+        expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(notResent(problem))
+      }
+    )
 
     it.each(PROXY_FAULTS)('$name: one trigger, then `error` at once', async ({ injection, problem }) => {
       const sim = await startSim()
@@ -163,7 +198,9 @@ describe('transient faults on every call are retried, then reported', () => {
     const r = await runAction(inputsFor(`http://127.0.0.1:${port}`), { clock })
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
-    expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(/^Could not get an access token after 5 attempts: network error: ECONNREFUSED/)
+    expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(
+      /^Could not get an access token after 5 attempts: network error: ECONNREFUSED/
+    )
     const seen = retries(r.stdout)
     expect(seen.map(([a]) => a)).toEqual([2, 3, 4, 5])
     expectBackoff(seen)
@@ -181,7 +218,9 @@ describe('transient faults on every call are retried, then reported', () => {
     const r = await runAction(inputsFor(proxy.url), { clock: new FakeClock() })
     expect(r.status).toBe('error')
     expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(
-      new RegExp(`^Could not check the push to user ${ADA} after 5 attempts: network error: .*(ECONNRESET|socket hang up)`)
+      new RegExp(
+        `^Could not check the push to user ${ADA} after 5 attempts: network error: .*(ECONNRESET|socket hang up)`
+      )
     )
     expect(proxy.exchanges.filter((e) => e.path.endsWith(`/${ADA_PUSH}/verify`))).toHaveLength(2 + 5)
   })
@@ -194,7 +233,9 @@ describe('transient faults on every call are retried, then reported', () => {
     const r = await runAction(inputsFor(sim.url, { timeout: '2' }), { clock })
     expect(r.status).toBe('error')
     expect(r.outputs.approved).toBe('false')
-    expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(new RegExp(`^Could not check the push to user ${ADA} in time: OneLogin answered HTTP 503`))
+    expect(/::error::(.*)/.exec(r.stdout)?.[1]).toMatch(
+      new RegExp(`^Could not check the push to user ${ADA} in time: OneLogin answered HTTP 503`)
+    )
     // The gate's deadline plus the grace for its last poll; never a wait past it.
     expect(clock.now() - start).toBeLessThanOrEqual(2_000 + 3_000)
   })

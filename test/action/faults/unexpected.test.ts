@@ -6,8 +6,16 @@ import { runAction } from '../../helpers/action-run.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
 import { ADMIN, inputsFor, spawnDist, startProxy, startSim, type Injection } from './support.js'
 
-const json = (status: number, body: unknown): Injection => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-const text = (status: number, body: string, type = 'text/plain'): Injection => ({ status, headers: { 'content-type': type }, body })
+const json = (status: number, body: unknown): Injection => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body)
+})
+const text = (status: number, body: string, type = 'text/plain'): Injection => ({
+  status,
+  headers: { 'content-type': type },
+  body
+})
 const success = { status: { type: 'success', code: 200, message: 'Success', error: false } }
 
 /** Answers to a v1 verify that are not an explicit success. */
@@ -18,18 +26,27 @@ const V1_ANSWERS: ReadonlyArray<[string, Injection]> = [
   ['200 "Success"', json(200, 'Success')],
   ['200 true', json(200, true)],
   ['200 with error:false but no type or code', json(200, { status: { error: false, message: 'OK' } })],
-  ['200 "success" with error:true', json(200, { status: { type: 'success', code: 200, error: true, message: 'Success' } })],
+  [
+    '200 "success" with error:true',
+    json(200, { status: { type: 'success', code: 200, error: true, message: 'Success' } })
+  ],
   ['200 with a success flag at the wrong place', json(200, { success: true, data: { status: 'accepted' } })],
   ['201 with a success envelope', json(201, success)],
   ['202 with a success envelope', json(202, success)],
   ['204 with no body', { status: 204 }],
   ['200 text "OK"', text(200, 'OK')],
   ['200 HTML login page', text(200, '<html><body><form action="/login">Sign in</form></body></html>', 'text/html')],
-  ['200 a success envelope cut short', text(200, '{"status":{"type":"success","code":200,"error":false', 'application/json')],
+  [
+    '200 a success envelope cut short',
+    text(200, '{"status":{"type":"success","code":200,"error":false', 'application/json')
+  ],
   ['302 to a login page', { status: 302, headers: { location: 'https://login.example.com/' } }],
   ['418', json(418, { message: 'I am a teapot' })],
   ['401 without a message', json(401, {})],
-  ['400 with an unknown message', json(400, { status: { error: true, code: 400, type: 'bad request', message: 'Something else' } })]
+  [
+    '400 with an unknown message',
+    json(400, { status: { error: true, code: 400, type: 'bad request', message: 'Something else' } })
+  ]
 ]
 
 /** Answers to a v2 verification status that are not `accepted` with HTTP 200. */
@@ -47,7 +64,7 @@ const V2_ANSWERS: ReadonlyArray<[string, Injection]> = [
 async function withVerifyAnswer(path: RegExp, answer: Injection, extra: Record<string, string> = {}) {
   const sim = await startSim()
   const proxy = await startProxy(sim.url)
-  proxy.inject((req) => (req.method === 'GET' || req.method === 'POST') && path.test(req.path) ? answer : undefined)
+  proxy.inject((req) => ((req.method === 'GET' || req.method === 'POST') && path.test(req.path) ? answer : undefined))
   return runAction(inputsFor(proxy.url, { timeout: '60', ...extra }), { clock: new FakeClock() })
 }
 
@@ -61,7 +78,11 @@ describe('no answer but an explicit success for this push approves', () => {
   })
 
   it.each(V2_ANSWERS)('v2 verification answering %s: the step fails', async (_name, answer) => {
-    const r = await withVerifyAnswer(/\/verifications\/[^/]+$/, answer, { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2' })
+    const r = await withVerifyAnswer(/\/verifications\/[^/]+$/, answer, {
+      'client-id': ADMIN.id,
+      'client-secret': ADMIN.secret,
+      'api-version': '2'
+    })
     expect(r.status).not.toBe('approved')
     expect(r.exitCode).toBe(1)
     expect(r.outputs.approved).toBe('false')
@@ -70,7 +91,9 @@ describe('no answer but an explicit success for this push approves', () => {
   it('a trigger that answers success without a state token: the step fails', async () => {
     const sim = await startSim()
     const proxy = await startProxy(sim.url)
-    proxy.inject((req) => (/\/trigger$/.test(req.path) ? json(200, { ...success, data: [{ device_id: 525509 }] }) : undefined))
+    proxy.inject((req) =>
+      /\/trigger$/.test(req.path) ? json(200, { ...success, data: [{ device_id: 525509 }] }) : undefined
+    )
     const r = await runAction(inputsFor(proxy.url), { clock: new FakeClock() })
     expect(r.status).toBe('error')
     expect(r.exitCode).toBe(1)
@@ -107,10 +130,14 @@ describe.concurrent('the built action exits 0 only on approval', () => {
   it('a verify that answers 200 without a success: exit 1', async () => {
     const sim = await startSim()
     const proxy = await startProxy(sim.url)
-    proxy.inject((req) => (/\/verify$/.test(req.path) ? json(200, { status: { error: false, message: 'OK' } }) : undefined))
+    proxy.inject((req) =>
+      /\/verify$/.test(req.path) ? json(200, { status: { error: false, message: 'OK' } }) : undefined
+    )
     const r = await spawnDist(inputsFor(proxy.url)).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::OneLogin answered HTTP 200 without a clear success \(OK\); not taken as approval\./)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin answered HTTP 200 without a clear success \(OK\); not taken as approval\./
+    )
   })
 
   it('approved, but the outputs cannot be written: exit 1', async () => {

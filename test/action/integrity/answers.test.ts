@@ -20,13 +20,17 @@ async function v1Verify(body: string) {
 
 describe.concurrent('v1: approve only when every signal agrees', () => {
   it('"type":"success" with the message "Authentication pending on OL Protect": pending wins, no approval', async () => {
-    const { r } = await v1Verify('{"status":{"type":"success","code":200,"message":"Authentication pending on OL Protect","error":false}}')
+    const { r } = await v1Verify(
+      '{"status":{"type":"success","code":200,"message":"Authentication pending on OL Protect","error":false}}'
+    )
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'timed-out', approved: 'false', approvers: '' })
   })
 
   it('"pending" anywhere else in the body: no approval', async () => {
-    const { r } = await v1Verify('{"status":{"type":"success","code":200,"message":"Success","error":false},"data":{"state":"PENDING"}}')
+    const { r } = await v1Verify(
+      '{"status":{"type":"success","code":200,"message":"Success","error":false},"data":{"state":"PENDING"}}'
+    )
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'timed-out', approved: 'false' })
   })
@@ -35,7 +39,9 @@ describe.concurrent('v1: approve only when every signal agrees', () => {
     const { r } = await v1Verify('{"status":{"type":"Unauthorized","code":200,"message":"Success","error":false}}')
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-    expect(r.stdout).toMatch(/::error::OneLogin answered HTTP 200 without a clear success \(Success\); not taken as approval\./)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin answered HTTP 200 without a clear success \(Success\); not taken as approval\./
+    )
   })
 
   it.each([
@@ -49,14 +55,20 @@ describe.concurrent('v1: approve only when every signal agrees', () => {
   })
 
   it('duplicate keys, the last "error" false: refused as an answer that reads two ways', async () => {
-    const { r } = await v1Verify('{"status":{"type":"success","code":200,"message":"Success","error":true,"error":false}}')
+    const { r } = await v1Verify(
+      '{"status":{"type":"success","code":200,"message":"Success","error":true,"error":false}}'
+    )
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false' })
-    expect(r.stdout).toMatch(/::error::OneLogin's answer \(HTTP 200\) when asked to check the push to user 35510511 has the key "error" twice in one object/)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin's answer \(HTTP 200\) when asked to check the push to user 35510511 has the key "error" twice in one object/
+    )
   })
 
   it('duplicate keys, the last "type" success: refused', async () => {
-    const { r } = await v1Verify('{"status":{"type":"Unauthorized","code":200,"message":"Success","error":false,"type":"success"}}')
+    const { r } = await v1Verify(
+      '{"status":{"type":"Unauthorized","code":200,"message":"Success","error":false,"type":"success"}}'
+    )
     expect(r.exitCode).toBe(1)
     expect(r.outputs.status).toBe('error')
   })
@@ -121,16 +133,29 @@ describe.concurrent.each(['array', 'object'] as const)('v2 verifications answere
     ['"accepted" without an id', () => wrap({ status: 'accepted' })],
     ['"accepted" with the id inside an array', (vid) => wrap({ id: [vid], status: 'accepted' })],
     ['"accepted" with the id inside an object', (vid) => wrap({ id: { id: vid }, status: 'accepted' })],
-    ['"accepted" for another verification', () => wrap({ id: 'f00dfeed-0000-4000-8000-000000000000', status: 'accepted' })],
+    [
+      '"accepted" for another verification',
+      () => wrap({ id: 'f00dfeed-0000-4000-8000-000000000000', status: 'accepted' })
+    ],
     ['"accepted" with an empty id', () => wrap({ id: '', status: 'accepted' })],
-    ['two verifications, both ours and accepted', (vid) => [{ id: vid, status: 'accepted' }, { id: vid, status: 'accepted' }]]
+    [
+      'two verifications, both ours and accepted',
+      (vid) => [
+        { id: vid, status: 'accepted' },
+        { id: vid, status: 'accepted' }
+      ]
+    ]
   ])('a poll answered with %s is never an approval', async (_name, answer) => {
     const sim = await simFor()
     const proxy = await startProxy(sim.url)
     proxy.inject((req): Injection | undefined => {
       const m = /\/verifications\/([^/]+)$/.exec(req.path)
       if (req.method !== 'GET' || !m) return undefined
-      return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer(decodeURIComponent(m[1]!))) }
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(answer(decodeURIComponent(m[1])))
+      }
     })
     const r = await spawnDist(inputsFor(proxy.url, { ...V2, timeout: '5' })).result
     expect(r.exitCode).toBe(1)
@@ -143,18 +168,31 @@ describe.concurrent.each(['array', 'object'] as const)('v2 verifications answere
     const proxy = await startProxy(sim.url)
     proxy.inject((req) =>
       req.method === 'POST' && req.path.endsWith('/verifications')
-        ? { status: 201, headers: { 'content-type': 'application/json' }, body: JSON.stringify(wrap({ device_id: '525509' })) }
+        ? {
+            status: 201,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(wrap({ device_id: '525509' }))
+          }
         : undefined
     )
     const r = await spawnDist(inputsFor(proxy.url, { ...V2, timeout: '5' })).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::OneLogin answered HTTP 201 when asked to send the push to user 35510511, but with no single verification id/)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin answered HTTP 201 when asked to send the push to user 35510511, but with no single verification id/
+    )
   })
 })
 
 describe('a denial beats a quorum read in the same poll round', () => {
   async function threeApprovers(sim: Sim) {
-    const run = spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${ADA}\n${GRACE}\n${LINUS}`, 'min-approvals': '2', timeout: '30' }))
+    const run = spawnDist(
+      inputsFor(sim.url, {
+        'user-id': '',
+        approvers: `${ADA}\n${GRACE}\n${LINUS}`,
+        'min-approvals': '2',
+        timeout: '30'
+      })
+    )
     await run.waitFor(/^Waiting up to/m)
     const pushes = sim.pushes()
     const byUser = new Map(pushes.map((p) => [String(p.userId), p.id]))
@@ -172,7 +210,9 @@ describe('a denial beats a quorum read in the same poll round', () => {
     const r = await run.result
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', approved: 'false', 'denied-by': LINUS })
-    expect(r.stdout).toMatch(/^::error::Denied by Linus Torvalds <linus@example\.com> \(OneLogin user 35510513\): OneLogin says "Authentication denied by user"\.$/m)
+    expect(r.stdout).toMatch(
+      /^::error::Denied by Linus Torvalds <linus@example\.com> \(OneLogin user 35510513\): OneLogin says "Authentication denied by user"\.$/m
+    )
     expect(r.stdout).not.toMatch(/^Approved by/m)
   })
 
@@ -187,6 +227,7 @@ describe('a denial beats a quorum read in the same poll round', () => {
     expect(r.stdout).toMatch(/^Enough approvals; checking the other open push for a denial before approving\.$/m)
     // That look keeps its distance from the push's last poll: no push is polled twice in a second.
     const polls = sim.calls().filter((c) => c.path.includes(`/users/${LINUS}/`) && c.path.endsWith('/verify'))
-    for (let i = 1; i < polls.length; i++) expect(Date.parse(polls[i]!.at) - Date.parse(polls[i - 1]!.at)).toBeGreaterThanOrEqual(900)
+    for (let i = 1; i < polls.length; i++)
+      expect(Date.parse(polls[i].at) - Date.parse(polls[i - 1].at)).toBeGreaterThanOrEqual(900)
   })
 })

@@ -38,26 +38,37 @@ function drain(path: string): Promise<string> {
 }
 
 describe.concurrent('a cancel that arrives as the approval is published', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s while the summary is written: approved, exit 0, and the log says the outcome stands', async (signal) => {
-    const sim = await startSim()
-    sim.autoAnswer({ action: 'accept', afterMs: 300 })
-    const files = stepFiles()
-    const outputs = () => parseOutputFile(readFileSync(files.output, 'utf8'))
-    const run = spawnDist(inputsFor(sim.url, { timeout: '20' }), { GITHUB_STEP_SUMMARY: files.summary, GITHUB_OUTPUT: files.output })
-    await until(() => outputs().status === 'approved', 10_000, 'the outputs to say approved')
-    // The action now waits on the pipe to write the summary; the runner cancels the job.
-    await new Promise((r) => setTimeout(r, 200))
-    run.child.kill(signal)
-    await until(() => /cancelled/.test(run.stdout()), 5_000, 'the signal to be handled')
-    const summary = drain(files.summary)
-    const r = await run.result
-    expect(r.stdout).not.toMatch(/stopping without an approval/)
-    expect(r.stdout).toMatch(/^Approved by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)\.$/m)
-    expect(r.stdout).toMatch(new RegExp(`^The job was cancelled \\(${signal}\\) after the gate had ended as approved; that outcome stands\\.$`, 'm'))
-    expect(outputs()).toMatchObject({ status: 'approved', approved: 'true' })
-    expect(r.exitCode).toBe(0)
-    expect(await summary).toContain('Approved on OneLogin Protect')
-  })
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s while the summary is written: approved, exit 0, and the log says the outcome stands',
+    async (signal) => {
+      const sim = await startSim()
+      sim.autoAnswer({ action: 'accept', afterMs: 300 })
+      const files = stepFiles()
+      const outputs = () => parseOutputFile(readFileSync(files.output, 'utf8'))
+      const run = spawnDist(inputsFor(sim.url, { timeout: '20' }), {
+        GITHUB_STEP_SUMMARY: files.summary,
+        GITHUB_OUTPUT: files.output
+      })
+      await until(() => outputs().status === 'approved', 10_000, 'the outputs to say approved')
+      // The action now waits on the pipe to write the summary; the runner cancels the job.
+      await new Promise((r) => setTimeout(r, 200))
+      run.child.kill(signal)
+      await until(() => /cancelled/.test(run.stdout()), 5_000, 'the signal to be handled')
+      const summary = drain(files.summary)
+      const r = await run.result
+      expect(r.stdout).not.toMatch(/stopping without an approval/)
+      expect(r.stdout).toMatch(/^Approved by Ada Lovelace <ada@example\.com> \(OneLogin user 35510511\)\.$/m)
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^The job was cancelled \\(${signal}\\) after the gate had ended as approved; that outcome stands\\.$`,
+          'm'
+        )
+      )
+      expect(outputs()).toMatchObject({ status: 'approved', approved: 'true' })
+      expect(r.exitCode).toBe(0)
+      expect(await summary).toContain('Approved on OneLogin Protect')
+    }
+  )
 
   it('a cancel before the outcome: no approval, exit 1, outputs say error', async () => {
     const sim = await startSim()
@@ -65,7 +76,7 @@ describe.concurrent('a cancel that arrives as the approval is published', () => 
     await run.waitFor(/^Waiting up to/m)
     run.child.kill('SIGTERM')
     // The approver taps Accept as the job is being cancelled: too late.
-    sim.answer(sim.pushes()[0]!.id, 'accept')
+    sim.answer(sim.pushes()[0].id, 'accept')
     const r = await run.result
     expect(r.stdout).toMatch(/^::error::The gate was cancelled \(SIGTERM\); stopping without an approval\.$/m)
     expect(r.stdout).not.toMatch(/^Approved by/m)

@@ -8,10 +8,23 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { decodeEntities } from '../../../sim/action-files.js'
-import { ADMIN, inputsFor, spawnDist, startProxy, startSim, type DistResult, type ProxyRequest } from '../faults/support.js'
+import {
+  ADMIN,
+  inputsFor,
+  spawnDist,
+  startProxy,
+  startSim,
+  type DistResult,
+  type ProxyRequest
+} from '../faults/support.js'
 
-const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-const v1Error = (status: number, message: string) => json(status, { status: { error: true, code: status, type: 'Unauthorized', message } })
+const json = (status: number, body: unknown) => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body)
+})
+const v1Error = (status: number, message: string) =>
+  json(status, { status: { error: true, code: status, type: 'Unauthorized', message } })
 /** OneLogin text that puts `secret` across the 300th character, where a cut would leave half of it. */
 function echo(secret: string): string {
   const head = 'Request rejected. '.repeat(20).slice(0, 300 - Math.ceil(secret.length / 2) - ' got '.length)
@@ -33,7 +46,8 @@ function expectRedacted(r: DistResult, name: string, secret: string): void {
   const k = Math.min(8, secret.length)
   for (let i = 0; i + k <= secret.length; i++) {
     const piece = secret.slice(i, i + k)
-    for (const [place, text] of Object.entries(places)) expect(text.includes(piece), `${name}: "${piece}" in ${place}`).toBe(false)
+    for (const [place, text] of Object.entries(places))
+      expect(text.includes(piece), `${name}: "${piece}" in ${place}`).toBe(false)
   }
 }
 
@@ -79,7 +93,9 @@ describe.concurrent('a secret OneLogin echoes is redacted before it is cut or es
     })
     const r = await spawnDist(inputsFor(proxy.url, { timeout: '5' })).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::OneLogin refused to list the devices for user 35510511 \(HTTP 400: Request rejected/)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin refused to list the devices for user 35510511 \(HTTP 400: Request rejected/
+    )
     expectRedacted(r, 'access token', token)
   })
 
@@ -116,10 +132,12 @@ describe.concurrent('a secret OneLogin echoes is redacted before it is cut or es
     proxy.inject((req) => {
       const m = /\/verifications\/([^/]+)$/.exec(req.path)
       if (req.method !== 'GET' || !m) return undefined
-      vid = decodeURIComponent(m[1]!)
+      vid = decodeURIComponent(m[1])
       return json(200, { id: vid, status: 'rejected', device_id: '525509', message: echo(vid) })
     })
-    const r = await spawnDist(inputsFor(proxy.url, { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2', timeout: '5' })).result
+    const r = await spawnDist(
+      inputsFor(proxy.url, { 'client-id': ADMIN.id, 'client-secret': ADMIN.secret, 'api-version': '2', timeout: '5' })
+    ).result
     expect(r.outputs.status).toBe('denied')
     expect(vid).toMatch(/^[0-9a-f-]{36}$/)
     expectRedacted(r, 'verification id', vid)

@@ -12,7 +12,10 @@ import { inputsFor, spawnDist, startSim } from '../faults/support.js'
 const OWN_COMMANDS = /^::(add-mask|debug|warning|error|group|endgroup)::/
 
 function injectedLines(stdout: string): string[] {
-  return stdout.split(/\r?\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::') && !OWN_COMMANDS.test(l))
+  return stdout
+    .split(/\r?\n/)
+    .map((l) => l.trimStart())
+    .filter((l) => l.startsWith('::') && !OWN_COMMANDS.test(l))
 }
 
 /** Lines (trimmed at the start) that begin with one of `values`, compared case-insensitively. */
@@ -34,7 +37,9 @@ describe.concurrent('an approvers entry cannot spell a workflow command', () => 
     'ada@@example.com @alice'
   ])('%j is refused before any call, and no line becomes a command', async (hostile) => {
     const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${hostile}\ngrace @grace` }), { GITHUB_ACTOR: 'alice' }).result
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${hostile}\ngrace @grace` }), {
+      GITHUB_ACTOR: 'alice'
+    }).result
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/^::error::Input 'approvers' has a bad entry /m)
     expect(injectedLines(r.stdout)).toEqual([])
@@ -43,7 +48,9 @@ describe.concurrent('an approvers entry cannot spell a workflow command', () => 
 
   it("real addresses still work: o'brien-style, plus and dots", async () => {
     const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: "o'brien+ci@mail.example.co.uk @ob\ngrace.h_1 @grace" })).result
+    const r = await spawnDist(
+      inputsFor(sim.url, { 'user-id': '', approvers: "o'brien+ci@mail.example.co.uk @ob\ngrace.h_1 @grace" })
+    ).result
     // Nobody has those in the demo tenant: the lookup says so, which shows the entries passed the grammar.
     expect(r.stdout).toMatch(/::error::No OneLogin user has the email o'brien\+ci@mail\.example\.co\.uk/)
   })
@@ -54,10 +61,13 @@ describe.concurrent('no log line starts with an input value or OneLogin text', (
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 300 })
     const entries = ['ada@example.com @ada-l', 'grace @grace-h', '35510513 @linus']
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: entries.join('\n'), 'min-approvals': '2', timeout: '20' }), {
-      GITHUB_ACTOR: 'ada-l',
-      RUNNER_DEBUG: '1'
-    }).result
+    const r = await spawnDist(
+      inputsFor(sim.url, { 'user-id': '', approvers: entries.join('\n'), 'min-approvals': '2', timeout: '20' }),
+      {
+        GITHUB_ACTOR: 'ada-l',
+        RUNNER_DEBUG: '1'
+      }
+    ).result
     expect(r.exitCode).toBe(0)
     const values = [
       ...entries,
@@ -89,8 +99,12 @@ describe.concurrent('no log line starts with an input value or OneLogin text', (
     expect(r.exitCode).toBe(0)
     expect(injectedLines(r.stdout)).toEqual([])
     expect(r.stdout).not.toMatch(/^\s*::error::injected/m)
-    expect(r.stdout).toMatch(/^Approved by ::stop-commands::zz ::error::injected ::set-output name=approved::true <ada@example\.com> \(OneLogin user 35510511\)\.$/m)
+    expect(r.stdout).toMatch(
+      /^Approved by ::stop-commands::zz ::error::injected ::set-output name=approved::true <ada@example\.com> \(OneLogin user 35510511\)\.$/m
+    )
     // The name is in the outputs as one line too.
-    expect(r.outputs['approver-names']).toBe('::stop-commands::zz ::error::injected ::set-output name=approved::true <ada@example.com> (OneLogin user 35510511)')
+    expect(r.outputs['approver-names']).toBe(
+      '::stop-commands::zz ::error::injected ::set-output name=approved::true <ada@example.com> (OneLogin user 35510511)'
+    )
   })
 })

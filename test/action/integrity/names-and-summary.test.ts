@@ -13,7 +13,8 @@ const LINUS = '35510513'
 const ADA_NAME = `Ada Lovelace <ada@example.com> (OneLogin user ${ADA})`
 const GRACE_NAME = `Grace Hopper <grace@example.com> (OneLogin user ${GRACE})`
 const LINUS_NAME = `Linus Torvalds <linus@example.com> (OneLogin user ${LINUS})`
-const nameLookups = <C extends { path: string }>(calls: C[]): C[] => calls.filter((c) => /^\/api\/[12]\/users\/\d+$/.test(c.path))
+const nameLookups = <C extends { path: string }>(calls: C[]): C[] =>
+  calls.filter((c) => /^\/api\/[12]\/users\/\d+$/.test(c.path))
 
 /** The summary's table as rows of cells, from its plain-text rendering. */
 function summaryRows(summary: string): string[][] {
@@ -37,18 +38,23 @@ describe.concurrent('approvers are named', () => {
     expect(r.stdout).toContain(`Approved by ${ADA_NAME}.`)
     expect(r.outputs).toMatchObject({ approvers: ADA, 'approver-names': ADA_NAME })
     expect(summaryToText(r.summary)).toContain(`Approved by ${ADA_NAME}.`)
-    expect(summaryRows(r.summary)[0]![0]).toBe(ADA_NAME)
+    expect(summaryRows(r.summary)[0][0]).toBe(ADA_NAME)
   })
 
   it('by email and username: the lookup that found the ID gives the name, with no second call', async () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 300 })
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: 'ada@example.com\ngrace', 'min-approvals': '2', timeout: '15' })).result
+    const r = await spawnDist(
+      inputsFor(sim.url, { 'user-id': '', approvers: 'ada@example.com\ngrace', 'min-approvals': '2', timeout: '15' })
+    ).result
     expect(r.exitCode).toBe(0)
     expect(nameLookups(sim.calls())).toEqual([])
-    expect(r.outputs['approver-names']!.split(', ').sort()).toEqual([ADA_NAME, GRACE_NAME])
+    expect(r.outputs['approver-names'].split(', ').sort()).toEqual([ADA_NAME, GRACE_NAME])
     const rows = summaryRows(r.summary)
-    expect(rows.map((row) => row[0])).toEqual([`${ADA_NAME}, listed as ada@example.com`, `${GRACE_NAME}, listed as grace`])
+    expect(rows.map((row) => row[0])).toEqual([
+      `${ADA_NAME}, listed as ada@example.com`,
+      `${GRACE_NAME}, listed as grace`
+    ])
   })
 
   it.each([
@@ -63,11 +69,13 @@ describe.concurrent('approvers are named', () => {
     const r = await spawnDist(inputsFor(sim.url, { timeout: '15' }), { RUNNER_DEBUG: '1' }).result
     expect(r.exitCode).toBe(0)
     expect(nameLookups(sim.calls())).toHaveLength(1)
-    expect(r.stdout).toMatch(new RegExp(`^::debug::No name for OneLogin user ${ADA} \\(.+\\); going on with the ID\\.$`, 'm'))
+    expect(r.stdout).toMatch(
+      new RegExp(`^::debug::No name for OneLogin user ${ADA} \\(.+\\); going on with the ID\\.$`, 'm')
+    )
     expect(r.stdout).toContain(`Approved by OneLogin user ${ADA}.`)
     expect(r.outputs).toMatchObject({ status: 'approved', 'approver-names': `OneLogin user ${ADA}` })
     // A hung lookup holds the push up for at most NAME_LOOKUP_TIMEOUT_MS.
-    const lookupAt = Date.parse(nameLookups(sim.calls())[0]!.at)
+    const lookupAt = Date.parse(nameLookups(sim.calls())[0].at)
     const triggerAt = Date.parse(sim.calls().find((c) => c.path.endsWith('/trigger'))!.at)
     expect(triggerAt - lookupAt).toBeLessThan(NAME_LOOKUP_TIMEOUT_MS + 1_000)
   })
@@ -77,33 +85,71 @@ describe.concurrent("every approver's row says what happened to them", () => {
   it('bad credentials: nobody was asked, and the summary says so', async () => {
     const sim = await startSim()
     const r = await spawnDist(
-      inputsFor(sim.url, { 'client-secret': 'wrong-secret', 'user-id': '', approvers: `${ADA} @ada\ngrace @grace`, timeout: '3' })
+      inputsFor(sim.url, {
+        'client-secret': 'wrong-secret',
+        'user-id': '',
+        approvers: `${ADA} @ada\ngrace @grace`,
+        timeout: '3'
+      })
     ).result
     expect(r.exitCode).toBe(1)
     const text = summaryToText(r.summary)
     expect(text).toContain('No push was sent (timeout 3 s).')
     expect(text).not.toMatch(/Waited no push/)
     expect(summaryRows(r.summary)).toEqual([
-      [`OneLogin user ${ADA}, listed as ${ADA} @ada`, '\u2014', 'not asked: the gate stopped before a push was sent to them', '\u2014', '0'],
-      ['grace @grace (not looked up)', '\u2014', 'not asked: the gate stopped before a push was sent to them', '\u2014', '0']
+      [
+        `OneLogin user ${ADA}, listed as ${ADA} @ada`,
+        '\u2014',
+        'not asked: the gate stopped before a push was sent to them',
+        '\u2014',
+        '0'
+      ],
+      [
+        'grace @grace (not looked up)',
+        '\u2014',
+        'not asked: the gate stopped before a push was sent to them',
+        '\u2014',
+        '0'
+      ]
     ])
     expect(text).not.toMatch(/pending/)
   })
 
   it('a push OneLogin refused to send: the row says no push was confirmed, and counts none', async () => {
     const sim = await startSim()
-    sim.setFault({ endpoint: 'trigger', status: 400, body: JSON.stringify({ status: { error: true, code: 400, type: 'bad request', message: 'Nope' } }) })
+    sim.setFault({
+      endpoint: 'trigger',
+      status: 400,
+      body: JSON.stringify({ status: { error: true, code: 400, type: 'bad request', message: 'Nope' } })
+    })
     const r = await spawnDist(inputsFor(sim.url, { timeout: '5' })).result
     expect(r.exitCode).toBe(1)
-    expect(summaryRows(r.summary)).toEqual([[ADA_NAME, 'OneLogin Protect "Ada\'s iPhone" (525509)', 'no push confirmed: the gate stopped while sending it', '\u2014', '0']])
+    expect(summaryRows(r.summary)).toEqual([
+      [
+        ADA_NAME,
+        'OneLogin Protect "Ada\'s iPhone" (525509)',
+        'no push confirmed: the gate stopped while sending it',
+        '\u2014',
+        '0'
+      ]
+    ])
     expect(summaryToText(r.summary)).toContain('No push was sent (timeout 5 s).')
   })
 
   it('the run starter who leaves too few approvers: their row says why they were not asked', async () => {
     const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810' }), { GITHUB_ACTOR: 'ada' }).result
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810' }), { GITHUB_ACTOR: 'ada' })
+      .result
     expect(r.exitCode).toBe(1)
-    expect(summaryRows(r.summary)).toEqual([[`OneLogin user ${ADA}, listed as ${ADA} @ada`, '\u2014', 'not asked: GitHub user ada started this run', '\u2014', '0']])
+    expect(summaryRows(r.summary)).toEqual([
+      [
+        `OneLogin user ${ADA}, listed as ${ADA} @ada`,
+        '\u2014',
+        'not asked: GitHub user ada started this run',
+        '\u2014',
+        '0'
+      ]
+    ])
   })
 
   it('an input error: no table, and no push', async () => {
@@ -121,7 +167,7 @@ describe.concurrent("every approver's row says what happened to them", () => {
     const r = await spawnDist(inputsFor(sim.url, { timeout: '3' })).result
     expect(r.outputs.status).toBe('timed-out')
     const [row] = summaryRows(r.summary)
-    expect(row!.slice(2)).toEqual(['no answer within the timeout', '\u2014', '1'])
+    expect(row.slice(2)).toEqual(['no answer within the timeout', '\u2014', '1'])
     expect(summaryToText(r.summary)).toMatch(/Waited \d s from the first push \(timeout 3 s\)\./)
   })
 
@@ -147,14 +193,16 @@ describe.concurrent("every approver's row says what happened to them", () => {
       'no answer; not needed, enough approvers accepted',
       'not asked: GitHub user alan started this run'
     ])
-    expect(rows[0]![3]).toMatch(/^\d s after the first push, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/)
-    expect(rows[2]![0]).toBe(`${LINUS_NAME}, listed as linus @linus`)
-    expect(rows[3]!.slice(1)).toEqual(['\u2014', 'not asked: GitHub user alan started this run', '\u2014', '0'])
+    expect(rows[0][3]).toMatch(/^\d s after the first push, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/)
+    expect(rows[2][0]).toBe(`${LINUS_NAME}, listed as linus @linus`)
+    expect(rows[3].slice(1)).toEqual(['\u2014', 'not asked: GitHub user alan started this run', '\u2014', '0'])
   })
 
   it('a denial: the others had not answered before it', async () => {
     const sim = await startSim()
-    const run = spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${ADA}\n${GRACE}`, 'min-approvals': '2', timeout: '20' }))
+    const run = spawnDist(
+      inputsFor(sim.url, { 'user-id': '', approvers: `${ADA}\n${GRACE}`, 'min-approvals': '2', timeout: '20' })
+    )
     await run.waitFor(/^Waiting up to/m)
     sim.answer(sim.pushes().find((p) => String(p.userId) === GRACE)!.id, 'deny')
     const r = await run.result
@@ -173,8 +221,8 @@ describe.concurrent("every approver's row says what happened to them", () => {
     expect(text).toContain(`The code of ${ADA_NAME} was accepted.`)
     expect(text).toContain('A typed code was checked; no push was sent.')
     const [row] = summaryRows(r.summary)
-    expect(row![2]).toBe('code accepted')
-    expect(row![3]).toMatch(/^\d s after the start, at /)
-    expect(row![4]).toBe('0')
+    expect(row[2]).toBe('code accepted')
+    expect(row[3]).toMatch(/^\d s after the start, at /)
+    expect(row[4]).toBe('0')
   })
 })

@@ -20,13 +20,17 @@ describe.concurrent('a typed code (otp) follows the same self-approval rules as 
     const r = await spawnDist(inputsFor(sim.url, { ...who, otp: ADA_CODE }), { GITHUB_ACTOR: 'ada' }).result
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false', approvers: '' })
-    expect(r.stdout).toMatch(/^::error::GitHub user ada started this run and may not approve it, which leaves 0 approvers for 1 approval\./m)
+    expect(r.stdout).toMatch(
+      /^::error::GitHub user ada started this run and may not approve it, which leaves 0 approvers for 1 approval\./m
+    )
     expect(sim.calls()).toEqual([])
   })
 
   it('someone else who started the run: the code is checked and approves', async () => {
     const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${ADA} @ada`, otp: ADA_CODE }), { GITHUB_ACTOR: 'bob' }).result
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '', approvers: `${ADA} @ada`, otp: ADA_CODE }), {
+      GITHUB_ACTOR: 'bob'
+    }).result
     expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', approvers: ADA })
   })
@@ -36,7 +40,8 @@ describe.concurrent('one OneLogin user counts once, however written', () => {
   it('by ID and by email, min-approvals 2: an error naming both entries, and no push', async () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 200 })
-    const r = await spawnDist(withApprovers(sim.url, `${ADA} @ada\nada@example.com @ada-alt`, { 'min-approvals': '2' })).result
+    const r = await spawnDist(withApprovers(sim.url, `${ADA} @ada\nada@example.com @ada-alt`, { 'min-approvals': '2' }))
+      .result
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'error', approved: 'false', approvers: '' })
     expect(r.stdout).toMatch(
@@ -48,10 +53,14 @@ describe.concurrent('one OneLogin user counts once, however written', () => {
   it('the run starter excluded under one entry gets no push under another: an error, and no push', async () => {
     const sim = await startSim()
     sim.autoAnswer({ action: 'accept', afterMs: 200 })
-    const r = await spawnDist(withApprovers(sim.url, `ada@example.com @ada\n${ADA} @ada-alt\ngrace @grace`), { GITHUB_ACTOR: 'ada' }).result
+    const r = await spawnDist(withApprovers(sim.url, `ada@example.com @ada\n${ADA} @ada-alt\ngrace @grace`), {
+      GITHUB_ACTOR: 'ada'
+    }).result
     expect(r.exitCode).toBe(1)
     expect(r.outputs.status).toBe('error')
-    expect(r.stdout).toMatch(/::error::The input 'approvers' names OneLogin user 35510511 twice: "ada@example.com @ada" and "35510511 @ada-alt"/)
+    expect(r.stdout).toMatch(
+      /::error::The input 'approvers' names OneLogin user 35510511 twice: "ada@example.com @ada" and "35510511 @ada-alt"/
+    )
     expect(sim.pushes()).toEqual([])
   })
 
@@ -59,7 +68,9 @@ describe.concurrent('one OneLogin user counts once, however written', () => {
     const sim = await startSim()
     const r = await spawnDist(withApprovers(sim.url, 'grace @grace-h\nGRACE@example.com @grace-h2')).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::The input 'approvers' names OneLogin user 35510512 twice: "grace @grace-h" and "GRACE@example.com @grace-h2"/)
+    expect(r.stdout).toMatch(
+      /::error::The input 'approvers' names OneLogin user 35510512 twice: "grace @grace-h" and "GRACE@example.com @grace-h2"/
+    )
     expect(sim.pushes()).toEqual([])
   })
 })
@@ -84,9 +95,14 @@ describe.concurrent('a re-run excludes both the run actor and the re-runner', ()
 
   it('too few left once both are excluded: fails before anything is sent, naming both', async () => {
     const sim = await startSim()
-    const r = await spawnDist(withApprovers(sim.url, `${ADA} @ada\ngrace @bob`), { GITHUB_ACTOR: 'ada', GITHUB_TRIGGERING_ACTOR: 'bob' }).result
+    const r = await spawnDist(withApprovers(sim.url, `${ADA} @ada\ngrace @bob`), {
+      GITHUB_ACTOR: 'ada',
+      GITHUB_TRIGGERING_ACTOR: 'bob'
+    }).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::GitHub users ada and bob started this run and may not approve it, which leaves 0 approvers for 1 approval/)
+    expect(r.stdout).toMatch(
+      /::error::GitHub users ada and bob started this run and may not approve it, which leaves 0 approvers for 1 approval/
+    )
     expect(sim.calls()).toEqual([])
   })
 })
@@ -94,7 +110,8 @@ describe.concurrent('a re-run excludes both the run actor and the re-runner', ()
 describe.concurrent('user-id with an @github-login', () => {
   it('the run starter as user-id: fails before anything is sent', async () => {
     const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada` }), { GITHUB_TRIGGERING_ACTOR: 'Ada' }).result
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada` }), { GITHUB_TRIGGERING_ACTOR: 'Ada' })
+      .result
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/::error::GitHub user Ada started this run and may not approve it/)
     expect(sim.calls()).toEqual([])
@@ -123,7 +140,9 @@ describe.concurrent('user-id with an @github-login', () => {
     const sim = await startSim()
     const r = await spawnDist(inputsFor(sim.url, { 'user-id': 'ada@example.com @ada' })).result
     expect(r.exitCode).toBe(1)
-    expect(r.stdout).toMatch(/::error::Input 'user-id' must be a numeric OneLogin user ID such as 35510511, optionally followed by a space and the approver's @github-login/)
+    expect(r.stdout).toMatch(
+      /::error::Input 'user-id' must be a numeric OneLogin user ID such as 35510511, optionally followed by a space and the approver's @github-login/
+    )
     expect(sim.calls()).toEqual([])
   })
 })
