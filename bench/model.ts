@@ -7,7 +7,7 @@
  * `delay(sincePush)` later; past the deadline one last poll is made, no sooner
  * than a second after the one before, then the gate stops.
  */
-import { pushLifetimeSeconds } from '../src/core/gate.js'
+import { pushLifetimeSeconds } from '../src/core/procedure.js'
 import { nextPollDelay, planNextPoll } from '../src/core/schedule.js'
 
 /** Milliseconds to wait after a poll that ended `sincePushMs` after the push. */

@@ -20,6 +20,23 @@ export interface SimState {
   now: () => number
   /** The shape of v2 verification answers. */
   v2Shape: V2Shape
+  /** Tests' hooks on API requests (Sim.intercept). */
+  intercepts: Intercept[]
+}
+
+/**
+ * A test's hook on the next requests to one endpoint: `received` runs before
+ * the simulator looks at the request, `answering` after it has acted on it
+ * (a push settled, a state token used up) and before the answer is written.
+ * Each is awaited; the request sees nothing of it but the delay.
+ */
+export interface Intercept {
+  readonly endpoint: FaultEndpoint
+  /** `body` reads the request's body now (the simulator then acts on it even if the client goes away). */
+  readonly received?: (req: IncomingMessage, body: () => Promise<unknown>) => Promise<void> | void
+  readonly answering?: (req: IncomingMessage) => Promise<void> | void
+  /** How many requests it hooks (default 1). */
+  times?: number
 }
 
 /** How a route words its errors: v1 envelope, v2 `{statusCode,name,message}`, or control `{error}`. */

@@ -5,7 +5,7 @@ import { answerWithFault, FaultTable, replacesAnswer } from './faults.js'
 import { HttpError, sendJson, statusEnvelope } from './http.js'
 import { PushStore } from './pushes.js'
 import { rateLimitHeaders, RateLimiter } from './ratelimit.js'
-import { bodyReader, matchRoute, type Route, type SimState } from './router.js'
+import { bodyReader, matchRoute, type Intercept, type Route, type SimState } from './router.js'
 import { authRoutes } from './routes-auth.js'
 import { controlRoutes } from './routes-control.js'
 import { userRoutes } from './routes-users.js'
@@ -13,7 +13,7 @@ import { v1Routes } from './routes-v1.js'
 import { v2Routes } from './routes-v2.js'
 import { loadTenant } from './tenant.js'
 import { Timers } from './timers.js'
-import type { AutoRule, CallRecord, FaultSpec, PushRecord, TenantSeed, V2Shape } from './types.js'
+import type { AutoRule, CallRecord, FaultEndpoint, FaultSpec, PushRecord, TenantSeed, V2Shape } from './types.js'
 
 export type * from './types.js'
 
@@ -46,6 +46,8 @@ export interface Sim {
   calls(): CallRecord[]
   resetCalls(): void
   setV2Shape(shape: V2Shape): void
+  /** Hooks the next request(s) to an endpoint (see Intercept). */
+  intercept(hook: Intercept): void
 }
 
 const ROUTES: Route[] = [...authRoutes, ...v1Routes, ...v2Routes, ...userRoutes, ...controlRoutes]
@@ -65,7 +67,8 @@ export async function start(opts: SimOptions = {}): Promise<Sim> {
     timers,
     calls: [],
     now,
-    v2Shape: opts.v2Shape ?? 'object'
+    v2Shape: opts.v2Shape ?? 'object',
+    intercepts: []
   }
 
   const server = createServer((req, res) => {
@@ -101,7 +104,8 @@ export async function start(opts: SimOptions = {}): Promise<Sim> {
     revokeTokens: () => sim.tokens.revokeAll(),
     calls: () => sim.calls.map((c) => ({ ...c })),
     resetCalls: () => void sim.calls.splice(0),
-    setV2Shape: (shape) => void (sim.v2Shape = shape)
+    setV2Shape: (shape) => void (sim.v2Shape = shape),
+    intercept: (hook) => void sim.intercepts.push({ ...hook, times: hook.times ?? 1 })
   }
 }
 
@@ -135,6 +139,9 @@ async function handle(sim: SimState, req: IncomingMessage, res: ServerResponse, 
       if (!quiet) console.error(`sim: ${method} ${url.pathname} ${res.statusCode}`)
     })
 
+    const hook = takeIntercept(sim, route?.endpoint)
+    if (hook?.received) await hook.received(req, request.body)
+    if (hook?.answering) holdAnswer(res, hook.answering.bind(undefined, req))
     const fault = sim.faults.take(route?.endpoint)
     if (fault?.delayMs) await sim.timers.sleep(fault.delayMs)
     if (fault && replacesAnswer(fault)) return answerWithFault(res, fault)
@@ -153,4 +160,24 @@ async function handle(sim: SimState, req: IncomingMessage, res: ServerResponse, 
     if (!(err instanceof HttpError)) throw err
     sendJson(res, err.status, err.body, err.headers)
   }
+}
+
+/** The first intercept for `endpoint`, counted against its `times`. */
+function takeIntercept(sim: SimState, endpoint: FaultEndpoint | undefined): Intercept | undefined {
+  const hook = sim.intercepts.find((h) => h.endpoint === endpoint)
+  if (!hook) return undefined
+  hook.times = (hook.times ?? 1) - 1
+  if (hook.times <= 0) sim.intercepts.splice(sim.intercepts.indexOf(hook), 1)
+  return hook
+}
+
+/** Runs `first` once the answer is ready and before it is written. */
+function holdAnswer(res: ServerResponse, first: () => Promise<void> | void): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse
+  res.end = ((...args: unknown[]) => {
+    void Promise.resolve()
+      .then(first)
+      .finally(() => end(...args))
+    return res
+  }) as typeof res.end
 }

@@ -145,6 +145,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const tokens = new TokenStore(now)
   const deploymentsList: shape.Deployment[] = []
   const callbackRecords: CallbackRecord[] = []
+  /** Tests' hooks run once a callback is taken and before GitHub answers it (holdCallbacks). */
+  const callbackHolds: Array<(rec: CallbackRecord) => Promise<void> | void> = []
   const requests: RecordedRequest[] = []
   const deliveries: DeliveryRecord[] = []
   const stored = new Map<string, StoredDelivery>()
@@ -366,6 +368,16 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         d.decidedAt = rec.at
       }
       rec.status = 204
+      const hold = callbackHolds.shift()
+      if (hold) {
+        const end = ctx.res.end.bind(ctx.res) as (...args: unknown[]) => ServerResponse
+        ctx.res.end = ((...args: unknown[]) => {
+          void Promise.resolve(rec)
+            .then(hold)
+            .finally(() => end(...args))
+          return ctx.res
+        }) as typeof ctx.res.end
+      }
       send(ctx.res, 204, undefined, '')
     } catch (err) {
       if (err instanceof ApiError) {
@@ -781,6 +793,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   }
 
   const api: FakeGitHub = {
+    holdCallbacks: (hook, times = 1) => {
+      for (let k = 0; k < times; k++) callbackHolds.push(hook)
+    },
     url: base,
     appId,
     privateKey,

@@ -146,6 +146,12 @@ export interface FakeGitHub {
   redeliver(deliveryId: string): Promise<{ status: number; ms: number; error?: string }>
   /** POSTs arbitrary bytes with given headers to the webhook URL (for signature tests). */
   sendRaw(body: string, headers: Record<string, string>): Promise<{ status: number; body: string }>
+  /**
+   * The next `times` callbacks GitHub takes (recorded, the deployment decided)
+   * wait for `hook` before their answer goes back: a test can stop the
+   * service between GitHub taking an answer and the service hearing so.
+   */
+  holdCallbacks(hook: (rec: CallbackRecord) => Promise<void> | void, times?: number): void
   /** Every POST to a run's callback path, faulted and refused ones included (see `status`). */
   callbacks(runId?: number): CallbackRecord[]
   /** Final state of a run's deployment (of `environment`, when the run has several). Throws for an unknown run. */

@@ -3,7 +3,9 @@ import { context as githubContext } from '@actions/github'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from '../core/client.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { describeError, InputError, type GateStatus } from '../core/errors.js'
-import { approverLabel, runPushGate, type GateResult } from '../core/gate.js'
+import { approverLabel } from '../core/outcome.js'
+import { ANSWER_GRACE_MS } from '../core/procedure.js'
+import { runPushGate, type GateResult } from './run-gate.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
@@ -27,9 +29,6 @@ export interface RunDeps {
   /** The run's context; default @actions/github's. */
   readonly context?: RunContextSource
 }
-
-/** Grace after the timeout for the last poll, which may start at the deadline, to come back. */
-export const FINAL_POLL_GRACE_MS = 3_000
 
 const log = {
   info: (m: string) => core.info(m),
@@ -72,7 +71,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
       scopeHint: settings.apiVersion === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT,
       ...(deps.signal ? { signal: deps.signal } : {})
     },
-    deadline + FINAL_POLL_GRACE_MS
+    deadline + ANSWER_GRACE_MS
   )
   const mfa = settings.apiVersion === 2 ? new MfaV2(client, clock) : new MfaV1(client, clock)
   const count = settings.approvers.length

@@ -1,6 +1,8 @@
 import { appendFile } from 'node:fs/promises'
 import * as core from '@actions/core'
-import { approverLabel, formatDuration, type ApproverRecord, type GateResult } from '../core/gate.js'
+import type { Approver } from '../core/approvers.js'
+import { approverLabel, formatDuration } from '../core/outcome.js'
+import type { GateResult } from './run-gate.js'
 import { runSentences, type RunDescription } from './run-context.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
@@ -34,12 +36,12 @@ export interface SummaryContext {
 }
 
 /** What really happened to one approver, in words. */
-export function answerText(r: ApproverRecord, result: Pick<GateResult, 'status'>, code: boolean): string {
+export function answerText(r: Approver, result: Pick<GateResult, 'status'>, code: boolean): string {
   const said = r.message ? `: OneLogin says "${r.message}"` : ''
   if (r.startedRun) return `not asked: GitHub user ${r.startedRun} started this run`
   switch (r.answer) {
     case 'not-asked':
-      if (r.sendFailed) return 'no push confirmed: the gate stopped while sending it'
+      if (r.sendingSince !== undefined) return 'no push confirmed: the gate stopped while sending it'
       return code
         ? 'not asked: the gate stopped before the code was checked'
         : 'not asked: the gate stopped before a push was sent to them'
@@ -75,8 +77,8 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
   const rows = result.approvers.map((r) => [
     escapeHtml(
       !r.userId
-        ? `${r.entry} (not looked up)`
-        : approverLabel(r) + (r.entry !== r.userId ? `, listed as ${r.entry}` : '')
+        ? `${r.spec.entry} (not looked up)`
+        : approverLabel(r) + (r.spec.entry !== r.userId ? `, listed as ${r.spec.entry}` : '')
     ),
     r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
     escapeHtml(answerText(r, result, ctx.code)),

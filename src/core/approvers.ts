@@ -3,6 +3,9 @@
  * in the service's policy file. One grammar for both front ends.
  */
 
+import type { Device } from './devices.js'
+import type { Ticket } from './mfa.js'
+
 /** One approver as written. */
 export interface ApproverSpec {
   /** The entry as written, for messages. */
@@ -65,4 +68,49 @@ export function parseApproverEntry(entry: string): ApproverSpec {
   }
   if (!USERNAME.test(who)) throw bad('a username has letters, digits and . _ + - only')
   return { entry, by: 'username', value: who, ...withLogin }
+}
+
+/**
+ * What happened to one approver: `not-asked` (nothing was confirmed sent to
+ * them: they started the run, or the gate stopped first), `pending` (asked,
+ * no answer yet or ever), or their answer.
+ */
+export type ApproverAnswer = 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'
+
+/** One approver, from the entry as written to their answer: one shape for the core, the action's summary and the service's store. */
+export interface Approver {
+  readonly spec: ApproverSpec
+  /** Push to this device instead of the user's default Protect device. */
+  readonly deviceId?: string
+  /** The OneLogin user ID, once known ('' before). */
+  userId: string
+  /** "Ada Lovelace <ada@example.com>", from OneLogin, printable; absent when unknown. */
+  name?: string
+  /** True once the name was looked up (found or not): it is looked up once. */
+  nameLookedUp?: boolean
+  /** Set when the approver started the run and so is not asked: the GitHub login that matched. */
+  startedRun?: string
+  device?: Device
+  answer: ApproverAnswer
+  /** How many pushes OneLogin confirmed. */
+  pushes: number
+  /**
+   * Set (and, in the service, stored) just before a push request goes out;
+   * cleared when its answer is in, or when the request surely never reached
+   * OneLogin. Found set later, a push may be on the phone that nobody watches.
+   */
+  sendingSince?: number
+  /** The push being polled: the state token (v1) or verification id (v2) is a secret, never logged. */
+  ticket?: Ticket
+  /** Clock time of the latest push. */
+  pushSentAt?: number
+  lastPolledAt?: number
+  /** Clock time of the next poll; null when none is planned. */
+  nextPollAt: number | null
+  /** Wall-clock epoch ms of the answer, for display. */
+  answeredAt?: number
+  /** Ms from the gate's first push (or, for a typed code, its start) to the answer. */
+  answeredAfterMs?: number
+  /** OneLogin's words for a denial or expiry, printable. */
+  message?: string
 }

@@ -1,5 +1,14 @@
+import { backoffMs } from './backoff.js'
 import type { Clock } from './clock.js'
-import { ApiError, CancelledError, DeadlineError, GateError, oneLine, UnreachableError } from './errors.js'
+import {
+  ApiError,
+  CancelledError,
+  CredentialError,
+  DeadlineError,
+  GateError,
+  oneLine,
+  UnreachableError
+} from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
 import { parseStrictJson } from './json.js'
 import { Secrets } from './secrets.js'
@@ -69,6 +78,26 @@ export interface ClientDeps {
   readonly mask: (secret: string) => void
   /** What to tell the user about the scope the credential needs. */
   readonly scopeHint?: string
+  /**
+   * Where the credential is set, for the error when OneLogin refuses it:
+   * "inputs 'client-id' and 'client-secret'" (the action, the default), or the
+   * service's settings.
+   */
+  readonly credentialSettings?: string
+}
+
+/** Narrows one gate's calls: its own deadline and cancel signal, on the shared token and rate figures. */
+export interface CallScope {
+  /** Monotonic ms (Clock.now) after which no call of this gate is started or waited for. */
+  readonly deadline?: number
+  /** Aborts this gate's calls in flight (a lost lease, a stop). */
+  readonly signal?: AbortSignal
+}
+
+/** What every scope of one client shares: the access token, the rate figures, the secrets. */
+interface Session {
+  accessToken?: string
+  tokenRenewed: boolean
 }
 
 /** Longest a single request may take, whatever the deadline. */
@@ -89,11 +118,10 @@ export const MANAGE_ALL_HINT =
  * honours rate limits, and never waits past the deadline it is given.
  */
 export class OneLoginClient {
-  readonly rate: RateState = {}
+  readonly rate: RateState
   /** Every secret of the run: masked by the host, and redacted from OneLogin's text before it is printed. */
   readonly secrets: Secrets
-  private accessToken?: string
-  private tokenRenewed = false
+  private readonly session: Session
   private readonly random: () => number
   private readonly scopeHint: string
 
@@ -103,12 +131,33 @@ export class OneLoginClient {
     private readonly clientSecret: string,
     private readonly deps: ClientDeps,
     /** Monotonic ms (Clock.now) after which no call is started or waited for. */
-    public deadline: number
+    public deadline: number,
+    shared?: { readonly session: Session; readonly rate: RateState; readonly secrets: Secrets }
   ) {
     this.random = deps.random ?? Math.random
-    this.secrets = new Secrets(deps.mask)
+    this.session = shared?.session ?? { tokenRenewed: false }
+    this.rate = shared?.rate ?? {}
+    this.secrets = shared?.secrets ?? new Secrets(deps.mask)
     this.secrets.add(clientSecret)
     this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
+  }
+
+  /**
+   * This client for one gate: the same access token, rate figures and
+   * secrets, with the gate's own deadline (the earlier of the two) and a
+   * signal that aborts only the gate's calls.
+   */
+  scoped(scope: CallScope): OneLoginClient {
+    const signals = [this.deps.signal, scope.signal].filter((s): s is AbortSignal => s !== undefined)
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0]
+    return new OneLoginClient(
+      this.baseUrl,
+      this.clientId,
+      this.clientSecret,
+      { ...this.deps, ...(signal ? { signal } : {}) },
+      Math.min(this.deadline, scope.deadline ?? Number.POSITIVE_INFINITY),
+      { session: this.session, rate: this.rate, secrets: this.secrets }
+    )
   }
 
   /** Text from OneLogin fit to print: secrets redacted, one line, cut to `max`. */
@@ -130,10 +179,12 @@ export class OneLoginClient {
       `Basic ${basic}`
     )
     if (res.status === 400 || res.status === 401) {
-      throw new ApiError(
+      const where = this.deps.credentialSettings ?? "inputs 'client-id' and 'client-secret'"
+      throw new CredentialError(
         res.status,
         res.message,
-        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check inputs 'client-id' and 'client-secret'. ${this.scopeHint}`
+        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). ` +
+          `Check ${where}. ${this.scopeHint}`
       )
     }
     if (res.status === 403) throw scopeError(res, this.scopeHint)
@@ -146,7 +197,7 @@ export class OneLoginClient {
       )
     }
     this.secrets.add(token)
-    this.accessToken = token
+    this.session.accessToken = token
   }
 
   /**
@@ -156,10 +207,10 @@ export class OneLoginClient {
    * Any other answer is returned for the caller to read.
    */
   async call(opts: CallOptions): Promise<ApiResponse> {
-    if (!this.accessToken) await this.authenticate()
-    let res = await this.send(opts, `Bearer ${this.accessToken}`)
+    if (!this.session.accessToken) await this.authenticate()
+    let res = await this.send(opts, `Bearer ${this.session.accessToken}`)
     if (isTokenFailure(res, opts)) {
-      if (this.tokenRenewed) {
+      if (this.session.tokenRenewed) {
         throw new ApiError(
           401,
           res.message,
@@ -169,9 +220,9 @@ export class OneLoginClient {
       this.deps.log.info(
         'The access token was rejected (Authentication Failure); getting a new one and carrying on with the same push.'
       )
-      this.tokenRenewed = true
+      this.session.tokenRenewed = true
       await this.authenticate()
-      res = await this.send(opts, `Bearer ${this.accessToken}`)
+      res = await this.send(opts, `Bearer ${this.session.accessToken}`)
       if (isTokenFailure(res, opts)) {
         throw new ApiError(
           401,
@@ -277,8 +328,7 @@ export class OneLoginClient {
           `Could not ${opts.what}${failures > 1 ? ` after ${failures} attempts` : ''}: ${problem}.`
         )
       }
-      const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1))
-      const wait = Math.round(backoff / 2 + (backoff / 2) * this.random())
+      const wait = backoffMs(failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS, this.random)
       if (clock.now() + wait >= this.deadline) {
         // Out of time because OneLogin or the network failed, not because nobody answered: an error.
         throw new UnreachableError(
@@ -327,8 +377,8 @@ function notSentAgain(opts: CallOptions, problem: string): GateError {
   )
 }
 
-function scopeError(res: ApiResponse, hint: string): ApiError {
-  return new ApiError(
+function scopeError(res: ApiResponse, hint: string): CredentialError {
+  return new CredentialError(
     403,
     res.message,
     `OneLogin refused the call for lack of scope (HTTP 403${res.message ? `: ${res.message}` : ''}). ${hint}`

@@ -80,10 +80,10 @@ export class MfaV1 implements MfaApi {
       answersWith401: true
     })
     const answer = classifyVerify(res, Number.POSITIVE_INFINITY, this.clock.now())
-    // A typed code has no push to wait for: "pending" or "expired" here is a refusal.
-    return answer.kind === 'pending' || answer.kind === 'expired'
-      ? { kind: 'denied', message: res.message || `HTTP ${res.status}` }
-      : answer
+    // A typed code has no push to wait for: anything but an approval or a refusal here is a refusal.
+    return answer.kind === 'approved' || answer.kind === 'denied'
+      ? answer
+      : { kind: 'denied', message: res.message || `HTTP ${res.status}` }
   }
 }
 
@@ -94,9 +94,10 @@ export class MfaV1 implements MfaApi {
  * gets this far: the client refuses it). "pending" anywhere means keep
  * waiting, whatever else the answer says. Any other HTTP 200 is an error.
  * OneLogin does not document its words for a denial or an expired state
- * token, so: a 400 that speaks of an invalid/expired token, or any refusal
- * once the push's own lifetime is over, is an expiry; every other refusal is
- * a denial.
+ * token, so: any refusal once the push's own lifetime is over is an expiry;
+ * before that, a 400 that speaks of an invalid or expired token is `gone`
+ * (the token may have been used up by a verify whose answer was lost), and
+ * every other refusal is a denial.
  */
 export function classifyVerify(res: ApiResponse, expiresAt: number, now: number): Answer {
   if (/pending/i.test(res.text) || /pending/i.test(res.message)) return { kind: 'pending' }
@@ -117,8 +118,8 @@ export function classifyVerify(res: ApiResponse, expiresAt: number, now: number)
       `OneLogin answered HTTP 200 without a clear success (${message}); not taken as approval.`
     )
   }
-  if ((res.status === 400 && /expired|invalid/i.test(res.message)) || now >= expiresAt)
-    return { kind: 'expired', message }
+  if (now >= expiresAt) return { kind: 'expired', message }
+  if (res.status === 400 && /expired|invalid/i.test(res.message)) return { kind: 'gone', message }
   return { kind: 'denied', message }
 }
 

@@ -57,8 +57,12 @@ export class MfaV2 implements MfaApi {
       shownPath: `/api/2/mfa/users/${userId}/verifications/***`,
       what: `check the push to user ${userId}`
     })
-    // After expires_at OneLogin's answer is undocumented (404 likely): treat a missing verification as expired.
-    if (res.status === 404) return { kind: 'expired', message: res.message || 'verification not found' }
+    // After expires_at OneLogin's answer is undocumented (404 likely): a missing verification is expired then;
+    // before then it may have been answered and removed, so it is neither an expiry nor an answer.
+    if (res.status === 404) {
+      const message = res.message || 'verification not found'
+      return this.clock.now() >= ticket.expiresAt ? { kind: 'expired', message } : { kind: 'gone', message }
+    }
     return this.readVerification(res, userId, ticket.handle)
   }
 

@@ -6,6 +6,13 @@ export type Answer =
   | { readonly kind: 'pending' }
   | { readonly kind: 'denied'; readonly message: string }
   | { readonly kind: 'expired'; readonly message: string }
+  /**
+   * OneLogin no longer knows the push although its own lifetime is not over
+   * (a v1 state token "invalid", a v2 verification not found): it may have
+   * been answered by a request whose answer was lost. Neither an approval nor
+   * an expiry, and never answered with a second push.
+   */
+  | { readonly kind: 'gone'; readonly message: string }
 
 /** A push that was sent: the secret handle to poll it with, and when OneLogin drops it. */
 export interface Ticket {

@@ -1,23 +1,12 @@
 /**
- * The gate's outcome from the answers so far: one pure rule shared by the
- * action's in-memory loop (gate.ts) and the service's durable gates (src/service/).
+ * The gate's outcome from the answers so far: one pure rule, used by the
+ * procedure (procedure.ts) that both front ends drive.
  */
+import type { Approver } from './approvers.js'
 import { userLabel } from './users.js'
 
-/** What is known about one approver's answer. */
-export interface AnswerState {
-  /** The entry as written. */
-  readonly entry: string
-  /** The resolved OneLogin user ID ('' while unknown). */
-  readonly userId: string
-  /** "Ada Lovelace <ada@example.com>", when OneLogin said. */
-  readonly name?: string
-  readonly answer: 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'
-  /** OneLogin's words for a denial or expiry. */
-  readonly message?: string
-  /** Time from the first push to the answer, to list approvers in the order they answered. */
-  readonly answeredAfterMs?: number
-}
+/** What the rule reads of an approver. */
+export type AnswerState = Pick<Approver, 'spec' | 'userId' | 'name' | 'answer' | 'message' | 'answeredAfterMs'>
 
 export interface OutcomeInput {
   readonly approvers: readonly AnswerState[]
@@ -38,8 +27,8 @@ export type Outcome =
   | { readonly status: 'timed-out'; readonly message: string }
 
 /** An approver as the log, the summary and the comments name them: "Ada Lovelace <ada@example.com> (OneLogin user 35510511)". */
-export function approverLabel(r: Pick<AnswerState, 'entry' | 'userId' | 'name'>): string {
-  return r.userId ? userLabel(r.userId, r.name) : `approver ${r.entry}`
+export function approverLabel(r: Pick<Approver, 'spec' | 'userId' | 'name'>): string {
+  return r.userId ? userLabel(r.userId, r.name) : `approver ${r.spec.entry}`
 }
 
 /**
@@ -52,12 +41,13 @@ export function approverLabel(r: Pick<AnswerState, 'entry' | 'userId' | 'name'>)
 export function decide(input: OutcomeInput): Outcome | undefined {
   const need = input.minApprovals
   const denied = input.approvers.find((r) => r.answer === 'denied')
-  if (denied)
+  if (denied) {
     return {
       status: 'denied',
       message: `Denied by ${approverLabel(denied)}: OneLogin says "${denied.message}".`,
       deniedBy: denied.userId
     }
+  }
   const approved = onePerPerson(
     input.approvers
       .filter((r) => r.answer === 'approved')
@@ -65,8 +55,9 @@ export function decide(input: OutcomeInput): Outcome | undefined {
   )
   const approvedIds = new Set(approved.map((r) => r.userId))
   const open = onePerPerson(input.approvers.filter((r) => r.answer === 'pending' && !approvedIds.has(r.userId)))
-  if (approved.length >= need)
+  if (approved.length >= need) {
     return { status: 'approved', message: approvalMessage(approved, need), approvedBy: approved.map((r) => r.userId) }
+  }
   if (approved.length + open.length < need) {
     return {
       status: 'timed-out',

@@ -25,15 +25,26 @@ export function checkSelfApproval(
   runStarters: readonly string[]
 ): Eligibility {
   const found = eligibility(approvers, allowSelfApproval, runStarters)
-  const { eligible, excluded } = found
-  if (eligible.length < minApprovals) {
-    const logins = [...new Set(excluded.map((e) => e.login))]
-    throw new InputError(
-      'approvers',
-      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
-    )
-  }
+  const problem = tooFewLeft(found, minApprovals, 'run')
+  if (problem) throw new InputError('approvers', problem)
   return found
+}
+
+/** The message when those who started the run leave too few approvers for the quorum; undefined when enough are left. */
+export function tooFewLeft(
+  found: Eligibility,
+  minApprovals: number,
+  /** What is being started: "run" (the action) or "deployment" (the service). */
+  run: string
+): string | undefined {
+  const { eligible, excluded } = found
+  if (eligible.length >= minApprovals) return undefined
+  const logins = [...new Set(excluded.map((e) => e.login))]
+  return (
+    `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this ${run} and may not approve it, ` +
+    `which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. ` +
+    "Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'."
+  )
 }
 
 /** Who may be asked, who may not (and why), and who cannot be checked; never throws. See checkSelfApproval. */

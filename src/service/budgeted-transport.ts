@@ -9,6 +9,10 @@ import type { RawResponse, Transport } from '../core/http.js'
 import type { FleetBudget } from './budget.js'
 
 export class BudgetSpentError extends Error {
+  /** Not a failure: the call waits for the next window. */
+  readonly retryable = true
+  /** The request was never sent: a push held back here may be sent later. */
+  readonly neverSent = true
   constructor(
     /** Epoch ms when the window resets and calls can be paid for again. */
     readonly retryAt: number

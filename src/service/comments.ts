@@ -1,5 +1,6 @@
 import { formatDuration } from '../core/outcome.js'
-import type { DeploymentInfo, Gate, StoredApprover, StoredOutcome } from './store/gates.js'
+import type { Approver } from '../core/approvers.js'
+import type { DeploymentInfo, Gate, StoredOutcome } from './store/gates.js'
 
 /** GitHub's limit for one protection-rule comment. */
 export const MAX_COMMENT_CHARS = 1024
@@ -49,11 +50,11 @@ export function deploymentLine(gate: Pick<Gate, 'environment' | 'runId'>, d: Dep
   return `Deploying ${parts.join(', ')} (${run})${who}.`
 }
 
-function who(a: StoredApprover): string {
+function who(a: Approver): string {
   return `${code(a.spec.entry)}${a.userId && a.userId !== a.spec.value ? ` (OneLogin user ${a.userId})` : ''}`
 }
 
-function deviceText(a: StoredApprover): string {
+function deviceText(a: Approver): string {
   return a.device
     ? `${code(`${a.device.factor} "${a.device.name}"`, 60)} (device ${code(a.device.id, 20)})`
     : 'no device'
@@ -62,23 +63,25 @@ function deviceText(a: StoredApprover): string {
 /** The progress comment when the pushes go out: who was asked, on which device, until when, and what is deployed. */
 export function pushesSentComment(gate: Gate): string {
   const rule = gate.policy!
-  const need = rule.minApprovals
+  const procedure = gate.procedure!
+  const need = procedure.minApprovals
   const lines = [
     `🔐 **OneLogin approval requested.** ${deploymentLine(gate, gate.deployment)}`,
     '',
-    `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(gate.deadline!)} (timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
+    `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(procedure.deadline)} (timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
   ]
-  for (const a of gate.approvers.filter((x) => !x.startedRun)) {
+  for (const a of procedure.approvers.filter((x) => !x.startedRun)) {
     lines.push(`- ${who(a)} on ${deviceText(a)}${a.ticket ? `; push expires ${clock(a.ticket.expiresAt)}` : ''}`)
   }
-  if (rule.notAsked.length)
-    lines.push(`Not asked, as they started this deployment: ${rule.notAsked.map((e) => code(e)).join(', ')}.`)
+  const notAsked = procedure.approvers.filter((x) => x.startedRun)
+  if (notAsked.length)
+    lines.push(`Not asked, as they started this deployment: ${notAsked.map((a) => code(a.spec.entry)).join(', ')}.`)
   lines.push(`Policy: ${code(rule.source, 120)}, rule ${code(rule.pattern)}.`)
   return fit(lines)
 }
 
 /** A progress comment when an expired push is replaced by a new one. */
-export function newPushComment(a: StoredApprover): string {
+export function newPushComment(a: Approver): string {
   return fit([
     `🔁 The push to ${who(a)} expired unanswered; a new one went to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} (push ${a.pushes}).`
   ])
@@ -88,10 +91,11 @@ export function newPushComment(a: StoredApprover): string {
 export function finalComment(gate: Gate, outcome: StoredOutcome): string {
   const d = gate.deployment
   const what = deploymentLine(gate, d)
-  const answered = gate.approvers
+  const approvers = gate.procedure?.approvers ?? []
+  const answered = approvers
     .filter((a) => a.answer === 'approved')
     .sort((x, y) => (x.answeredAt ?? 0) - (y.answeredAt ?? 0))
-  const after = (a: StoredApprover): string =>
+  const after = (a: Approver): string =>
     a.answeredAt !== undefined
       ? ` at ${utc(a.answeredAt)}${a.pushSentAt !== undefined ? `, ${formatDuration(a.answeredAt - a.pushSentAt)} after the push` : ''}`
       : ''
@@ -101,7 +105,7 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
       lines.push(`✅ **Approved on OneLogin Protect** by ${answered.map((a) => `${who(a)}${after(a)}`).join('; ')}.`)
       break
     case 'denied': {
-      const denier = gate.approvers.find((a) => a.answer === 'denied')
+      const denier = approvers.find((a) => a.answer === 'denied')
       lines.push(
         denier
           ? `❌ **Rejected: denied on OneLogin Protect** by ${who(denier)}${after(denier)}. OneLogin says ${code(denier.message ?? 'denied')}.`
@@ -110,17 +114,23 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
       break
     }
     case 'timed-out': {
+      const need = gate.procedure?.minApprovals ?? 1
       const waited = gate.deadline !== null ? formatDuration(gate.deadline - gate.createdAt) : ''
       lines.push(`⏱️ **Rejected: no approval in time.** ${code(outcome.message, 200)}`)
       lines.push(
-        `Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${gate.policy?.minApprovals ?? 1} approval${(gate.policy?.minApprovals ?? 1) === 1 ? '' : 's'}.`
+        `Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${need} approval${need === 1 ? '' : 's'}.`
       )
-      const silent = gate.approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
+      const silent = approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
       if (silent.length) lines.push(`No answer from ${silent.map(who).join(', ')}.`)
       break
     }
     case 'error':
-      lines.push(`⚠️ **Rejected: the OneLogin gate could not run.** ${noMention(outcome.message)}`)
+      if (outcome.blame === 'configuration') {
+        lines.push(
+          `⚙️ **Rejected: the OneLogin gate service is misconfigured.** ${noMention(outcome.message)}`,
+          'This is for an administrator of the service: no approver was at fault. Fix the setting, then run the job again.'
+        )
+      } else lines.push(`⚠️ **Rejected: the OneLogin gate could not run.** ${noMention(outcome.message)}`)
       break
   }
   lines.push(`${what} Requested ${utc(gate.createdAt)}, decided ${utc(outcome.decidedAt)}.`)

@@ -1,19 +1,37 @@
+/**
+ * The service's driver of the gate procedure (src/core/procedure.ts): it
+ * reads the policy, then runs the core's steps one at a time, storing the
+ * gate under its lease between them, and reports to GitHub. What it adds to
+ * the core is storage, leases, reports and retries; the procedure is the
+ * core's alone.
+ *
+ * Every side effect is fenced: a push's intent, an outcome and a report are
+ * stored under the lease (a write that fails when the lease is lost) before
+ * the request goes out, and an answer is stored before anything else happens.
+ */
+import { backoffMs } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
-import { choosePushDevice } from '../core/devices.js'
-import { ApiError, CancelledError, describeError, GateError, InputError, UnreachableError } from '../core/errors.js'
-import { maxPushesFor, MIN_TIME_FOR_NEW_PUSH_MS, pushLifetimeSeconds } from '../core/gate.js'
-import { approverLabel, decide, type Outcome } from '../core/outcome.js'
-import { nextPollDelay, planNextPoll, type ScheduleStep } from '../core/schedule.js'
-import { checkSelfApproval } from '../core/self-approval.js'
-import { findUser } from '../core/users.js'
-import { BudgetSpentError } from './budgeted-transport.js'
+import { blameOf, CancelledError, describeError, GateError, isRetryable } from '../core/errors.js'
+import {
+  ANSWER_GRACE_MS,
+  apply,
+  applyFailure,
+  begin,
+  createGate,
+  fail,
+  mustStore,
+  needsWriteAhead,
+  plan,
+  type Note
+} from '../core/procedure.js'
+import { perform } from '../core/steps.js'
 import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment } from './comments.js'
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
 import type { Log } from './log.js'
 import type { OneLoginAccess } from './onelogin.js'
 import { MAX_TIMEOUT_SECONDS, parsePolicy, POLICY_PATH, PolicyError, ruleFor } from './policy.js'
-import type { Gate, Report, StoredApprover, StoredOutcome } from './store/gates.js'
+import type { Gate, Report, StoredOutcome } from './store/gates.js'
 
 /** The shortest gap between two polls of one push, as the action's default `poll-interval`. */
 export const POLL_INTERVAL_SECONDS = 1
@@ -31,9 +49,15 @@ export interface EngineDeps {
   /** A child logger carrying the gate id and delivery id. */
   readonly log: Log
   readonly tuning: Tuning
-  /** Stores the gate now (after a push went out), fenced by the lease; throws LeaseLostError when the lease is gone. */
+  /**
+   * Stores the gate now, fenced by the lease, and extends the lease; throws
+   * LeaseLostError when the lease is gone. A side effect goes out only after
+   * this returns.
+   */
   readonly checkpoint: (gate: Gate) => Promise<void>
-  /** Times polls on the service's schedule within the fleet's OneLogin budget (src/service/pacer.ts); without it, the action's schedule. */
+  /** Aborts this gate's requests in flight: its lease was lost, or the service stops. */
+  readonly signal: AbortSignal
+  /** Times polls on the service's schedule within the fleet's OneLogin budget (pacer.ts); without it, the core's schedule. */
   readonly pacer?: { delayMs(sentAt: number, now: number): number }
 }
 
@@ -46,26 +70,28 @@ export class LeaseLostError extends Error {
 }
 
 /**
- * Works a gate that is due, step by step, until nothing more is due now:
- * read the policy, send the pushes, poll the answers, decide, and report to
- * GitHub. Each step leaves the gate in a state it can resume from after a
- * restart, on any instance.
+ * Works a gate that is due, step by step, until nothing more is due now.
+ * Each step leaves the gate in a state it can resume from after a restart,
+ * on any instance.
  */
 export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
   // The gate's push handles are secrets while it is worked here, and forgotten when it is let go.
   const held = new Set<string>()
   const hold = (): void => {
-    if (!gate.policy) return
-    for (const a of gate.approvers) {
-      if (!a.ticket) continue
+    const p = gate.procedure
+    if (!p) return
+    for (const a of p.approvers) {
+      if (!a.ticket || held.has(a.ticket.handle)) continue
       held.add(a.ticket.handle)
-      deps.onelogin.hold(gate.policy.apiVersion, a.ticket.handle)
+      deps.onelogin.hold(p.apiVersion, a.ticket.handle)
     }
   }
   try {
     for (let i = 0; i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && gate.nextAt <= deps.clock.now(); i++) {
       hold()
       await step(gate, deps)
+      gate.updatedAt = deps.clock.now()
+      gate.nextAt = nextDue(gate, deps.clock.now())
     }
   } finally {
     hold()
@@ -74,50 +100,76 @@ export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
 }
 
 async function step(gate: Gate, deps: EngineDeps): Promise<void> {
-  const { clock, log } = deps
-  const now = clock.now()
-  if (gate.retryAt === null || gate.retryAt <= now) {
+  const now = deps.clock.now()
+  const due = gate.retryAt === null || gate.retryAt <= now
+  if (due && gate.phase !== 'reporting' && gate.phase !== 'done') {
     try {
       if (gate.phase === 'new') await start(gate, deps)
-      else if (gate.phase === 'pushing') await sendPushes(gate, deps)
-      else if (gate.phase === 'waiting') await poll(gate, deps)
-      gate.failures = 0
-      gate.retryAt = null
+      else await work(gate, deps)
     } catch (err) {
       if (err instanceof CancelledError || err instanceof LeaseLostError) throw err
-      const t = clock.now()
-      if (err instanceof BudgetSpentError && !(gate.deadline !== null && t >= gate.deadline)) {
-        // Not a failure: the fleet's budget is spent until the reset. Nothing was sent.
-        gate.retryAt = Math.max(t + 1_000, Math.min(err.retryAt, gate.deadline ?? err.retryAt))
-        log.warn({ retryAt: new Date(gate.retryAt).toISOString() }, `Step "${gate.phase}" waits: ${err.message}`)
-      } else if (isTransient(err)) {
-        if (gate.policy) deps.onelogin.noteFailure(gate.policy.apiVersion, err)
-        const waitedOut = gate.deadline !== null ? t >= gate.deadline : t - gate.createdAt >= GITHUB_WAIT_MS
-        if (waitedOut) {
-          conclude(gate, { status: 'error', message: `Gave up when the time ran out: ${describeError(err)}` }, t)
-        } else {
-          gate.failures += 1
-          const wait = Math.min(deps.tuning.stepRetryMaxMs, deps.tuning.stepRetryMs * 2 ** (gate.failures - 1))
-          gate.retryAt = t + wait
-          log.warn(
-            { err: describeError(err), failures: gate.failures, retryInMs: wait },
-            `Step "${gate.phase}" failed; trying again in ${Math.round(wait / 1000)} s.`
-          )
-        }
-      } else {
-        log.info({ err: describeError(err) }, 'The gate cannot go on; rejecting the deployment.')
-        conclude(gate, { status: 'error', message: describeError(err) }, t)
-      }
+      await failed(gate, err, deps)
     }
   }
   await deliverReports(gate, deps)
-  gate.updatedAt = clock.now()
-  gate.nextAt = nextDue(gate, clock.now())
 }
 
-/** Reads the rule from the default branch, reads the run, leaves out whoever started the deployment. */
+/** A step failed: try again later if it may succeed then, else end the gate. Stored either way. */
+async function failed(gate: Gate, err: unknown, deps: EngineDeps): Promise<void> {
+  const { clock, log, tuning } = deps
+  const t = clock.now()
+  const waitedOut = gate.deadline !== null ? t >= gate.deadline : t - gate.createdAt >= GITHUB_WAIT_MS
+  const spent = isBudgetSpent(err)
+  if (isRetryable(err) && !waitedOut) {
+    if (spent) {
+      // Not a failure: the fleet's budget is spent until the reset. Nothing was sent.
+      gate.retryAt = Math.max(t + 1_000, Math.min(spent.retryAt, gate.deadline ?? spent.retryAt))
+      log.warn({ retryAt: new Date(gate.retryAt).toISOString() }, `The gate waits: ${describeError(err)}`)
+    } else {
+      if (gate.procedure) deps.onelogin.noteFailure(gate.procedure.apiVersion, err)
+      gate.failures += 1
+      const wait = backoffMs(gate.failures, tuning.stepRetryMs, tuning.stepRetryMaxMs)
+      gate.retryAt = t + wait
+      log.warn(
+        { err: describeError(err), failures: gate.failures, retryInMs: wait },
+        `A step failed; trying again in ${Math.round(wait / 1000)} s.`
+      )
+    }
+    await deps.checkpoint(gate)
+    return
+  }
+  // A failure that a later try might mend, but no time is left for one: the gate gives up.
+  const reason = isRetryable(err) ? new GateError('error', `Gave up when the time ran out: ${describeError(err)}`) : err
+  const blame = blameOf(reason)
+  log.info(
+    { err: describeError(err), blame },
+    blame === 'configuration'
+      ? "The service's configuration stops the gate; rejecting the deployment."
+      : 'The gate cannot go on; rejecting the deployment.'
+  )
+  const p = gate.procedure
+  if (p) {
+    const redact = (text: string): string => deps.onelogin.get(p.apiVersion).client.secrets.redact(text)
+    gate.procedure = fail(p, reason, t, t, redact)
+    await conclude(gate, deps)
+    return
+  }
+  await concludeWith(
+    gate,
+    { status: 'error', message: describeError(reason), ...(blame === 'configuration' ? { blame } : {}) },
+    deps
+  )
+}
+
+function isBudgetSpent(err: unknown): { retryAt: number } | undefined {
+  return err instanceof Error && err.name === 'BudgetSpentError' && 'retryAt' in err && typeof err.retryAt === 'number'
+    ? { retryAt: err.retryAt }
+    : undefined
+}
+
+/** Reads the rule from the default branch, reads the run, and starts the core's gate with them. */
 async function start(gate: Gate, deps: EngineDeps): Promise<void> {
-  const { github, log } = deps
+  const { clock, github, log } = deps
   const d = gate.deployment
   const lookup = await github.readPolicy(gate.installationId, gate.owner, gate.repo, d.defaultBranch)
   if (lookup.found === false) {
@@ -154,265 +206,171 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
       [d.creator, d.sender, run.actor, run.triggeringActor].filter((l): l is string => !!l).map((l) => l.toLowerCase())
     )
   ]
-  const eligibility = checkSelfApproval(rule.approvers, rule.minApprovals, rule.allowSelfApproval, barred)
-  gate.policy = {
-    pattern: rule.pattern,
-    source: lookup.source,
-    minApprovals: rule.minApprovals,
-    timeoutSeconds: rule.timeoutSeconds,
-    allowSelfApproval: rule.allowSelfApproval,
-    apiVersion: rule.apiVersion,
-    barred,
-    notAsked: eligibility.excluded.map((e) => e.spec.entry)
-  }
-  gate.deadline = gate.createdAt + rule.timeoutSeconds * 1000
-  // Every approver is kept (and looked up), those not asked too, so that one person cannot be listed twice.
-  gate.approvers = rule.approvers.map((spec) => {
-    const startedRun = eligibility.excluded.find((e) => e.spec === spec)?.login
-    return {
-      spec,
-      userId: spec.by === 'id' ? spec.value : '',
-      ...(startedRun ? { startedRun } : {}),
-      pushes: 0,
-      answer: startedRun ? 'not-asked' : 'pending',
-      nextPollAt: null
-    }
-  })
-  gate.phase = 'pushing'
-  for (const e of eligibility.excluded)
-    log.info(
-      { approver: e.spec.entry },
-      `No push to ${e.spec.entry}: GitHub user ${e.login} started this deployment and may not approve it.`
-    )
+  gate.policy = { pattern: rule.pattern, source: lookup.source, timeoutSeconds: rule.timeoutSeconds, barred }
+  const created = createGate(
+    {
+      approvers: rule.approvers.map((spec) => ({ spec })),
+      minApprovals: rule.minApprovals,
+      apiVersion: rule.apiVersion,
+      startedAt: gate.createdAt,
+      timeoutMs: rule.timeoutSeconds * 1000,
+      pollIntervalMs: POLL_INTERVAL_SECONDS * 1000,
+      runStarters: barred,
+      allowSelfApproval: rule.allowSelfApproval,
+      words: { source: `policy ${lookup.source}`, run: 'deployment' }
+    },
+    clock.now()
+  )
+  gate.procedure = created.state
+  gate.deadline = created.state.deadline
+  gate.phase = 'waiting'
+  say(gate, created.notes, deps)
   log.info(
-    { rule: rule.pattern, source: lookup.source, approvers: gate.approvers.length, minApprovals: rule.minApprovals },
+    {
+      rule: rule.pattern,
+      source: lookup.source,
+      approvers: rule.approvers.length,
+      minApprovals: rule.minApprovals
+    },
     'Policy read.'
   )
+  await deps.checkpoint(gate)
 }
 
-/** Resolves every approver and device before anything is sent, then sends each push and stores it at once. */
-async function sendPushes(gate: Gate, deps: EngineDeps): Promise<void> {
-  const { clock, log } = deps
-  const rule = gate.policy!
-  const deadline = gate.deadline!
-  if (clock.now() >= deadline && gate.approvers.every((a) => !a.ticket)) {
-    conclude(gate, { status: 'timed-out', message: 'The timeout passed before a push could be sent.' }, clock.now())
+/**
+ * One step of the core's procedure: ask what is due, store a push's intent
+ * first, make the call, fold the result in, and store an answer or a push's
+ * handle before anything else.
+ */
+async function work(gate: Gate, deps: EngineDeps): Promise<void> {
+  const { clock, onelogin } = deps
+  if (!gate.procedure || gate.phase === 'pushing') {
+    // Stored by an earlier release, whose state this release does not resume: no guess, no second push.
+    await concludeWith(
+      gate,
+      {
+        status: 'error',
+        message:
+          'This gate was started by an earlier release of the service, which this release does not resume; it may have a push on the phone that nobody watches. Not approved; run the job again.'
+      },
+      deps
+    )
     return
   }
-  const { client, mfa } = deps.onelogin.get(rule.apiVersion)
-  for (const a of gate.approvers) {
-    if (a.userId && (a.spec.by === 'id' || a.name !== undefined)) continue
-    const found = await findUser(client, a.spec, `policy ${rule.source}`)
-    a.userId = found.id
-    if (found.name) a.name = found.name
-    log.info({ approver: a.spec.entry, userId: a.userId }, `Approver ${a.spec.entry} is OneLogin user ${a.userId}.`)
+  const now = clock.now()
+  const planned = plan(gate.procedure, now, now)
+  gate.procedure = planned.state
+  say(gate, planned.notes, deps)
+  const next = planned.step
+  if (next.kind === 'done') {
+    await conclude(gate, deps)
+    return
   }
-  const seen = new Map<string, string>()
-  for (const a of gate.approvers) {
-    const other = seen.get(a.userId)
-    if (other !== undefined) {
-      throw new GateError(
-        'error',
-        `The policy names OneLogin user ${a.userId} twice: "${other}" and "${a.spec.entry}". List each person once.`
-      )
-    }
-    seen.set(a.userId, a.spec.entry)
-  }
-  for (const a of gate.approvers) {
-    if (a.device || a.answer === 'not-asked') continue
-    a.device = choosePushDevice(await mfa.listDevices(a.userId), a.userId)
-    log.info(
-      { userId: a.userId, deviceId: a.device.id },
-      `User ${a.userId}: ${a.device.factor} "${a.device.name}" (device ${a.device.id}).`
+  if (next.kind === 'wait') return
+  const p = gate.procedure
+  gate.procedure = begin(p, next, now)
+  // Write-ahead: a push goes out only once its intent is stored under the lease.
+  if (needsWriteAhead(next)) {
+    await deps.checkpoint(gate)
+    const a = gate.procedure.approvers[next.index]!
+    deps.log.info(
+      { userId: a.userId, deviceId: a.device?.id, push: a.pushes + 1 },
+      `Sending push ${a.pushes + 1} to user ${a.userId}.`
     )
   }
-  for (const a of gate.approvers) {
-    if (a.ticket || a.answer === 'not-asked') continue
-    await pushTo(a, gate, deps)
-  }
-  gate.phase = 'waiting'
-  addReport(gate, 'progress', pushesSentComment(gate), clock.now())
-}
-
-/**
- * Sends one push and stores it at once, so that a restart polls it instead of
- * sending another. The intent is stored first: if the service stops between
- * the request and storing its handle, the push may be on the phone with no
- * one watching it, and the gate is rejected rather than sending a second push
- * (the action's rule too).
- */
-async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<void> {
-  const { clock, log } = deps
-  const { mfa } = deps.onelogin.get(gate.policy!.apiVersion)
-  const deadline = gate.deadline!
-  const who = approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })
-  if (a.sendingSince !== undefined) {
-    throw new GateError(
-      'error',
-      `The service stopped while sending push ${a.pushes + 1} to ${who} (at ${new Date(a.sendingSince).toISOString()}); it may have reached the phone, and the service does not send a second push that it could not watch. Run the job again for a new push.`
-    )
-  }
-  a.sendingSince = clock.now()
-  await deps.checkpoint(gate)
-  log.info(
-    { userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 },
-    `Sending push ${a.pushes + 1} to user ${a.userId}.`
-  )
-  let ticket
+  const io = onelogin.forGate(p.apiVersion, { deadline: p.deadline + ANSWER_GRACE_MS, signal: deps.signal })
+  let result
   try {
-    ticket = await mfa.sendPush(a.userId, a.device!, pushLifetimeSeconds(deadline - clock.now()))
+    result = await perform(gate.procedure, next, now, { ...io, debug: (m) => deps.log.debug(m) })
   } catch (err) {
-    // The core retries a push only when it surely never reached OneLogin, and then says so with
-    // UnreachableError; an answer from OneLogin (4xx) created nothing. Anything else may have.
-    if (err instanceof UnreachableError || (err instanceof ApiError && err.httpStatus < 500)) delete a.sendingSince
+    gate.procedure = applyFailure(gate.procedure, next, err)
     throw err
   }
-  const at = clock.now()
-  a.ticket = { handle: ticket.handle, expiresAt: ticket.expiresAt }
-  delete a.sendingSince
-  a.pushSentAt = at
-  a.pushes += 1
-  a.nextPollAt = finite(
-    planNextPoll(
-      at,
-      paced(nextPollDelay({ sincePushMs: 0, minIntervalMs: POLL_INTERVAL_SECONDS * 1000 }), at, at, deps),
-      { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }
-    )
-  )
-  await deps.checkpoint(gate)
-  log.info(
-    { userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt: new Date(ticket.expiresAt).toISOString() },
-    `Push ${a.pushes} sent to user ${a.userId}.`
-  )
-}
-
-/** Polls each push that is due; a push that expired is replaced while time is left. Then decides. */
-async function poll(gate: Gate, deps: EngineDeps): Promise<void> {
-  const { clock, log } = deps
-  const rule = gate.policy!
-  const deadline = gate.deadline!
-  const { client, mfa } = deps.onelogin.get(rule.apiVersion)
-  const maxPushes = maxPushesFor(deadline - gate.createdAt)
-  const polledNow = new Set<StoredApprover>()
-  for (const a of gate.approvers) {
-    if (a.answer !== 'pending' || a.nextPollAt === null || a.nextPollAt > clock.now() || !a.ticket || !a.device)
-      continue
-    polledNow.add(a)
-    const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
-    const t = clock.now()
-    if (answer.kind === 'approved' || answer.kind === 'denied') {
-      recordAnswer(a, answer, t, log)
-    } else if (answer.kind === 'expired') {
-      if (deadline - t >= MIN_TIME_FOR_NEW_PUSH_MS && a.pushes < maxPushes) {
-        log.info({ userId: a.userId }, `The push to user ${a.userId} expired unanswered; sending a new one.`)
-        await pushTo(a, gate, deps)
-        if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS)
-          addReport(gate, 'progress', newPushComment(a), clock.now())
-        continue
-      }
-      Object.assign(a, { answer: 'expired', answeredAt: t, message: answer.message })
-      log.info({ userId: a.userId }, `The push to user ${a.userId} expired with too little time left for a new one.`)
-    }
-    if (a.answer === 'pending') {
-      const now = clock.now()
-      const next = paced(
-        nextPollDelay({
-          sincePushMs: now - (a.pushSentAt ?? now),
-          minIntervalMs: POLL_INTERVAL_SECONDS * 1000,
-          rate: client.rate,
-          now
-        }),
-        a.pushSentAt ?? now,
-        now,
-        deps
-      )
-      a.nextPollAt = finite(planNextPoll(now, next, { deadline, pollIntervalSeconds: POLL_INTERVAL_SECONDS }))
-    } else a.nextPollAt = null
-  }
-  let outcome = decideGate(gate, clock.now())
-  if (outcome?.status === 'approved') {
-    // The quorum is complete: each push still open and not polled in this round is polled once
-    // more, so that a denial given at the same time as the last accept is seen and wins.
-    for (const a of gate.approvers) {
-      if (a.answer !== 'pending' || !a.ticket || !a.device || polledNow.has(a)) continue
-      const answer = await mfa.checkPush(a.userId, a.device, a.ticket)
-      if (answer.kind === 'approved' || answer.kind === 'denied') recordAnswer(a, answer, clock.now(), log)
-    }
-    outcome = decideGate(gate, clock.now())
-  }
-  if (outcome) conclude(gate, outcome, clock.now())
-}
-
-function decideGate(gate: Gate, now: number): Outcome | undefined {
-  const firstPush = Math.min(...gate.approvers.map((a) => a.pushSentAt ?? Number.POSITIVE_INFINITY))
-  return decide({
-    approvers: gate.approvers.map((a) => ({
-      entry: a.spec.entry,
-      userId: a.userId,
-      ...(a.name ? { name: a.name } : {}),
-      answer: a.answer,
-      ...(a.message !== undefined ? { message: a.message } : {}),
-      ...(a.answeredAt !== undefined ? { answeredAfterMs: a.answeredAt - firstPush } : {})
-    })),
-    minApprovals: gate.policy!.minApprovals,
-    now,
-    deadline: gate.deadline!,
-    startedAt: gate.createdAt,
-    pollsLeft: gate.approvers.some((a) => a.answer === 'pending' && a.nextPollAt !== null)
+  const t = clock.now()
+  const applied = apply(gate.procedure, next, result, {
+    now: t,
+    wallNow: t,
+    ...(deps.pacer ? { pollDelay: (sentAt: number, at: number) => deps.pacer!.delayMs(sentAt, at) } : {})
   })
-}
-
-function recordAnswer(
-  a: StoredApprover,
-  answer: { kind: 'approved' } | { kind: 'denied'; message: string },
-  at: number,
-  log: Log
-): void {
-  a.answer = answer.kind
-  a.answeredAt = at
-  a.nextPollAt = null
-  if (answer.kind === 'denied') {
-    a.message = answer.message
-    log.info(
-      { userId: a.userId },
-      `Denied by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}: OneLogin says "${answer.message}".`
+  gate.procedure = applied.state
+  gate.failures = 0
+  gate.retryAt = null
+  const reported = queueReports(gate, applied.notes, deps)
+  // An answer read, or a push's handle, is stored before anything else happens (a log line included).
+  if (mustStore(result) || reported) await deps.checkpoint(gate)
+  if (result.kind === 'push') {
+    const a = gate.procedure.approvers[next.index]!
+    const expiresAt = new Date(result.ticket.expiresAt).toISOString()
+    deps.log.info(
+      { userId: a.userId, deviceId: a.device?.id, push: a.pushes, expiresAt },
+      `Push ${a.pushes} sent to user ${a.userId}.`
     )
-  } else
-    log.info(
-      { userId: a.userId },
-      `Accepted by ${approverLabel({ entry: a.spec.entry, userId: a.userId, ...(a.name ? { name: a.name } : {}) })}.`
-    )
+  }
+  logNotes(gate, applied.notes, deps)
 }
 
-/**
- * With the fleet's pacer, its interval (the service's schedule, shared out
- * within the budget), unless OneLogin's own rate-limit figures ask for longer;
- * without it, the action's schedule.
- */
-function paced(step: ScheduleStep, sentAt: number, now: number, deps: EngineDeps): ScheduleStep {
-  const budgetMs = deps.pacer?.delayMs(sentAt, now)
-  if (budgetMs === undefined) return step
-  const slowedByOneLogin = step.reason === 'rate-limit-low' || step.reason === 'rate-limit-spent'
-  return slowedByOneLogin && step.delayMs >= budgetMs ? step : { delayMs: budgetMs, reason: 'schedule' }
+/** Logs the core's notes, and queues the progress comments they call for; true when a comment was queued. */
+function say(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
+  const queued = queueReports(gate, notes, deps)
+  logNotes(gate, notes, deps)
+  return queued
 }
 
-/** Records the outcome and queues the final answer for GitHub. */
-function conclude(
+function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
+  for (const n of notes) {
+    const fields = n.approver !== undefined ? { userId: gate.procedure?.approvers[n.approver]?.userId } : {}
+    if (n.level === 'warning') deps.log.warn(fields, n.text)
+    else if (n.level === 'debug') deps.log.debug(fields, n.text)
+    else deps.log.info(fields, n.text)
+  }
+}
+
+/** Queues the progress comments the core's notes call for; true when one was queued. */
+function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
+  let queued = false
+  for (const n of notes) {
+    if (n.event === 'pushes-sent') {
+      addReport(gate, 'progress', pushesSentComment(gate), deps.clock.now())
+      queued = true
+    } else if (n.event === 'push-renewed' && n.approver !== undefined) {
+      if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS) {
+        addReport(gate, 'progress', newPushComment(gate.procedure!.approvers[n.approver]!), deps.clock.now())
+        queued = true
+      }
+    }
+  }
+  return queued
+}
+
+/** The procedure has its outcome: store it with the final answer queued, before GitHub hears of it. */
+async function conclude(gate: Gate, deps: EngineDeps): Promise<void> {
+  const o = gate.procedure!.outcome!
+  await concludeWith(
+    gate,
+    { status: o.status, message: o.message, ...(o.blame === 'configuration' ? { blame: o.blame } : {}) },
+    deps
+  )
+}
+
+async function concludeWith(
   gate: Gate,
-  outcome: Pick<Outcome, 'status' | 'message'> | { status: 'error'; message: string },
-  now: number
-): void {
+  outcome: Pick<StoredOutcome, 'status' | 'message' | 'blame'>,
+  deps: EngineDeps
+): Promise<void> {
+  const now = deps.clock.now()
   const stored: StoredOutcome = {
     state: outcome.status === 'approved' ? 'approved' : 'rejected',
     status: outcome.status,
     message: outcome.message,
-    decidedAt: now
+    decidedAt: now,
+    ...(outcome.blame ? { blame: outcome.blame } : {})
   }
   gate.outcome = stored
-  for (const a of gate.approvers) a.nextPollAt = null
   gate.phase = 'reporting'
   gate.retryAt = null
   addReport(gate, 'final', finalComment(gate, stored), now, stored.state)
+  deps.log.info({ state: stored.state, status: stored.status }, `Decided: ${stored.status}.`)
+  await deps.checkpoint(gate)
 }
 
 function addReport(
@@ -432,8 +390,9 @@ function addReport(
 }
 
 /**
- * Sends the queued reports in order. A failure (5xx, network) is retried with
- * backoff; the final answer until it lands or GitHub refuses it for good (422).
+ * Sends the queued reports in order, each only after a write that proves the
+ * lease. A failure (5xx, network) is retried with backoff; the final answer
+ * until it lands or GitHub refuses it for good (422).
  */
 async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
   const { clock, github, log, tuning } = deps
@@ -444,19 +403,31 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
       r.settled = true
       continue
     }
+    if (r.sendingSince !== undefined && r.kind === 'progress') {
+      // Its request may have reached GitHub before the last holder stopped: a comment is never posted twice.
+      delete r.sendingSince
+      r.settled = true
+      continue
+    }
     if (r.nextAt > clock.now()) break
     r.attempts += 1
+    r.sendingSince = clock.now()
+    await deps.checkpoint(gate)
     try {
       r.status = await github.report(gate.installationId, gate.owner, gate.repo, gate.runId, r.body)
       r.sentAt = clock.now()
       r.settled = true
+      delete r.sendingSince
       delete r.error
       log.info(
         { report: r.kind, state: r.body.state, status: r.status, attempts: r.attempts },
         r.kind === 'final' ? `Answered GitHub: ${r.body.state}.` : 'Comment added.'
       )
+      await deps.checkpoint(gate)
       continue
     } catch (err) {
+      if (err instanceof CancelledError || deps.signal.aborted) throw new CancelledError()
+      delete r.sendingSince
       const status = err instanceof GitHubError ? err.status : 0
       r.status = status
       r.error = describeError(err)
@@ -471,7 +442,7 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
         log.warn({ report: r.kind, status, attempts: r.attempts, err: r.error }, 'Giving up on the report.')
         continue
       }
-      const wait = Math.min(tuning.callbackRetryMaxMs, tuning.callbackRetryMs * 2 ** (r.attempts - 1))
+      const wait = backoffMs(r.attempts, tuning.callbackRetryMs, tuning.callbackRetryMaxMs)
       r.nextAt = t + wait
       log.warn(
         { report: r.kind, status, attempts: r.attempts, retryInMs: wait, err: r.error },
@@ -489,29 +460,13 @@ function nextDue(gate: Gate, now: number): number {
   const times: number[] = []
   const pending = gate.reports.find((r) => !r.settled)
   if (pending) times.push(pending.nextAt)
-  if (gate.phase !== 'reporting') {
+  if (gate.phase === 'new') times.push(gate.retryAt ?? now)
+  else if (gate.phase === 'waiting') {
     if (gate.retryAt !== null) times.push(gate.retryAt)
-    else if (gate.phase === 'new' || gate.phase === 'pushing') times.push(now)
-    else {
-      const polls = gate.approvers
-        .filter((a) => a.answer === 'pending' && a.nextPollAt !== null)
-        .map((a) => a.nextPollAt!)
-      // With no poll left, wake at the deadline to decide.
-      times.push(polls.length ? Math.min(...polls) : Math.max(now, gate.deadline ?? now))
-    }
+    else if (gate.procedure) {
+      const planned = plan(gate.procedure, now, now).step
+      times.push(planned.kind === 'wait' ? planned.until : now)
+    } else times.push(now)
   }
   return times.length ? Math.min(...times) : now
-}
-
-/** A failure worth trying again later: OneLogin or GitHub unreachable, a token to renew, or a fault of our own storage. */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof UnreachableError) return true
-  if (err instanceof ApiError) return err.httpStatus === 401 || err.httpStatus === 429 || err.httpStatus >= 500
-  if (err instanceof GitHubError) return err.status !== 404 && err.status !== 410 && err.status !== 422
-  if (err instanceof GateError || err instanceof InputError || err instanceof PolicyError) return false
-  return true
-}
-
-function finite(n: number): number | null {
-  return Number.isFinite(n) ? n : null
 }

@@ -1,4 +1,4 @@
-import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type RateState } from '../core/client.js'
+import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type CallScope, type RateState } from '../core/client.js'
 import type { Clock } from '../core/clock.js'
 import { ApiError } from '../core/errors.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
@@ -54,7 +54,8 @@ export class OneLoginAccess {
           log: coreLogger(log.child({ component: 'onelogin' })),
           mask,
           signal,
-          scopeHint: version === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT
+          scopeHint: version === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT,
+          credentialSettings: 'the settings ONELOGIN_CLIENT_ID and ONELOGIN_CLIENT_SECRET'
         },
         Number.POSITIVE_INFINITY
       )
@@ -62,6 +63,16 @@ export class OneLoginAccess {
       this.clients.set(version, entry)
     }
     return entry
+  }
+
+  /**
+   * The MFA API of `version` for one gate: the shared client's token and
+   * rate figures, with the gate's own deadline and cancel signal, so that no
+   * call of the gate outlives its deadline or its lease.
+   */
+  forGate(version: 1 | 2, scope: CallScope): { client: OneLoginClient; mfa: MfaApi } {
+    const client = this.get(version).client.scoped(scope)
+    return { client, mfa: version === 2 ? new MfaV2(client, this.opts.clock) : new MfaV1(client, this.opts.clock) }
   }
 
   /**

@@ -36,6 +36,11 @@ export interface ServiceOptions {
   readonly clock?: Clock
   /** The OneLogin transport; default the gate core's (createHttpTransport). */
   readonly transport?: Transport
+  /**
+   * An open store to use instead of the configured one, left open on close():
+   * tests run several instances in one process on one store.
+   */
+  readonly db?: Db
 }
 
 /**
@@ -63,12 +68,15 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   }
   const log = createLogger(config.logLevel, redactor, { instance: config.instanceId }, opts.logDestination)
 
+  const shared = opts.db
   const db =
-    config.storage.kind === 'postgres'
+    shared ??
+    (config.storage.kind === 'postgres'
       ? await openPostgres(config.storage.url, (err) =>
           log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
         )
-      : await openPglite(config.storage.dataDir)
+      : await openPglite(config.storage.dataDir))
+  const closeDb = (): Promise<void> => (shared ? Promise.resolve() : db.close())
   const stop = new AbortController()
   let worker: Worker | undefined
   let server: Server | undefined
@@ -186,7 +194,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           await r.stop()
           await w.stop()
           await closed
-          await db.close()
+          await closeDb()
           log.info('Stopped.')
         })())
     }
@@ -196,7 +204,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     await retention?.stop()
     await worker?.stop().catch(() => undefined)
     server?.close()
-    await db.close().catch(() => undefined)
+    await closeDb().catch(() => undefined)
     throw err
   }
 }

@@ -1,3 +1,4 @@
+import { backoffMs } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
 import { CancelledError, describeError } from '../core/errors.js'
 import type { Tuning } from './config.js'
@@ -25,6 +26,8 @@ export class Worker {
   private heartbeat?: NodeJS.Timeout
   /** Ids whose lease a renewal found gone: their work is dropped, not saved. */
   private readonly lost = new Set<string>()
+  /** Each gate in hand: the signal that aborts its requests, and until when its lease is proven. */
+  private readonly held = new Map<string, { readonly abort: AbortController; until: number }>()
 
   constructor(
     private readonly store: GateStore,
@@ -32,7 +35,7 @@ export class Worker {
     private readonly tuning: Tuning,
     private readonly clock: Clock,
     private readonly log: Log,
-    private readonly deps: Omit<EngineDeps, 'log' | 'checkpoint'>
+    private readonly deps: Omit<EngineDeps, 'log' | 'checkpoint' | 'signal'>
   ) {}
 
   start(): void {
@@ -71,9 +74,10 @@ export class Worker {
     this.dueTimers.set(slot, timer)
   }
 
-  /** Stops claiming, waits for the gates being worked (their OneLogin calls are aborted by the service), and releases every lease. */
+  /** Stops claiming, aborts and waits for the gates being worked, and releases every lease. */
   async stop(): Promise<void> {
     this.running = false
+    for (const h of this.held.values()) h.abort.abort()
     this.wake()
     await this.loop
     await Promise.allSettled([...this.inflight.values()])
@@ -93,13 +97,14 @@ export class Worker {
       const free = this.tuning.concurrency - this.inflight.size
       if (free > 0) {
         try {
-          const claimed = await this.store.claimDue(this.owner, this.clock.now(), this.tuning.leaseMs, free, [
+          const claimedAt = this.clock.now()
+          const claimed = await this.store.claimDue(this.owner, claimedAt, this.tuning.leaseMs, free, [
             ...this.inflight.keys()
           ])
           for (const gate of claimed) {
             if (this.inflight.has(gate.id)) continue
             this.lost.delete(gate.id)
-            const work = this.work(gate).finally(() => {
+            const work = this.work(gate, claimedAt).finally(() => {
               this.inflight.delete(gate.id)
               this.wake()
             })
@@ -126,7 +131,7 @@ export class Worker {
     }
   }
 
-  private async work(gate: Gate): Promise<void> {
+  private async work(gate: Gate, claimedAt: number): Promise<void> {
     const log = this.log.child({
       gateId: gate.id,
       deliveryId: gate.deliveryId,
@@ -134,32 +139,44 @@ export class Worker {
       runId: gate.runId,
       environment: gate.environment
     })
+    const hand = { abort: new AbortController(), until: claimedAt + this.tuning.leaseMs }
+    this.held.set(gate.id, hand)
+    /** A write that proves the lease (and extends it): the side effect after it may go out. */
     const checkpoint = async (g: Gate): Promise<void> => {
-      g.updatedAt = this.clock.now()
-      if (this.lost.has(g.id) || !(await this.store.save(g, this.owner, { release: false })))
+      const now = this.clock.now()
+      g.updatedAt = now
+      const until = now + this.tuning.leaseMs
+      if (this.lost.has(g.id) || !(await this.store.save(g, this.owner, { release: false, now, leaseUntil: until }))) {
+        this.loseLease(g.id)
         throw new LeaseLostError(g.id)
+      }
+      hand.until = Math.max(hand.until, until)
     }
     const before = gate.phase
     try {
-      await advance(gate, { ...this.deps, log, checkpoint })
+      await advance(gate, { ...this.deps, log, checkpoint, signal: hand.abort.signal })
     } catch (err) {
-      if (err instanceof CancelledError) {
-        log.info('Stopping: the gate is left as last stored, for this or another instance to resume.')
+      this.held.delete(gate.id)
+      if (err instanceof LeaseLostError || this.lost.has(gate.id)) {
+        log.warn('Lost the lease on this gate; another instance has it.')
         return
       }
-      if (err instanceof LeaseLostError) {
-        log.warn('Lost the lease on this gate; another instance has it.')
+      if (err instanceof CancelledError || hand.abort.signal.aborted) {
+        log.info('Stopping: the gate is left as last stored, for this or another instance to resume.')
         return
       }
       // A fault of our own (a bug, the database): try again later.
       gate.failures += 1
-      gate.retryAt =
-        this.clock.now() + Math.min(this.tuning.stepRetryMaxMs, this.tuning.stepRetryMs * 2 ** (gate.failures - 1))
+      gate.retryAt = this.clock.now() + backoffMs(gate.failures, this.tuning.stepRetryMs, this.tuning.stepRetryMaxMs)
       gate.nextAt = gate.retryAt
       log.error({ err: describeError(err) }, 'Working the gate failed unexpectedly; it will be tried again.')
     }
+    this.held.delete(gate.id)
     try {
-      if (this.lost.has(gate.id) || !(await this.store.save(gate, this.owner, { release: true }))) {
+      const now = this.clock.now()
+      const saved =
+        !this.lost.has(gate.id) && (await this.store.save(gate, this.owner, { release: true, now, leaseUntil: now }))
+      if (!saved) {
         log.warn('Lost the lease on this gate before saving; another instance has it.')
         return
       }
@@ -175,12 +192,29 @@ export class Worker {
     if (gate.phase === 'done') log.info({ state: gate.outcome?.state, status: gate.outcome?.status }, 'Gate closed.')
   }
 
+  /** The lease is gone, or can no longer be proven: the gate's requests in flight are aborted and nothing more is written. */
+  private loseLease(id: string): void {
+    this.lost.add(id)
+    this.held.get(id)?.abort.abort()
+  }
+
   private async renew(): Promise<void> {
     const ids = [...this.inflight.keys()]
     if (ids.length === 0) return
+    const now = this.clock.now()
+    // A lease whose renewals keep failing is not held on hope: its work stops before it can expire.
+    const margin = Math.min(1_000, this.tuning.leaseMs / 10)
+    for (const [id, h] of this.held) if (now >= h.until - margin) this.loseLease(id)
     try {
-      const held = new Set(await this.store.renew(this.owner, ids, this.clock.now() + this.tuning.leaseMs))
-      for (const id of ids) if (!held.has(id)) this.lost.add(id)
+      const until = now + this.tuning.leaseMs
+      const kept = new Set(await this.store.renew(this.owner, ids, now, until))
+      for (const id of ids) {
+        if (!kept.has(id)) this.loseLease(id)
+        else {
+          const h = this.held.get(id)
+          if (h) h.until = Math.max(h.until, until)
+        }
+      }
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'Could not renew leases.')
     }

@@ -133,19 +133,25 @@ describe('the push gate, end to end through the action', () => {
   })
 
   it('sends a new push when the state token expires and time is left, and says so', async () => {
+    // A 1,000 s timeout: the first push lives OneLogin's longest, 900 s, and expires with 100 s left.
     const clock = new FakeClock()
+    const start = clock.now()
     const scope = setup()
       .post(TRIGGER)
       .reply(200, triggerBody('st-first'))
-      .post(VERIFY, { state_token: 'st-first' })
-      .reply(401, PENDING)
-      .post(VERIFY, { state_token: 'st-first' })
-      .reply(400, statusBody(400, 'bad request', 'State token is invalid or expired', true))
       .post(TRIGGER)
       .reply(200, triggerBody('st-second'))
       .post(VERIFY, { state_token: 'st-second' })
       .reply(200, SUCCESS)
-    const r = await runAction(inputs(), { clock })
+    nock(API)
+      .post(VERIFY, { state_token: 'st-first' })
+      .times(1000)
+      .reply(() =>
+        clock.now() - start < 900_000
+          ? [401, PENDING]
+          : [400, statusBody(400, 'bad request', 'State token is invalid or expired', true)]
+      )
+    const r = await runAction(inputs({ timeout: '1000' }), { clock })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
     expect(r.stdout).toMatch(/^The push to OneLogin user 35510511 expired .*sending a new one \(push 2\)/m)

@@ -98,15 +98,38 @@ describe('MFA API v2', () => {
     expect(r.stdout).toMatch(/answered about another verification/)
   })
 
-  it('sends a new push when the verification is gone (404) and time is left', async () => {
+  it('sends no second push when the verification is gone (404) before it expires: an error', async () => {
+    const scope = start().post(`${V2}/verifications`).reply(201, { id: 'ver-1' })
+    const second = nock(API).post(`${V2}/verifications`).reply(201, { id: 'ver-2' })
+    statuses([[404, { statusCode: 404, name: 'NotFound', message: 'Verification not found' }]])
+    const r = await runAction(inputs, { clock: new FakeClock() })
+    expect(scope.isDone()).toBe(true)
+    expect(second.isDone()).toBe(false)
+    expect(r.status).toBe('error')
+    expect(r.stdout).toMatch(
+      /::error::OneLogin no longer knows the push to .*\("Verification not found"\) though it had not expired/
+    )
+    nock.cleanAll()
+  })
+
+  it('sends a new push when the verification is gone (404) after it expired and time is left', async () => {
+    const clock = new FakeClock()
+    const start0 = clock.now()
     const scope = start()
       .post(`${V2}/verifications`)
       .reply(201, { id: 'ver-1' })
       .post(`${V2}/verifications`)
       .reply(201, { id: 'ver-2' })
-    statuses([[404, { statusCode: 404, name: 'NotFound', message: 'Verification not found' }]])
+    nock(API)
+      .get(`${V2}/verifications/ver-1`)
+      .times(1000)
+      .reply(() =>
+        clock.now() - start0 < 900_000
+          ? [200, { id: 'ver-1', status: 'pending' }]
+          : [404, { statusCode: 404, name: 'NotFound', message: 'Verification not found' }]
+      )
     statuses([[200, { id: 'ver-2', status: 'accepted' }]], 'ver-2')
-    const r = await runAction(inputs, { clock: new FakeClock() })
+    const r = await runAction({ ...inputs, timeout: '1000' }, { clock })
     expect(scope.isDone()).toBe(true)
     expect(r.status).toBe('approved')
     expect(r.stdout).toMatch(/expired \("Verification not found"\); sending a new one \(push 2\)/)

@@ -54,10 +54,16 @@ describe('classifyVerify (MFA v1)', () => {
     })
   })
 
-  it('reads an invalid or expired state token as expiry', () => {
+  it('reads an invalid or expired state token before the push expires as gone: it may have been answered', () => {
     expect(
       classifyVerify(res(400, statusBody(400, 'bad request', 'State token is invalid or expired', true)), FUTURE, NOW)
         .kind
+    ).toBe('gone')
+  })
+
+  it('reads an invalid or expired state token once the push has expired as expiry', () => {
+    expect(
+      classifyVerify(res(400, statusBody(400, 'bad request', 'State token is invalid or expired', true)), NOW, NOW).kind
     ).toBe('expired')
   })
 

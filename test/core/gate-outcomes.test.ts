@@ -5,7 +5,7 @@ import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { OneLoginClient } from '../../src/core/client.js'
 import { createHttpTransport } from '../../src/core/http.js'
-import { runPushGate, type GateOptions } from '../../src/core/gate.js'
+import { runPushGate, type GateOptions } from '../../src/action/run-gate.js'
 import { MfaV1 } from '../../src/core/mfa-v1.js'
 import type { MfaApi } from '../../src/core/mfa.js'
 import { FakeClock } from '../helpers/fake-clock.js'
@@ -85,11 +85,24 @@ describe('one approver: the log from the push to the answer', () => {
   it('still sends a new push with exactly 5 s left', async () => {
     const clock = new FakeClock()
     tenant([101])
-    // poll-interval 5, timeout 10: the first poll, at 5 s, finds the push expired; the new push is answered at 10 s.
-    const ada = phone(clock, 101, (elapsed) => (elapsed < 5_000 + 1 ? [400, EXPIRED] : [200, SUCCESS]))
-    const r = await runAction({ ...creds, 'user-id': '101', timeout: '10', 'poll-interval': '5' }, { clock })
+    // Timeout 905 s: the first push lives 900 s; the poll at 900 s finds it expired with exactly 5 s left,
+    // and the new push is answered at the deadline.
+    const ada = phone(clock, 101, (elapsed) =>
+      elapsed < 900_000 ? [401, PENDING] : ada.pushes.length === 1 ? [400, EXPIRED] : [200, SUCCESS]
+    )
+    const r = await runAction({ ...creds, 'user-id': '101', timeout: '905', 'poll-interval': '5' }, { clock })
     expect(r.status).toBe('approved')
     expect(ada.pushes).toHaveLength(2)
+  })
+
+  it('sends no new push with less than 5 s left', async () => {
+    const clock = new FakeClock()
+    tenant([101])
+    const ada = phone(clock, 101, (elapsed) => (elapsed < 900_000 ? [401, PENDING] : [400, EXPIRED]))
+    const r = await runAction({ ...creds, 'user-id': '101', timeout: '904', 'poll-interval': '5' }, { clock })
+    expect(r.status).toBe('timed-out')
+    expect(ada.pushes).toHaveLength(1)
+    expect(r.stdout).toContain('expired with too little time left for a new one')
   })
 
   it('with the rate limit spent until after the timeout, stops polling but waits out the timeout', async () => {
@@ -222,8 +235,21 @@ describe('several approvers', () => {
       .reply(400, statusBody(400, 'bad request', 'Nope', true))
     const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1', timeout: '120' }, { clock })
     expect(r.status).toBe('error')
-    expect(r.summary).toContain('no push confirmed: the gate stopped while sending it')
+    // OneLogin refused the push (a 4xx creates nothing): nobody was asked.
+    expect(r.summary).toContain('not asked: the gate stopped before a push was sent to them')
     expect(r.summary).not.toMatch(/<td>102<\/td>.*<td>pending<\/td>/)
+  })
+
+  it('a push that may have reached OneLogin unconfirmed is not counted, and the summary says so', async () => {
+    const clock = new FakeClock()
+    tenant([101, 102])
+    phone(clock, 101, () => [401, PENDING])
+    nock(API)
+      .post(`${dev(102)}/5102/trigger`)
+      .reply(502, 'Bad Gateway')
+    const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '1', timeout: '120' }, { clock })
+    expect(r.status).toBe('error')
+    expect(r.summary).toContain('no push confirmed: the gate stopped while sending it')
   })
 
   it('reports the user IDs known when the gate fails before any lookup', async () => {

@@ -9,20 +9,34 @@ import { PENDING, SUCCESS } from '../helpers/onelogin-shapes.js'
 import { EXPIRED, creds, gaps, phone, tenant } from './phone.js'
 
 describe('pushes: a push that keeps expiring is not sent again and again', () => {
-  it('sends at most one push per two minutes of timeout, plus one, then ends as timed-out', async () => {
+  it('answers a push OneLogin calls expired before its lifetime is over with no new push, but an error', async () => {
     const clock = new FakeClock()
     const start = clock.now()
     tenant([101])
-    // OneLogin calls every push expired at once: without a cap the phone would get a push every second for 10 minutes.
+    // OneLogin calls every push expired at once: the answer may have been lost, and a push every second
+    // would flood the phone. One push, and the gate ends at once.
     const ada = phone(clock, 101, () => [400, EXPIRED])
     const r = await runAction({ ...creds, 'user-id': '101', timeout: '600' }, { clock })
+    expect(r.status).toBe('error')
+    expect(ada.pushes).toHaveLength(1)
+    expect(r.stdout).toMatch(/::error::OneLogin no longer knows the push to OneLogin user 101/)
+    expect(clock.now() - start).toBeLessThan(5_000)
+  })
+
+  it('sends a new push only once the last one has expired: one push per lifetime, each up to 900 s', async () => {
+    const clock = new FakeClock()
+    tenant([101])
+    // Every push is refused once its own lifetime is over; the phone never answers otherwise.
+    const ada = phone(clock, 101, () => {
+      const sent = ada.pushes.at(-1)!
+      const lifetime = ada.pushes.length < 3 ? 900_000 : 120_000
+      return clock.now() - sent >= lifetime ? [400, EXPIRED] : [401, PENDING]
+    })
+    const r = await runAction({ ...creds, 'user-id': '101', timeout: '1900' }, { clock })
     expect(r.status).toBe('timed-out')
-    expect(ada.pushes.length).toBeGreaterThanOrEqual(2)
-    expect(ada.pushes.length).toBeLessThanOrEqual(600 / 120 + 1)
-    expect(r.stdout).toMatch(/sending a new one \(push 2\)/)
-    expect(r.stdout).toMatch(/::error::Too few approvers can still answer/)
-    // It gave up once the pushes ran out, long before the timeout.
-    expect(clock.now() - start).toBeLessThan(60_000)
+    // 0 s (900 s lifetime), 900 s (900 s), 1,800 s (120 s, the least OneLogin takes): three pushes.
+    expect(ada.pushes.map((t) => Math.round((t - ada.pushes[0]!) / 1000))).toEqual([0, 900, 1800])
+    expect(ada.pushes.length).toBeLessThanOrEqual(1900 / 120 + 1)
   })
 })
 
@@ -128,15 +142,16 @@ describe('several approvers', () => {
     const clock = new FakeClock()
     const start = clock.now()
     tenant([101, 102])
-    // Ada's pushes keep expiring; a 120 s timeout allows her two. Both approvals are needed.
-    const ada = phone(clock, 101, () => [400, EXPIRED])
+    // A 903 s timeout: Ada's push lives 900 s and expires unanswered with 3 s left, too little for a new
+    // one. Both approvals are needed, so Grace's answer can no longer pass the gate.
+    const ada = phone(clock, 101, (elapsed) => (elapsed >= 900_000 ? [400, EXPIRED] : [401, PENDING]))
     const grace = phone(clock, 102, () => [401, PENDING])
-    const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '2', timeout: '120' }, { clock })
+    const r = await runAction({ ...creds, approvers: '101, 102', 'min-approvals': '2', timeout: '903' }, { clock })
     expect(r.status).toBe('timed-out')
-    expect(ada.pushes).toHaveLength(2)
+    expect(ada.pushes).toHaveLength(1)
     expect(r.stdout).toMatch(/::error::Too few approvers can still answer: 0 accepted, 2 needed/)
-    // Nobody waits out the remaining two minutes for Grace, whose answer could no longer pass the gate.
-    expect(clock.now() - start).toBeLessThan(10_000)
-    expect(grace.polls.length).toBeLessThan(10)
+    // Nobody waits out the rest of the timeout for Grace, whose answer could no longer pass the gate.
+    expect(clock.now() - start).toBeLessThan(902_000)
+    expect(grace.polls.at(-1)! - start).toBeLessThan(902_000)
   })
 })

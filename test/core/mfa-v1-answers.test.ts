@@ -135,14 +135,39 @@ describe('MFA v1: how a refused poll is read', () => {
     expect(r.stdout).toMatch(/OneLogin says "Bad Request"/)
   })
 
-  it('a 400 "invalid or expired" state token is an expiry: a new push, then its answer counts', async () => {
+  it('a 400 "invalid or expired" before the push has expired is no answer and no expiry: an error, no second push', async () => {
     const { r, pushes } = await pollWith([
       [400, statusBody(400, 'bad request', 'State token is invalid or expired', true)],
       [401, PENDING],
       [200, SUCCESS]
     ])
+    expect(r.status).toBe('error')
+    expect(pushes).toBe(1)
+    expect(r.stdout).toMatch(
+      /::error::OneLogin no longer knows the push to OneLogin user 35510511 \("State token is invalid or expired"\) though it had not expired: it may have been answered and the answer lost\. Not approved, and no second push is sent; run the job again for a new push\./
+    )
+  })
+
+  it('a 400 "invalid or expired" once the push has expired is an expiry: a new push, then its answer counts', async () => {
+    // A 1,000 s timeout gives the first push OneLogin's longest lifetime, 900 s; then a new one goes out.
+    const clock = new FakeClock()
+    const start0 = clock.now()
+    start(PROTECT)
+    const sent = triggers(525509, () => [200, triggerBody(`st-${sent.count}`)])
+    nock(API)
+      .post(`${DEVICES}/525509/verify`)
+      .times(1000)
+      .reply((_uri, body) => {
+        const first = (body as { state_token: string }).state_token === 'st-1'
+        if (!first) return [200, SUCCESS]
+        return clock.now() - start0 < 900_000
+          ? [401, PENDING]
+          : [400, statusBody(400, 'bad request', 'State token is invalid or expired', true)]
+      })
+    const r = await runAction(inputs({ timeout: '1000' }), { clock })
     expect(r.status).toBe('approved')
-    expect(pushes).toBe(2)
+    expect(sent.count).toBe(2)
+    expect(r.stdout).toMatch(/expired \("State token is invalid or expired"\); sending a new one \(push 2\)/)
   })
 
   it('a refusal after the push has outlived its lifetime is an expiry, whatever its words', async () => {

@@ -3,7 +3,7 @@ import { decide, type AnswerState } from '../../src/core/outcome.js'
 
 const base = { minApprovals: 1, now: 1_000, deadline: 10_000, startedAt: 0, pollsLeft: true }
 const a = (userId: string, answer: AnswerState['answer'], message?: string): AnswerState => ({
-  entry: `entry ${userId}`,
+  spec: { entry: `entry ${userId}`, by: 'id', value: userId },
   userId,
   answer,
   ...(message ? { message } : {})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { maxPushesFor, pushLifetimeSeconds } from '../../src/core/gate.js'
+import { maxPushesFor, pushLifetimeSeconds } from '../../src/core/procedure.js'
 import { LOW_RATE_MIN_INTERVAL_MS, nextPollDelay, planNextPoll, SCHEDULE } from '../../src/core/schedule.js'
 
 const NOW = 1_000_000

@@ -146,7 +146,9 @@ describe('the protection-rule service: policy', { timeout: 180_000 }, () => {
     })
     const final = await finalOf(w, second.runId)
     expect(final.state).toBe('rejected')
-    expect(final.comment).toMatch(/started this run and may not approve it, which leaves 1 approver for 2 approvals/)
+    expect(final.comment).toMatch(
+      /started this deployment and may not approve it, which leaves 1 approver for 2 approvals/
+    )
     expect(w.sim.pushes()).toHaveLength(1)
   })
 })

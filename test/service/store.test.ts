@@ -140,13 +140,18 @@ describe('gate store', { timeout: 60_000 }, () => {
     expect([mine(a), mine(b)].filter(Boolean)).toHaveLength(1)
     const [owner, other] = mine(a) ? ['a', 'b'] : ['b', 'a']
     const gate = (await gates.get(g.id))!
-    gate.phase = 'pushing'
-    expect(await gates.save(gate, other, { release: false })).toBe(false)
+    gate.phase = 'waiting'
+    const at = (t: number) => ({ now: t, leaseUntil: t + 10_000 })
+    expect(await gates.save(gate, other, { release: false, ...at(now) })).toBe(false)
     expect((await gates.get(g.id))!.phase).toBe('new')
-    expect(await gates.renew(owner, [g.id], Date.now() + 10_000)).toEqual([g.id])
-    expect(await gates.renew(other, [g.id], Date.now() + 10_000)).toEqual([])
-    expect(await gates.save(gate, owner, { release: true })).toBe(true)
-    expect((await gates.get(g.id))!.phase).toBe('pushing')
+    expect(await gates.renew(owner, [g.id], now, now + 10_000)).toEqual([g.id])
+    expect(await gates.renew(other, [g.id], now, now + 10_000)).toEqual([])
+    // A lease that has run out proves nothing: its holder can neither renew it nor write.
+    expect(await gates.renew(owner, [g.id], now + 10_001, now + 20_000)).toEqual([])
+    expect(await gates.save(gate, owner, { release: false, ...at(now + 10_001) })).toBe(false)
+    expect((await gates.get(g.id))!.phase).toBe('new')
+    expect(await gates.save(gate, owner, { release: true, ...at(now + 9_000) })).toBe(true)
+    expect((await gates.get(g.id))!.phase).toBe('waiting')
     // Released: claimable again, by anyone.
     expect(mine(await gates.claimDue(other, Date.now() + 1, 10_000, 100, []))).toBe(true)
   })

@@ -1,7 +1,11 @@
-import type { ApproverSpec } from '../../core/approvers.js'
-import type { Device } from '../../core/devices.js'
+import type { GateState } from '../../core/procedure.js'
 import type { Db } from './db.js'
 
+/**
+ * new: the policy is not read yet; waiting: the gate procedure runs (its state
+ * in `procedure`); reporting: the outcome is stored and GitHub is being told;
+ * done. 'pushing' is a phase of earlier releases, never written now.
+ */
 export type Phase = 'new' | 'pushing' | 'waiting' | 'reporting' | 'done'
 
 /** What is being deployed, and by whom: from the webhook, then the workflow run. */
@@ -23,46 +27,15 @@ export interface DeploymentInfo {
   runAttempt?: number
 }
 
-/** The environment's rule as it stood on the default branch when the gate started. */
+/** Where the environment's rule was found on the default branch when the gate started (the rule itself is in `procedure`). */
 export interface StoredRule {
   /** The key in the policy file that matched: the name or a glob. */
   readonly pattern: string
   /** Where it was read: "acme/shop .github/onelogin-gate.yml (default branch main)". */
   readonly source: string
-  readonly minApprovals: number
   readonly timeoutSeconds: number
-  readonly allowSelfApproval: boolean
-  readonly apiVersion: 1 | 2
   /** GitHub logins that may not approve: the deployment's creator, the webhook's sender, the run's actors. */
   readonly barred: readonly string[]
-  /** Approvers left out because they started the deployment. */
-  readonly notAsked: readonly string[]
-}
-
-/** One approver asked, and the push they were sent. */
-export interface StoredApprover {
-  readonly spec: ApproverSpec
-  /** The OneLogin user ID, once resolved. */
-  userId: string
-  /** "Ada Lovelace <ada@example.com>", from OneLogin, when it said. */
-  name?: string
-  /** The GitHub login that started the deployment and matched this approver, who is therefore not asked. */
-  startedRun?: string
-  device?: Device
-  /** The push being polled: the state token (v1) or verification id (v2) is a secret, never logged. */
-  ticket?: { handle: string; expiresAt: number }
-  /**
-   * Set, and stored, just before a push request goes out; cleared once its handle is stored.
-   * Found set after a restart, it means a push may be on the phone that nobody watches.
-   */
-  sendingSince?: number
-  pushSentAt?: number
-  pushes: number
-  answer: 'not-asked' | 'pending' | 'approved' | 'denied' | 'expired'
-  answeredAt?: number
-  message?: string
-  /** Epoch ms of the next poll; null when no poll is left. */
-  nextPollAt: number | null
 }
 
 export interface StoredOutcome {
@@ -72,6 +45,8 @@ export interface StoredOutcome {
   readonly status: 'approved' | 'denied' | 'timed-out' | 'error'
   readonly message: string
   readonly decidedAt: number
+  /** 'configuration': the service's own settings stopped the gate; the comment is for an administrator. */
+  readonly blame?: 'input' | 'configuration' | 'remote'
 }
 
 /** A comment for the deployment, or the final answer: kept until GitHub takes it. */
@@ -84,6 +59,13 @@ export interface Report {
   }
   attempts: number
   nextAt: number
+  /**
+   * Set, and stored under the lease, just before the request goes out;
+   * cleared once it is answered. Found set after a take-over, the request
+   * may have reached GitHub: a progress comment is not posted twice, and
+   * the final answer is sent again (GitHub refuses a second one with 422).
+   */
+  sendingSince?: number
   sentAt?: number
   /** HTTP status of the last attempt (0: no answer). */
   status?: number
@@ -104,7 +86,8 @@ export interface Gate {
   deployment: DeploymentInfo
   phase: Phase
   policy: StoredRule | null
-  approvers: StoredApprover[]
+  /** The gate procedure's state, from when the policy is read. */
+  procedure: GateState | null
   outcome: StoredOutcome | null
   reports: Report[]
   /** Steps in a row that could not reach OneLogin or GitHub. */
@@ -143,7 +126,7 @@ interface Row {
   deployment: DeploymentInfo
   phase: Phase
   policy: StoredRule | null
-  approvers: StoredApprover[]
+  procedure: GateState | null
   outcome: StoredOutcome | null
   reports: Report[]
   failures: number
@@ -167,7 +150,7 @@ function fromRow(r: Row): Gate {
     deployment: r.deployment,
     phase: r.phase,
     policy: r.policy,
-    approvers: r.approvers,
+    procedure: r.procedure,
     outcome: r.outcome,
     reports: r.reports,
     failures: Number(r.failures),
@@ -196,7 +179,8 @@ export class GateStore {
    */
   async create(g: NewGate): Promise<{ id: string; created: boolean }> {
     const { rows } = await this.db.query<{ id: string }>(
-      `INSERT INTO gates (id, delivery_id, run_id, environment, deployment_id, installation_id, owner, repo, deployment, phase, created_at, next_at, updated_at)
+      `INSERT INTO gates (id, delivery_id, run_id, environment, deployment_id, installation_id, owner, repo,
+         deployment, phase, created_at, next_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, 'new', $10, $10, $10)
        ON CONFLICT DO NOTHING
        RETURNING id`,
@@ -215,7 +199,8 @@ export class GateStore {
     )
     if (rows[0]) return { id: rows[0].id, created: true }
     const existing = await this.db.query<{ id: string }>(
-      `SELECT id FROM gates WHERE delivery_id = $1 OR (run_id = $2 AND environment = $3 AND deployment_id = $4) ORDER BY created_at LIMIT 1`,
+      `SELECT id FROM gates WHERE delivery_id = $1 OR (run_id = $2 AND environment = $3 AND deployment_id = $4)
+       ORDER BY created_at LIMIT 1`,
       [g.deliveryId, g.runId, g.environment, g.deploymentId]
     )
     if (!existing.rows[0]) throw new Error('the gate was neither stored nor found')
@@ -231,7 +216,8 @@ export class GateStore {
       `UPDATE gates SET lease_owner = $1, lease_until = $2
        WHERE id IN (
          SELECT id FROM gates
-         WHERE phase <> 'done' AND next_at <= $3 AND (lease_owner IS NULL OR lease_until < $3) AND NOT (id = ANY($5::text[]))
+         WHERE phase <> 'done' AND next_at <= $3 AND (lease_owner IS NULL OR lease_until < $3)
+           AND NOT (id = ANY($5::text[]))
          ORDER BY next_at
          LIMIT $4
          FOR UPDATE SKIP LOCKED)
@@ -241,24 +227,36 @@ export class GateStore {
     return rows.map(fromRow)
   }
 
-  /** Extends this owner's leases on `ids`; returns the ids still held. */
-  async renew(owner: string, ids: readonly string[], until: number): Promise<string[]> {
+  /** Extends this owner's live leases on `ids` to `until`; returns the ids still held. */
+  async renew(owner: string, ids: readonly string[], now: number, until: number): Promise<string[]> {
     if (ids.length === 0) return []
     const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE gates SET lease_until = $3 WHERE lease_owner = $1 AND id = ANY($2::text[]) RETURNING id`,
-      [owner, ids, until]
+      `UPDATE gates SET lease_until = $4
+       WHERE lease_owner = $1 AND id = ANY($2::text[]) AND lease_until >= $3
+       RETURNING id`,
+      [owner, ids, now, until]
     )
     return rows.map((r) => r.id)
   }
 
-  /** Writes the gate's state if `owner` still holds its lease; false when the lease was lost (nothing written). */
-  async save(g: Gate, owner: string, opts: { release: boolean }): Promise<boolean> {
+  /**
+   * Writes the gate's state if `owner` still holds a live lease on it (not
+   * expired at `now`), and extends the lease to `leaseUntil` (or lets it go).
+   * False when the lease was lost: nothing is written. A write that succeeds
+   * proves the lease until `leaseUntil`: the side effect it fences may go out.
+   */
+  async save(
+    g: Gate,
+    owner: string,
+    opts: { readonly release: boolean; readonly now: number; readonly leaseUntil: number }
+  ): Promise<boolean> {
     const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE gates SET deployment = $3::jsonb, phase = $4, policy = $5::jsonb, approvers = $6::jsonb, outcome = $7::jsonb, reports = $8::jsonb,
-         failures = $9, deadline = $10, next_at = $11, updated_at = $12, retry_at = $14,
+      `UPDATE gates SET deployment = $3::jsonb, phase = $4, policy = $5::jsonb, procedure = $6::jsonb,
+         outcome = $7::jsonb, reports = $8::jsonb, failures = $9, deadline = $10, next_at = $11, updated_at = $12,
+         retry_at = $14,
          lease_owner = CASE WHEN $13 THEN NULL ELSE lease_owner END,
-         lease_until = CASE WHEN $13 THEN NULL ELSE lease_until END
-       WHERE id = $1 AND lease_owner = $2
+         lease_until = CASE WHEN $13 THEN NULL ELSE $16::bigint END
+       WHERE id = $1 AND lease_owner = $2 AND lease_until >= $15
        RETURNING id`,
       [
         g.id,
@@ -266,7 +264,7 @@ export class GateStore {
         json(g.deployment),
         g.phase,
         g.policy === null ? null : json(g.policy),
-        json(g.approvers),
+        g.procedure === null ? null : json(g.procedure),
         g.outcome === null ? null : json(g.outcome),
         json(g.reports),
         g.failures,
@@ -274,7 +272,9 @@ export class GateStore {
         g.nextAt,
         g.updatedAt,
         opts.release,
-        g.retryAt
+        g.retryAt,
+        opts.now,
+        opts.leaseUntil
       ]
     )
     return rows.length === 1
@@ -298,8 +298,9 @@ export class GateStore {
   async openPushes(): Promise<{ id: string; sentAt: number }[]> {
     const { rows } = await this.db.query<{ id: string; sent_at: number | string }>(
       `SELECT g.id || ':' || (a->>'userId') AS id, (a->>'pushSentAt')::bigint AS sent_at
-       FROM gates g CROSS JOIN LATERAL jsonb_array_elements(g.approvers) a
-       WHERE g.phase <> 'done' AND g.phase = 'waiting' AND a->>'answer' = 'pending' AND a->'ticket' IS NOT NULL AND a->>'pushSentAt' IS NOT NULL`
+       FROM gates g CROSS JOIN LATERAL jsonb_array_elements(g.procedure->'approvers') a
+       WHERE g.phase = 'waiting' AND g.procedure IS NOT NULL AND a->>'answer' = 'pending'
+         AND a->'ticket' IS NOT NULL AND a->>'pushSentAt' IS NOT NULL`
     )
     return rows.map((r) => ({ id: r.id, sentAt: Number(r.sent_at) }))
   }
@@ -311,7 +312,8 @@ export class GateStore {
   async deleteFinished(before: number, limit: number): Promise<number> {
     const { rows } = await this.db.query<{ id: string }>(
       `DELETE FROM gates WHERE id IN (
-         SELECT id FROM gates WHERE phase = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM gates WHERE phase = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2
+         FOR UPDATE SKIP LOCKED)
        RETURNING id`,
       [before, limit]
     )

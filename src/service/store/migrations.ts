@@ -164,6 +164,12 @@ export const MIGRATIONS: readonly { readonly version: number; readonly statement
     // Finished gates are deleted once older than the retention (GATE_RETENTION_DAYS).
     version: 3,
     statements: [`CREATE INDEX gates_finished ON gates (updated_at) WHERE phase = 'done'`]
+  },
+  {
+    // The gate procedure's own state (src/core/procedure.ts GateState), one JSON value. Gates
+    // stored by an earlier release have none; they are rejected, never resumed with a guess.
+    version: 4,
+    statements: [`ALTER TABLE gates ADD COLUMN procedure jsonb`]
   }
 ]
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Sim } from '../../../sim/server.js'
 import { createHttpTransport, type Transport } from '../../../src/core/http.js'
-import { PUSH_LIFETIME_MAX_S } from '../../../src/core/gate.js'
+import { PUSH_LIFETIME_MAX_S } from '../../../src/core/procedure.js'
 import { runAction } from '../../helpers/action-run.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
 import { ADA, ADMIN, inputsFor, startProxy, startSim } from './support.js'

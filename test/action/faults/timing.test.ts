@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import type { FaultEndpoint } from '../../../sim/server.js'
 import { REQUEST_TIMEOUT_MS } from '../../../src/core/client.js'
-import { FINAL_POLL_GRACE_MS } from '../../../src/action/main.js'
+import { ANSWER_GRACE_MS as FINAL_POLL_GRACE_MS } from '../../../src/core/procedure.js'
 import { NAME_LOOKUP_TIMEOUT_MS } from '../../../src/core/users.js'
 import { runAction } from '../../helpers/action-run.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
