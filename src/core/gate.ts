@@ -414,7 +414,9 @@ class GateRun {
     if (step.reason.startsWith('rate-limit') && !this.warnedRate) {
       this.warnedRate = true
       log.warning(
-        `OneLogin's rate limit is running low (${client.rate.remaining} of ${client.rate.limit} calls left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
+        `OneLogin's rate limit is running low (${client.rate.remaining} of ${client.rate.limit} calls ` +
+          `left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole ` +
+          `OneLogin account.`
       )
     }
     p.nextPollAt = planNextPoll(clock.now(), step, this.opts)

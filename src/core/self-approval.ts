@@ -30,7 +30,10 @@ export function checkSelfApproval(
     const logins = [...new Set(excluded.map((e) => e.login))]
     throw new InputError(
       'approvers',
-      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'.`
+      `GitHub user${logins.length === 1 ? '' : 's'} ${logins.join(' and ')} started this run and may ` +
+        `not approve it, which leaves ${eligible.length} approver${eligible.length === 1 ? '' : 's'} ` +
+        `for ${minApprovals} approval${minApprovals === 1 ? '' : 's'}. Add approvers, lower ` +
+        `'min-approvals', or set 'allow-self-approval: true'.`
     )
   }
   return found

@@ -122,7 +122,9 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
   const lookup = await github.readPolicy(gate.installationId, gate.owner, gate.repo, d.defaultBranch)
   if (lookup.found === false) {
     throw new PolicyError(
-      `No policy: ${POLICY_PATH} was found neither on the default branch of ${gate.owner}/${gate.repo} nor in ${gate.owner}/.github. Add it there with a rule for environment "${gate.environment}".`
+      `No policy: ${POLICY_PATH} was found neither on the default branch ` +
+        `of ${gate.owner}/${gate.repo} nor in ${gate.owner}/.github. Add it there with a rule for ` +
+        `environment "${gate.environment}".`
     )
   }
   if (lookup.found === 'unreadable')
@@ -249,7 +251,9 @@ async function pushTo(a: StoredApprover, gate: Gate, deps: EngineDeps): Promise<
   if (a.sendingSince !== undefined) {
     throw new GateError(
       'error',
-      `The service stopped while sending push ${a.pushes + 1} to ${who} (at ${new Date(a.sendingSince).toISOString()}); it may have reached the phone, and the service does not send a second push that it could not watch. Run the job again for a new push.`
+      `The service stopped while sending push ${a.pushes + 1} to ${who} ` +
+        `(at ${new Date(a.sendingSince).toISOString()}); it may have reached the phone, and the service ` +
+        `does not send a second push that it could not watch. Run the job again for a new push.`
     )
   }
   a.sendingSince = clock.now()
