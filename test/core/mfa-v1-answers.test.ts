@@ -55,7 +55,11 @@ describe('MFA v1: a Protect device that was never activated', () => {
     expect(r.status).toBe('error')
     expect(sent.count).toBe(0)
     expect(r.stdout).toMatch(
-      /::error::User 35510511 has no activated OneLogin Protect device that takes a push\. Enrolled factors: SMS \(id 777001, sends a code, default\); OneLogin Protect \(id 525509, push, not activated\)\. OneLogin Protect is enrolled but has never been used successfully/
+      new RegExp(
+        /::error::User 35510511 has no activated OneLogin Protect device that takes a push\. /.source +
+          /Enrolled factors: SMS \(id 777001, sends a code, default\); OneLogin Protect \(id 525509, /.source +
+          /push, not activated\)\. OneLogin Protect is enrolled but has never been used successfully/.source
+      )
     )
   })
 
