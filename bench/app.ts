@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { SERVICE_NODE_FLAGS } from '../src/service/node-flags.js'
+import type { HealthBody } from '../src/service/service.js'
 import { startFakeGitHub, type FakeGitHub } from '../sim/github/server.js'
 import { start as startSim, type Sim } from '../sim/server.js'
 import { wiredServiceEnv } from '../sim/service-process.js'
@@ -402,8 +403,8 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
     const after = await health(inst.url)
     clearInterval(sampler)
     inst.peakRssKb = Math.max(inst.peakRssKb, peakRssKb(inst.child.pid))
-    const open = after.gates.open as number
-    const p99 = (after.process.eventLoopDelayMs?.p99 as number | undefined) ?? Number.NaN
+    const open = after.gates?.open ?? Number.NaN
+    const p99 = after.process?.eventLoopDelayMs?.p99 ?? Number.NaN
     const mb = inst.peakRssKb / 1024
     return [
       {
@@ -426,10 +427,9 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function health(url: string): Promise<any> {
+async function health(url: string): Promise<HealthBody> {
   const res = await fetch(`${url}/healthz`)
-  return res.json()
+  return (await res.json()) as HealthBody
 }
 
 async function main(): Promise<void> {

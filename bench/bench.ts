@@ -262,7 +262,8 @@ const rows: string[][] = [
   ],
   ...realRows(),
   ...startup.map(({ version, r }) => [
-    `Start-up with the published toolkit (@actions/core, http-client, github), ${version}: spawn -> first request / bare node -e 0 (medians of ${STARTUP_REPS})`,
+    `Start-up with the published toolkit (@actions/core, http-client, github), ${version}: spawn -> ` +
+      `first request / bare node -e 0 (medians of ${STARTUP_REPS})`,
     `${r.firstRequestMs.toFixed(0)} / ${r.bareMs.toFixed(0)} ms = ${r.ratio.toFixed(2)}x`,
     '',
     '',
@@ -298,12 +299,20 @@ const rows: string[][] = [
 process.stdout.write(
   `\n${renderTable(['figure', 'chosen schedule', 'fixed 1 s', 'fixed 10 s', 'target', 'result'], rows)}\n\n`
 )
+const startupSamples = startup
+  .map(({ version, r }) => {
+    const action = r.samples.firstRequest.map((x) => x.toFixed(0)).join(' ')
+    const bare = r.samples.bare.map((x) => x.toFixed(0)).join(' ')
+    return `${version} action [${action}] bare [${bare}]`
+  })
+  .join('; ')
 process.stdout.write(
   [
     `Latency = wait for the next poll (schedule in simulated time, approvals every 5 ms over the range) + the measured cost from that poll to exit`,
-    `(${overheads.length} real runs: median ${median(overheads).toFixed(0)} ms, max ${Math.max(...overheads).toFixed(0)} ms; every run's cost is applied to every approval time).`,
+    `(${overheads.length} real runs: median ${median(overheads).toFixed(0)} ms, max ${Math.max(...overheads).toFixed(0)} ms; ` +
+      `every run's cost is applied to every approval time).`,
     `Cadence drift per poll (round trip + timer lateness): ${pollCostMs.toFixed(1)} ms. Setup (token -> push): ${setupMs.toFixed(0)} ms.`,
-    `Start-up samples (ms): ${startup.map(({ version, r }) => `${version} action [${r.samples.firstRequest.map((x) => x.toFixed(0)).join(' ')}] bare [${r.samples.bare.map((x) => x.toFixed(0)).join(' ')}]`).join('; ')}.`,
+    `Start-up samples (ms): ${startupSamples}.`,
     `Machine: ${cpus().length} cores, load average at the end ${loadavg()[0].toFixed(2)}; bench took ${((Date.now() - began) / 1000).toFixed(0)} s.`,
     misses.length > 0 ? `MISSED: ${misses.join(', ')}.` : 'All targets met.'
   ].join('\n') + '\n'

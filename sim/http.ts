@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { jsonText } from '../src/core/json.js'
 
 /** Thrown by handlers; the dispatcher turns it into the response. */
 export class HttpError extends Error {
@@ -14,7 +15,7 @@ export class HttpError extends Error {
 /** The message in any of the sim's error shapes. */
 function messageOf(body: unknown): string {
   const b = (body ?? {}) as { error?: unknown; message?: unknown; status?: { message?: unknown } }
-  return String(b.error ?? b.message ?? b.status?.message ?? '')
+  return jsonText(b.error ?? b.message ?? b.status?.message)
 }
 
 /** The v1 / auth envelope: `{"status":{error,code,type,message}}`. */

@@ -62,7 +62,8 @@ export function pushList(pushes: PushRecord[], now: number): string {
 
 const STYLE = `
 *{box-sizing:border-box}
-body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#d9dde3;font:15px/1.4 -apple-system,system-ui,"Segoe UI",Roboto,sans-serif;color:#1c2430}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#d9dde3;
+font:15px/1.4 -apple-system,system-ui,"Segoe UI",Roboto,sans-serif;color:#1c2430}
 .phone{width:380px;height:760px;border-radius:44px;background:#111;padding:14px;box-shadow:0 20px 50px rgba(0,0,0,.35)}
 .screen{height:100%;border-radius:32px;overflow:hidden;background:#f4f6f9;display:flex;flex-direction:column}
 header{background:#1c2430;color:#fff;padding:34px 20px 14px;display:flex;justify-content:space-between;align-items:baseline}

@@ -52,7 +52,7 @@ export interface RouteRequest {
   /** Set for API routes: the budget after this call. */
   rateLimit?: RateLimitState
   /** The parsed body; a body that is neither a JSON object nor a form is a 400 in the route's style. */
-  body(): Promise<Record<string, unknown>>
+  body: () => Promise<Record<string, unknown>>
 }
 
 export interface Route {

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto'
+import { jsonText } from '../src/core/json.js'
 import { authorize } from './auth.js'
 import { sendJson, statusEnvelope, SUCCESS, v1Error } from './http.js'
 import { newStateToken } from './pushes.js'
@@ -96,7 +97,7 @@ export const v1Routes: Route[] = [
       const user = findUser(r)
       const device = findDevice(r, user)
       const body = await r.body()
-      const otp = body.otp_token === undefined || body.otp_token === null ? undefined : String(body.otp_token)
+      const otp = body.otp_token === undefined || body.otp_token === null ? undefined : jsonText(body.otp_token)
       const failed = () => v1Error(401, 'Unauthorized', 'Failed authentication with this factor')
       if (typeof body.state_token === 'string') {
         const { pushes } = r.sim

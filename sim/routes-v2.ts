@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { jsonText } from '../src/core/json.js'
 import { authorize } from './auth.js'
 import { sendJson, v2Error } from './http.js'
 import type { Challenge } from './pushes.js'
@@ -64,7 +65,7 @@ export const v2Routes: Route[] = [
     async handle(r) {
       const user = mfaUser(r)
       const body = await r.body()
-      const device = r.sim.tenant.v2Device(user, String(body.device_id ?? ''))
+      const device = r.sim.tenant.v2Device(user, jsonText(body.device_id))
       if (!device) throw v2Error(404, 'NotFound', 'Device not found')
       const ttl = Number(body.expires_in ?? 120)
       if (!Number.isInteger(ttl) || ttl < 120 || ttl > 900)
@@ -106,13 +107,13 @@ export const v2Routes: Route[] = [
       const user = mfaUser(r)
       const c = verification(r, user)
       const body = await r.body()
-      if (body.device_id !== undefined && String(body.device_id) !== c.deviceId) {
+      if (body.device_id !== undefined && jsonText(body.device_id) !== c.deviceId) {
         throw badRequest('v2', 'device_id does not match this verification')
       }
       if (body.otp === undefined || body.otp === null) throw badRequest('v2', 'otp is required')
       if (c.code === undefined) throw badRequest('v2', 'This device does not accept a code')
       if (r.sim.pushes.status(c) !== 'pending') throw badRequest('v2', 'Verification is no longer pending')
-      const ok = String(body.otp) === c.code
+      const ok = jsonText(body.otp) === c.code
       r.sim.pushes.settle(c, ok ? 'accepted' : 'denied')
       if (!ok) throw v2Error(401, 'InvalidCredentials', 'Failed authentication with this factor')
       sendJson(r.res, 200, statusJson(r, c))

@@ -281,7 +281,7 @@ export function startAction(opts: StartActionOptions): ActionProcess {
           durationMs: at - startedAt
         })
       } catch (err) {
-        fail(err)
+        fail(err instanceof Error ? err : new Error(String(err)))
       } finally {
         done()
       }

@@ -90,7 +90,7 @@ export interface FaultSpec {
   /** Answer with this status (default 200 when only `body` is set, 429 when only `retryAfter` is set). */
   status?: number
   /** `html` error page, `malformed` JSON, `empty` body, or this literal text. */
-  body?: 'html' | 'malformed' | 'empty' | string
+  body?: string
   /** Wait this long before the faulted answer, or before the normal one when nothing else is set. */
   delayMs?: number
   /** Never answer (the connection stays open until the client gives up or the sim closes). */

@@ -70,7 +70,8 @@ async function main(): Promise<void> {
   console.log(`  GITHUB_WEBHOOK_SECRET=${secret}`)
   console.log('Request a deployment:')
   console.log(
-    `  curl -s -X POST ${fake.url}/_gh/deployments -H 'content-type: application/json' -d '{"repo":"${names[0]}","environment":"production","creator":"octocat"}'`
+    `  curl -s -X POST ${fake.url}/_gh/deployments -H 'content-type: application/json' -d ` +
+      `'{"repo":"${names[0]}","environment":"production","creator":"octocat"}'`
   )
 
   const stop = (): void => {

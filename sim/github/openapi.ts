@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { isObject, jsonText } from '../../src/core/json.js'
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext its default import is the module object.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
@@ -50,7 +51,7 @@ function loadJson(specifier: string): Obj {
   return JSON.parse(readFileSync(require.resolve(specifier), 'utf8')) as Obj
 }
 
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isObj = (v: unknown): v is Obj => isObject(v)
 
 /** Follows a local `#/…` reference. */
 function deref(doc: Obj, node: Json | undefined): Json | undefined {
@@ -88,7 +89,7 @@ function restSpec(): { doc: Obj; operations: Operation[] } {
       operations.push({
         method: method.toUpperCase(),
         template,
-        operationId: String(op.operationId ?? `${method} ${template}`),
+        operationId: jsonText(op.operationId ?? `${method} ${template}`),
         regex: new RegExp(`^${source}$`),
         names,
         literal: template.replace(/\{[^}]+\}/g, '').length,

@@ -19,15 +19,23 @@ function deploymentHtml(d: DeploymentView): string {
       return `<li><div class="when">${escapeHtml(r.at)} &middot; ${head}</div>${body}</li>`
     })
     .join('')
+  const meta =
+    `run ${d.runId} (${escapeHtml(d.workflowName)}), deployment ${d.deploymentId}, ` +
+    `ref <code>${escapeHtml(d.ref)}</code>, sha <code>${escapeHtml(d.sha.slice(0, 12))}</code>, ` +
+    `started by <b>${escapeHtml(d.creator)}</b>` +
+    (d.sender !== d.creator ? ` (sender ${escapeHtml(d.sender)})` : '') +
+    `, requested ${escapeHtml(d.createdAt)}` +
+    (d.decidedAt ? `, decided ${escapeHtml(d.decidedAt)}` : '')
   return `<section class="deployment ${d.state}" id="run-${d.runId}">
 <h2>${escapeHtml(d.repo)} &middot; ${escapeHtml(d.environment)} <span class="state">${STATE_LABEL[d.state]}</span></h2>
-<p class="meta">run ${d.runId} (${escapeHtml(d.workflowName)}), deployment ${d.deploymentId}, ref <code>${escapeHtml(d.ref)}</code>, sha <code>${escapeHtml(d.sha.slice(0, 12))}</code>, started by <b>${escapeHtml(d.creator)}</b>${d.sender !== d.creator ? ` (sender ${escapeHtml(d.sender)})` : ''}, requested ${escapeHtml(d.createdAt)}${d.decidedAt ? `, decided ${escapeHtml(d.decidedAt)}` : ''}</p>
+<p class="meta">${meta}</p>
 ${comments ? `<ol class="comments">${comments}</ol>` : '<p class="muted">No comments yet.</p>'}
 </section>`
 }
 
 export function pageHtml(title: string, deployments: DeploymentView[]): string {
   const waiting = deployments.some((d) => d.state === 'waiting')
+  const refreshing = waiting ? ' &middot; refreshing every 2 s while one waits' : ''
   const body =
     deployments.length === 0
       ? '<p class="muted">No deployments requested yet.</p>'
@@ -49,7 +57,7 @@ pre { white-space: pre-wrap; background: #f6f8fa; padding: .5rem .7rem; border-r
 ol.comments { padding-left: 1.2rem; }
 </style></head>
 <body><h1>${escapeHtml(title)}</h1>
-<p class="muted">Deployments held by the app's protection rule. JSON: <a href="/_gh/state">/_gh/state</a>${waiting ? ' &middot; refreshing every 2 s while one waits' : ''}</p>
+<p class="muted">Deployments held by the app's protection rule. JSON: <a href="/_gh/state">/_gh/state</a>${refreshing}</p>
 ${body}
 </body></html>`
 }

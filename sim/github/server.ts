@@ -6,6 +6,7 @@ import { createHmac, createPrivateKey, randomBytes, randomUUID, type KeyObject }
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { sign } from '@octokit/webhooks-methods'
+import { isObject } from '../../src/core/json.js'
 import { generateAppKey, grants, jwtProblem, publicKeyOf, TokenStore, type InstallationToken } from './auth.js'
 import { operationFor, validateRequest } from './openapi.js'
 import { pageHtml } from './page.js'
@@ -210,7 +211,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (t.installationId !== repo.installationId) {
       throw new ApiError(
         403,
-        `Resource not accessible by integration (the token belongs to installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
+        `Resource not accessible by integration (the token belongs to ` +
+          `installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
       )
     }
     if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
@@ -547,7 +549,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     deployments: deploymentsList.map(view),
     callbacks: callbackRecords,
     deliveries,
-    requests: requests.map(({ headers: _h, ...rest }) => rest)
+    // Without their headers (JSON leaves out `undefined`).
+    requests: requests.map((r) => ({ ...r, headers: undefined }))
   })
 
   const control = async (
@@ -770,7 +773,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       status = res.status
       await res.arrayBuffer().catch(() => undefined)
     } catch (err) {
-      const reason = abort.signal.aborted ? abort.signal.reason : err
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : err
       error = reason instanceof Error ? reason.message : String(reason)
       if (err instanceof Error && err.cause instanceof Error && !abort.signal.aborted)
         error = `${err.message}: ${err.cause.message}`
@@ -897,7 +900,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       const repo = repos.get(repoName.toLowerCase())
       if (!repo) throw new Error(`setFile: no repository ${repoName}`)
       let files = repo.files.get(branch)
-      if (!files) repo.files.set(branch, (files = new Map()))
+      if (!files) repo.files.set(branch, (files = new Map<string, string>()))
       if (content === undefined) files.delete(path)
       else files.set(path, content)
     },
@@ -927,8 +930,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
 /** Marks a body that had bytes but was not JSON. */
 const INVALID_JSON = Symbol('invalid JSON')
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 function safeDecode(s: string): string {
   try {

@@ -304,11 +304,26 @@ export function workflowRun(u: Urls, d: Deployment): Record<string, unknown> {
   }
 }
 
+/** The `deployment_protection_rule` webhook, action `requested`: the fields named are the ones read. */
+export interface ProtectionRulePayload {
+  action: 'requested'
+  environment: string
+  event: string
+  deployment_callback_url: string
+  deployment: { id: number; sha: string; created_at: string; [field: string]: unknown }
+  pull_requests: unknown[]
+  repository: Record<string, unknown>
+  /** Only when the repository belongs to an organization. */
+  organization?: Record<string, unknown>
+  installation: { id: number; node_id: string }
+  sender: Record<string, unknown>
+}
+
 /** The `deployment_protection_rule` webhook, action `requested`, as GitHub sends it. */
-export function protectionRulePayload(u: Urls, d: Deployment): Record<string, unknown> {
+export function protectionRulePayload(u: Urls, d: Deployment): ProtectionRulePayload {
   const full = `${d.repo.owner}/${d.repo.name}`
   const deploymentUrl = `${u.api}/repos/${full}/deployments/${d.deploymentId}`
-  const payload: Record<string, unknown> = {
+  const payload: Omit<ProtectionRulePayload, 'installation' | 'sender'> = {
     action: 'requested',
     environment: d.environment,
     event: d.event,
@@ -337,12 +352,14 @@ export function protectionRulePayload(u: Urls, d: Deployment): Record<string, un
     repository: repository(u, d.repo)
   }
   if (d.repo.ownerType === 'Organization') payload.organization = organization(u, d.repo.owner)
-  payload.installation = {
-    id: d.installationId,
-    node_id: Buffer.from(`023:IntegrationInstallation${d.installationId}`).toString('base64')
+  return {
+    ...payload,
+    installation: {
+      id: d.installationId,
+      node_id: Buffer.from(`023:IntegrationInstallation${d.installationId}`).toString('base64')
+    },
+    sender: user(u, d.sender)
   }
-  payload.sender = user(u, d.sender)
-  return payload
 }
 
 /** The git blob sha of a file's content. */

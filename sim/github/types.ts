@@ -1,3 +1,5 @@
+import type { ProtectionRulePayload } from './shapes.js'
+
 // The fake GitHub's public types (the contract in sim/README.md, "Fake GitHub").
 
 export interface FakeRepo {
@@ -141,7 +143,7 @@ export interface FakeGitHub {
   readonly webhookUrl: string | undefined
   setWebhookUrl(url: string): void
   /** Builds a deployment_protection_rule `requested` payload, signs it (X-Hub-Signature-256) and POSTs it with X-GitHub-Event and a fresh X-GitHub-Delivery. */
-  requestDeployment(req: DeploymentRequest): Promise<DeliveryResult & { runId: number; payload: any }>
+  requestDeployment(req: DeploymentRequest): Promise<DeliveryResult & { runId: number; payload: ProtectionRulePayload }>
   /** Re-POSTs an earlier delivery with the same X-GitHub-Delivery and body (GitHub's "redeliver"). */
   redeliver(deliveryId: string): Promise<{ status: number; ms: number; error?: string }>
   /** POSTs arbitrary bytes with given headers to the webhook URL (for signature tests). */

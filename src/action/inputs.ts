@@ -139,7 +139,8 @@ function parseUserId(value: string): ApproverSpec {
   const bad = (): InputError =>
     new InputError(
       'user-id',
-      `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, optionally followed by a space and the approver's @github-login ("35510511 @octocat"), got ${quote(value)}.`
+      `Input 'user-id' must be a numeric OneLogin user ID such as 35510511, optionally followed by a ` +
+        `space and the approver's @github-login ("35510511 @octocat"), got ${quote(value)}.`
     )
   let spec: ApproverSpec
   try {
@@ -159,7 +160,8 @@ function parseApprover(entry: string): ApproverSpec {
     if (!(err instanceof ApproverEntryError)) throw err
     throw new InputError(
       'approvers',
-      `Input 'approvers' has a bad entry ${quote(entry)}: ${err.why}. Each entry is a OneLogin user ID, email or username, optionally followed by a space and @github-login.`
+      `Input 'approvers' has a bad entry ${quote(entry)}: ${err.why}. Each entry is a OneLogin user ` +
+        `ID, email or username, optionally followed by a space and @github-login.`
     )
   }
 }

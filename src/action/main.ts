@@ -78,7 +78,9 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
   core.info(
     settings.otp
       ? `Verifying a one-time code with OneLogin (${settings.baseUrl}).`
-      : `Asking OneLogin (${settings.baseUrl}) for ${settings.minApprovals} approval${settings.minApprovals === 1 ? '' : 's'} from ${count} approver${count === 1 ? '' : 's'}; timeout ${settings.timeoutSeconds} s.`
+      : `Asking OneLogin (${settings.baseUrl}) for ${settings.minApprovals} ` +
+          `approval${settings.minApprovals === 1 ? '' : 's'} from ${count} ` +
+          `approver${count === 1 ? '' : 's'}; timeout ${settings.timeoutSeconds} s.`
   )
 
   let result = await runPushGate(

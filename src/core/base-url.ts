@@ -37,7 +37,8 @@ export function resolveBaseUrl(
     if (!SUBDOMAIN.test(subdomain)) {
       throw new InputError(
         names.subdomain,
-        `${names.label(names.subdomain)} must be your OneLogin tenant's subdomain alone (letters, digits and '-', as in https://<subdomain>.onelogin.com), got ${quote(subdomain)}.`
+        `${names.label(names.subdomain)} must be your OneLogin tenant's subdomain alone (letters, ` +
+          `digits and '-', as in https://<subdomain>.onelogin.com), got ${quote(subdomain)}.`
       )
     }
     return `https://${subdomain.toLowerCase()}.onelogin.com`
@@ -93,6 +94,7 @@ export function isLoopback(hostname: string): boolean {
 
 /** Quotes a user value for an error message, cut short and stripped of control characters. */
 export function quote(value: string): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?')
+  // An ASCII control character: U+0000 to U+001F and U+007F.
+  const clean = value.replace(/(?=\p{ASCII})\p{Cc}/gu, '?')
   return JSON.stringify(clean.length > 80 ? `${clean.slice(0, 77)}...` : clean)
 }

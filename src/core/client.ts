@@ -10,7 +10,7 @@ import {
   UnreachableError
 } from './errors.js'
 import { TransportError, type RawResponse, type Transport } from './http.js'
-import { parseStrictJson } from './json.js'
+import { isObject, parseStrictJson } from './json.js'
 import { Secrets } from './secrets.js'
 
 /** What the last response said about the account-wide rate limit. */
@@ -275,13 +275,16 @@ export class OneLoginClient {
         } else if (raw.status >= 300 && raw.status < 400) {
           throw new GateError(
             'error',
-            `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
+            `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects ` +
+              `are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
           )
         } else if (!parsed.ok && parsed.duplicateKey !== undefined) {
           // Not a glitch to retry: an answer that reads two ways is never taken one way.
           throw new GateError(
             'error',
-            `OneLogin's answer (HTTP ${raw.status}) when asked to ${opts.what} has the key "${this.clean(parsed.duplicateKey, 40)}" twice in one object, so it can be read two ways; not taken as an answer.`
+            `OneLogin's answer (HTTP ${raw.status}) when asked to ${opts.what} has the key ` +
+              `"${this.clean(parsed.duplicateKey, 40)}" twice in one object, so it can be read two ways; not ` +
+              `taken as an answer.`
           )
         } else if (!parsed.ok) {
           problem = `OneLogin answered HTTP ${raw.status} with a body that is not JSON${looksLikeHtml(raw.text) ? ' (an HTML page, perhaps from a proxy)' : ''}`
@@ -313,7 +316,8 @@ export class OneLoginClient {
         if (clock.now() + retryAfterMs > this.deadline) {
           // A failure to reach OneLogin, not a wait nobody answered: an error.
           throw new UnreachableError(
-            `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
+            `OneLogin's rate limit is spent and resets in ${Math.ceil(retryAfterMs / 1000)} s, after the ` +
+              `timeout; could not ${opts.what}. The limit is shared by every client of the OneLogin account.`
           )
         }
         log.warning(
@@ -373,7 +377,9 @@ export class OneLoginClient {
 function notSentAgain(opts: CallOptions, problem: string): GateError {
   return new GateError(
     'error',
-    `Could not ${opts.what}: ${problem}. The request may have reached OneLogin, so it is not sent again: a second push would leave one on the phone that the gate does not watch. Run the job again for a new push.`
+    `Could not ${opts.what}: ${problem}. The request may have reached OneLogin, so it is not sent ` +
+      `again: a second push would leave one on the phone that the gate does not watch. Run the job ` +
+      `again for a new push.`
   )
 }
 
@@ -388,10 +394,6 @@ function scopeError(res: ApiResponse, hint: string): CredentialError {
 function isTokenFailure(res: ApiResponse, opts: CallOptions): boolean {
   if (res.status !== 401 || /pending/i.test(res.message)) return false
   return opts.answersWith401 ? /authentication failure/i.test(res.message) : true
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function looksLikeHtml(text: string): boolean {

@@ -1,3 +1,5 @@
+import { jsonText } from './json.js'
+
 /** Outcome of a gate run, as published in the `status` output. */
 export type GateStatus = 'approved' | 'denied' | 'timed-out' | 'error'
 
@@ -140,9 +142,8 @@ export function describeError(err: unknown): string {
  * its own, or colour the log), cut to `max` characters.
  */
 export function oneLine(value: unknown, max = 300): string {
-  const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value)
-  return text
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+  return jsonText(value)
+    .replace(/[\p{Cc}\u2028\u2029]/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim()
     .slice(0, max)

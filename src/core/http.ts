@@ -82,7 +82,9 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
   const log = opts.log
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     log?.warning(
-      'NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: the gate always verifies the certificate of OneLogin (and of an https proxy). To trust a proxy that inspects TLS, add its CA with NODE_EXTRA_CA_CERTS.'
+      'NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: the gate always ' +
+        'verifies the certificate of OneLogin (and of an https proxy). To trust a proxy that inspects ' +
+        'TLS, add its CA with NODE_EXTRA_CA_CERTS.'
     )
   }
   if (env.NODE_EXTRA_CA_CERTS) {
@@ -243,8 +245,12 @@ export function describeFailure(err: unknown, url: URL, written: boolean): Trans
   if (code !== 'ECONNRESET' && (TLS_CODE.test(code) || /SSL routines|certificate/i.test(text))) {
     const first = oneLine(text.split(/\r?\n/)[0], 160)
     const hint = NOT_TLS.test(text)
-      ? `${host} does not speak TLS: if it is a plain-HTTP server, the URL should start with http:// (accepted for 127.0.0.1 and localhost only); otherwise check the port, or a proxy (https_proxy) in between`
-      : `the certificate of ${host} could not be verified: a proxy that inspects TLS (check https_proxy; add its CA with NODE_EXTRA_CA_CERTS), or the wrong host in 'api-url'. Certificates are always verified`
+      ? `${host} does not speak TLS: if it is a plain-HTTP server, the URL should start with http:// ` +
+        `(accepted for 127.0.0.1 and localhost only); otherwise check the port, or a proxy ` +
+        `(https_proxy) in between`
+      : `the certificate of ${host} could not be verified: a proxy that inspects TLS (check ` +
+        `https_proxy; add its CA with NODE_EXTRA_CA_CERTS), or the wrong host in 'api-url'. ` +
+        `Certificates are always verified`
     return new TransportError(`TLS handshake with ${host} failed (${code || first}): ${hint}`, 'tls', false, true)
   }
   if (code === 'ECONNREFUSED')

@@ -53,3 +53,23 @@ export function findDuplicateKey(text: string): string | undefined {
   }
   return undefined
 }
+
+/** A JSON object: not null, not an array. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * A JSON value as text: a string as it is, a number or boolean as written, an
+ * object or array as JSON, and null, undefined or anything else as ''.
+ */
+export function jsonText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  if (typeof value !== 'object' || value === null) return ''
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return ''
+  }
+}

@@ -1,7 +1,8 @@
-import { isObject, type ApiResponse, type OneLoginClient } from './client.js'
+import type { ApiResponse, OneLoginClient } from './client.js'
 import type { Clock } from './clock.js'
 import { deviceFromApi, type Device } from './devices.js'
 import { ApiError, GateError } from './errors.js'
+import { isObject, jsonText } from './json.js'
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 
 /** MFA API v1: `/api/1/users/{id}/otp_devices`, `.../trigger`, `.../verify`. Needs "Manage users". */
@@ -38,7 +39,7 @@ export class MfaV1 implements MfaApi {
       startsPush: true
     })
     const data = isObject(res.json) && Array.isArray(res.json.data) ? res.json.data : undefined
-    const first = data?.length === 1 ? data[0] : undefined
+    const first: unknown = data?.length === 1 ? data[0] : undefined
     const stateToken = isObject(first) && typeof first.state_token === 'string' ? first.state_token : ''
     if (stateToken) this.client.secrets.add(stateToken)
     if (res.status !== 200 || !stateToken) {
@@ -51,7 +52,7 @@ export class MfaV1 implements MfaApi {
       throw userCallError(res, userId, 'send the push', device.id)
     }
     const answeredDevice = isObject(first) ? first.device_id : undefined
-    if (answeredDevice !== undefined && String(answeredDevice) !== device.id) {
+    if (answeredDevice !== undefined && jsonText(answeredDevice) !== device.id) {
       throw new GateError(
         'error',
         `OneLogin answered the push to user ${userId} for another device than ${device.id}; not taken as a push.`

@@ -1,7 +1,8 @@
-import { isObject, type ApiResponse, type OneLoginClient } from './client.js'
+import type { ApiResponse, OneLoginClient } from './client.js'
 import type { Clock } from './clock.js'
 import { deviceFromApi, isProtect, type Device } from './devices.js'
 import { ApiError, GateError, oneLine } from './errors.js'
+import { isObject, jsonText } from './json.js'
 import type { Answer, MfaApi, Ticket } from './mfa.js'
 
 const CODE_ONLY = /authenticator|yubi|otp|code/i
@@ -124,13 +125,13 @@ export class MfaV2 implements MfaApi {
         `OneLogin answered HTTP ${res.status} when asked to ${what} to user ${userId}, but with no single verification id; nothing to wait for.`
       )
     }
-    if (body.device_id !== undefined && String(body.device_id) !== device.id) {
+    if (body.device_id !== undefined && jsonText(body.device_id) !== device.id) {
       throw new GateError(
         'error',
         `OneLogin created the verification for user ${userId} on another device than ${device.id}; not taken as a push.`
       )
     }
-    if (body.user_id !== undefined && String(body.user_id) !== userId) {
+    if (body.user_id !== undefined && jsonText(body.user_id) !== userId) {
       throw new GateError(
         'error',
         `OneLogin created the verification for another user than ${userId}; not taken as a push.`

@@ -162,7 +162,7 @@ export interface ApplyContext {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 function copy(state: GateState): Mutable<GateState> {
-  return structuredClone(state) as Mutable<GateState>
+  return structuredClone(state)
 }
 
 /** Whether the approver is asked at all (not one of those who started the run). */
@@ -258,7 +258,9 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
     return end({
       status: 'error',
       blame: 'input',
-      message: `The ${s.words.source} names OneLogin user ${twice[1].userId} twice: "${twice[0].spec.entry}" and "${twice[1].spec.entry}". List each person once.`
+      message:
+        `The ${s.words.source} names OneLogin user ${twice[1].userId} twice: ` +
+        `"${twice[0].spec.entry}" and "${twice[1].spec.entry}". List each person once.`
     })
   }
   const asked = s.approvers.map((a, i) => ({ a, i })).filter(({ a }) => isAsked(a))
@@ -273,14 +275,20 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
     // The wait is over anyway: the gate ends as it would have, whatever is on the phone.
     return end({
       status: 'timed-out',
-      message: `No answer within ${formatDuration(s.deadline - s.startedAt)}: ${s.approvers.filter((a) => a.answer === 'approved').length} of ${s.minApprovals} approvals.`
+      message:
+        `No answer within ${formatDuration(s.deadline - s.startedAt)}: ` +
+        `${s.approvers.filter((a) => a.answer === 'approved').length} of ${s.minApprovals} approvals.`
     })
   }
   if (unsure) {
     const a = unsure.a
     return end({
       status: 'error',
-      message: `Push ${a.pushes + 1} to ${approverLabel(a)} was being sent (at ${new Date(wallNow - (now - a.sendingSince!)).toISOString()}) when the gate stopped, and no answer confirmed it: it may be on the phone with nobody watching it, so no second push is sent. Not approved; run the job again for a new push.`
+      message:
+        `Push ${a.pushes + 1} to ${approverLabel(a)} was being sent ` +
+        `(at ${new Date(wallNow - (now - a.sendingSince!)).toISOString()}) when the gate stopped, and no answer ` +
+        'confirmed it: it may be on the phone with nobody watching it, so no second push is sent. ' +
+        'Not approved; run the job again for a new push.'
     })
   }
 
@@ -345,7 +353,7 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
  * accept is seen and wins. No new push is sent here.
  */
 function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, notes: Note[]): Step {
-  const left = (s.finalCheck ?? []).filter((i) => s.approvers[i]!.answer === 'pending')
+  const left = (s.finalCheck ?? []).filter((i) => s.approvers[i].answer === 'pending')
   s.finalCheck = left
   if (left.length === 0) {
     const o = outcomeOf(s, now, true)
@@ -354,7 +362,7 @@ function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, not
     return { kind: 'done' }
   }
   const next = left
-    .map((i) => ({ i, due: (s.approvers[i]!.lastPolledAt ?? now) + LOOK_FOR_DENIALS_AFTER_MS }))
+    .map((i) => ({ i, due: (s.approvers[i].lastPolledAt ?? now) + LOOK_FOR_DENIALS_AFTER_MS }))
     .reduce((x, y) => (y.due < x.due ? y : x))
   if (next.due > now) return { kind: 'wait', until: next.due }
   return { kind: 'poll', index: next.i, final: true }
@@ -407,7 +415,7 @@ function findDuplicate(approvers: readonly Approver[]): [Approver, Approver] | u
 export function begin(prev: GateState, step: WorkStep, now: number): GateState {
   if (step.kind !== 'push') return prev
   const s = copy(prev)
-  s.approvers[step.index]!.sendingSince = now
+  s.approvers[step.index].sendingSince = now
   return s
 }
 
@@ -430,7 +438,7 @@ export function apply(
 ): { state: GateState; notes: Note[] } {
   const s = copy(prev)
   const notes: Note[] = []
-  const a = s.approvers[step.index]!
+  const a = s.approvers[step.index]
   const { now, wallNow } = ctx
   switch (result.kind) {
     case 'find-user':
@@ -512,7 +520,7 @@ function applyPush(
   const asked = s.approvers.filter(isAsked)
   if (asked.every((x) => x.pushes > 0)) {
     const need = s.minApprovals
-    const who = need === 1 && asked.length === 1 ? approverLabel(asked[0]!) : `${need} of ${asked.length} approvers`
+    const who = need === 1 && asked.length === 1 ? approverLabel(asked[0]) : `${need} of ${asked.length} approvers`
     s.nextProgressAt = now + PROGRESS_EVERY_MS
     notes.push({
       level: 'info',
@@ -582,7 +590,10 @@ function applyPoll(
     a.nextPollAt = null
     s.outcome = {
       status: 'error',
-      message: `OneLogin no longer knows the push to ${approverLabel(a)} ("${answer.message}") though it had not expired: it may have been answered and the answer lost. Not approved, and no second push is sent; run the job again for a new push.`,
+      message:
+        `OneLogin no longer knows the push to ${approverLabel(a)} ("${answer.message}") though it had not ` +
+        'expired: it may have been answered and the answer lost. Not approved, and no second push is sent; ' +
+        'run the job again for a new push.',
       at: now,
       endedAt: wallNow
     }
@@ -618,7 +629,9 @@ function applyPoll(
     s.warnedRate = true
     notes.push({
       level: 'warning',
-      text: `OneLogin's rate limit is running low (${result.rate.remaining} of ${result.rate.limit} calls left); polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
+      text:
+        `OneLogin's rate limit is running low (${result.rate.remaining} of ${result.rate.limit} calls left); ` +
+        `polling every ${Math.round(step.delayMs / 1000)} s. The limit is shared by the whole OneLogin account.`
     })
   }
   a.nextPollAt = finite(planNextPoll(now, paced(step, a.pushSentAt ?? now, now, ctx), schedulingOf(s)))
@@ -658,7 +671,7 @@ function finite(n: number): number | null {
 export function applyFailure(prev: GateState, step: WorkStep, err: unknown): GateState {
   if (step.kind !== 'push' || !surelyNotSent(err)) return prev
   const s = copy(prev)
-  delete s.approvers[step.index]!.sendingSince
+  delete s.approvers[step.index].sendingSince
   return s
 }
 
@@ -696,7 +709,7 @@ export function sectionOf(state: GateState, step: Step): 'find' | 'push' | 'code
     case 'verify-code':
       return 'code'
     case 'push':
-      return state.approvers[step.index]!.pushes === 0 ? 'push' : 'wait'
+      return state.approvers[step.index].pushes === 0 ? 'push' : 'wait'
     case 'poll':
     case 'wait':
       return state.firstPushAt === undefined ? 'push' : 'wait'

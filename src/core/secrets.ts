@@ -1,4 +1,5 @@
 import { oneLine } from './errors.js'
+import { jsonText } from './json.js'
 
 /**
  * The secrets of one gate run (client secret, Basic credential, access
@@ -43,8 +44,7 @@ export class Secrets {
 
   /** Text from OneLogin fit to print: secrets out first, then one line without control characters, then cut to `max`. */
   clean(value: unknown, max = 300): string {
-    const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value)
-    return oneLine(this.redact(text), max)
+    return oneLine(this.redact(jsonText(value)), max)
   }
 
   private remember(secret: string): boolean {

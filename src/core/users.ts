@@ -1,6 +1,7 @@
-import { isObject, type OneLoginClient } from './client.js'
+import type { OneLoginClient } from './client.js'
 import { ApiError, CancelledError, DeadlineError, describeError, GateError } from './errors.js'
 import type { ApproverSpec } from './approvers.js'
+import { isObject, jsonText } from './json.js'
 
 /** A name lookup gets one attempt of at most this long: the push is not held up for a courtesy. */
 export const NAME_LOOKUP_TIMEOUT_MS = 3_000
@@ -69,15 +70,6 @@ export async function findUser(
   return { id: String(id), ...(name ? { name } : {}) }
 }
 
-/** The OneLogin user ID of an approver; see findUser. */
-export async function resolveUserId(
-  client: OneLoginClient,
-  spec: ApproverSpec,
-  source = DEFAULT_APPROVERS_SOURCE
-): Promise<string> {
-  return (await findUser(client, spec, source)).id
-}
-
 /**
  * The name of user `userId`, looked up once: `GET /api/1/users/{id}` with
  * MFA API v1 (a "Manage users" credential), `GET /api/2/users/{id}` with v2
@@ -106,9 +98,9 @@ export async function lookUpName(
     if (res.status !== 200) return skip(`HTTP ${res.status}${res.message ? `: ${res.message}` : ''}`)
     // v1 wraps the user in `data` (a one-element array); v2 answers with the user (object or one-element array).
     const body = isObject(res.json) && 'data' in res.json ? res.json.data : res.json
-    const user = Array.isArray(body) ? (body.length === 1 ? body[0] : undefined) : body
+    const user: unknown = Array.isArray(body) ? (body.length === 1 ? body[0] : undefined) : body
     if (!isObject(user)) return skip('the answer holds no single user')
-    if (user.id !== undefined && String(user.id) !== userId) return skip('the answer is about another user')
+    if (user.id !== undefined && jsonText(user.id) !== userId) return skip('the answer is about another user')
     return personName(client, user) ?? skip('the user has no name or email')
   } catch (err) {
     if (err instanceof CancelledError || err instanceof DeadlineError) throw err

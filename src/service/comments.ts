@@ -14,7 +14,7 @@ export const MAX_PROGRESS_COMMENTS = 8
  */
 export function code(text: string | number | undefined, max = 80): string {
   const clean = String(text ?? '')
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029`]/g, ' ')
+    .replace(/[\p{Cc}\u2028\u2029`]/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim()
   const cut = clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
@@ -68,7 +68,8 @@ export function pushesSentComment(gate: Gate): string {
   const lines = [
     `🔐 **OneLogin approval requested.** ${deploymentLine(gate, gate.deployment)}`,
     '',
-    `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(procedure.deadline)} (timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
+    `Needs ${need} approval${need === 1 ? '' : 's'} on OneLogin Protect by ${utc(procedure.deadline)} ` +
+      `(timeout ${formatDuration(rule.timeoutSeconds * 1000)}). Asked:`
   ]
   for (const a of procedure.approvers.filter((x) => !x.startedRun)) {
     lines.push(`- ${who(a)} on ${deviceText(a)}${a.ticket ? `; push expires ${clock(a.ticket.expiresAt)}` : ''}`)
@@ -83,7 +84,9 @@ export function pushesSentComment(gate: Gate): string {
 /** A progress comment when an expired push is replaced by a new one. */
 export function newPushComment(a: Approver): string {
   return fit([
-    `🔁 The push to ${who(a)} expired unanswered; a new one went to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} (push ${a.pushes}).`
+    `🔁 The push to ${who(a)} expired unanswered; a new one went ` +
+      `to ${deviceText(a)}${a.ticket ? `, expiring ${clock(a.ticket.expiresAt)}` : ''} ` +
+      `(push ${a.pushes}).`
   ])
 }
 

@@ -218,7 +218,9 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
   if (!/^\d{1,5}$/.test(retentionText) || retentionDays < MIN_RETENTION_DAYS) {
     throw new ConfigError(
       'GATE_RETENTION_DAYS',
-      `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub waits up to 30 days for an answer, and a redelivered webhook must still find its gate), got ${quote(retentionText)}.`
+      `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub ` +
+        `waits up to 30 days for an answer, and a redelivered webhook must still find its gate), ` +
+        `got ${quote(retentionText)}.`
     )
   }
 

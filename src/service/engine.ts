@@ -174,7 +174,8 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
   const lookup = await github.readPolicy(gate.installationId, gate.owner, gate.repo, d.defaultBranch)
   if (lookup.found === false) {
     throw new PolicyError(
-      `No policy: ${POLICY_PATH} was found neither on the default branch of ${gate.owner}/${gate.repo} nor in ${gate.owner}/.github. Add it there with a rule for environment "${gate.environment}".`
+      `No policy: ${POLICY_PATH} was found neither on the default branch of ${gate.owner}/${gate.repo} ` +
+        `nor in ${gate.owner}/.github. Add it there with a rule for environment "${gate.environment}".`
     )
   }
   if (lookup.found === 'unreadable')
@@ -251,7 +252,8 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
       {
         status: 'error',
         message:
-          'This gate was started by an earlier release of the service, which this release does not resume; it may have a push on the phone that nobody watches. Not approved; run the job again.'
+          'This gate was started by an earlier release of the service, which this release does not resume; ' +
+          'it may have a push on the phone that nobody watches. Not approved; run the job again.'
       },
       deps
     )
@@ -272,7 +274,7 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   // Write-ahead: a push goes out only once its intent is stored under the lease.
   if (needsWriteAhead(next)) {
     await deps.checkpoint(gate)
-    const a = gate.procedure.approvers[next.index]!
+    const a = gate.procedure.approvers[next.index]
     deps.log.info(
       { userId: a.userId, deviceId: a.device?.id, push: a.pushes + 1 },
       `Sending push ${a.pushes + 1} to user ${a.userId}.`
@@ -299,7 +301,7 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   // An answer read, or a push's handle, is stored before anything else happens (a log line included).
   if (mustStore(result) || reported) await deps.checkpoint(gate)
   if (result.kind === 'push') {
-    const a = gate.procedure.approvers[next.index]!
+    const a = gate.procedure.approvers[next.index]
     const expiresAt = new Date(result.ticket.expiresAt).toISOString()
     deps.log.info(
       { userId: a.userId, deviceId: a.device?.id, push: a.pushes, expiresAt },
@@ -334,7 +336,7 @@ function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): boo
       queued = true
     } else if (n.event === 'push-renewed' && n.approver !== undefined) {
       if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS) {
-        addReport(gate, 'progress', newPushComment(gate.procedure!.approvers[n.approver]!), deps.clock.now())
+        addReport(gate, 'progress', newPushComment(gate.procedure!.approvers[n.approver]), deps.clock.now())
         queued = true
       }
     }

@@ -1,4 +1,4 @@
-import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type CallScope, type RateState } from '../core/client.js'
+import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type CallScope } from '../core/client.js'
 import type { Clock } from '../core/clock.js'
 import { ApiError } from '../core/errors.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
@@ -100,11 +100,5 @@ export class OneLoginAccess {
   release(handle: string): void {
     for (const e of this.clients.values()) e.client.secrets.forget(handle)
     this.opts.unmask?.(handle)
-  }
-
-  /** The account-wide rate limit as OneLogin last reported it. */
-  rate(): RateState {
-    const states = [...this.clients.values()].map((e) => e.client.rate).filter((r) => r.remaining !== undefined)
-    return states.sort((a, b) => (a.resetAt ?? 0) - (b.resetAt ?? 0)).at(-1) ?? {}
   }
 }

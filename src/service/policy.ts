@@ -1,5 +1,6 @@
 import picomatch from 'picomatch'
 import { ApproverEntryError, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
+import { isObject } from '../core/json.js'
 
 /** The policy file, read from the default branch, then from the owner's `.github` repository. */
 export const POLICY_PATH = '.github/onelogin-gate.yml'
@@ -46,13 +47,13 @@ const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval
  *       approvers: ["linus @linus"]
  */
 export function parsePolicy(doc: unknown): Policy {
-  if (!isMap(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
+  if (!isObject(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
   for (const key of Object.keys(doc)) {
     if (key !== 'environments')
       throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
   }
   const envs = doc.environments
-  if (!isMap(envs) || Object.keys(envs).length === 0) {
+  if (!isObject(envs) || Object.keys(envs).length === 0) {
     throw new PolicyError(
       '`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.'
     )
@@ -63,7 +64,7 @@ export function parsePolicy(doc: unknown): Policy {
 function parseRule(pattern: string, raw: unknown): EnvironmentRule {
   const at = `\`environments.${clip(pattern)}\``
   if (!pattern.trim()) throw new PolicyError('An environment name under `environments` is empty.')
-  if (!isMap(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
+  if (!isObject(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
   for (const key of Object.keys(raw)) {
     if (!RULE_KEYS.includes(key))
       throw new PolicyError(
@@ -86,7 +87,9 @@ function parseRule(pattern: string, raw: unknown): EnvironmentRule {
     }
     if (!spec.login && !allowSelfApproval) {
       throw new PolicyError(
-        `${at}.approvers[${i}] ${JSON.stringify(clip(entry))} has no @github-login, so the service cannot tell whether this approver started the deployment. Write it as "${clip(entry)} @their-github-login" (or set \`allow-self-approval: true\`).`
+        `${at}.approvers[${i}] ${JSON.stringify(clip(entry))} has no @github-login, so the service ` +
+          `cannot tell whether this approver started the deployment. Write it as "${clip(entry)} ` +
+          `@their-github-login" (or set \`allow-self-approval: true\`).`
       )
     }
     const key = `${spec.by}:${spec.value.toLowerCase()}`
@@ -171,12 +174,9 @@ function readApiVersion(value: unknown, at: string): 1 | 2 {
   throw new PolicyError(`${at} must be 1 or 2 (the OneLogin MFA API version), got ${show(value)}.`)
 }
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
 function clip(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f`]/g, '?')
+  // An ASCII control character (U+0000 to U+001F, U+007F) or a backtick.
+  const clean = text.replace(/(?=\p{ASCII})\p{Cc}|`/gu, '?')
   return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean
 }
 

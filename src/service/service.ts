@@ -54,7 +54,11 @@ export interface ServiceOptions {
  * after a restart, on this machine or another, so they must be epoch
  * milliseconds, not a per-process monotonic count.
  */
-export const wallClock: Clock = { now: () => Date.now(), wallNow: () => Date.now(), sleep: systemClock.sleep }
+export const wallClock: Clock = {
+  now: () => Date.now(),
+  wallNow: () => Date.now(),
+  sleep: (ms, signal) => systemClock.sleep(ms, signal)
+}
 
 export async function startService(config: ServiceConfig, opts: ServiceOptions = {}): Promise<RunningService> {
   const clock = opts.clock ?? wallClock
@@ -209,6 +213,15 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   }
 }
 
+/** The answer of GET /healthz: `gates` and `process` are there when `status` is "ok". */
+export interface HealthBody {
+  status: 'ok' | 'error'
+  storage: { ok: boolean; kind: Db['kind']; schemaVersion?: number; latencyMs?: number; error?: string }
+  gates?: { open: number; working: number; byPhase: Record<string, number> }
+  onelogin?: { budget: Record<string, unknown> }
+  process?: { rssBytes: number; eventLoopDelayMs: ReturnType<LoopDelay['last']> }
+}
+
 /** GET /healthz: 200 when the process is live and the store answers, else 503. */
 async function health(
   res: import('node:http').ServerResponse,
@@ -225,7 +238,7 @@ async function health(
     const open = Object.entries(phases)
       .filter(([p]) => p !== 'done')
       .reduce((n, [, c]) => n + c, 0)
-    answer(res, 200, {
+    const body: HealthBody = {
       status: 'ok',
       storage: { ok: true, kind: db.kind, schemaVersion: version, latencyMs: Date.now() - started },
       gates: { open, working: worker.busy, byPhase: phases },
@@ -236,9 +249,11 @@ async function health(
         // How late timers ran over the last full 30 s window, in ms.
         eventLoopDelayMs: loopDelay.last()
       }
-    })
+    }
+    answer(res, 200, body)
   } catch (err) {
-    answer(res, 503, { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } })
+    const body: HealthBody = { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } }
+    answer(res, 503, body)
   }
 }
 

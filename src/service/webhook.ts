@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../core/clock.js'
 import { describeError } from '../core/errors.js'
+import { isObject } from '../core/json.js'
 import type { GitHubApi } from './github.js'
 import type { Log } from './log.js'
 import type { GateStore } from './store/gates.js'
@@ -149,13 +150,13 @@ interface ParsedRequest {
 
 /** The fields the gate needs, or why the payload cannot be used ('ignored' for another action). */
 function readRequest(p: unknown): ParsedRequest | string {
-  if (!isObj(p)) return 'the payload is not an object'
+  if (!isObject(p)) return 'the payload is not an object'
   if (p.action !== 'requested') return 'ignored'
   const environment = str(p.environment)
   const callbackUrl = str(p.deployment_callback_url)
-  const installationId = isObj(p.installation) ? p.installation.id : undefined
-  const repository = isObj(p.repository) ? p.repository : undefined
-  const owner = repository && isObj(repository.owner) ? str(repository.owner.login) : undefined
+  const installationId = isObject(p.installation) ? p.installation.id : undefined
+  const repository = isObject(p.repository) ? p.repository : undefined
+  const owner = repository && isObject(repository.owner) ? str(repository.owner.login) : undefined
   const repo = repository ? str(repository.name) : undefined
   if (!environment || environment.length > 255) return 'environment is missing'
   if (!callbackUrl) return 'deployment_callback_url is missing'
@@ -163,10 +164,10 @@ function readRequest(p: unknown): ParsedRequest | string {
     return 'installation.id is missing'
   if (!owner || !repo || !/^[A-Za-z0-9-]{1,39}$/.test(owner) || !/^[A-Za-z0-9._-]{1,100}$/.test(repo))
     return 'repository.owner.login or repository.name is missing or malformed'
-  const deployment = isObj(p.deployment) ? p.deployment : {}
+  const deployment = isObject(p.deployment) ? p.deployment : {}
   const deploymentId = typeof deployment.id === 'number' && Number.isSafeInteger(deployment.id) ? deployment.id : 0
-  const creator = isObj(deployment.creator) ? str(deployment.creator.login) : undefined
-  const sender = isObj(p.sender) ? str(p.sender.login) : undefined
+  const creator = isObject(deployment.creator) ? str(deployment.creator.login) : undefined
+  const sender = isObject(p.sender) ? str(p.sender.login) : undefined
   const fields = {
     repoFullName: `${owner}/${repo}`,
     defaultBranch: repository ? str(repository.default_branch) : undefined,
@@ -242,10 +243,6 @@ export function answer(res: ServerResponse, status: number, body: unknown): void
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function str(v: unknown): string | undefined {

@@ -343,7 +343,8 @@ describe('self-approval', () => {
 
   it('says who started the run and what is left, in words that fit the numbers', () => {
     expect(() => checkSelfApproval([ada, grace], 2, false, ['ada'])).toThrow(
-      "GitHub user ada started this run and may not approve it, which leaves 1 approver for 2 approvals. Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'."
+      'GitHub user ada started this run and may not approve it, which leaves 1 approver for 2 approvals. ' +
+        "Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'."
     )
     expect(() => checkSelfApproval([ada, grace], 1, false, ['ada', 'grace'])).toThrow(
       'GitHub users ada and grace started this run and may not approve it, which leaves 0 approvers for 1 approval.'

@@ -39,7 +39,9 @@ describe('choosePushDevice', () => {
 
   it('names the factors the user has when none takes a push', () => {
     expect(() => choosePushDevice([sms, ga], '7')).toThrow(
-      'User 7 has no OneLogin Protect device that takes a push. Enrolled factors: SMS (id 3, sends a code, default); Google Authenticator (id 4, typed code). The user must enrol OneLogin Protect on their phone.'
+      'User 7 has no OneLogin Protect device that takes a push. Enrolled factors: SMS (id 3, sends a ' +
+        'code, default); Google Authenticator (id 4, typed code). The user must enrol OneLogin Protect ' +
+        'on their phone.'
     )
     expect(() => choosePushDevice([], '7')).toThrow(/Enrolled factors: none/)
   })

@@ -148,7 +148,8 @@ describe('several approvers', () => {
     expect(log).toContain('Enough approvals; checking the other open push for a denial before approving.')
     expect(log).toContain(`Approved by 2 approvers (2 needed): OneLogin user 103, ${ADA}.`)
     expect(log).toContain(
-      '::warning::Cannot check that ada@example.com, 102, 103 did not start this run: no @github-login is given. Write each approver as "<user> @<github-login>".'
+      '::warning::Cannot check that ada@example.com, 102, 103 did not start this run: no ' +
+        '@github-login is given. Write each approver as "<user> @<github-login>".'
     )
     expect(r.outputs).toMatchObject({
       approvers: '103,101',

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { findDuplicateKey, parseStrictJson } from '../../src/core/json.js'
+import { findDuplicateKey, isObject, jsonText, parseStrictJson } from '../../src/core/json.js'
 import { Secrets } from '../../src/core/secrets.js'
 
 describe('parseStrictJson: an answer must read one way', () => {
@@ -26,7 +26,7 @@ describe('parseStrictJson: an answer must read one way', () => {
     '[1,2,3]'
   ])('%s is fine', (text) => {
     expect(findDuplicateKey(text)).toBeUndefined()
-    expect(parseStrictJson(text)).toEqual({ ok: true, value: JSON.parse(text) })
+    expect(parseStrictJson(text)).toEqual({ ok: true, value: JSON.parse(text) as unknown })
   })
 
   it('agrees with JSON.parse on any JSON without repeated keys', () => {
@@ -83,5 +83,40 @@ describe('Secrets', () => {
     // Added again later (the gate is claimed again): redacted again.
     s.add('handle/one+two')
     expect(s.redact('handle/one+two')).toBe('***')
+  })
+})
+
+describe('isObject and jsonText: reading a parsed JSON value', () => {
+  it('isObject takes an object, not null, an array or a scalar', () => {
+    expect([{}, { a: 1 }, Object.create(null)].map(isObject)).toEqual([true, true, true])
+    expect([null, undefined, [], [1], 'x', 1, true].map(isObject)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false
+    ])
+  })
+
+  it('jsonText gives strings as they are, numbers and booleans as written, objects and arrays as JSON', () => {
+    expect(jsonText('35510511')).toBe('35510511')
+    expect(jsonText(35510511)).toBe('35510511')
+    expect(jsonText(1.5)).toBe('1.5')
+    expect(jsonText(false)).toBe('false')
+    expect(jsonText(10n)).toBe('10')
+    expect(jsonText({ id: 1 })).toBe('{"id":1}')
+    // An array is not its one element: ["525509"] does not read as the device 525509.
+    expect(jsonText(['525509'])).toBe('["525509"]')
+    expect([null, undefined].map(jsonText)).toEqual(['', ''])
+  })
+
+  it('jsonText gives nothing for a value JSON cannot write', () => {
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    expect(jsonText(cycle)).toBe('')
+    expect(jsonText({ n: 1n })).toBe('')
+    expect(jsonText(Symbol('s'))).toBe('')
   })
 })

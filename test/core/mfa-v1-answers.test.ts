@@ -55,7 +55,11 @@ describe('MFA v1: a Protect device that was never activated', () => {
     expect(r.status).toBe('error')
     expect(sent.count).toBe(0)
     expect(r.stdout).toMatch(
-      /::error::User 35510511 has no activated OneLogin Protect device that takes a push\. Enrolled factors: SMS \(id 777001, sends a code, default\); OneLogin Protect \(id 525509, push, not activated\)\. OneLogin Protect is enrolled but has never been used successfully/
+      new RegExp(
+        /::error::User 35510511 has no activated OneLogin Protect device that takes a push\. /.source +
+          /Enrolled factors: SMS \(id 777001, sends a code, default\); OneLogin Protect \(id 525509, /.source +
+          /push, not activated\)\. OneLogin Protect is enrolled but has never been used successfully/.source
+      )
     )
   })
 
@@ -144,7 +148,11 @@ describe('MFA v1: how a refused poll is read', () => {
     expect(r.status).toBe('error')
     expect(pushes).toBe(1)
     expect(r.stdout).toMatch(
-      /::error::OneLogin no longer knows the push to OneLogin user 35510511 \("State token is invalid or expired"\) though it had not expired: it may have been answered and the answer lost\. Not approved, and no second push is sent; run the job again for a new push\./
+      new RegExp(
+        /::error::OneLogin no longer knows the push to OneLogin user 35510511 /.source +
+          /\("State token is invalid or expired"\) though it had not expired: it may have been answered /.source +
+          /and the answer lost\. Not approved, and no second push is sent; run the job again for a new push\./.source
+      )
     )
   })
 

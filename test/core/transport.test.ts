@@ -50,11 +50,11 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
     open.add(s)
     s.on('close', () => open.delete(s))
   })
-  server.close = ((close) =>
-    function (this: Server, cb?: (err?: Error) => void) {
-      for (const s of open) s.destroy()
-      return close.call(this, cb)
-    })(server.close)
+  const close = server.close.bind(server)
+  server.close = (cb?: (err?: Error) => void) => {
+    for (const s of open) s.destroy()
+    return close(cb)
+  }
   servers.push(server)
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections }
@@ -213,11 +213,16 @@ describe('the client sends a push again only when it surely never reached OneLog
   const noop = { info: () => {}, warning: () => {}, debug: () => {} }
   /** A transport whose trigger calls fail with `fault` the first time, then answer. */
   function scripted(fault: TransportError): Transport & { triggers: number } {
-    const t = (async (req: RawRequest) => {
-      if (req.url.endsWith('/token')) return { status: 200, headers: {}, text: '{"access_token":"t0k3n"}' }
+    const t = ((req: RawRequest) => {
+      if (req.url.endsWith('/token'))
+        return Promise.resolve({ status: 200, headers: {}, text: '{"access_token":"t0k3n"}' })
       t.triggers += 1
-      if (t.triggers === 1) throw fault
-      return { status: 200, headers: {}, text: '{"status":{"error":false,"code":200},"data":[{"state_token":"st"}]}' }
+      if (t.triggers === 1) return Promise.reject(fault)
+      return Promise.resolve({
+        status: 200,
+        headers: {},
+        text: '{"status":{"error":false,"code":200},"data":[{"state_token":"st"}]}'
+      })
     }) as Transport & { triggers: number }
     t.triggers = 0
     return t

@@ -186,7 +186,7 @@ export async function startPostgres(
       port,
       dir,
       socketDir: dir,
-      stop: async () => stopOnce()
+      stop: () => Promise.resolve(stopOnce())
     }
   }
 }

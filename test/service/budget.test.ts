@@ -190,7 +190,7 @@ describe('the OneLogin budget on PGlite', () => {
   afterAll(async () => {
     await db?.close()
   })
-  budgetSuite(() => ({ connect: async () => db }))
+  budgetSuite(() => ({ connect: () => Promise.resolve(db) }))
 })
 
 describe.skipIf(skipWithoutPostgres())('the OneLogin budget on PostgreSQL', () => {
@@ -204,12 +204,12 @@ describe.skipIf(skipWithoutPostgres())('the OneLogin budget on PostgreSQL', () =
     await database?.close()
   }, 60_000)
   budgetSuite(() => ({
-    connect: async () => {
+    connect: () => {
       const pool = new pg.Pool({ connectionString: database.url, max: 6 })
       // The server ends idle connections when the test database is dropped at the end: expected, not a failure.
       pool.on('error', () => undefined)
       pools.push(pool)
-      return pool
+      return Promise.resolve(pool)
     }
   }))
 })

@@ -13,14 +13,14 @@ describe('budgetedTransport', () => {
     const budget = await new FleetBudget(db(), { account: 'transport', clock, defaultLimit: 5_000 }).init()
     const sent: RawRequest[] = []
     let remaining = 60
-    const inner = async (req: RawRequest): Promise<RawResponse> => {
+    const inner = (req: RawRequest): Promise<RawResponse> => {
       sent.push(req)
       remaining--
-      return {
+      return Promise.resolve({
         status: 200,
         headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': '600' },
         text: '{}'
-      }
+      })
     }
     const transport = budgetedTransport(inner, budget, { clock })
     const req: RawRequest = { method: 'GET', url: 'http://127.0.0.1:1/api/2/x', headers: {}, timeoutMs: 1_000 }
@@ -34,7 +34,7 @@ describe('budgetedTransport', () => {
       resetAt: clock.now() + 600_000
     })
     let refused: unknown
-    for (let i = 0; i < 100 && !refused; i++) await transport(req).catch((e) => (refused = e))
+    for (let i = 0; i < 100 && !refused; i++) await transport(req).catch((e: unknown) => (refused = e))
     expect(refused).toBeInstanceOf(BudgetSpentError)
     expect((refused as BudgetSpentError).retryAt).toBe(clock.now() + 600_000)
     expect(sent).toHaveLength(50)

@@ -183,7 +183,8 @@ describe('service configuration', { timeout: 120_000 }, () => {
     const { line } = refuses({ ...good(), DATA_DIR: dataDir })
     expect(line).toMatch(
       new RegExp(
-        `^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`
+        `^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this ` +
+          `service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`
       )
     )
   })

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterEach } from 'vitest'
 import { SERVICE_NODE_FLAGS } from '../../src/service/node-flags.js'
+import type { HealthBody } from '../../src/service/service.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
 import { wiredServiceEnv } from '../../sim/service-process.js'
@@ -165,7 +166,7 @@ export async function newStore(): Promise<TestStore> {
   return {
     kind: 'pglite',
     env: { DATA_DIR: dataDir },
-    drop: async () => rmSync(dataDir, { recursive: true, force: true })
+    drop: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true }))
   }
 }
 
@@ -330,8 +331,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 
 export { sleep, until } from '../helpers/wait.js'
 
-/** GET a path of the service. */
-export async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url)
-  return { status: res.status, body: await res.json() }
+/** GET the service's /healthz. */
+export async function getHealth(serviceUrl: string): Promise<{ status: number; body: HealthBody }> {
+  const res = await fetch(`${serviceUrl}/healthz`)
+  return { status: res.status, body: (await res.json()) as HealthBody }
 }

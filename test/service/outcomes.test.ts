@@ -40,7 +40,10 @@ describe('the protection-rule service: outcomes', { timeout: 180_000 }, () => {
     expect(final.state).toBe('approved')
     expect(final.environment_name).toBe('production')
     expect(final.comment).toMatch(
-      /^✅ \*\*Approved on OneLogin Protect\*\* by `ada@example\.com @ada` \(OneLogin user 35510511\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, \d+ s after the push\./
+      new RegExp(
+        /^✅ \*\*Approved on OneLogin Protect\*\* by `ada@example\.com @ada` \(OneLogin user /.source +
+          /35510511\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, \d+ s after the push\./.source
+      )
     )
     expect(w.gh.deploymentState(runId)).toBe('approved')
     expect(w.sim.pushes()).toHaveLength(1)
@@ -92,7 +95,11 @@ describe('the protection-rule service: outcomes', { timeout: 180_000 }, () => {
     const final = await finalOf(w, runId)
     expect(final.state).toBe('rejected')
     expect(final.comment).toMatch(
-      /^❌ \*\*Rejected: denied on OneLogin Protect\*\* by `grace@example\.com @grace` \(OneLogin user 35510512\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, \d+ s after the push\. OneLogin says `[^`]+`\./
+      new RegExp(
+        /^❌ \*\*Rejected: denied on OneLogin Protect\*\* by `grace@example\.com @grace` \(OneLogin /.source +
+          /user 35510512\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, \d+ s after the push\. OneLogin /.source +
+          /says `[^`]+`\./.source
+      )
     )
     expect(w.gh.deploymentState(runId)).toBe('rejected')
     expect(w.openapiProblems()).toEqual([])

@@ -20,7 +20,7 @@ describe('PollPacer', () => {
     const budget = await new FleetBudget(db(), { account: 'pacer', clock, defaultLimit: 2_000 }).init()
     let fleet: OpenPush[] = [{ id: 'a', sentAt: clock.now() }]
     const { log, lines } = recordingLog()
-    const pacer = new PollPacer(budget, async () => fleet, clock, log, { minIntervalMs: 1_000 })
+    const pacer = new PollPacer(budget, () => Promise.resolve(fleet), clock, log, { minIntervalMs: 1_000 })
     await pacer.refresh()
     // One push, and 1,000 calls paced over 2 minutes: on schedule.
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(1_000)
@@ -33,10 +33,8 @@ describe('PollPacer', () => {
     await pacer.refresh()
     expect(pacer.health()?.status).toBe('short')
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(MAX_POLL_INTERVAL_MS)
-    expect(lines.at(-1)).toMatchObject({
-      level: 'warn',
-      msg: expect.stringMatching(/^OneLogin budget cannot cover the open gates: 600 open push\(es\)/)
-    })
+    expect(lines.at(-1)?.level).toBe('warn')
+    expect(lines.at(-1)?.msg).toMatch(/^OneLogin budget cannot cover the open gates: 600 open push\(es\)/)
     expect(lines.at(-1)!.data.budget).toMatchObject({ status: 'short', openPushes: 600, share: 1_000 })
     // Said once, not at every refresh.
     await pacer.refresh()
@@ -48,10 +46,8 @@ describe('PollPacer', () => {
     expect(pacer.health()?.status).toBe('spent')
     const resetAt = pacer.health()!.state.resetAt
     expect(pacer.delayMs(clock.now(), clock.now())).toBe(resetAt - clock.now())
-    expect(lines.at(-1)).toMatchObject({
-      level: 'warn',
-      msg: expect.stringMatching(/^OneLogin budget spent: 600 open push\(es\) wait for the rate-limit reset/)
-    })
+    expect(lines.at(-1)?.level).toBe('warn')
+    expect(lines.at(-1)?.msg).toMatch(/^OneLogin budget spent: 600 open push\(es\) wait for the rate-limit reset/)
 
     // A new window and fewer pushes: covered again.
     clock.advance(resetAt - clock.now())
@@ -68,10 +64,8 @@ describe('PollPacer', () => {
     let fail = false
     const pacer = new PollPacer(
       budget,
-      async () => {
-        if (fail) throw new Error('connection refused')
-        return [{ id: 'a', sentAt: clock.now() }]
-      },
+      () =>
+        fail ? Promise.reject(new Error('connection refused')) : Promise.resolve([{ id: 'a', sentAt: clock.now() }]),
       clock,
       log
     )

@@ -9,7 +9,12 @@ import { ROOT } from './harness.js'
 
 describe('packaging', () => {
   it('app.yml asks for Actions read, Deployments write and Contents read, and the deployment_protection_rule event alone', () => {
-    const manifest = parse(readFileSync(join(ROOT, 'src', 'service', 'app.yml'), 'utf8'))
+    const manifest = parse(readFileSync(join(ROOT, 'src', 'service', 'app.yml'), 'utf8')) as {
+      default_permissions: unknown
+      default_events: unknown
+      hook_attributes: { url: string }
+      public: unknown
+    }
     expect(manifest.default_permissions).toEqual({
       actions: 'read',
       deployments: 'write',
@@ -36,7 +41,9 @@ describe('packaging', () => {
   })
 
   it('`npm run app` starts the service with the same Node flags as the image', () => {
-    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>
+    const scripts = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts
     expect(scripts.app).toBe(`npm run -s build:app && node ${SERVICE_NODE_FLAGS.join(' ')} build/service/main.js`)
   })
 })

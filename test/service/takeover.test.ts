@@ -94,8 +94,8 @@ async function startWorld(apiVersion: 1 | 2 = 1): Promise<World> {
   open.push(() => store.drop())
   const raw =
     store.kind === 'postgres'
-      ? await openPostgres(store.env.DATABASE_URL!, () => undefined)
-      : await openPglite(store.env.DATA_DIR!)
+      ? await openPostgres(store.env.DATABASE_URL, () => undefined)
+      : await openPglite(store.env.DATA_DIR)
   open.push(() => raw.close())
   const db = hooked(raw)
   const lines: Record<'a' | 'b', string[]> = { a: [], b: [] }
@@ -216,13 +216,13 @@ describe('take-over at every step boundary: the lease taken from a live instance
       expect(w.sim.pushes()).toHaveLength(1)
       if (apiVersion === 2) {
         // The verification still says "accepted": the instance that takes over reads it again.
-        expect(taken[0]!.state).toBe('approved')
+        expect(taken[0].state).toBe('approved')
       } else {
         // The v1 state token was used up by the answer that was lost: no approval, no second push.
-        expect(taken[0]!.state).toBe('rejected')
-        expect(taken[0]!.comment).toMatch(/may have been answered and the answer lost/)
+        expect(taken[0].state).toBe('rejected')
+        expect(taken[0].comment).toMatch(/may have been answered and the answer lost/)
       }
-      expect(await storedState(w, gateId)).toBe(taken[0]!.state)
+      expect(await storedState(w, gateId)).toBe(taken[0].state)
       expect(w.logs('a').some((l) => l.msg === 'Lost the lease on this gate; another instance has it.')).toBe(true)
     })
   }
@@ -248,7 +248,7 @@ describe('take-over at every step boundary: the lease taken from a live instance
     await w.release(gateId)
     const { taken, sent } = await decided(w, runId)
     expect(sent).toHaveLength(1)
-    expect(taken[0]!.state).toBe('approved')
+    expect(taken[0].state).toBe('approved')
     expect(await storedState(w, gateId)).toBe('approved')
     expect(w.sim.pushes()).toHaveLength(1)
   })
@@ -274,8 +274,8 @@ describe('take-over at every step boundary: the lease taken from a live instance
     await w.release(gateId)
     const { taken, sent } = await decided(w, runId)
     expect(sent).toHaveLength(1)
-    expect(taken[0]!.state).toBe('rejected')
-    expect(taken[0]!.comment).toMatch(/was being sent .* when the gate stopped.* no second push is sent/)
+    expect(taken[0].state).toBe('rejected')
+    expect(taken[0].comment).toMatch(/was being sent .* when the gate stopped.* no second push is sent/)
     expect(w.sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
     expect(w.sim.pushes()).toHaveLength(1)
   })
@@ -304,13 +304,13 @@ describe('take-over at every step boundary: the lease taken from a live instance
       const { taken, sent } = await decided(w, runId)
       expect(sent).toHaveLength(1)
       expect(w.sim.pushes()).toHaveLength(1)
-      if (apiVersion === 2) expect(taken[0]!.state).toBe('approved')
+      if (apiVersion === 2) expect(taken[0].state).toBe('approved')
       else {
         // The held poll used the state token up after the instance gave it up: the answer is lost.
-        expect(taken[0]!.state).toBe('rejected')
-        expect(taken[0]!.comment).toMatch(/may have been answered and the answer lost/)
+        expect(taken[0].state).toBe('rejected')
+        expect(taken[0].comment).toMatch(/may have been answered and the answer lost/)
       }
-      expect(await storedState(w, gateId)).toBe(taken[0]!.state)
+      expect(await storedState(w, gateId)).toBe(taken[0].state)
     })
   }
 })

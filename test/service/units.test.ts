@@ -66,10 +66,39 @@ describe('policy', () => {
   })
 })
 
+describe('policy: names from the file in error messages', () => {
+  it('shows ASCII control characters (U+0000 to U+001F, U+007F) and backticks as "?", and nothing else', () => {
+    const wrong = Array.from({ length: 0x10000 }, (_, c) => c).filter((c) => {
+      const ch = String.fromCharCode(c)
+      const shown = c <= 0x1f || c === 0x7f || c === 0x60 ? '?' : ch
+      const message = (() => {
+        try {
+          parsePolicy({ environments: {}, [`k${ch}`]: 1 })
+        } catch (err) {
+          return err instanceof PolicyError ? err.message : ''
+        }
+        return ''
+      })()
+      return message !== `Unknown top-level key \`k${shown}\`: the file has one key, \`environments\`.`
+    })
+    expect(wrong).toEqual([])
+  })
+})
+
 describe('comments', () => {
   it('puts untrusted text in code spans that cannot break out or mention anyone', () => {
     expect(code('a`b\nc @team')).toBe('`a b c @team`')
     expect(code('x'.repeat(100), 10)).toBe('`xxxxxxxxx…`')
+  })
+
+  it('code spans take out C0 and C1 control characters, U+2028, U+2029 and backticks, and nothing else', () => {
+    const gone = (c: number): boolean =>
+      c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || c === 0x60
+    const wrong = Array.from({ length: 0x10000 }, (_, c) => c).filter((c) => {
+      const ch = String.fromCharCode(c)
+      return code(`a${ch}b`) !== (gone(c) || /\s/.test(ch) ? '`a b`' : `\`a${ch}b\``)
+    })
+    expect(wrong).toEqual([])
     expect(noMention('by @octocat, not ada@example.com')).toBe('by @\u200boctocat, not ada@example.com')
   })
 

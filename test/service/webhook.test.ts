@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
-import { getJson, sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
+import { getHealth, sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
 
 const sign = (body: string, secret = WEBHOOK_SECRET): string =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
@@ -20,8 +20,9 @@ function headers(_body: string, signature: string | undefined, delivery = random
 }
 
 async function gatesStored(w: World): Promise<number> {
-  const { body } = await getJson(`${w.service.url}/healthz`)
-  return Object.values(body.gates.byPhase as Record<string, number>).reduce((a, b) => a + b, 0)
+  const { body } = await getHealth(w.service.url)
+  if (!body.gates) throw new Error(`/healthz answered without gates: ${JSON.stringify(body)}`)
+  return Object.values(body.gates.byPhase).reduce((a, b) => a + b, 0)
 }
 
 describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
@@ -151,7 +152,7 @@ describe('the protection-rule service: webhooks', { timeout: 180_000 }, () => {
 
   it('reports liveness and storage on /healthz, and the fake GitHub flags a request body GitHub would refuse', async () => {
     const w = await startWorld()
-    const { status, body } = await getJson(`${w.service.url}/healthz`)
+    const { status, body } = await getHealth(w.service.url)
     expect(status).toBe(200)
     expect(body).toMatchObject({
       status: 'ok',

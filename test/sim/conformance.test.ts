@@ -1,10 +1,22 @@
 // The simulator against recorded OneLogin shapes (test/fixtures/onelogin, see its README).
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ADA, ADA_GA, ADA_PUSH, startSim, type Harness } from './harness.js'
+import {
+  ADA,
+  ADA_GA,
+  ADA_PUSH,
+  startSim,
+  type Harness,
+  type TokenBody,
+  type V1 as V1Body,
+  type V1Trigger,
+  type V2Error,
+  type V2Verification
+} from './harness.js'
 
-function fixture(name: string): any {
-  return JSON.parse(readFileSync(new URL(`../fixtures/onelogin/${name}.json`, import.meta.url), 'utf8'))
+/** A recorded answer; `Body` is the shape the test reads of it. */
+function fixture<Body = unknown>(name: string): Body {
+  return JSON.parse(readFileSync(new URL(`../fixtures/onelogin/${name}.json`, import.meta.url), 'utf8')) as Body
 }
 
 function kind(v: unknown): string {
@@ -44,7 +56,8 @@ const V1 = `/api/1/users/${ADA}/otp_devices`
 const V2 = `/api/2/mfa/users/${ADA}`
 
 async function triggered(h: Harness, token: string): Promise<{ state_token: string; id: string }> {
-  const entry = (await h.call('POST', `${V1}/${ADA_PUSH}/trigger`, { token, body: {} })).json.data[0]
+  const entry = (await h.call<V1Body<V1Trigger[]>>('POST', `${V1}/${ADA_PUSH}/trigger`, { token, body: {} })).json
+    .data[0]
   return { state_token: entry.state_token, id: String(entry.id) }
 }
 
@@ -67,12 +80,12 @@ describe('conformance: the shape comparison itself', () => {
 describe('conformance: the simulator against recorded OneLogin shapes', () => {
   it('token', async () => {
     const h = await startSim()
-    const r = await h.call('POST', '/auth/oauth2/v2/token', {
+    const r = await h.call<TokenBody>('POST', '/auth/oauth2/v2/token', {
       body: { grant_type: 'client_credentials' },
       headers: { authorization: 'client_id:demo-client-id, client_secret:demo-client-secret' }
     })
     expect(shapeDiff(r.json, fixture('token'))).toEqual([])
-    expect(r.json.token_type).toBe(fixture('token').token_type)
+    expect(r.json.token_type).toBe(fixture<TokenBody>('token').token_type)
   })
 
   it('an expired or revoked token: exactly the reference body', async () => {
@@ -86,8 +99,8 @@ describe('conformance: the simulator against recorded OneLogin shapes', () => {
 
   it('v1 otp_devices (Protect, Google Authenticator and SMS entries)', async () => {
     const h = await startSim()
-    const r = await h.call('GET', V1, { token: await h.token() })
-    const ref = fixture('v1-otp-devices')
+    const r = await h.call<V1Body>('GET', V1, { token: await h.token() })
+    const ref = fixture<V1Body<{ otp_devices: unknown[] }>>('v1-otp-devices')
     ref.data.otp_devices.push(fixture('v1-otp-device-sms-entry'))
     expect(shapeDiff(r.json, ref)).toEqual([])
     expect(r.json.status).toEqual(ref.status)
@@ -95,9 +108,9 @@ describe('conformance: the simulator against recorded OneLogin shapes', () => {
 
   it('v1 trigger', async () => {
     const h = await startSim()
-    const r = await h.call('POST', `${V1}/${ADA_PUSH}/trigger`, { token: await h.token(), body: {} })
+    const r = await h.call<V1Body>('POST', `${V1}/${ADA_PUSH}/trigger`, { token: await h.token(), body: {} })
     expect(shapeDiff(r.json, fixture('v1-trigger'))).toEqual([])
-    expect(r.json.status).toEqual(fixture('v1-trigger').status)
+    expect(r.json.status).toEqual(fixture<V1Body>('v1-trigger').status)
   })
 
   it('v1 verify: pending and success are exactly the quickstart bodies', async () => {
@@ -119,10 +132,10 @@ describe('conformance: the simulator against recorded OneLogin shapes', () => {
     const { state_token, id } = await triggered(h, token)
     h.sim.answer(id, 'deny')
     const answers = [
-      await h.call('POST', `${V1}/${ADA_PUSH}/verify`, { token, body: { state_token } }),
-      await h.call('POST', `${V1}/${ADA_PUSH}/verify`, { token, body: { state_token: 'f'.repeat(40) } }),
-      await h.call('POST', `${V1}/${ADA_GA}/verify`, { token, body: { otp_token: '000000' } }),
-      await h.call('GET', '/api/1/users/1/otp_devices', { token })
+      await h.call<V1Body>('POST', `${V1}/${ADA_PUSH}/verify`, { token, body: { state_token } }),
+      await h.call<V1Body>('POST', `${V1}/${ADA_PUSH}/verify`, { token, body: { state_token: 'f'.repeat(40) } }),
+      await h.call<V1Body>('POST', `${V1}/${ADA_GA}/verify`, { token, body: { otp_token: '000000' } }),
+      await h.call<V1Body>('GET', '/api/1/users/1/otp_devices', { token })
     ]
     for (const r of answers) {
       expect(shapeDiff(r.json, fixture('v1-verify-pending'))).toEqual([])
@@ -136,7 +149,10 @@ describe('conformance: the simulator against recorded OneLogin shapes', () => {
     const token = await h.token()
     const devices = await h.call('GET', `${V2}/devices`, { token })
     expect(shapeDiff(devices.json, fixture('v2-devices'))).toEqual([])
-    const created = await h.call('POST', `${V2}/verifications`, { token, body: { device_id: String(ADA_PUSH) } })
+    const created = await h.call<V2Verification>('POST', `${V2}/verifications`, {
+      token,
+      body: { device_id: String(ADA_PUSH) }
+    })
     expect(created.status).toBe(201)
     expect(shapeDiff(created.json, fixture('v2-verification-created'))).toEqual([])
     const status = await h.call('GET', `${V2}/verifications/${created.json.id}`, { token })
@@ -146,17 +162,26 @@ describe('conformance: the simulator against recorded OneLogin shapes', () => {
   it('v2 errors: 404 after expiry, 401 for a wrong code', async () => {
     const h = await startSim()
     const token = await h.token()
-    const push = await h.call('POST', `${V2}/verifications`, { token, body: { device_id: String(ADA_PUSH) } })
-    const code = await h.call('POST', `${V2}/verifications`, { token, body: { device_id: String(ADA_GA) } })
-    const wrong = await h.call('PUT', `${V2}/verifications/${code.json.id}`, { token, body: { otp: '000000' } })
+    const push = await h.call<V2Verification>('POST', `${V2}/verifications`, {
+      token,
+      body: { device_id: String(ADA_PUSH) }
+    })
+    const code = await h.call<V2Verification>('POST', `${V2}/verifications`, {
+      token,
+      body: { device_id: String(ADA_GA) }
+    })
+    const wrong = await h.call<V2Error>('PUT', `${V2}/verifications/${code.json.id}`, {
+      token,
+      body: { otp: '000000' }
+    })
     h.advance(121_000)
-    const gone = await h.call('GET', `${V2}/verifications/${push.json.id}`, { token })
+    const gone = await h.call<V2Error>('GET', `${V2}/verifications/${push.json.id}`, { token })
     for (const r of [wrong, gone]) {
       expect(shapeDiff(r.json, fixture('v2-error'))).toEqual([])
       expect(r.json.statusCode).toBe(r.status)
     }
     expect(wrong.json.name).toBe('InvalidCredentials')
-    expect(gone.json.name).toBe(fixture('v2-error').name)
+    expect(gone.json.name).toBe(fixture<V2Error>('v2-error').name)
   })
 
   it('rate_limit', async () => {

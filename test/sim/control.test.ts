@@ -1,12 +1,14 @@
+import { Script } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import tenant from '../../sim/tenant.json' with { type: 'json' }
 import type { TenantSeed } from '../../sim/server.js'
-import { ADA, ADA_PUSH, startSim, type Harness } from './harness.js'
+import type { CallRecord, PushRecord } from '../../sim/types.js'
+import { ADA, ADA_PUSH, startSim, type Harness, type V1, type V1Trigger } from './harness.js'
 
 const TRIGGER = `/api/1/users/${ADA}/otp_devices/${ADA_PUSH}/trigger`
 
 async function push(h: Harness): Promise<string> {
-  const r = await h.call('POST', TRIGGER, { token: await h.token(), body: {} })
+  const r = await h.call<V1<V1Trigger[]>>('POST', TRIGGER, { token: await h.token(), body: {} })
   return String(r.json.data[0].id)
 }
 
@@ -31,12 +33,12 @@ describe('sim: control API', () => {
   it('lists pushes and answers them over HTTP', async () => {
     const h = await startSim()
     const id = await push(h)
-    const list = await h.call('GET', '/_sim/pushes')
+    const list = await h.call<PushRecord[]>('GET', '/_sim/pushes')
     expect(list.json).toHaveLength(1)
     expect(list.json[0]).toMatchObject({ id, status: 'pending', userName: 'Ada Lovelace', deviceName: "Ada's iPhone" })
     expect((await h.call('POST', `/_sim/pushes/${id}/deny`)).json).toEqual({ ok: true })
     expect(h.sim.pushes()[0].status).toBe('denied')
-    const again = await h.call('POST', `/_sim/pushes/${id}/accept`)
+    const again = await h.call<{ error: string }>('POST', `/_sim/pushes/${id}/accept`)
     expect(again.status).toBe(409)
     expect(again.json.error).toMatch(/denied/)
     expect((await h.call('POST', '/_sim/pushes/nope/accept')).status).toBe(404)
@@ -59,7 +61,7 @@ describe('sim: control API', () => {
     const h = await startSim()
     expect((await h.call('POST', '/_sim/faults', { body: { endpoint: 'token', status: 503 } })).status).toBe(200)
     expect((await h.call('POST', '/auth/oauth2/v2/token', { body: {} })).status).toBe(503)
-    const bad = await h.call('POST', '/_sim/faults', { body: { endpoint: 'nowhere', status: 500 } })
+    const bad = await h.call<{ error: string }>('POST', '/_sim/faults', { body: { endpoint: 'nowhere', status: 500 } })
     expect(bad.status).toBe(400)
     expect(bad.json.error).toMatch(/endpoint/)
     expect((await h.call('POST', '/_sim/faults', { body: { endpoint: 'token', times: 0 } })).status).toBe(400)
@@ -80,8 +82,8 @@ describe('sim: control API', () => {
     await h.call('GET', '/api/2/users?email=ada@example.com', { token })
     await h.call('GET', '/api/9/unknown', { token })
     await h.call('GET', '/_sim/pushes')
-    const calls = (await h.call('GET', '/_sim/calls')).json
-    expect(calls.map((c: any) => [c.method, c.path, c.status])).toEqual([
+    const calls = (await h.call<CallRecord[]>('GET', '/_sim/calls')).json
+    expect(calls.map((c) => [c.method, c.path, c.status])).toEqual([
       ['POST', '/auth/oauth2/v2/token', 200],
       ['GET', '/api/2/users?email=ada@example.com', 200],
       ['GET', '/api/9/unknown', 404]
@@ -123,7 +125,7 @@ describe('sim: phone page', () => {
     const h = await startSim()
     const script = /<script>([\s\S]*)<\/script>/.exec((await h.call('GET', '/')).text)?.[1]
     expect(script).toContain('EventSource')
-    expect(() => new Function(script!)).not.toThrow()
+    expect(() => new Script(script!)).not.toThrow()
   })
 
   it('has Accept and Deny buttons for a pending push, with who, device, time sent and time left', async () => {

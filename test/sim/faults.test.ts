@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ADA, ADA_PUSH, startSim } from './harness.js'
+import { ADA, ADA_PUSH, startSim, type V1, type V1Device, type V2Verification } from './harness.js'
 
 const DEVICES = `/api/1/users/${ADA}/otp_devices`
 const VERIFY = `${DEVICES}/${ADA_PUSH}/verify`
@@ -9,7 +9,7 @@ describe('sim: faults', () => {
     const h = await startSim()
     const token = await h.token()
     h.sim.setFault({ endpoint: 'otp_devices', status: 503 })
-    const r = await h.call('GET', DEVICES, { token })
+    const r = await h.call<V1>('GET', DEVICES, { token })
     expect(r.status).toBe(503)
     expect(r.json.status).toMatchObject({ error: true, code: 503 })
     expect((await h.call('GET', '/api/2/users?username=ada', { token })).status).toBe(200)
@@ -20,7 +20,7 @@ describe('sim: faults', () => {
     const token = await h.token()
     h.sim.setFault({ endpoint: '*', status: 401, times: 2 })
     for (let i = 0; i < 2; i++) {
-      const r = await h.call('GET', DEVICES, { token })
+      const r = await h.call<V1>('GET', DEVICES, { token })
       expect(r.status).toBe(401)
       expect(r.json.status.message).toBe('Authentication Failure')
     }
@@ -73,7 +73,7 @@ describe('sim: faults', () => {
     const token = await h.token()
     h.sim.setFault({ endpoint: 'otp_devices', delayMs: 300, times: 1 })
     const t0 = performance.now()
-    const r = await h.call('GET', DEVICES, { token })
+    const r = await h.call<V1<{ otp_devices: V1Device[] }>>('GET', DEVICES, { token })
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290)
     expect(r.status).toBe(200)
     expect(r.json.data.otp_devices.length).toBeGreaterThan(0)
@@ -138,7 +138,10 @@ describe('sim: faults', () => {
     const h = await startSim()
     const token = await h.token()
     const { id } = (
-      await h.call('POST', `/api/2/mfa/users/${ADA}/verifications`, { token, body: { device_id: String(ADA_PUSH) } })
+      await h.call<V2Verification>('POST', `/api/2/mfa/users/${ADA}/verifications`, {
+        token,
+        body: { device_id: String(ADA_PUSH) }
+      })
     ).json
     const routes = {
       devices_v2: ['GET', `/api/2/mfa/users/${ADA}/devices`],

@@ -82,19 +82,27 @@ export async function appJwt(fake: FakeGitHub, privateKey = fake.privateKey): Pr
   return (await githubAppJwt({ id: fake.appId, privateKey })).token
 }
 
-export interface Reply {
+/** An answer of the fake; `Body` is the shape the test expects of its JSON. */
+export interface Reply<Body = unknown> {
   status: number
   headers: Headers
   text: string
-  json: any
+  /** The parsed body, or undefined when it is not JSON. */
+  json: Body
 }
 
-export async function call(
+/** GitHub's error body. */
+export interface ErrorBody {
+  message: string
+  documentation_url?: string
+}
+
+export async function call<Body = unknown>(
   fake: FakeGitHub,
   method: string,
   path: string,
   init: { auth?: string; body?: unknown; accept?: string } = {}
-): Promise<Reply> {
+): Promise<Reply<Body>> {
   const headers: Record<string, string> = {
     accept: init.accept ?? 'application/vnd.github+json',
     'user-agent': 'onelogin-push-gate-tests'
@@ -113,15 +121,15 @@ export async function call(
   } catch {
     json = undefined
   }
-  return { status: res.status, headers: res.headers, text, json }
+  return { status: res.status, headers: res.headers, text, json: json as Body }
 }
 
 /** An installation token the way @octokit/auth-app gets one. */
 export async function installationToken(fake: FakeGitHub, installationId = 1, body?: unknown): Promise<string> {
-  const r = await call(fake, 'POST', `/app/installations/${installationId}/access_tokens`, {
+  const r = await call<{ token: string }>(fake, 'POST', `/app/installations/${installationId}/access_tokens`, {
     auth: `Bearer ${await appJwt(fake)}`,
     body
   })
   if (r.status !== 201) throw new Error(`access_tokens: ${r.status} ${r.text}`)
-  return r.json.token as string
+  return r.json.token
 }

@@ -3,7 +3,7 @@
 // description (@octokit/openapi-webhooks).
 import { describe, expect, it } from 'vitest'
 import { operationFor, validateRequest, validateWebhookPayload } from '../../sim/github/openapi.js'
-import { appJwt, call, installationToken, startFake, startReceiver } from './github-harness.js'
+import { appJwt, call, installationToken, startFake, startReceiver, type ErrorBody } from './github-harness.js'
 
 const CALLBACK = '/repos/acme/shop/actions/runs/7000001/deployment_protection_rule'
 const check = (body: unknown, pathname = CALLBACK): string[] =>
@@ -124,7 +124,7 @@ describe('requests recorded by the fake', () => {
       { state: 'approved', comment: 'ok' },
       { environment_name: 'production', comment: 7 }
     ]) {
-      const r = await call(fake, 'POST', bad, { auth, body })
+      const r = await call<ErrorBody>(fake, 'POST', bad, { auth, body })
       expect(r.status).toBe(422)
       const rec = fake.requests.at(-1)!
       expect(rec.body).toEqual(body)

@@ -3,7 +3,18 @@
 import { createHmac, createSign, generateKeyPairSync } from 'node:crypto'
 import { verify } from '@octokit/webhooks-methods'
 import { describe, expect, it } from 'vitest'
-import { appJwt, call, installationToken, POLICY, SECRET, startFake, startReceiver } from './github-harness.js'
+import type { ProtectionRulePayload } from '../../sim/github/shapes.js'
+import type { CallbackRecord, DeploymentView } from '../../sim/github/types.js'
+import {
+  appJwt,
+  call,
+  installationToken,
+  POLICY,
+  SECRET,
+  startFake,
+  startReceiver,
+  type ErrorBody
+} from './github-harness.js'
 
 /** A hand-made RS256 JWT, for claims universal-github-app-jwt would never produce. */
 function jwt(
@@ -47,7 +58,7 @@ describe('app JWT', () => {
       ['Bearer not-a-jwt', /installation token/]
     ]
     for (const [auth, message] of cases) {
-      const r = await call(fake, 'GET', '/app', { auth })
+      const r = await call<ErrorBody>(fake, 'GET', '/app', { auth })
       expect(r.status, String(auth)).toBe(401)
       expect(r.json.message).toMatch(message)
     }
@@ -66,8 +77,8 @@ describe('app JWT', () => {
       id: 2,
       account: { login: 'other', type: 'User' }
     })
-    expect((await call(fake, 'GET', '/orgs/acme/installation', { auth })).json.id).toBe(1)
-    expect((await call(fake, 'GET', '/app/installations/2', { auth })).json.id).toBe(2)
+    expect((await call<{ id: number }>(fake, 'GET', '/orgs/acme/installation', { auth })).json.id).toBe(1)
+    expect((await call<{ id: number }>(fake, 'GET', '/app/installations/2', { auth })).json.id).toBe(2)
     expect((await call(fake, 'GET', '/app/installations/9', { auth })).status).toBe(404)
     expect((await call(fake, 'GET', '/repos/acme/nope/installation', { auth })).status).toBe(404)
     const token = await installationToken(fake)
@@ -78,7 +89,12 @@ describe('app JWT', () => {
 describe('installation tokens', () => {
   it('issues a ghs_ token valid for an hour with the app permissions, only for a valid JWT', async () => {
     const fake = await startFake()
-    const r = await call(fake, 'POST', '/app/installations/1/access_tokens', { auth: `Bearer ${await appJwt(fake)}` })
+    const r = await call<{ token: string; permissions: unknown; expires_at: string }>(
+      fake,
+      'POST',
+      '/app/installations/1/access_tokens',
+      { auth: `Bearer ${await appJwt(fake)}` }
+    )
     expect(r.status).toBe(201)
     expect(r.json.token).toMatch(/^ghs_[A-Za-z0-9]{36}$/)
     expect(r.json.permissions).toEqual({ actions: 'read', deployments: 'write', contents: 'read', metadata: 'read' })
@@ -102,7 +118,7 @@ describe('installation tokens', () => {
     expect((await call(fake, 'GET', '/repos/acme/.github/contents/.github/onelogin-gate.yml', { auth })).status).toBe(
       403
     )
-    const cb = await call(fake, 'POST', '/repos/acme/shop/actions/runs/1/deployment_protection_rule', {
+    const cb = await call<ErrorBody>(fake, 'POST', '/repos/acme/shop/actions/runs/1/deployment_protection_rule', {
       auth,
       body: { environment_name: 'production', comment: 'x' }
     })
@@ -128,7 +144,7 @@ describe('installation tokens', () => {
     now += 3_600_001
     const r = await call(fake, 'GET', '/repos/acme/shop', { auth: `token ${token}` })
     expect(r.status).toBe(401)
-    expect(fake.requests.at(-1)).toMatchObject({ auth: 'bad', authError: expect.stringMatching(/expired/) })
+    expect(fake.requests.at(-1)).toMatchObject({ auth: 'bad', authError: expect.stringMatching(/expired/) as unknown })
     now = Date.now()
     const fresh = await installationToken(fake)
     fake.revokeTokens()
@@ -159,7 +175,9 @@ describe('repository reads', () => {
     })
     expect(raw.status).toBe(200)
     expect(raw.text).toBe(POLICY)
-    const obj = await call(fake, 'GET', '/repos/acme/shop/contents/.github%2Fonelogin-gate.yml', { auth })
+    const obj = await call<{ content: string }>(fake, 'GET', '/repos/acme/shop/contents/.github%2Fonelogin-gate.yml', {
+      auth
+    })
     expect(obj.json).toMatchObject({
       type: 'file',
       encoding: 'base64',
@@ -184,10 +202,8 @@ describe('repository reads', () => {
     expect(
       (await call(fake, 'GET', '/repos/acme/shop/contents/.github/onelogin-gate.yml?ref=gone', { auth })).status
     ).toBe(404)
-    const dir = await call(fake, 'GET', '/repos/acme/shop/contents/.github', { auth })
-    expect(dir.json.map((e: { path: string; type: string }) => `${e.type}:${e.path}`)).toEqual([
-      'file:.github/onelogin-gate.yml'
-    ])
+    const dir = await call<{ path: string; type: string }[]>(fake, 'GET', '/repos/acme/shop/contents/.github', { auth })
+    expect(dir.json.map((e) => `${e.type}:${e.path}`)).toEqual(['file:.github/onelogin-gate.yml'])
   })
 
   it('reads a deployment sha as the branch it came from, and follows setFile', async () => {
@@ -222,7 +238,7 @@ describe('repository reads', () => {
     const fake = await startFake()
     const other = await installationToken(fake, 2)
     const path = '/repos/acme/shop/contents/.github/onelogin-gate.yml'
-    const r = await call(fake, 'GET', path, { auth: `token ${other}` })
+    const r = await call<ErrorBody>(fake, 'GET', path, { auth: `token ${other}` })
     expect(r.status).toBe(403)
     expect(r.json.message).toMatch(/installation 2/)
     expect((await call(fake, 'GET', path)).status).toBe(401)
@@ -291,7 +307,7 @@ describe('webhook delivery', () => {
     expect(await verify('another-secret', got.body, sig)).toBe(false)
     expect(got.headers['x-hub-signature']).toBe(`sha1=${createHmac('sha1', SECRET).update(got.body).digest('hex')}`)
 
-    const payload = JSON.parse(got.body)
+    const payload = JSON.parse(got.body) as ProtectionRulePayload
     expect(payload).toEqual(res.payload)
     expect(payload).toMatchObject({
       action: 'requested',
@@ -365,7 +381,7 @@ describe('the protection-rule callback', () => {
     const auth = `token ${await installationToken(fake)}`
     /** `a`: the Authorization header; null sends none. */
     const post = (body: unknown, a: string | null = auth) =>
-      call(fake, 'POST', new URL(payload.deployment_callback_url).pathname, { auth: a ?? undefined, body })
+      call<ErrorBody>(fake, 'POST', new URL(payload.deployment_callback_url).pathname, { auth: a ?? undefined, body })
     return { fake, runId, post }
   }
 
@@ -491,12 +507,15 @@ describe('records, page and state', () => {
     expect(page.text).toContain('mallory')
     const runPage = await call(fake, 'GET', `/acme/shop/actions/runs/${runId}`)
     expect(runPage.text).toContain(`run ${runId}`)
-    const state = await call(fake, 'GET', '/_gh/state')
+    const state = await call<{ deployments: DeploymentView[]; callbacks: CallbackRecord[] }>(fake, 'GET', '/_gh/state')
     expect(state.json.deployments).toMatchObject([
       {
         runId,
         state: 'rejected',
-        reviews: [{ comment: expect.stringContaining('Push sent') }, { state: 'rejected', comment: 'Denied by Ada' }]
+        reviews: [
+          { comment: expect.stringContaining('Push sent') as unknown },
+          { state: 'rejected', comment: 'Denied by Ada' }
+        ]
       }
     ])
     expect(state.json.callbacks).toHaveLength(2)
@@ -511,7 +530,7 @@ describe('records, page and state', () => {
       body: { repo: 'acme/shop', environment: 'staging', creator: 'grace' }
     })
     expect(r.status).toBe(201)
-    expect(r.json).toMatchObject({ runId: expect.any(Number), status: 202 })
+    expect(r.json).toMatchObject({ runId: expect.any(Number) as unknown, status: 202 })
     expect(JSON.parse(receiver.received[0].body)).toMatchObject({ environment: 'staging', sender: { login: 'grace' } })
     expect((await call(fake, 'POST', '/_gh/deployments', { body: { repo: 'acme/shop' } })).status).toBe(400)
   })

@@ -16,23 +16,79 @@ export const CLIENTS = {
 } as const
 export type ClientName = keyof typeof CLIENTS
 
-export interface Reply {
+/** An answer of the sim; `Body` is the shape the test expects of its JSON. */
+export interface Reply<Body = unknown> {
   status: number
   headers: Headers
   text: string
   /** The parsed body, or undefined when it is not JSON. */
-  json: any
+  json: Body
+}
+
+/** OneLogin's v1 status block. */
+export interface V1Status {
+  type: string
+  code: number
+  message: string
+  error: boolean
+}
+
+/** A v1 answer: the status block, and `data` on success. */
+export interface V1<Data = unknown> {
+  status: V1Status
+  data: Data
+}
+
+/** A v1 OTP device as `GET /api/1/users/{id}/otp_devices` lists it (`data.otp_devices`). */
+export interface V1Device {
+  id: number
+  auth_factor_name: string
+  active: boolean
+  needs_trigger: boolean
+  default: boolean
+  [field: string]: unknown
+}
+
+/** The one entry of a v1 trigger answer's `data`. */
+export interface V1Trigger {
+  id: number
+  state_token: string
+  [field: string]: unknown
+}
+
+/** A token answer of `POST /auth/oauth2/v2/token`. */
+export interface TokenBody {
+  access_token: string
+  refresh_token: string
+  token_type: string
+  created_at: string
+  [field: string]: unknown
+}
+
+/** A v2 verification (or, for an error, `statusCode`, `name` and `message` instead). */
+export interface V2Verification {
+  id: string
+  status: string
+  device_id: string
+  expires_at: string
+}
+
+/** A v2 error. */
+export interface V2Error {
+  statusCode: number
+  name: string
+  message: string
 }
 
 export interface Harness {
   sim: Sim
   /** Moves the sim's clock forward (timers still run on real time). */
   advance(ms: number): void
-  call(
+  call<Body = unknown>(
     method: string,
     path: string,
     init?: { token?: string; body?: unknown; headers?: Record<string, string> }
-  ): Promise<Reply>
+  ): Promise<Reply<Body>>
   token(client?: ClientName): Promise<string>
 }
 
@@ -65,17 +121,17 @@ export async function startSim(opts: SimOptions = {}): Promise<Harness> {
     },
     call,
     token: async (client = 'manage_all') => {
-      const r = await call('POST', '/auth/oauth2/v2/token', {
+      const r = await call<TokenBody>('POST', '/auth/oauth2/v2/token', {
         body: { grant_type: 'client_credentials' },
         headers: { authorization: basic(client) }
       })
       if (r.status !== 200) throw new Error(`token: ${r.status} ${r.text}`)
-      return r.json.access_token as string
+      return r.json.access_token
     }
   }
 }
 
-export async function reply(res: Response): Promise<Reply> {
+export async function reply<Body = unknown>(res: Response): Promise<Reply<Body>> {
   const text = await res.text()
   let json: unknown
   try {
@@ -83,7 +139,7 @@ export async function reply(res: Response): Promise<Reply> {
   } catch {
     json = undefined
   }
-  return { status: res.status, headers: res.headers, text, json }
+  return { status: res.status, headers: res.headers, text, json: json as Body }
 }
 
 export function basic(client: ClientName): string {

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { ADA, ADA_GA, ADA_PROTECT_CODE, ADA_PUSH, ADA_SMS, startSim, type Harness } from './harness.js'
+import {
+  ADA,
+  ADA_GA,
+  ADA_PROTECT_CODE,
+  ADA_PUSH,
+  ADA_SMS,
+  startSim,
+  type Harness,
+  type V1,
+  type V1Device,
+  type V1Trigger
+} from './harness.js'
 
 const DEVICES = `/api/1/users/${ADA}/otp_devices`
 const SUCCESS = { status: { type: 'success', code: 200, message: 'Success', error: false } }
@@ -10,20 +21,22 @@ const EXPIRED = {
   status: { type: 'bad request', code: 400, message: 'State token is invalid or expired', error: true }
 }
 
+type Devices = V1<{ otp_devices: V1Device[] }>
+
 async function trigger(h: Harness, token: string, device = ADA_PUSH, body: unknown = {}) {
-  return h.call('POST', `${DEVICES}/${device}/trigger`, { token, body })
+  return h.call<V1<V1Trigger[]>>('POST', `${DEVICES}/${device}/trigger`, { token, body })
 }
 function verify(h: Harness, token: string, body: unknown, device = ADA_PUSH) {
-  return h.call('POST', `${DEVICES}/${device}/verify`, { token, body })
+  return h.call<V1>('POST', `${DEVICES}/${device}/verify`, { token, body })
 }
 
 describe('sim: MFA v1 devices', () => {
   it('lists Protect twice (push and code entries), SMS as the default, Google Authenticator', async () => {
     const h = await startSim()
-    const r = await h.call('GET', DEVICES, { token: await h.token('read_users') })
+    const r = await h.call<Devices>('GET', DEVICES, { token: await h.token('read_users') })
     expect(r.status).toBe(200)
     expect(r.json.status).toEqual(SUCCESS.status)
-    const devices = r.json.data.otp_devices as Record<string, unknown>[]
+    const devices = r.json.data.otp_devices
     const protect = devices.filter((d) => d.auth_factor_name === 'OneLogin Protect')
     expect(protect.map((d) => [d.id, d.needs_trigger])).toEqual([
       [ADA_PUSH, true],
@@ -44,21 +57,20 @@ describe('sim: MFA v1 devices', () => {
   it('shows inactive Protect with active:false and a second Protect device as the default', async () => {
     const h = await startSim()
     const token = await h.token()
-    const barbara = (await h.call('GET', '/api/1/users/35510515/otp_devices', { token })).json.data.otp_devices
-    expect(
-      barbara.filter((d: any) => d.auth_factor_name === 'OneLogin Protect').every((d: any) => d.active === false)
-    ).toBe(true)
-    const margaret = (await h.call('GET', '/api/1/users/35510516/otp_devices', { token })).json.data.otp_devices
-    const pushes = margaret.filter((d: any) => d.needs_trigger)
-    expect(pushes.map((d: any) => d.default)).toEqual([false, true])
-    const alan = (await h.call('GET', '/api/1/users/35510514/otp_devices', { token })).json.data.otp_devices
-    expect(alan.some((d: any) => d.auth_factor_name === 'OneLogin Protect')).toBe(false)
+    const barbara = (await h.call<Devices>('GET', '/api/1/users/35510515/otp_devices', { token })).json.data.otp_devices
+    expect(barbara.filter((d) => d.auth_factor_name === 'OneLogin Protect').every((d) => d.active === false)).toBe(true)
+    const margaret = (await h.call<Devices>('GET', '/api/1/users/35510516/otp_devices', { token })).json.data
+      .otp_devices
+    const pushes = margaret.filter((d) => d.needs_trigger)
+    expect(pushes.map((d) => d.default)).toEqual([false, true])
+    const alan = (await h.call<Devices>('GET', '/api/1/users/35510514/otp_devices', { token })).json.data.otp_devices
+    expect(alan.some((d) => d.auth_factor_name === 'OneLogin Protect')).toBe(false)
   })
 
   it('answers 400 "User does not exist" for an unknown user and 404 for an unknown device', async () => {
     const h = await startSim()
     const token = await h.token()
-    const r = await h.call('GET', '/api/1/users/999/otp_devices', { token })
+    const r = await h.call<V1>('GET', '/api/1/users/999/otp_devices', { token })
     expect(r.status).toBe(400)
     expect(r.json.status).toMatchObject({ error: true, code: 400, message: 'User does not exist' })
     const d = await trigger(h, token, 111)

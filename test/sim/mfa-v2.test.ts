@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { ADA, ADA_GA, ADA_PUSH, ADA_SMS, startSim, type Harness } from './harness.js'
+import { ADA, ADA_GA, ADA_PUSH, ADA_SMS, startSim, type Harness, type V2Error, type V2Verification } from './harness.js'
 
 const BASE = `/api/2/mfa/users/${ADA}`
 
 async function create(h: Harness, token: string, body: Record<string, unknown>) {
-  return h.call('POST', `${BASE}/verifications`, { token, body })
+  return h.call<V2Verification>('POST', `${BASE}/verifications`, { token, body })
 }
 
 describe('sim: MFA v2', () => {
@@ -40,8 +40,10 @@ describe('sim: MFA v2', () => {
 
   it('leaves out inactive factors', async () => {
     const h = await startSim()
-    const r = await h.call('GET', '/api/2/mfa/users/35510515/devices', { token: await h.token() })
-    expect(r.json.map((d: any) => d.auth_factor_name)).toEqual(['Google Authenticator'])
+    const r = await h.call<{ auth_factor_name: string }[]>('GET', '/api/2/mfa/users/35510515/devices', {
+      token: await h.token()
+    })
+    expect(r.json.map((d) => d.auth_factor_name)).toEqual(['Google Authenticator'])
   })
 
   it('a Protect verification: 201, pending, then accepted', async () => {
@@ -52,7 +54,7 @@ describe('sim: MFA v2', () => {
     expect(c.json).toMatchObject({ device_id: String(ADA_PUSH) })
     expect(typeof c.json.id).toBe('string')
     expect(Date.parse(c.json.expires_at) - Date.now()).toBeGreaterThan(299_000)
-    const status = () => h.call('GET', `${BASE}/verifications/${c.json.id}`, { token })
+    const status = () => h.call<V2Verification>('GET', `${BASE}/verifications/${c.json.id}`, { token })
     expect((await status()).json).toEqual({ id: c.json.id, status: 'pending', device_id: String(ADA_PUSH) })
     expect(h.sim.pushes()[0]).toMatchObject({ id: c.json.id, api: 'v2', kind: 'push', status: 'pending' })
     h.sim.answer(c.json.id, 'accept')
@@ -64,7 +66,7 @@ describe('sim: MFA v2', () => {
     const token = await h.token()
     const { id } = (await create(h, token, { device_id: String(ADA_PUSH) })).json
     h.sim.answer(id, 'deny')
-    const r = await h.call('GET', `${BASE}/verifications/${id}`, { token })
+    const r = await h.call<V2Verification>('GET', `${BASE}/verifications/${id}`, { token })
     expect(r.json.status).toBe('rejected')
   })
 
@@ -73,7 +75,7 @@ describe('sim: MFA v2', () => {
     const token = await h.token()
     const { id } = (await create(h, token, { device_id: String(ADA_PUSH) })).json
     h.advance(121_000)
-    const r = await h.call('GET', `${BASE}/verifications/${id}`, { token })
+    const r = await h.call<V2Error>('GET', `${BASE}/verifications/${id}`, { token })
     expect(r.status).toBe(404)
     expect(r.json).toMatchObject({ statusCode: 404, name: 'NotFound' })
     expect(typeof r.json.message).toBe('string')
@@ -104,7 +106,7 @@ describe('sim: MFA v2', () => {
     })
     expect(r.status).toBe(200)
     expect(r.json).toEqual({ id, status: 'accepted', device_id: String(ADA_GA) })
-    expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('accepted')
+    expect((await h.call<V2Verification>('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('accepted')
   })
 
   it('PUT with a wrong code: 401 InvalidCredentials and the verification is rejected', async () => {
@@ -114,15 +116,20 @@ describe('sim: MFA v2', () => {
     const r = await h.call('PUT', `${BASE}/verifications/${id}`, { token, body: { otp: '000000' } })
     expect(r.status).toBe(401)
     expect(r.json).toMatchObject({ statusCode: 401, name: 'InvalidCredentials' })
-    expect((await h.call('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('rejected')
+    expect((await h.call<V2Verification>('GET', `${BASE}/verifications/${id}`, { token })).json.status).toBe('rejected')
   })
 
   it("answers verifications as a one-element array when set to, as OneLogin's reference shows; the control API switches it", async () => {
     const h = await startSim({ v2Shape: 'array' })
     const token = await h.token()
-    const c = await create(h, token, { device_id: String(ADA_PUSH), expires_in: 300 })
+    const c = await h.call<V2Verification[]>('POST', `${BASE}/verifications`, {
+      token,
+      body: { device_id: String(ADA_PUSH), expires_in: 300 }
+    })
     expect(c.status).toBe(201)
-    expect(c.json).toEqual([{ id: expect.any(String), device_id: String(ADA_PUSH), expires_at: expect.any(String) }])
+    expect(c.json).toEqual([
+      { id: expect.any(String) as unknown, device_id: String(ADA_PUSH), expires_at: expect.any(String) as unknown }
+    ])
     const id = c.json[0].id
     const status = await h.call('GET', `${BASE}/verifications/${id}`, { token })
     expect(status.json).toEqual([{ id, status: 'pending', device_id: String(ADA_PUSH) }])

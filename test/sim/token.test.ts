@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ADA, ADA_PUSH, basic, CLIENTS, startSim, type ClientName } from './harness.js'
+import { ADA, ADA_PUSH, basic, CLIENTS, startSim, type ClientName, type TokenBody, type V1 } from './harness.js'
 
 const TOKEN = '/auth/oauth2/v2/token'
 const GRANT = { grant_type: 'client_credentials' }
@@ -8,7 +8,7 @@ const AUTH_FAILURE = { status: { error: true, code: 401, type: 'Unauthorized', m
 describe('sim: access tokens', () => {
   it('issues a token for HTTP Basic client authentication', async () => {
     const h = await startSim()
-    const r = await h.call('POST', TOKEN, { body: GRANT, headers: { authorization: basic('manage_users') } })
+    const r = await h.call<TokenBody>('POST', TOKEN, { body: GRANT, headers: { authorization: basic('manage_users') } })
     expect(r.status).toBe(200)
     expect(r.json).toMatchObject({ token_type: 'bearer', expires_in: 36000, account_id: 123456 })
     expect(r.json.access_token).toMatch(/^[0-9a-f]{64}$/)
@@ -18,7 +18,7 @@ describe('sim: access tokens', () => {
 
   it("accepts OneLogin's client_id:/client_secret: header", async () => {
     const h = await startSim()
-    const r = await h.call('POST', TOKEN, {
+    const r = await h.call<TokenBody>('POST', TOKEN, {
       body: GRANT,
       headers: { authorization: 'client_id:demo-client-id, client_secret:demo-client-secret' }
     })
@@ -28,7 +28,7 @@ describe('sim: access tokens', () => {
 
   it('accepts a form body with the client credentials', async () => {
     const h = await startSim()
-    const r = await h.call('POST', TOKEN, {
+    const r = await h.call<TokenBody>('POST', TOKEN, {
       body: 'grant_type=client_credentials&client_id=demo-client-id&client_secret=demo-client-secret',
       headers: { 'content-type': 'application/x-www-form-urlencoded' }
     })
@@ -51,7 +51,7 @@ describe('sim: access tokens', () => {
   it('refuses a missing or wrong grant_type with 400', async () => {
     const h = await startSim()
     for (const body of [{}, { grant_type: 'password' }]) {
-      const r = await h.call('POST', TOKEN, { body, headers: { authorization: basic('manage_users') } })
+      const r = await h.call<V1>('POST', TOKEN, { body, headers: { authorization: basic('manage_users') } })
       expect(r.status).toBe(400)
       expect(r.json.status).toMatchObject({ error: true, code: 400 })
     }

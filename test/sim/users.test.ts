@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ADA, startSim } from './harness.js'
+import { ADA, startSim, type V1 } from './harness.js'
 
 describe('sim: users lookup', () => {
   it('v2 by email: a bare array', async () => {
@@ -29,7 +29,7 @@ describe('sim: users lookup', () => {
     const h = await startSim()
     const token = await h.token('read_users')
     for (const query of ['email=ada@example.com', 'username=ada']) {
-      const r = await h.call('GET', `/api/1/users?${query}`, { token })
+      const r = await h.call<V1<{ id: number }[]> & { pagination: unknown }>('GET', `/api/1/users?${query}`, { token })
       expect(r.status).toBe(200)
       expect(r.json.status).toEqual({ error: false, code: 200, type: 'success', message: 'Success' })
       expect(r.json.pagination).toEqual({
@@ -38,16 +38,16 @@ describe('sim: users lookup', () => {
         previous_link: null,
         next_link: null
       })
-      expect(r.json.data.map((u: any) => u.id)).toEqual([ADA])
+      expect(r.json.data.map((u) => u.id)).toEqual([ADA])
     }
   })
 
   it('filters accept the * wildcard (so an exact match is the caller’s job)', async () => {
     const h = await startSim()
     const token = await h.token('read_users')
-    const a = await h.call('GET', '/api/2/users?username=a*', { token })
-    expect(a.json.map((u: any) => u.username)).toEqual(['ada', 'alan'])
-    const all = await h.call('GET', `/api/1/users?email=${encodeURIComponent('*@example.com')}`, { token })
+    const a = await h.call<{ username: string }[]>('GET', '/api/2/users?username=a*', { token })
+    expect(a.json.map((u) => u.username)).toEqual(['ada', 'alan'])
+    const all = await h.call<V1>('GET', `/api/1/users?email=${encodeURIComponent('*@example.com')}`, { token })
     expect(all.json.data).toHaveLength(6)
     const none = await h.call('GET', '/api/2/users?email=nobody@example.com', { token })
     expect(none.json).toEqual([])
@@ -55,8 +55,10 @@ describe('sim: users lookup', () => {
 
   it('matches email case-insensitively', async () => {
     const h = await startSim()
-    const r = await h.call('GET', '/api/2/users?email=ADA@Example.com', { token: await h.token('read_users') })
-    expect(r.json.map((u: any) => u.id)).toEqual([ADA])
+    const r = await h.call<{ id: number }[]>('GET', '/api/2/users?email=ADA@Example.com', {
+      token: await h.token('read_users')
+    })
+    expect(r.json.map((u) => u.id)).toEqual([ADA])
   })
 
   it('by ID: v1 wraps the user in status and data, v2 answers with the user; an unknown ID is a 404', async () => {

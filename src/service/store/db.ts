@@ -124,8 +124,8 @@ export async function openPostgres(url: string, onIdleError: (err: Error) => voi
     max: 10,
     connectionTimeoutMillis: 10_000,
     types: {
-      getTypeParser: ((oid: number, format?: string) =>
-        oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as never
+      getTypeParser: ((oid: number, format?: string): unknown =>
+        oid === 20 ? Number : (pg.types.getTypeParser(oid, format as 'text') as unknown)) as never
     }
   })
   pool.on('error', onIdleError)

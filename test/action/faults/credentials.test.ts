@@ -46,12 +46,12 @@ describe('the access token revoked mid-wait', () => {
     // Two tokens, two different values; one push, polled with the same state token throughout.
     const tokens = proxy.exchanges
       .filter((e) => e.path === '/auth/oauth2/v2/token')
-      .map((e) => JSON.parse(e.resBody).access_token as string)
+      .map((e) => (JSON.parse(e.resBody) as { access_token: string }).access_token)
     expect(tokens).toHaveLength(2)
     expect(tokens[0]).not.toBe(tokens[1])
     expect(sim.pushes()).toHaveLength(1)
     const verifies = proxy.exchanges.filter((e) => e.path.endsWith('/verify'))
-    expect(new Set(verifies.map((e) => JSON.parse(e.reqBody).state_token)).size).toBe(1)
+    expect(new Set(verifies.map((e) => (JSON.parse(e.reqBody) as { state_token: string }).state_token)).size).toBe(1)
     expect(verifies.map((e) => e.reqHeaders.authorization)).toContain(`Bearer ${tokens[1]}`)
     // The poll refused with the old token is sent again with the new one.
     expect(verifies.filter((e) => e.status === 401 && /Authentication Failure/.test(e.resBody))).toHaveLength(1)
@@ -104,7 +104,8 @@ describe('bad credentials and missing scope fail at once, with no retries, namin
     expect(clock.sleeps).toEqual([])
     expect(r.stdout).toMatch(
       new RegExp(
-        `::error::OneLogin refused the API credential \\(HTTP 401: Authentication Failure\\)\\. Check inputs 'client-id' and 'client-secret'\\..*"${scope}" scope`
+        `::error::OneLogin refused the API credential \\(HTTP 401: Authentication Failure\\)\\. Check ` +
+          `inputs 'client-id' and 'client-secret'\\..*"${scope}" scope`
       )
     )
   })

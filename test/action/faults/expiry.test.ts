@@ -40,7 +40,7 @@ describe('a push that expires while the gate waits', () => {
     expect(pushes.slice(0, 2).map((p) => p.status)).toEqual(['expired', 'expired'])
     const lifetimes = proxy.exchanges
       .filter((e) => e.path.endsWith('/trigger'))
-      .map((e) => JSON.parse(e.reqBody).state_token_expires_in as number)
+      .map((e) => (JSON.parse(e.reqBody) as { state_token_expires_in: number }).state_token_expires_in)
     expect(lifetimes.slice(0, 2)).toEqual([900, 900])
     expect(lifetimes[2]).toBeLessThanOrEqual(210)
     // Each new push only once the one before had expired.

@@ -32,7 +32,8 @@ describe('redirects are never followed, so credentials reach no other host', () 
       // Not retried either: one request to the redirecting path.
       expect(host.exchanges.filter((e) => path.test(e.path))).toHaveLength(1)
       expect(/::error::(.*)/.exec(r.stdout)?.[1]).toBe(
-        `OneLogin answered with a redirect (HTTP ${code}) when asked to ${what}; redirects are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
+        `OneLogin answered with a redirect (HTTP ${code}) when asked to ${what}; redirects are never ` +
+          `followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
       )
     })
   }
@@ -119,7 +120,7 @@ function refusing(): Transport & { readonly requests: unknown[] } {
     headers: {},
     text: '{"status":{"error":true,"code":401,"message":"Authentication Failure"}}'
   }
-  return spyTransport(async () => answer)
+  return spyTransport(() => Promise.resolve(answer))
 }
 
 /** A run with these inputs fails as error, says `message` and sends no request. */

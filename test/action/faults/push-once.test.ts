@@ -51,7 +51,8 @@ describe.concurrent('a push that may have reached OneLogin is not sent again', (
         expect(errors).toHaveLength(1)
         expect(errors[0]).toMatch(
           new RegExp(
-            `^::error::Could not (send the push|start the code check) to user ${ADA}: ${problem.source}\\. The request may have reached OneLogin, so it is not sent again`
+            `^::error::Could not (send the push|start the code check) to user ${ADA}: ${problem.source}\\. ` +
+              `The request may have reached OneLogin, so it is not sent again`
           )
         )
       }

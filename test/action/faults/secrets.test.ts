@@ -34,10 +34,16 @@ function secretsOf(proxy: FaultProxy, inputs: Record<string, string>): Secrets {
     const auth = String(e.reqHeaders.authorization ?? '')
     if (auth.startsWith('Basic ')) masked.set('basic credential', auth.slice('Basic '.length))
     if (!e.resBody.startsWith('{') && !e.resBody.startsWith('[')) continue
-    const body = JSON.parse(e.resBody)
+    // The fields read here; each answer has some of them (a v1 `data` that is no array has no `[0]`).
+    const body = JSON.parse(e.resBody) as {
+      access_token?: string
+      refresh_token?: string
+      id?: string
+      data?: { state_token?: string }[]
+    }
     if (e.path === '/auth/oauth2/v2/token' && body.access_token) {
       masked.set(`access token ${body.access_token.slice(0, 6)}`, body.access_token)
-      unseen.push(body.refresh_token)
+      if (body.refresh_token) unseen.push(body.refresh_token)
     }
     const stateToken = body.data?.[0]?.state_token
     if (e.path.endsWith('/trigger') && stateToken) masked.set(`state token ${stateToken.slice(0, 6)}`, stateToken)
@@ -74,7 +80,10 @@ function expectMasked(r: DistResult, secrets: Secrets): void {
   }
 }
 
-async function runScanned(extra: Record<string, string>, during?: (sim: Sim, proxy: FaultProxy) => Promise<void>) {
+async function runScanned(
+  extra: Record<string, string>,
+  during?: (sim: Sim, proxy: FaultProxy) => void | Promise<void>
+) {
   const sim = await startSim()
   const proxy = await startProxy(sim.url)
   const inputs = inputsFor(proxy.url, extra)
@@ -87,7 +96,7 @@ async function runScanned(extra: Record<string, string>, during?: (sim: Sim, pro
 
 describe.concurrent('secrets never reach the log, the outputs or the summary', () => {
   it('an approved push (v1)', async () => {
-    const { r, secrets } = await runScanned({}, async (sim) => sim.autoAnswer({ action: 'accept', afterMs: 300 }))
+    const { r, secrets } = await runScanned({}, (sim) => sim.autoAnswer({ action: 'accept', afterMs: 300 }))
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toMatch(/^::debug::/m)
     expect([...secrets.masked.keys()]).toEqual(expect.arrayContaining(['client-secret', 'basic credential']))
@@ -97,13 +106,13 @@ describe.concurrent('secrets never reach the log, the outputs or the summary', (
   })
 
   it('a denied push (v1)', async () => {
-    const { r, secrets } = await runScanned({}, async (sim) => sim.autoAnswer({ action: 'deny', afterMs: 300 }))
+    const { r, secrets } = await runScanned({}, (sim) => sim.autoAnswer({ action: 'deny', afterMs: 300 }))
     expect(r.outputs.status).toBe('denied')
     expectMasked(r, secrets)
   })
 
   it('an approved push (v2: the verification id is the secret handle)', async () => {
-    const { r, secrets } = await runScanned(V2, async (sim) => sim.autoAnswer({ action: 'accept', afterMs: 1_500 }))
+    const { r, secrets } = await runScanned(V2, (sim) => sim.autoAnswer({ action: 'accept', afterMs: 1_500 }))
     expect(r.exitCode).toBe(0)
     expect([...secrets.masked.keys()].filter((k) => k.startsWith('verification id'))).toHaveLength(1)
     // The debug log of each poll shows the path, with the id blanked out.

@@ -21,6 +21,7 @@ import type { GateStatus } from '../../../src/core/errors.js'
 import { createHttpTransport, type RawRequest, type Transport } from '../../../src/core/http.js'
 import { run } from '../../../src/action/main.js'
 import { captureStdout } from '../../helpers/action-run.js'
+import { withoutHeaders } from '../../helpers/headers.js'
 
 export const ADA = '35510511'
 export const ADA_PUSH = '525509'
@@ -35,7 +36,7 @@ afterAll(async () => {
     cleanups
       .splice(0)
       .reverse()
-      .map((fn) => fn())
+      .map((fn) => Promise.resolve(fn()))
   )
 })
 
@@ -173,7 +174,7 @@ export async function startProxy(
         return
       }
       const target = new URL(ex.path, upstream)
-      const { host: _host, connection: _connection, ...headers } = req.headers
+      const headers = withoutHeaders(req.headers, 'host', 'connection')
       const up = httpRequest(target, { method: ex.method, headers }, (upRes) => {
         const parts: Buffer[] = []
         upRes.on('data', (c: Buffer) => parts.push(c))
@@ -184,7 +185,7 @@ export async function startProxy(
           ex.resBody = payload.toString('utf8')
           if (afterUpstream === 'then-reset') return void req.socket.destroy()
           if (afterUpstream === 'then-hang') return
-          const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...resHeaders } = upRes.headers
+          const resHeaders = withoutHeaders(upRes.headers, 'transfer-encoding', 'connection', 'keep-alive')
           res.writeHead(ex.status, { ...resHeaders, 'content-length': String(payload.length) })
           res.end(payload)
         })
@@ -264,7 +265,7 @@ export function spawnDist(inputs: Record<string, string>, env: Record<string, st
   })
   return {
     child,
-    stdout: action.stdout,
+    stdout: () => action.stdout(),
     waitFor: (re, ms = 10_000) => until(() => re.test(action.stdout()), ms, `stdout to match ${re}`),
     result
   }

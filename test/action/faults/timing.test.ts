@@ -35,7 +35,8 @@ describe.concurrent('a request that never answers', () => {
       expect(error).toMatch(
         endpoint === 'trigger'
           ? new RegExp(
-              `^Could not ${what}: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)\\. The request may have reached OneLogin, so it is not sent again`
+              `^Could not ${what}: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)\\. The ` +
+                `request may have reached OneLogin, so it is not sent again`
             )
           : new RegExp(`^Could not ${what} in time: OneLogin did not answer \\(no answer within (\\d+(\\.\\d)?) s\\)`)
       )

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TLSSocket } from 'node:tls'
 import { afterAll } from 'vitest'
+import { withoutHeaders } from '../../helpers/headers.js'
 
 export interface TestPki {
   /** The CA's certificate (PEM file), as NODE_EXTRA_CA_CERTS would name it. */
@@ -110,13 +111,13 @@ export async function startInterceptingProxy(upstream: string): Promise<Intercep
         headers: req.headers,
         body: body.toString('utf8')
       })
-      const { host: _host, connection: _c, ...headers } = req.headers
+      const headers = withoutHeaders(req.headers, 'host', 'connection')
       const up = httpRequest(new URL(req.url ?? '/', upstream), { method: req.method, headers }, (upRes) => {
         const parts: Buffer[] = []
         upRes.on('data', (c: Buffer) => parts.push(c))
         upRes.on('end', () => {
           const payload = Buffer.concat(parts)
-          const { 'transfer-encoding': _te, connection: _cc, 'keep-alive': _ka, ...resHeaders } = upRes.headers
+          const resHeaders = withoutHeaders(upRes.headers, 'transfer-encoding', 'connection', 'keep-alive')
           res.writeHead(upRes.statusCode ?? 502, { ...resHeaders, 'content-length': String(payload.length) })
           res.end(payload)
         })

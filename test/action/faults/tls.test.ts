@@ -50,7 +50,11 @@ describe.concurrent('certificate verification cannot be switched off', () => {
     const errors = errorLines(r.stdout)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(
-      /^::error::Could not get an access token: TLS handshake with api\.us\.onelogin\.com failed \([A-Z_]+\): the certificate of api\.us\.onelogin\.com could not be verified: a proxy that inspects TLS \(check https_proxy; add its CA with NODE_EXTRA_CA_CERTS\)/
+      new RegExp(
+        /^::error::Could not get an access token: TLS handshake with api\.us\.onelogin\.com failed /.source +
+          /\([A-Z_]+\): the certificate of api\.us\.onelogin\.com could not be verified: a proxy /.source +
+          /that inspects TLS \(check https_proxy; add its CA with NODE_EXTRA_CA_CERTS\)/.source
+      )
     )
   })
 
@@ -102,7 +106,9 @@ describe.concurrent('TLS and DNS failures are permanent and say what to check', 
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(
       new RegExp(
-        `^::error::Could not get an access token: TLS handshake with 127\\.0\\.0\\.1:${port} failed \\([A-Z_]+\\): 127\\.0\\.0\\.1:${port} does not speak TLS: if it is a plain-HTTP server, the URL should start with http://`
+        `^::error::Could not get an access token: TLS handshake with 127\\.0\\.0\\.1:${port} ` +
+          `failed \\([A-Z_]+\\): 127\\.0\\.0\\.1:${port} does not speak TLS: if it is a plain-HTTP ` +
+          `server, the URL should start with http://`
       )
     )
   })
@@ -121,7 +127,8 @@ describe.concurrent('TLS and DNS failures are permanent and say what to check', 
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(
       new RegExp(
-        `^::error::Could not get an access token: TLS handshake with localhost:${port} failed \\([A-Z_]+\\): the certificate of localhost:${port} could not be verified`
+        `^::error::Could not get an access token: TLS handshake with localhost:${port} ` +
+          `failed \\([A-Z_]+\\): the certificate of localhost:${port} could not be verified`
       )
     )
   })

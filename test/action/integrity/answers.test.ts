@@ -81,7 +81,9 @@ describe.concurrent('v1: approve only when every signal agrees', () => {
         ? {
             status: 200,
             headers: { 'content-type': 'application/json' },
-            body: '{"status":{"type":"success","code":200,"message":"Success","error":false},"data":[{"device_id":525509,"state_token":"aaaaaaaaaaaa","state_token":"bbbbbbbbbbbb"}]}'
+            body:
+              '{"status":{"type":"success","code":200,"message":"Success","error":false},' +
+              '"data":[{"device_id":525509,"state_token":"aaaaaaaaaaaa","state_token":"bbbbbbbbbbbb"}]}'
           }
         : undefined
     )
