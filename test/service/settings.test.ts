@@ -118,7 +118,9 @@ describe('docker run, as the docs show it', () => {
   const runs = dockerRuns()
 
   it('is shown in the README, docs/service.md and the Dockerfile', () => {
-    expect(new Set(runs.map((r) => r.file))).toEqual(new Set(['README.md', 'docs/service.md', 'Dockerfile']))
+    expect([...new Set(runs.map((r) => r.file))]).toEqual(
+      expect.arrayContaining(['README.md', 'docs/service.md', 'Dockerfile'])
+    )
   })
 
   it.each(runs.map((r) => [r.file, r.args] as const))(
