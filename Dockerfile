@@ -1,8 +1,10 @@
 # The protection-rule service (src/service/), Node 24, non-root, runtime dependencies only.
 # Build from the repository root:
 #   docker build -f Dockerfile -t onelogin-push-gate-service .
-# Run (embedded database in the /data volume):
-#   docker run -p 3000:3000 -v gate-data:/data --env-file gate.env onelogin-push-gate-service
+# Run (embedded database in the /data volume; secrets/ as docs/service.md makes it):
+#   docker run -d --name gate -p 3000:3000 -v gate-data:/data \
+#     -v "$PWD/secrets/github-app.pem:/run/secrets/github_app_private_key:ro" \
+#     --env-file secrets/gate.env onelogin-push-gate-service
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /src

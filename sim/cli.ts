@@ -1,11 +1,9 @@
 // `npm run sim -- [--port N] [--tenant file.json]`: a local OneLogin API for trying the action by hand.
 import { parseArgs } from 'node:util'
-import { start } from './server.js'
+import { DEFAULT_PORT, start } from './server.js'
 import { loadTenant } from './tenant.js'
 
 const USAGE = 'usage: npm run sim -- [--port N] [--tenant file.json]'
-/** The port `npm run sim` listens on unless told otherwise; .env.example points here. `--port 0` takes a free one. */
-export const DEFAULT_PORT = 8765
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, tenant: { type: 'string' } } })

@@ -17,6 +17,9 @@ import type { AutoRule, CallRecord, FaultEndpoint, FaultSpec, PushRecord, Tenant
 
 export type * from './types.js'
 
+/** The port `npm run sim` listens on unless told otherwise; .env.example and `npm run sim:github` point here. */
+export const DEFAULT_PORT = 8765
+
 export interface SimOptions {
   /** 0 = a free port (default). */
   port?: number

@@ -3,6 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { DEFAULT_PORT } from '../server.js'
+import { loadTenant } from '../tenant.js'
 import { startFakeGitHub } from './server.js'
 
 const USAGE = `usage: npm run sim:github -- [options]
@@ -14,6 +16,8 @@ const USAGE = `usage: npm run sim:github -- [options]
   --repo owner/name    a repository on installation 1 (repeatable; default acme/shop)
   --policy FILE        put FILE at .github/onelogin-gate.yml on each repo's default branch
   --key-out FILE       write the app's private key (PEM) there (default: a temp file)
+  --onelogin-url URL   the OneLogin simulator the service should use (default: \`npm run sim\`'s,
+                       http://127.0.0.1:${DEFAULT_PORT}); printed with its demo credential
   --help               this text`
 
 async function main(): Promise<void> {
@@ -26,6 +30,7 @@ async function main(): Promise<void> {
       repo: { type: 'string', multiple: true },
       policy: { type: 'string' },
       'key-out': { type: 'string' },
+      'onelogin-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -47,6 +52,12 @@ async function main(): Promise<void> {
       : { main: { '.github/onelogin-gate.yml': policy } }
     return { owner: m[1], name: m[2], files }
   })
+  const oneloginUrl = values['onelogin-url'] ?? `http://127.0.0.1:${DEFAULT_PORT}`
+  if (!/^https?:\/\/[^\s/]+$/.test(oneloginUrl))
+    throw new Error(`--onelogin-url must be a base URL such as http://127.0.0.1:${DEFAULT_PORT}\n${USAGE}`)
+  // The simulator's demo credential with the scope MFA API v1 needs (Manage users).
+  const credential = loadTenant().seed.clients.find((c) => c.scope === 'manage_users')
+  if (!credential) throw new Error("the simulator's demo tenant has no Manage users credential")
   const secret = values.secret ?? 'demo-webhook-secret'
   const fake = await startFakeGitHub({ port, appId, webhookSecret: secret, webhookUrl: values['webhook-url'], repos })
 
@@ -68,6 +79,12 @@ async function main(): Promise<void> {
   console.log(`  GITHUB_APP_ID=${fake.appId}`)
   console.log(`  GITHUB_PRIVATE_KEY_PATH=${keyPath}`)
   console.log(`  GITHUB_WEBHOOK_SECRET=${secret}`)
+  console.log(`  ONELOGIN_API_URL=${oneloginUrl}`)
+  console.log(`  ONELOGIN_CLIENT_ID=${credential.client_id}`)
+  console.log(`  ONELOGIN_CLIENT_SECRET=${credential.client_secret}`)
+  console.log(
+    `(ONELOGIN_* are the OneLogin simulator's: start it with \`npm run sim\`, and approve on ${oneloginUrl}/)`
+  )
   console.log('Request a deployment:')
   console.log(
     `  curl -s -X POST ${fake.url}/_gh/deployments -H 'content-type: application/json' -d ` +

@@ -154,8 +154,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const faults: { method: string; path: RegExp; status: number; remaining: number }[] = []
   const inflight = new Set<AbortController>()
   let webhookUrl = opts.webhookUrl
-  let nextRunId = 7_000_001
-  let nextDeploymentId = 3_100_001
+  // Run and deployment ids come from one counter that starts from the wall clock (ten ids a
+  // millisecond), so that a fake started again hands out none of the ids it handed out before:
+  // a service that kept its database would take a new deployment with an old run id for a
+  // redelivery of the old one. One counter, so that a run id is never a deployment id.
+  let nextId = Date.now() * 10
   const hookId = 500_000 + (appId % 100_000)
 
   let urls: shape.Urls = { api: '', html: '' }
@@ -821,14 +824,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       if (!r.environment) throw new Error('requestDeployment: environment is required')
       if (r.sha !== undefined && !/^[0-9a-f]{40}$/i.test(r.sha))
         throw new Error('requestDeployment: sha must be 40 hex characters')
-      const runId = r.runId ?? nextRunId++
+      const runId = r.runId ?? nextId++
       if (deploymentsList.some((d) => d.runId === runId && d.repo === repo.info && d.environment === r.environment)) {
         throw new Error(`requestDeployment: run ${runId} already has a deployment to ${r.environment}`)
       }
       const creator = r.creator ?? 'octocat'
       const d: shape.Deployment = {
         runId,
-        deploymentId: nextDeploymentId++,
+        deploymentId: nextId++,
         repo: repo.info,
         installationId: repo.installationId,
         environment: r.environment,

@@ -48,7 +48,7 @@ export interface DeploymentRequest {
   sender?: string
   /** Default 'push'. */
   event?: string
-  /** Default: next id (run ids and deployment ids never coincide). */
+  /** Default: the next id, never one an earlier fake handed out (run ids and deployment ids never coincide). */
   runId?: number
   /** Default 'Deploy'. */
   workflowName?: string

@@ -21,11 +21,11 @@ describe('workflows', () => {
     }
   })
 
-  it('dependabot covers npm (the project and scripts/local-action) and github-actions', () => {
+  it('dependabot covers npm (the project, scripts/local-action and scripts/mutate) and github-actions', () => {
     const text = readFileSync(join(ROOT, '.github', 'dependabot.yml'), 'utf8')
     const entries = [...text.matchAll(/package-ecosystem:\s*(\S+)\s*\n\s*directory:\s*(\S+)/g)].map(
       (m) => `${m[1]} ${m[2]}`
     )
-    expect(entries).toEqual(['npm /', 'npm /scripts/local-action', 'github-actions /'])
+    expect(entries).toEqual(['npm /', 'npm /scripts/local-action', 'npm /scripts/mutate', 'github-actions /'])
   })
 })

@@ -1,14 +1,15 @@
 /**
  * compose.yaml, the example of two instances on one PostgreSQL server, checked
- * by its structure since no container engine runs here.
+ * by its structure since no container engine runs here; its settings come from
+ * gate.env.example (secrets/gate.env), the same file `docker run` reads.
  */
-import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { readConfig } from '../../src/service/config.js'
+import { fillExample, imageEnv, readEnvExample, requiredSettings, writeKey } from '../helpers/settings.js'
 
 type Service = {
   image?: string
@@ -25,21 +26,8 @@ type Compose = { services: Record<string, Service>; secrets: Record<string, { fi
 
 const compose = parse(readFileSync('compose.yaml', 'utf8'), { merge: true }) as Compose
 const gates = Object.entries(compose.services).filter(([, s]) => s.environment?.DATABASE_URL !== undefined)
-const exampleEnv = readFileSync('gate.env.example', 'utf8')
-  .split('\n')
-  .filter((l) => /^[A-Z_]+=/.test(l))
-  .map((l) => l.split('=')[0])
-
-/** Settings every instance needs (issue 11's configuration), in compose.yaml or in secrets/gate.env. */
-const REQUIRED = [
-  'DATABASE_URL',
-  'GITHUB_APP_ID',
-  'GITHUB_PRIVATE_KEY_PATH',
-  'GITHUB_WEBHOOK_SECRET',
-  'ONELOGIN_CLIENT_ID',
-  'ONELOGIN_CLIENT_SECRET',
-  'ONELOGIN_API_URL'
-]
+const example = readEnvExample()
+const exampleEnv = [...example.set.keys()]
 const SECRET_NAME = /SECRET|PASSWORD|PRIVATE_KEY|TOKEN|PGPASS/
 
 describe('compose.yaml', () => {
@@ -75,46 +63,57 @@ describe('compose.yaml', () => {
     for (const [, s] of gates) expect(Number.parseInt(s.stop_grace_period ?? '10s', 10)).toBeGreaterThanOrEqual(5)
   })
 
-  it('provides every required setting, from the file or from secrets/gate.env', () => {
-    for (const [, s] of gates) {
-      const names = new Set([...Object.keys(s.environment ?? {}), ...exampleEnv])
-      for (const required of REQUIRED) expect(names, required).toContain(required)
-      expect(s.env_file).toEqual(['./secrets/gate.env'])
+  it('provides every required setting (as config.ts decides), from secrets/gate.env or the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'compose-'))
+    try {
+      const required = requiredSettings(writeKey(dir))
+      expect(required.length).toBeGreaterThanOrEqual(4)
+      for (const [, s] of gates) {
+        const names = new Set([...Object.keys(s.environment ?? {}), ...exampleEnv])
+        for (const name of [...required, 'DATABASE_URL', 'PGPASSWORD']) expect(names, name).toContain(name)
+        expect(s.env_file).toEqual(['./secrets/gate.env'])
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
+  it('agrees with gate.env.example: writes in no value the user fills in there, and no other value for a setting', () => {
+    for (const [name, s] of gates) {
+      for (const [key, value] of Object.entries(s.environment ?? {})) {
+        // A setting left empty in the example is the user's to give (the App ID, a secret...).
+        expect(example.set.get(key), `${name}.${key} is for secrets/gate.env`).not.toBe('')
+        if (example.set.has(key)) expect(value, `${name}.${key}`).toBe(example.set.get(key))
+      }
+    }
+  })
+
+  it("mounts the key where gate.env.example's GITHUB_PRIVATE_KEY_PATH says", () => {
+    const path = example.set.get('GITHUB_PRIVATE_KEY_PATH')!
+    const secret = /^\/run\/secrets\/([a-z_]+)$/.exec(path)?.[1]
+    expect(secret, path).toBeDefined()
+    for (const [name, s] of gates) {
+      expect(s.secrets, name).toContain(secret)
+      expect(s.environment?.GITHUB_PRIVATE_KEY_PATH ?? path, name).toBe(path)
+    }
+    expect(compose.secrets[secret!].file).toBe('./secrets/github-app.pem')
+  })
+
   it("gives each instance a configuration the service accepts, on PostgreSQL, over the image's defaults", () => {
-    // ENV lines of the image's last stage, then compose's environment, then secrets/gate.env (made up here).
-    const dockerfile = readFileSync('Dockerfile', 'utf8')
-    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
-    const imageEnv = Object.fromEntries(
-      [...lastStage.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)].flatMap((m) =>
-        m[1]
-          .replace(/\\\n/g, ' ')
-          .trim()
-          .split(/\s+/)
-          .map((kv) => kv.split('=') as [string, string])
-      )
-    )
-    expect(imageEnv.DATA_DIR).toBeDefined()
+    // ENV lines of the image's last stage, then secrets/gate.env (filled in with made-up values), then
+    // compose's environment, which wins over env_file.
+    const image = imageEnv()
+    expect(image.DATA_DIR).toBeDefined()
     const dir = mkdtempSync(join(tmpdir(), 'compose-'))
     try {
-      const key = join(dir, 'github-app.pem')
-      writeFileSync(
-        key,
-        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' })
-      )
-      const secrets = Object.fromEntries(
-        exampleEnv.map((k) => [
-          k,
-          k === 'GITHUB_WEBHOOK_SECRET' ? 'a-webhook-secret-of-32-characters' : `made-up-${k.toLowerCase()}`
-        ])
-      )
+      const key = writeKey(dir)
+      const filled = fillExample(example)
       for (const [name, s] of gates) {
-        const env = { ...imageEnv, ...s.environment, ...secrets, GITHUB_PRIVATE_KEY_PATH: key }
-        const config = readConfig(env)
+        const env = { ...image, ...filled, ...s.environment }
+        expect(env.GITHUB_PRIVATE_KEY_PATH, name).toBe(example.set.get('GITHUB_PRIVATE_KEY_PATH'))
+        const config = readConfig({ ...env, GITHUB_PRIVATE_KEY_PATH: key })
         expect(config.storage, name).toEqual({ kind: 'postgres', url: s.environment!.DATABASE_URL })
-        expect(config.onelogin.rateShare, name).toBe(Number(s.environment!.ONELOGIN_RATE_SHARE))
+        expect(config.onelogin.baseUrl, name).toBe('https://acme.onelogin.com')
         expect(config.port, name).toBe(3000)
       }
     } finally {
@@ -139,8 +138,8 @@ describe('compose.yaml', () => {
       for (const file of s.env_file ?? []) expect(file).toMatch(/^\.\/secrets\//)
     }
     for (const { file } of Object.values(compose.secrets)) expect(file).toMatch(/^\.\/secrets\//)
-    // The example env file names the secrets but holds no value.
-    for (const line of readFileSync('gate.env.example', 'utf8').split('\n'))
-      if (/^[A-Z_]+=/.test(line)) expect(line).toMatch(/^[A-Z_]+=$/)
+    // The example env file names the secrets but holds no value (a path to a mounted one is not a secret).
+    for (const [key, value] of [...example.set, ...example.commented])
+      if (SECRET_NAME.test(key) && !/_(FILE|PATH)$/.test(key)) expect(value, key).toBe('')
   })
 })

@@ -1,6 +1,7 @@
 // `npm run sim:github` as a user runs it (tsx sim/github/cli.ts): it prints the service's
-// settings, serves the policy file it was given with the key it wrote, requests a deployment
-// on POST /_gh/deployments, and removes its key file when stopped.
+// settings (GitHub's and the OneLogin simulator's, which the service accepts as they are),
+// serves the policy file it was given with the key it wrote, requests a deployment on
+// POST /_gh/deployments, and removes its key file when stopped.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -8,7 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import githubAppJwt from 'universal-github-app-jwt'
 import { afterEach, expect, it } from 'vitest'
+import { readConfig } from '../../src/service/config.js'
 import { ROOT } from '../../sim/run-action.js'
+import { start as startSim } from '../../sim/server.js'
 import { startReceiver } from './github-harness.js'
 
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')
@@ -43,6 +46,8 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
   const policyFile = join(dir, 'policy.yml')
   writeFileSync(policyFile, 'environments:\n  production:\n    approvers: ["ada@example.com @ada"]\n')
   const receiver = await startReceiver()
+  const sim = await startSim({ quiet: true })
+  cleanup.push(() => void sim.close())
 
   const child = spawn(
     process.execPath,
@@ -56,7 +61,9 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
       '--secret',
       'a-secret-of-the-test',
       '--app-id',
-      '99'
+      '99',
+      '--onelogin-url',
+      sim.url
     ],
     {
       cwd: ROOT,
@@ -72,6 +79,21 @@ it('prints the service settings, serves the policy and sends a signed webhook', 
   expect(setting('GITHUB_WEBHOOK_SECRET')).toBe('a-secret-of-the-test')
   const keyPath = setting('GITHUB_PRIVATE_KEY_PATH')
   const key = readFileSync(keyPath, 'utf8')
+
+  // The OneLogin settings too: the simulator's URL and a credential it takes.
+  expect(setting('ONELOGIN_API_URL')).toBe(sim.url)
+  const basic = Buffer.from(`${setting('ONELOGIN_CLIENT_ID')}:${setting('ONELOGIN_CLIENT_SECRET')}`).toString('base64')
+  const oneloginToken = await fetch(`${sim.url}/auth/oauth2/v2/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'client_credentials' })
+  })
+  expect(oneloginToken.status).toBe(200)
+  // Every printed line is a setting the service takes as it is.
+  const printed = Object.fromEntries([...out.matchAll(/^ {2}([A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]))
+  const config = readConfig({ ...printed, DATA_DIR: join(dir, 'data') })
+  expect(config.onelogin.baseUrl).toBe(sim.url)
+  expect(config.github).toMatchObject({ apiUrl: api, appId: 99 })
 
   // The key it wrote is the app's: a JWT made with it gets a token, and the token reads the policy.
   const jwt = (await githubAppJwt({ id: 99, privateKey: key })).token

@@ -360,6 +360,27 @@ describe('webhook delivery', () => {
     expect(res.error).toMatch(/300 ms/)
   })
 
+  it('hands out no run or deployment id of an earlier fake when started again', async () => {
+    // As `npm run sim:github` stopped and started again while the service keeps its database.
+    const receiver = await startReceiver()
+    const ids = async (fake: Awaited<ReturnType<typeof startFake>>): Promise<number[]> => {
+      fake.setWebhookUrl(receiver.url)
+      const out: number[] = []
+      for (const environment of ['production', 'staging', 'qa']) {
+        const r = await fake.requestDeployment({ repo: 'acme/shop', environment })
+        out.push(r.runId, (r.payload as { deployment: { id: number } }).deployment.id)
+      }
+      return out
+    }
+    const first = await startFake()
+    const before = await ids(first)
+    await first.close()
+    const again = await startFake({ privateKey: first.privateKey, appId: first.appId })
+    const after = await ids(again)
+    expect(new Set([...before, ...after]).size).toBe(before.length + after.length)
+    for (const id of [...before, ...after]) expect(Number.isSafeInteger(id) && id > 0, String(id)).toBe(true)
+  })
+
   it('fails clearly without a webhook URL or for an unknown repository', async () => {
     const fake = await startFake()
     await expect(fake.requestDeployment({ repo: 'acme/shop', environment: 'production' })).rejects.toThrow(

@@ -1,14 +1,16 @@
 // GitHub's local-action runs the action's source (src/action/main.ts) with its own stand-ins for
 // @actions/core and @actions/github: it sees our outputs only because the action uses the
-// toolkit through its package entry points. `npm run local-action` against the simulator, with
-// an approver who accepts: local-action's own outputs table must show status approved.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// toolkit through its package entry points. `npm run local-action` with the committed
+// .env.example (its API URL pointed at this test's simulator), with an approver who accepts:
+// local-action's own outputs table must show status approved, and the log no warning for the
+// user to fix (the example names the approver's @github-login, so self-approval is checked).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { NODE24, ROOT } from '../../../sim/run-action.js'
-import { start } from '../../../sim/server.js'
+import { DEFAULT_PORT, start } from '../../../sim/server.js'
 
 // local-action needs Node 22 or later: the project's Node 24, or the Node running the tests.
 const node = existsSync(NODE24)
@@ -24,18 +26,9 @@ describe.skipIf(!node)('local-action', () => {
     try {
       sim.autoAnswer({ action: 'accept', afterMs: 500 })
       const envFile = join(dir, '.env')
-      writeFileSync(
-        envFile,
-        [
-          'INPUT_CLIENT-ID=demo-client-id',
-          'INPUT_CLIENT-SECRET=demo-client-secret',
-          `INPUT_API-URL=${sim.url}`,
-          'INPUT_USER-ID=35510511',
-          'INPUT_TIMEOUT=60',
-          'GITHUB_REPOSITORY=acme/shop',
-          'GITHUB_RUN_ID=7'
-        ].join('\n') + '\n'
-      )
+      const example = readFileSync(join(ROOT, '.env.example'), 'utf8')
+      expect(example.split('\n')).toContain(`INPUT_API-URL=http://127.0.0.1:${DEFAULT_PORT}`)
+      writeFileSync(envFile, example.replace(/^INPUT_API-URL=.*$/m, `INPUT_API-URL=${sim.url}`))
       // The npm script as a developer runs it, its Node first on PATH (local-action starts `npm exec tsx`).
       // Asynchronously: the simulator answers from this process.
       const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -66,6 +59,8 @@ describe.skipIf(!node)('local-action', () => {
       expect(out).not.toMatch(/No outputs were set!/)
       expect(out).toMatch(/│\s*\d+\s*│\s*'status'\s*│\s*'approved'\s*│/)
       expect(out).toMatch(/│\s*\d+\s*│\s*'approved'\s*│\s*'true'\s*│/)
+      expect(out).toMatch(/│\s*\d+\s*│\s*'approver-names'\s*│\s*'Ada Lovelace/)
+      expect(`${out}\n${r.stderr}`).not.toMatch(/::warning::|\bwarn(ing)?\b/i)
       expect(sim.pushes()).toHaveLength(1)
     } finally {
       rmSync(dir, { recursive: true, force: true })
