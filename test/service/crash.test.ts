@@ -50,8 +50,8 @@ describe('a crash at each step boundary (SIGKILL, then a restart takes over)', {
     await w.restart('SIGKILL')
     const { taken, sent } = await decided(w, runId)
     expect(sent).toHaveLength(1)
-    expect(taken[0]!.state).toBe('rejected')
-    expect(taken[0]!.comment).toMatch(/was being sent .* when the gate stopped.* no second push is sent/)
+    expect(taken[0].state).toBe('rejected')
+    expect(taken[0].comment).toMatch(/was being sent .* when the gate stopped.* no second push is sent/)
     expect(w.sim.pushes()).toHaveLength(1)
     expect(w.sim.calls().filter((c) => c.path.endsWith('/trigger'))).toHaveLength(1)
   })
@@ -90,11 +90,11 @@ describe('a crash at each step boundary (SIGKILL, then a restart takes over)', {
         const { taken, sent } = await decided(w, runId)
         expect(sent).toHaveLength(1)
         expect(w.sim.pushes()).toHaveLength(1)
-        if (apiVersion === 2) expect(taken[0]!.state).toBe('approved')
+        if (apiVersion === 2) expect(taken[0].state).toBe('approved')
         else {
           // The state token was used up by an answer that died with the process: not approved, not pushed again.
-          expect(taken[0]!.state).toBe('rejected')
-          expect(taken[0]!.comment).toMatch(/may have been answered and the answer lost/)
+          expect(taken[0].state).toBe('rejected')
+          expect(taken[0].comment).toMatch(/may have been answered and the answer lost/)
         }
       })
     }
