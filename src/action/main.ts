@@ -11,6 +11,7 @@ import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
 import { runStarters, writeSummary } from './summary.js'
+import { plainText } from '../core/inert.js'
 import { describeRun, runSentences, type RunContextSource } from './run-context.js'
 
 export interface RunDeps {
@@ -55,7 +56,7 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
 
   const described = describeRun(deps.context ?? githubContext, env)
   const sentences = runSentences(described)
-  if (sentences.length) core.info(`Approval is asked for this run. ${sentences.join(' ')}`)
+  if (sentences.length) core.info(`Approval is asked for this run. ${sentences.map(plainText).join(' ')}`)
 
   const startedAt = clock.now()
   const deadline = startedAt + settings.timeoutSeconds * 1000

@@ -9,6 +9,7 @@
  */
 import type { context as githubContext } from '@actions/github'
 import { oneLine } from '../core/errors.js'
+import { outside, type Phrase } from '../core/inert.js'
 
 /** The parts of @actions/github's Context read here. */
 export type RunContextSource = Pick<
@@ -130,34 +131,43 @@ export function describeRun(ctx: RunContextSource, env: NodeJS.ProcessEnv): RunD
  * "Run started by octocat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4)."
  * then one sentence per thing the event adds.
  */
-export function runSentences(d: RunDescription): string[] {
-  const lines: string[] = []
-  const details = [
-    d.workflow && `workflow ${d.workflow}`,
-    d.ref && `ref ${d.ref}`,
-    d.sha && `commit ${d.sha.slice(0, 7)}`
-  ].filter(Boolean)
+export function runSentences(d: RunDescription): Phrase[] {
+  const lines: Phrase[] = []
+  const details: Phrase[] = [
+    d.workflow ? ['workflow ', outside(d.workflow)] : [],
+    d.ref ? ['ref ', outside(d.ref)] : [],
+    d.sha ? ['commit ', outside(d.sha.slice(0, 7))] : []
+  ].filter((p) => p.length > 0)
   if (d.startedBy || details.length) {
-    const who =
+    const who: Phrase =
       d.firstStartedBy && d.startedBy
-        ? `${d.firstStartedBy}, re-run by ${d.startedBy}`
-        : (d.startedBy ?? 'an unknown actor')
-    lines.push(`Run started by ${who}${details.length ? ` (${details.join(', ')})` : ''}.`)
+        ? [outside(d.firstStartedBy), ', re-run by ', outside(d.startedBy)]
+        : d.startedBy
+          ? [outside(d.startedBy)]
+          : ['an unknown actor']
+    const inner = details.flatMap((p, i) => (i === 0 ? p : [', ', ...p]))
+    lines.push(['Run started by ', ...who, ...(details.length ? [' (', ...inner, ')'] : []), '.'])
   }
   if (d.repository || d.eventName) {
-    lines.push(
-      `Repository ${d.repository ?? 'unknown'}${d.eventName ? `, event ${d.eventName}` : ''}${d.runId !== undefined ? `, run ${d.runId}` : ''}.`
-    )
+    lines.push([
+      'Repository ',
+      d.repository ? outside(d.repository) : 'unknown',
+      ...(d.eventName ? [', event ', outside(d.eventName)] : []),
+      d.runId !== undefined ? `, run ${d.runId}` : '',
+      '.'
+    ])
   }
-  if (d.pullRequest)
-    lines.push(`Pull request #${d.pullRequest.number} "${d.pullRequest.title}" by ${d.pullRequest.author}.`)
+  if (d.pullRequest) {
+    const pr = d.pullRequest
+    lines.push([`Pull request #${pr.number} "`, outside(pr.title), '" by ', outside(pr.author), '.'])
+  }
   if (d.inputs) {
-    const shown = d.inputs.map(([n, v]) => `${n}=${v}`).join(', ')
-    const hidden = d.hiddenInputs?.length
-      ? ` (not shown, as their names suggest secrets: ${d.hiddenInputs.join(', ')})`
-      : ''
-    lines.push(`Workflow inputs: ${shown || 'none'}${hidden}.`)
+    const shown = d.inputs.flatMap(([n, v], i): Phrase => [i === 0 ? '' : ', ', outside(`${n}=${v}`)])
+    const hidden: Phrase = d.hiddenInputs?.length
+      ? [' (not shown, as their names suggest secrets: ', outside(d.hiddenInputs.join(', ')), ')']
+      : []
+    lines.push(['Workflow inputs: ', ...(shown.length ? shown : ['none']), ...hidden, '.'])
   }
-  if (d.headCommit) lines.push(`Head commit: "${d.headCommit}".`)
+  if (d.headCommit) lines.push(['Head commit: "', outside(d.headCommit), '".'])
   return lines
 }

@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import type { Approver } from '../core/approvers.js'
 import { approverLabel, formatDuration } from '../core/outcome.js'
 import type { GateResult } from './run-gate.js'
+import { escapeHtml, htmlCode, htmlText } from '../core/inert.js'
 import { runSentences, type RunDescription } from './run-context.js'
 
 const HEADINGS: Record<GateResult['status'], string> = {
@@ -10,10 +11,6 @@ const HEADINGS: Record<GateResult['status'], string> = {
   denied: '\u274c Denied on OneLogin Protect',
   'timed-out': '\u23f1\ufe0f No answer from OneLogin Protect in time',
   error: '\u26a0\ufe0f The OneLogin approval gate failed'
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 }
 
 /**
@@ -75,13 +72,14 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
       .replace('T', ' ')
       .replace(/\.\d+Z$/, ' UTC')
   const rows = result.approvers.map((r) => [
-    escapeHtml(
+    // Names, devices and OneLogin's words come from outside: each cell's text in <code>, inert.
+    htmlCode(
       !r.userId
         ? `${r.spec.entry} (not looked up)`
         : approverLabel(r) + (r.spec.entry !== r.userId ? `, listed as ${r.spec.entry}` : '')
     ),
-    r.device ? escapeHtml(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
-    escapeHtml(answerText(r, result, ctx.code)),
+    r.device ? htmlCode(`${r.device.factor} "${r.device.name}" (${r.device.id})`) : '\u2014',
+    htmlCode(answerText(r, result, ctx.code)),
     r.answeredAfterMs !== undefined && r.answeredAt !== undefined && r.answer !== 'pending' && r.answer !== 'not-asked'
       ? `${formatDuration(r.answeredAfterMs)} after the ${ctx.code ? 'start' : 'first push'}, at ${clockTime(r.answeredAt)}`
       : '\u2014',
@@ -95,7 +93,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
         ? `A typed code was checked; no push was sent.`
         : `Waited ${formatDuration(result.waitedMs)} from the first push${timeout}.`
   const link = ctx.run?.runUrl
-  const s = core.summary.addHeading(HEADINGS[result.status], 2).addRaw(`<p>${escapeHtml(result.message)}</p>`, true)
+  const s = core.summary.addHeading(HEADINGS[result.status], 2).addRaw(`<p>${htmlCode(result.message, 1000)}</p>`, true)
   if (rows.length > 0) {
     s.addTable([
       [
@@ -111,7 +109,7 @@ export async function writeSummary(result: GateResult, ctx: SummaryContext, env:
   s.addRaw(`<p>${escapeHtml(waited)}`, false)
   if (link) s.addRaw(` Run: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`, false)
   s.addRaw('</p>', true)
-  for (const line of ctx.run ? runSentences(ctx.run) : []) s.addRaw(`<p>${escapeHtml(line)}</p>`, true)
+  for (const line of ctx.run ? runSentences(ctx.run) : []) s.addRaw(`<p>${htmlText(line)}</p>`, true)
   const text = s.stringify()
   s.emptyBuffer()
   try {

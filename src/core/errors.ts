@@ -1,3 +1,4 @@
+import { INVISIBLE } from './inert.js'
 import { jsonText } from './json.js'
 
 /** Outcome of a gate run, as published in the `status` output. */
@@ -139,12 +140,9 @@ export function describeError(err: unknown): string {
 /**
  * Text from OneLogin made safe to print: one line, no control characters
  * (so it cannot start a workflow command such as `::set-output` on a line of
- * its own, or colour the log), cut to `max` characters.
+ * its own, or colour the log), no bidi or zero-width characters (so it
+ * cannot reorder or hide what is around it), cut to `max` characters.
  */
 export function oneLine(value: unknown, max = 300): string {
-  return jsonText(value)
-    .replace(/[\p{Cc}\u2028\u2029]/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, max)
+  return jsonText(value).replace(INVISIBLE, ' ').replace(/\s+/g, ' ').trim().slice(0, max)
 }

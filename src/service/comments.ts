@@ -1,3 +1,4 @@
+import { codeSpan } from '../core/inert.js'
 import { formatDuration } from '../core/outcome.js'
 import type { Approver } from '../core/approvers.js'
 import type { DeploymentInfo, Gate, StoredOutcome } from './store/gates.js'
@@ -9,17 +10,10 @@ export const MAX_PROGRESS_COMMENTS = 8
 
 /**
  * Text from the webhook, the policy or OneLogin as an inline code span: on one
- * line, without backticks, so that it can neither format the comment nor
- * mention anyone.
+ * line, without backticks or invisible characters, so that it can neither
+ * format the comment nor mention anyone.
  */
-export function code(text: string | number | undefined, max = 80): string {
-  const clean = String(text ?? '')
-    .replace(/[\p{Cc}\u2028\u2029`]/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-  const cut = clean.length > max ? `${clean.slice(0, max - 1)}…` : clean
-  return cut ? `\`${cut}\`` : '`?`'
-}
+export const code = codeSpan
 
 /** "2026-11-29 12:00:05 UTC" */
 export function utc(ms: number): string {
@@ -111,7 +105,7 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
       const denier = approvers.find((a) => a.answer === 'denied')
       lines.push(
         denier
-          ? `❌ **Rejected: denied on OneLogin Protect** by ${who(denier)}${after(denier)}. OneLogin says ${code(denier.message ?? 'denied')}.`
+          ? `❌ **Rejected: denied on OneLogin Protect** by ${who(denier)}${after(denier)}. OneLogin says ${code(denier.message ?? 'denied', 300)}.`
           : `❌ **Rejected: denied.** ${code(outcome.message, 300)}`
       )
       break
@@ -130,10 +124,10 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
     case 'error':
       if (outcome.blame === 'configuration') {
         lines.push(
-          `⚙️ **Rejected: the OneLogin gate service is misconfigured.** ${noMention(outcome.message)}`,
+          `⚙️ **Rejected: the OneLogin gate service is misconfigured.** ${code(outcome.message, 600)}`,
           'This is for an administrator of the service: no approver was at fault. Fix the setting, then run the job again.'
         )
-      } else lines.push(`⚠️ **Rejected: the OneLogin gate could not run.** ${noMention(outcome.message)}`)
+      } else lines.push(`⚠️ **Rejected: the OneLogin gate could not run.** ${code(outcome.message, 600)}`)
       break
   }
   lines.push(`${what} Requested ${utc(gate.createdAt)}, decided ${utc(outcome.decidedAt)}.`)
@@ -147,9 +141,4 @@ export function fit(lines: readonly string[]): string {
   let cut = text.slice(0, MAX_COMMENT_CHARS - 1)
   if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1)
   return `${cut}…`
-}
-
-/** Prose that may quote a login: "@name" cannot mention anyone once a zero-width space follows the "@". */
-export function noMention(text: string): string {
-  return text.replace(/(^|[^A-Za-z0-9_.+-])@(?=[A-Za-z0-9])/g, '$1@\u200b')
 }

@@ -23,10 +23,10 @@ describe('quote: a user value in an error message', () => {
 })
 
 describe('oneLine: text from OneLogin on one line', () => {
-  it('turns C0 and C1 control characters, U+2028 and U+2029 into spaces, and runs of space into one', () => {
+  it('turns control, bidi and zero-width characters, U+2028 and U+2029 into spaces, and runs of space into one', () => {
     const wrong = UNITS.filter((c) => {
       const ch = String.fromCharCode(c)
-      const gone = anyControl(c) || c === 0x2028 || c === 0x2029 || /\s/.test(ch)
+      const gone = anyControl(c) || /\p{Cf}/u.test(ch) || c === 0x2028 || c === 0x2029 || /\s/.test(ch)
       return oneLine(`a${ch}b`) !== (gone ? 'a b' : `a${ch}b`)
     })
     expect(wrong).toEqual([])

@@ -1,7 +1,8 @@
 // The service's pure parts: the policy schema, environment matching, comment text, log
 // redaction, and the fetch that keeps the app's tokens on GITHUB_API_URL.
 import { describe, expect, it } from 'vitest'
-import { code, fit, MAX_COMMENT_CHARS, noMention } from '../../src/service/comments.js'
+import { code, fit, MAX_COMMENT_CHARS } from '../../src/service/comments.js'
+import { noMention } from '../../src/core/inert.js'
 import { pinnedFetch } from '../../src/service/github.js'
 import { Redactor } from '../../src/service/log.js'
 import { parsePolicy, PolicyError, readTimeout, ruleFor } from '../../src/service/policy.js'
@@ -91,15 +92,24 @@ describe('comments', () => {
     expect(code('x'.repeat(100), 10)).toBe('`xxxxxxxxx…`')
   })
 
-  it('code spans take out C0 and C1 control characters, U+2028, U+2029 and backticks, and nothing else', () => {
+  it('code spans take out control, bidi and zero-width characters, U+2028, U+2029 and backticks, and nothing else', () => {
     const gone = (c: number): boolean =>
-      c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || c === 0x60
+      c <= 0x1f ||
+      (c >= 0x7f && c <= 0x9f) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x60 ||
+      /\p{Cf}/u.test(String.fromCharCode(c))
     const wrong = Array.from({ length: 0x10000 }, (_, c) => c).filter((c) => {
       const ch = String.fromCharCode(c)
       return code(`a${ch}b`) !== (gone(c) || /\s/.test(ch) ? '`a b`' : `\`a${ch}b\``)
     })
     expect(wrong).toEqual([])
-    expect(noMention('by @octocat, not ada@example.com')).toBe('by @\u200boctocat, not ada@example.com')
+    // The bidi controls (U+202A-202E, U+2066-2069) and zero-width characters are among them.
+    for (const c of [0x202a, 0x202e, 0x2066, 0x2069, 0x200b, 0x200d, 0xfeff]) expect(gone(c)).toBe(true)
+    expect(noMention('by @octocat, not ada@example.com')).toBe('by @\u200boctocat, not ada@\u200bexample.com')
+    for (const form of ['-@x', '.@x', '+@x', '(@x', '_@x', 'a@x'])
+      expect(noMention(form)).toBe(form.replace('@', '@\u200b'))
   })
 
   it("keeps a comment within GitHub's 1024 characters without splitting a character", () => {

@@ -61,11 +61,16 @@ describe.concurrent('what is being approved', () => {
     expect(line).toContain('Run started by octocat (workflow Deploy, ref refs/heads/main, commit a1b2c3d).')
     expect(line).toContain('Pull request #42 "Bump deps ::stop-commands::zz <script>alert(1)</script>" by mallory.')
     expect(stdout.split('\n').filter((l) => l.startsWith('::stop-commands::'))).toEqual([])
+    // Every value from the event is in <code>: escaped, inert.
     expect(summary).toContain(
-      '<p>Pull request #42 &quot;Bump deps ::stop-commands::zz &lt;script&gt;alert(1)&lt;/script&gt;&quot; by mallory.</p>'
+      '<p>Pull request #42 &quot;<code>Bump deps ::stop-commands::zz &lt;script&gt;alert(1)&lt;/script&gt;</code>' +
+        '&quot; by <code>mallory</code>.</p>'
     )
     expect(summary).not.toContain('<script>')
-    expect(summary).toContain('<p>Run started by octocat (workflow Deploy, ref refs/heads/main, commit a1b2c3d).</p>')
+    expect(summary).toContain(
+      '<p>Run started by <code>octocat</code> (workflow <code>Deploy</code>, ref <code>refs/heads/main</code>, ' +
+        'commit <code>a1b2c3d</code>).</p>'
+    )
   })
 
   it('workflow_dispatch: its inputs, minus any whose name suggests a secret', async () => {
@@ -83,7 +88,7 @@ describe.concurrent('what is being approved', () => {
     )
     expect(stdout).not.toContain('SHOULD-NOT-SHOW')
     expect(summary).not.toContain('SHOULD-NOT-SHOW')
-    expect(summary).toContain('Workflow inputs: environment=production, version=1.4.2')
+    expect(summary).toContain('Workflow inputs: <code>environment=production</code>, <code>version=1.4.2</code>')
   })
 
   it("push: the head commit's first line; a re-run says who started the first attempt", async () => {
@@ -98,7 +103,7 @@ describe.concurrent('what is being approved', () => {
     )
     expect(line).toContain('Head commit: "Fix the deploy script".')
     expect(line).not.toContain('Long body')
-    expect(summary).toContain('<p>Head commit: &quot;Fix the deploy script&quot;.</p>')
-    expect(summary).toContain('<p>Repository acme/shop, event push, run 4242.</p>')
+    expect(summary).toContain('<p>Head commit: &quot;<code>Fix the deploy script</code>&quot;.</p>')
+    expect(summary).toContain('<p>Repository <code>acme/shop</code>, event <code>push</code>, run 4242.</p>')
   })
 })

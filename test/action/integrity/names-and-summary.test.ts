@@ -115,7 +115,7 @@ describe.concurrent("every approver's row says what happened to them", () => {
     expect(text).not.toMatch(/pending/)
   })
 
-  it('a push OneLogin refused to send: the row says no push was confirmed, and counts none', async () => {
+  it('a push OneLogin refused to send: the row says none was sent, and counts none', async () => {
     const sim = await startSim()
     sim.setFault({
       endpoint: 'trigger',
@@ -128,7 +128,8 @@ describe.concurrent("every approver's row says what happened to them", () => {
       [
         ADA_NAME,
         'OneLogin Protect "Ada\'s iPhone" (525509)',
-        'no push confirmed: the gate stopped while sending it',
+        // A 4xx creates no push: the approver was not asked.
+        'not asked: the gate stopped before a push was sent to them',
         '\u2014',
         '0'
       ]

@@ -88,9 +88,9 @@ describe.concurrent('a re-run excludes both the run actor and the re-runner', ()
     expect(sim.pushes().map((p) => String(p.userId))).toEqual([GRACE])
     expect(r.stdout).toMatch(/^No push to approver 35510511 @ada: GitHub user ada started this run/m)
     expect(r.stdout).toMatch(/^No push to approver 35510513 @bob: GitHub user bob started this run/m)
-    expect(r.summary).toMatch(/<td>not asked: GitHub user ada started this run<\/td>/)
-    expect(r.summary).toMatch(/<td>not asked: GitHub user bob started this run<\/td>/)
-    expect(r.summary).toContain('Run started by ada, re-run by bob')
+    expect(r.summary).toMatch(/<td><code>not asked: GitHub user ada started this run<\/code><\/td>/)
+    expect(r.summary).toMatch(/<td><code>not asked: GitHub user bob started this run<\/code><\/td>/)
+    expect(r.summary).toContain('Run started by <code>ada</code>, re-run by <code>bob</code>')
   })
 
   it('too few left once both are excluded: fails before anything is sent, naming both', async () => {
