@@ -94,7 +94,11 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     })
     await pacer.start()
     const p = pacer
-    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
+    const github = new GitHubApi(
+      { ...config.github, requestTimeoutMs: config.tuning.githubRequestMs },
+      log.child({ component: 'github' }),
+      stop.signal
+    )
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
       clock,
