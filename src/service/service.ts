@@ -8,6 +8,7 @@ import { FleetBudget } from './budget.js'
 import { budgetedTransport } from './budgeted-transport.js'
 import type { ServiceConfig } from './config.js'
 import { GitHubApi } from './github.js'
+import { serverTimeouts, UnsignedBodies } from './intake.js'
 import { coreLogger, createLogger, Redactor, type Log } from './log.js'
 import { POLL_INTERVAL_SECONDS } from './engine.js'
 import { OneLoginAccess } from './onelogin.js'
@@ -49,7 +50,11 @@ export interface ServiceOptions {
  * after a restart, on this machine or another, so they must be epoch
  * milliseconds, not a per-process monotonic count.
  */
-export const wallClock: Clock = { now: () => Date.now(), wallNow: () => Date.now(), sleep: systemClock.sleep }
+export const wallClock: Clock = {
+  now: () => Date.now(),
+  wallNow: () => Date.now(),
+  sleep: (ms, signal) => systemClock.sleep(ms, signal)
+}
 
 export async function startService(config: ServiceConfig, opts: ServiceOptions = {}): Promise<RunningService> {
   const clock = opts.clock ?? wallClock
@@ -124,7 +129,8 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       pacer
     })
     const w = worker
-    server = createServer((req, res) => {
+    const bodies = new UnsignedBodies()
+    server = createServer(serverTimeouts(), (req, res) => {
       const path = (req.url ?? '/').split('?')[0]
       const done = (p: Promise<void>): void => {
         p.catch((err: unknown) => {
@@ -133,7 +139,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         })
       }
       if (path === WEBHOOK_PATH && req.method === 'POST')
-        return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
+        return done(handleWebhook(req, res, { github, store, clock, log, bodies, onGate: () => w.wake() }))
       if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
         return done(health(res, db, store, w, p, loopDelay))
       answer(res, 404, { error: 'not found' })
