@@ -6,12 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
  * request is nobody's. GitHub sends a delivery of a few kB (tens with many
  * pull requests) at once and waits at most 10 s for the answer, so none of
  * these limits is ever near a delivery from GitHub; they are constants, not
- * settings. See docs/webhook-limits.md.
+ * settings. See docs/service-network.md.
  */
 export const WEBHOOK_LIMITS = {
   /** Largest body read. GitHub caps payloads at 25 MB; a protection-rule request is a few kB. */
   maxBodyBytes: 1024 * 1024,
-  /** The request line and headers must be in within this, from the connection or the previous request (Node's headersTimeout). */
+  /** The request line and headers must be in within this (Node's headersTimeout). */
   headersTimeoutMs: 10_000,
   /** The body must be in within this, from the end of the headers. */
   bodyTimeoutMs: 10_000,
