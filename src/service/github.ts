@@ -79,7 +79,9 @@ export class GitHubApi {
     }
     if ((opts.env ?? process.env).NODE_TLS_REJECT_UNAUTHORIZED === '0') {
       log.warn(
-        "NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: the service always verifies GitHub's certificate (GITHUB_API_URL), so the app's JWT and installation tokens go to GitHub only. To trust a proxy that inspects TLS, add its CA with NODE_EXTRA_CA_CERTS."
+        'NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: ' +
+          "the service always verifies GitHub's certificate (GITHUB_API_URL), so the app's JWT and installation " +
+          'tokens go to GitHub only. To trust a proxy that inspects TLS, add its CA with NODE_EXTRA_CA_CERTS.'
       )
     }
     const fetch = githubFetch(this.base, {

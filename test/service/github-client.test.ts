@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { GITHUB_API_VERSION, GITHUB_USER_AGENT } from '../../src/service/github.js'
 import { testPki } from '../action/faults/tls-support.js'
 import { rawValues, startGitHubFront, type GitHubFront } from './github-front.js'
-import { sleep, startWorld, until, WEBHOOK_SECRET, type World } from './harness.js'
+import { sleep, startWorld, until, WEBHOOK_SECRET, type LogLine, type World } from './harness.js'
 
 const sign = (body: string): string => `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`
 
@@ -38,8 +38,10 @@ async function deployThrough(w: World, front: GitHubFront): Promise<{ runId: num
   return { runId, status: res.status }
 }
 
-const failedSteps = (w: World): number =>
-  w.service.lines().filter((l) => String(l.msg).startsWith('Step "new" failed')).length
+/** The service's "a step failed; trying again" lines (their wording differs between versions of the engine). */
+const stepFailures = (w: World): LogLine[] =>
+  w.service.lines().filter((l) => /^(Step "\w+"|A step) failed; trying again/.test(String(l.msg)))
+const failedSteps = (w: World): number => stepFailures(w).length
 
 describe("the service's GitHub client", { timeout: 180_000 }, () => {
   it('NODE_TLS_REJECT_UNAUTHORIZED=0 and a certificate from an unknown CA: no JWT, no token, no policy', async () => {
@@ -55,7 +57,7 @@ describe("the service's GitHub client", { timeout: 180_000 }, () => {
     expect(w.gh.requests).toEqual([])
     expect(w.sim.pushes()).toEqual([])
     expect(front.tlsRefusals).toBeGreaterThanOrEqual(2)
-    const failed = w.service.lines().find((l) => String(l.msg).startsWith('Step "new" failed'))
+    const failed = stepFailures(w)[0]
     expect(String(failed?.err)).toMatch(
       /TLS handshake with 127\.0\.0\.1:\d+ failed \([A-Z_]+\): the certificate of 127\.0\.0\.1:\d+ could not be verified: .*the wrong host in GITHUB_API_URL/
     )
@@ -128,7 +130,7 @@ describe("the service's GitHub client", { timeout: 180_000 }, () => {
     expect(elsewhere).toEqual([])
     expect(w.sim.pushes()).toEqual([])
     expect(front.requests.filter((r) => r.path.includes('/contents/')).length).toBeGreaterThanOrEqual(2)
-    const failed = w.service.lines().find((l) => String(l.msg).startsWith('Step "new" failed'))
+    const failed = stepFailures(w)[0]
     expect(String(failed?.err)).toMatch(/GitHub answered HTTP 302, a redirect: redirects are never followed/)
   })
 
@@ -158,7 +160,7 @@ describe("the service's GitHub client", { timeout: 180_000 }, () => {
       expect(ms).toBeLessThan(4_000)
     }
     expect(w.sim.pushes()).toEqual([])
-    const failed = w.service.lines().find((l) => String(l.msg).startsWith('Step "new" failed'))
+    const failed = stepFailures(w)[0]
     expect(String(failed?.err)).toMatch(/no answer within 2 s/)
   })
 })
