@@ -11,7 +11,7 @@ export interface RawResponse {
 }
 
 export interface RawRequest {
-  readonly method: 'GET' | 'POST' | 'PUT'
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   readonly url: string
   readonly headers: Record<string, string>
   readonly body?: string
@@ -63,6 +63,8 @@ export interface HttpTransportOptions {
   /** Read for NODE_TLS_REJECT_UNAUTHORIZED and NODE_EXTRA_CA_CERTS; default process.env. */
   readonly env?: NodeJS.ProcessEnv
   readonly userAgent?: string
+  /** How the setting that names the host is called in error hints; default the action's input, "'api-url'". */
+  readonly urlSetting?: string
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -162,7 +164,7 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
       }
       try {
         client.requestRawWithCallback({ options, parsedUrl: url, httpModule }, req.body ?? null, (err, res) => {
-          if (err || !res) return finish(describeFailure(err ?? new Error('no answer'), url, written))
+          if (err || !res) return finish(describeFailure(err ?? new Error('no answer'), url, written, opts.urlSetting))
           if (settled) {
             res.message.destroy()
             return
@@ -170,7 +172,7 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): Transport 
           readBody(res.message, url, finish)
         })
       } catch (err) {
-        finish(describeFailure(err, url, written))
+        finish(describeFailure(err, url, written, opts.urlSetting))
       }
     })
 }
@@ -227,7 +229,7 @@ const TLS_CODE =
 const NOT_TLS = /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i
 
 /** A failure from Node or the toolkit as a TransportError, on one line, with what the user can do about it. */
-export function describeFailure(err: unknown, url: URL, written: boolean): TransportError {
+export function describeFailure(err: unknown, url: URL, written: boolean, urlSetting = "'api-url'"): TransportError {
   if (err instanceof TransportError) return err
   const e = (err ?? {}) as NodeJS.ErrnoException & { reason?: string }
   const code = typeof e.code === 'string' ? e.code : ''
@@ -249,7 +251,7 @@ export function describeFailure(err: unknown, url: URL, written: boolean): Trans
         `(accepted for 127.0.0.1 and localhost only); otherwise check the port, or a proxy ` +
         `(https_proxy) in between`
       : `the certificate of ${host} could not be verified: a proxy that inspects TLS (check ` +
-        `https_proxy; add its CA with NODE_EXTRA_CA_CERTS), or the wrong host in 'api-url'. ` +
+        `https_proxy; add its CA with NODE_EXTRA_CA_CERTS), or the wrong host in ${urlSetting}. ` +
         `Certificates are always verified`
     return new TransportError(`TLS handshake with ${host} failed (${code || first}): ${hint}`, 'tls', false, true)
   }

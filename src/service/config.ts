@@ -55,6 +55,8 @@ export interface Tuning {
   readonly stepRetryMaxMs: number
   /** How often finished gates older than the retention are deleted. */
   readonly retentionSweepMs: number
+  /** Hard limit of one exchange with GitHub, connect to last byte. */
+  readonly githubRequestMs: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -65,7 +67,8 @@ export const DEFAULT_TUNING: Tuning = {
   callbackRetryMaxMs: 300_000,
   stepRetryMs: 5_000,
   stepRetryMaxMs: 300_000,
-  retentionSweepMs: 3_600_000
+  retentionSweepMs: 3_600_000,
+  githubRequestMs: 15_000
 }
 
 export const DEFAULT_RETENTION_DAYS = 90

@@ -1,11 +1,14 @@
 import { App } from '@octokit/app'
 import { Octokit } from '@octokit/core'
 import { config as configPlugin } from '@probot/octokit-plugin-config'
+import { createHttpTransport, type RawRequest, type Transport } from '../core/http.js'
 import { POLICY_PATH } from './policy.js'
 import type { Log } from './log.js'
 
-/** Longest one request to GitHub may take. */
-export const GITHUB_REQUEST_TIMEOUT_MS = 15_000
+/** The REST API version asked for on every request (X-GitHub-Api-Version). */
+export const GITHUB_API_VERSION = '2022-11-28'
+/** The one User-Agent every request to GitHub carries. */
+export const GITHUB_USER_AGENT = 'onelogin-push-gate-service'
 
 const GateOctokit = Octokit.plugin(configPlugin)
 type GateOctokitInstance = InstanceType<typeof GateOctokit>
@@ -35,21 +38,34 @@ export interface RunInfo {
   readonly runAttempt?: number
 }
 
+export interface GitHubApiOptions {
+  readonly appId: number
+  readonly privateKey: string
+  readonly webhookSecret: string
+  readonly apiUrl: string
+  /** Hard limit of one exchange, connect to last byte (the githubRequestMs tuning, 15 s by default). */
+  readonly requestTimeoutMs: number
+  /** Default: the gate core's transport (createHttpTransport), as for OneLogin. */
+  readonly transport?: Transport
+  /** Read for NODE_TLS_REJECT_UNAUTHORIZED; default process.env. */
+  readonly env?: NodeJS.ProcessEnv
+}
+
 /**
  * The service's side of GitHub, through Octokit: app authentication (JWT,
  * installation tokens, cached and renewed by @octokit/auth-app), webhook
  * signatures (@octokit/webhooks), the policy lookup
  * (@probot/octokit-plugin-config) and the protection-rule callback. Every
- * request goes through a fetch that refuses any host but GITHUB_API_URL's and
- * never follows a redirect, so an installation token cannot leave for
- * another host.
+ * request goes through githubFetch: the gate core's transport (the one
+ * OneLogin's requests use), only to GITHUB_API_URL, never following a
+ * redirect, so an installation token cannot leave for another host.
  */
 export class GitHubApi {
   readonly app: App<{ Octokit: typeof GateOctokit }>
   private readonly base: URL
 
   constructor(
-    opts: { appId: number; privateKey: string; webhookSecret: string; apiUrl: string },
+    opts: GitHubApiOptions,
     private readonly log: Log,
     /** Aborts every request in flight when the service stops. */
     stopSignal?: AbortSignal
@@ -61,12 +77,27 @@ export class GitHubApi {
       warn: (m: string) => log.warn({ component: 'octokit' }, m),
       error: (m: string) => log.error({ component: 'octokit' }, m)
     }
-    const PinnedOctokit = GateOctokit.defaults({
-      baseUrl: opts.apiUrl,
-      userAgent: 'onelogin-push-gate-service',
-      log: octokitLog,
-      request: { fetch: pinnedFetch(this.base, stopSignal) }
+    if ((opts.env ?? process.env).NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+      log.warn(
+        'NODE_TLS_REJECT_UNAUTHORIZED=0 is set in the environment and is ignored: ' +
+          "the service always verifies GitHub's certificate (GITHUB_API_URL), so the app's JWT and installation " +
+          'tokens go to GitHub only. To trust a proxy that inspects TLS, add its CA with NODE_EXTRA_CA_CERTS.'
+      )
+    }
+    const fetch = githubFetch(this.base, {
+      transport: opts.transport ?? createHttpTransport({ userAgent: GITHUB_USER_AGENT, urlSetting: 'GITHUB_API_URL' }),
+      timeoutMs: opts.requestTimeoutMs,
+      ...(stopSignal ? { stop: stopSignal } : {})
     })
+    // The function form: the object form joins the caller's userAgent to the default's, and
+    // @octokit/app builds each installation's Octokit from the app Octokit's own options
+    // (userAgent included), which sent "onelogin-push-gate-service onelogin-push-gate-service ...".
+    const pinned = { baseUrl: opts.apiUrl, userAgent: GITHUB_USER_AGENT, request: { fetch } }
+    const PinnedOctokit = GateOctokit.defaults((options: Record<string, unknown>) => ({
+      log: octokitLog,
+      ...options,
+      ...pinned
+    }))
     this.app = new App({
       appId: opts.appId,
       privateKey: opts.privateKey,
@@ -225,23 +256,62 @@ export class GitHubApi {
   }
 }
 
-/** fetch that only reaches `base` (same origin, under its path), never follows a redirect, and gives up on `stop`. */
-export function pinnedFetch(base: URL, stop?: AbortSignal): typeof fetch {
+const METHODS = new Set<RawRequest['method']>(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+/** Statuses whose answer has no body (a Response refuses one). */
+const NULL_BODY = new Set([204, 205, 304])
+
+/**
+ * The fetch Octokit uses: every exchange goes through `transport` (the gate core's: certificates
+ * always verified, whatever NODE_TLS_REJECT_UNAUTHORIZED says; NODE_EXTRA_CA_CERTS honoured;
+ * https_proxy and no_proxy; a hard limit from connect to last byte; a body cap), only to `base`
+ * (same origin, under its path), with X-GitHub-Api-Version and one User-Agent (the
+ * transport's), giving up on `stop`. A redirect is an error, never followed.
+ */
+export function githubFetch(
+  base: URL,
+  opts: { readonly transport: Transport; readonly timeoutMs: number; readonly stop?: AbortSignal }
+): typeof fetch {
   return async (input, init) => {
-    const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-    const url = new URL(href)
+    if (typeof input !== 'string' && !(input instanceof URL)) throw new Error('githubFetch takes a URL, not a Request')
+    const url = new URL(input)
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
       throw new Error(
         `refused to send a request to ${url.origin}${url.pathname}: only GITHUB_API_URL (${base.origin}${base.pathname}) gets the app's credentials`
       )
     }
-    const signals = [
-      AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS),
-      ...(init?.signal ? [init.signal] : []),
-      ...(stop ? [stop] : [])
-    ]
-    const signal = AbortSignal.any(signals)
-    return fetch(input, { ...init, redirect: 'error', signal })
+    const method = (init?.method ?? 'GET').toUpperCase() as RawRequest['method']
+    if (!METHODS.has(method)) throw new Error(`refused to send a ${method.slice(0, 20)} request to GitHub`)
+    const body = init?.body ?? undefined
+    if (body !== undefined && typeof body !== 'string') throw new Error('githubFetch sends text bodies only')
+    const headers: Record<string, string> = {}
+    new Headers(init?.headers).forEach((value, name) => {
+      if (name !== 'user-agent') headers[name] = value
+    })
+    headers['x-github-api-version'] = GITHUB_API_VERSION
+    const signals = [init?.signal, opts.stop].filter((s): s is AbortSignal => !!s)
+    const raw = await opts.transport({
+      method,
+      url: url.href,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      timeoutMs: opts.timeoutMs,
+      ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {})
+    })
+    if (raw.status >= 300 && raw.status < 400) {
+      throw new Error(
+        `GitHub answered HTTP ${raw.status}, a redirect: redirects are never followed, so the app's credentials go to GITHUB_API_URL only`
+      )
+    }
+    if (raw.status < 200 || raw.status > 599) throw new Error(`GitHub answered with HTTP status ${raw.status}`)
+    const out = new Headers()
+    for (const [name, value] of Object.entries(raw.headers)) {
+      if (value === undefined) continue
+      for (const v of Array.isArray(value) ? value : [value]) out.append(name, v)
+    }
+    return new Response(NULL_BODY.has(raw.status) || method === 'HEAD' ? null : raw.text, {
+      status: raw.status,
+      headers: out
+    })
   }
 }
 
@@ -258,6 +328,10 @@ function toGitHubError(
   err: { status: number; message: string; response?: { data?: unknown } },
   what: string
 ): GitHubError {
+  // Octokit reports a failure with no HTTP answer (its fetch threw) as status 500 with the error as cause and no response.
+  const cause = (err as { cause?: unknown }).cause
+  if (err.status === 500 && !err.response && cause instanceof Error)
+    return new GitHubError(0, `Could not reach GitHub to ${what}: ${cause.message}.`)
   const data = err.response?.data
   const said =
     typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string'
@@ -273,13 +347,7 @@ async function wrap<T>(fn: () => Promise<T>, what = 'authenticate as the app'): 
   try {
     return await fn()
   } catch (err) {
-    if (isRequestError(err)) {
-      // Octokit reports a network failure (no HTTP answer) as status 500 with the fetch error as cause.
-      const cause = (err as { cause?: unknown }).cause
-      if (err.status === 500 && cause instanceof Error)
-        throw new GitHubError(0, `Could not reach GitHub to ${what}: ${cause.message}.`)
-      throw toGitHubError(err, what)
-    }
+    if (isRequestError(err)) throw toGitHubError(err, what)
     throw new GitHubError(0, `Could not reach GitHub to ${what}: ${(err as Error).message ?? String(err)}.`)
   }
 }

@@ -8,6 +8,7 @@ import { FleetBudget } from './budget.js'
 import { budgetedTransport } from './budgeted-transport.js'
 import type { ServiceConfig } from './config.js'
 import { GitHubApi } from './github.js'
+import { serverTimeouts, UnsignedBodies } from './intake.js'
 import { coreLogger, createLogger, Redactor, type Log } from './log.js'
 import { POLL_INTERVAL_SECONDS } from './engine.js'
 import { OneLoginAccess } from './onelogin.js'
@@ -106,7 +107,11 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     })
     await pacer.start()
     const p = pacer
-    const github = new GitHubApi({ ...config.github }, log.child({ component: 'github' }), stop.signal)
+    const github = new GitHubApi(
+      { ...config.github, requestTimeoutMs: config.tuning.githubRequestMs },
+      log.child({ component: 'github' }),
+      stop.signal
+    )
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
       clock,
@@ -132,7 +137,8 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       pacer
     })
     const w = worker
-    server = createServer((req, res) => {
+    const bodies = new UnsignedBodies()
+    server = createServer(serverTimeouts(), (req, res) => {
       const path = (req.url ?? '/').split('?')[0]
       const done = (p: Promise<void>): void => {
         p.catch((err: unknown) => {
@@ -141,7 +147,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         })
       }
       if (path === WEBHOOK_PATH && req.method === 'POST')
-        return done(handleWebhook(req, res, { github, store, clock, log, onGate: () => w.wake() }))
+        return done(handleWebhook(req, res, { github, store, clock, log, bodies, onGate: () => w.wake() }))
       if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
         return done(health(res, db, store, w, p, loopDelay))
       answer(res, 404, { error: 'not found' })

@@ -4,12 +4,11 @@ import type { Clock } from '../core/clock.js'
 import { describeError } from '../core/errors.js'
 import { isObject } from '../core/json.js'
 import type { GitHubApi } from './github.js'
+import type { UnsignedBodies } from './intake.js'
 import type { Log } from './log.js'
 import type { GateStore } from './store/gates.js'
 
 export const WEBHOOK_PATH = '/api/github/webhooks'
-/** GitHub caps payloads at 25 MB; a protection-rule request is a few kB. */
-const MAX_BODY_BYTES = 1024 * 1024
 const DELIVERY_ID = /^[A-Za-z0-9-]{1,100}$/
 /** GitHub waits 30 days for a protection rule's answer; a request older than that is a stale redelivery. */
 const GITHUB_WAIT_MS = 30 * 24 * 60 * 60_000
@@ -19,6 +18,8 @@ export interface WebhookDeps {
   readonly store: GateStore
   readonly clock: Clock
   readonly log: Log
+  /** Reads bodies within the endpoint's limits (src/service/intake.ts). */
+  readonly bodies: UnsignedBodies
   /** Called when a new gate is stored, so the worker starts on it at once. */
   readonly onGate: () => void
 }
@@ -36,14 +37,20 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
   const deliveryId = delivery && DELIVERY_ID.test(delivery) ? delivery : undefined
   const dlog = log.child({ deliveryId: deliveryId ?? null, event: event?.slice(0, 60) ?? null })
 
-  let raw: string
-  try {
-    raw = await readBody(req)
-  } catch (err) {
-    dlog.warn({ err: describeError(err) }, 'Webhook refused: body too large or unreadable.')
-    return answer(res, 413, { error: 'body too large or unreadable' })
+  const body = await deps.bodies.read(req, res)
+  if (!body.ok) {
+    // Already answered (413, 408, 503), or the client went away.
+    dlog.warn({ status: body.status || null }, `Webhook refused before its signature was checked: ${body.reason}.`)
+    return
   }
-  if (!signature || !(await github.verify(raw, signature))) {
+  const raw = body.raw
+  let signed: boolean
+  try {
+    signed = !!signature && (await github.verify(raw, signature))
+  } finally {
+    body.release()
+  }
+  if (!signed) {
     dlog.warn(
       { signed: !!signature },
       'Webhook refused: X-Hub-Signature-256 is missing or does not match the webhook secret.'
@@ -218,24 +225,6 @@ function hostOf(url: string): string {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name]
   return Array.isArray(v) ? v[0] : v
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (c: Buffer) => {
-      size += c.length
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('body too large'))
-        req.destroy()
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    req.on('error', reject)
-  })
 }
 
 export function answer(res: ServerResponse, status: number, body: unknown): void {

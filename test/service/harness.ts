@@ -25,6 +25,7 @@ import type { HealthBody } from '../../src/service/service.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
 import { wiredServiceEnv } from '../../sim/service-process.js'
+import { testDatabase } from '../helpers/postgres.js'
 import { sleep } from '../helpers/wait.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -136,9 +137,15 @@ export interface TestStore {
   drop(): Promise<void>
 }
 
-export async function newStore(): Promise<TestStore> {
+/** The project's store, or PostgreSQL whatever the project (`'postgres'`: on TEST_DATABASE_URL, else a throwaway cluster). */
+export async function newStore(kind?: 'postgres'): Promise<TestStore> {
+  if (kind === 'postgres' && !process.env.TEST_DATABASE_URL) {
+    const db = await testDatabase()
+    return { kind: 'postgres', env: { DATABASE_URL: db.url }, drop: () => db.close() }
+  }
   // The app-postgres project (vitest.config.ts) runs these tests on PostgreSQL; the default one on PGlite.
-  const server = process.env.APP_TEST_STORE === 'pglite' ? undefined : process.env.TEST_DATABASE_URL
+  const server =
+    process.env.APP_TEST_STORE === 'pglite' && kind !== 'postgres' ? undefined : process.env.TEST_DATABASE_URL
   if (process.env.APP_TEST_STORE === 'postgres' && !server)
     throw new Error('APP_TEST_STORE=postgres needs TEST_DATABASE_URL (set by test/postgres-global-setup.ts).')
   if (server) {
@@ -269,6 +276,8 @@ export interface WorldOptions {
   env?: Record<string, string>
   /** Timing knobs (SERVICE_TUNING); tests shorten retries. */
   tuning?: Record<string, number>
+  /** PostgreSQL whatever the project (a test of memory use, which PGlite's own would swamp). */
+  store?: 'postgres'
 }
 
 const worlds: World[] = []
@@ -287,7 +296,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       ...(opts.repos ?? [])
     ]
   })
-  const store = await newStore()
+  const store = await newStore(opts.store)
   const env: Record<string, string> = {
     ...wiredServiceEnv(gh, sim.url, { webhookSecret: WEBHOOK_SECRET, oneloginClientSecret: CLIENT_SECRET }),
     INSTANCE_ID: 'test-instance',

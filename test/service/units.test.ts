@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest'
 import { code, fit, MAX_COMMENT_CHARS } from '../../src/service/comments.js'
 import { noMention } from '../../src/core/inert.js'
-import { pinnedFetch } from '../../src/service/github.js'
+import type { RawRequest } from '../../src/core/http.js'
+import { githubFetch } from '../../src/service/github.js'
 import { Redactor } from '../../src/service/log.js'
 import { parsePolicy, PolicyError, readTimeout, ruleFor } from '../../src/service/policy.js'
 
@@ -150,13 +151,59 @@ describe('log redaction', () => {
   })
 })
 
-describe('pinned fetch', () => {
+describe("GitHub's fetch", () => {
   it('refuses any origin or path outside GITHUB_API_URL before a byte is sent', async () => {
-    const f = pinnedFetch(new URL('http://127.0.0.1:9/api/v3/'))
+    const sent: RawRequest[] = []
+    const f = githubFetch(new URL('http://127.0.0.1:9/api/v3/'), {
+      transport: (req) => {
+        sent.push(req)
+        return Promise.resolve({ status: 200, headers: {}, text: '{}' })
+      },
+      timeoutMs: 1_000
+    })
     await expect(f('http://127.0.0.2:9/api/v3/app')).rejects.toThrow(
       /refused to send a request to http:\/\/127\.0\.0\.2:9/
     )
     await expect(f('http://127.0.0.1:9/other/app')).rejects.toThrow(/only GITHUB_API_URL/)
     await expect(f('https://127.0.0.1:9/api/v3/app')).rejects.toThrow(/refused/)
+    expect(sent).toEqual([])
+  })
+
+  it('sends through the transport with its hard limit, the API version and no User-Agent of its own; a redirect is an error', async () => {
+    const sent: RawRequest[] = []
+    let answer = { status: 200, headers: { 'content-type': 'application/json' }, text: '{"ok":true}' } as {
+      status: number
+      headers: Record<string, string>
+      text: string
+    }
+    const f = githubFetch(new URL('http://127.0.0.1:9/'), {
+      transport: (req) => {
+        sent.push(req)
+        return Promise.resolve(answer)
+      },
+      timeoutMs: 4_321
+    })
+    const res = await f('http://127.0.0.1:9/app', {
+      method: 'post',
+      headers: { 'User-Agent': 'octokit twice', accept: 'application/vnd.github+json' },
+      body: '{}'
+    })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true })
+    expect(sent[0]).toMatchObject({
+      method: 'POST',
+      url: 'http://127.0.0.1:9/app',
+      body: '{}',
+      timeoutMs: 4_321,
+      headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' }
+    })
+    expect(Object.keys(sent[0].headers)).not.toContain('user-agent')
+    expect((await f('http://127.0.0.1:9/x', { method: 'DELETE' })).status).toBe(200)
+    answer = { status: 204, headers: {}, text: '' }
+    expect((await f('http://127.0.0.1:9/x')).status).toBe(204)
+    for (const status of [301, 302, 303, 307, 308]) {
+      answer = { status, headers: { location: 'http://127.0.0.2/app' }, text: '{"token":"x"}' }
+      await expect(f('http://127.0.0.1:9/app')).rejects.toThrow(`GitHub answered HTTP ${status}, a redirect`)
+    }
   })
 })
