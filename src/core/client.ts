@@ -69,6 +69,22 @@ export interface ClientDeps {
   readonly mask: (secret: string) => void
   /** What to tell the user about the scope the credential needs. */
   readonly scopeHint?: string
+  /** How messages name the host's settings (the action's inputs by default, the service's settings). */
+  readonly names?: ClientSettingNames
+}
+
+/** The names of the settings a message tells the user to check, as the host calls them. */
+export interface ClientSettingNames {
+  /** The client ID and secret: "inputs 'client-id' and 'client-secret'". */
+  readonly credential: string
+  /** Where OneLogin is: "input 'api-url', 'subdomain' or 'region'". */
+  readonly baseUrl: string
+}
+
+/** The action's inputs. */
+export const ACTION_INPUT_NAMES: ClientSettingNames = {
+  credential: "inputs 'client-id' and 'client-secret'",
+  baseUrl: "input 'api-url', 'subdomain' or 'region'"
 }
 
 /** Longest a single request may take, whatever the deadline. */
@@ -96,6 +112,7 @@ export class OneLoginClient {
   private tokenRenewed = false
   private readonly random: () => number
   private readonly scopeHint: string
+  private readonly names: ClientSettingNames
 
   constructor(
     private readonly baseUrl: string,
@@ -109,6 +126,7 @@ export class OneLoginClient {
     this.secrets = new Secrets(deps.mask)
     this.secrets.add(clientSecret)
     this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
+    this.names = deps.names ?? ACTION_INPUT_NAMES
   }
 
   /** Text from OneLogin fit to print: secrets redacted, one line, cut to `max`. */
@@ -133,7 +151,7 @@ export class OneLoginClient {
       throw new ApiError(
         res.status,
         res.message,
-        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check inputs 'client-id' and 'client-secret'. ${this.scopeHint}`
+        `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). Check ${this.names.credential}. ${this.scopeHint}`
       )
     }
     if (res.status === 403) throw scopeError(res, this.scopeHint)
@@ -224,7 +242,7 @@ export class OneLoginClient {
         } else if (raw.status >= 300 && raw.status < 400) {
           throw new GateError(
             'error',
-            `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
+            `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects are never followed with credentials. Check ${this.names.baseUrl}.`
           )
         } else if (!parsed.ok && parsed.duplicateKey !== undefined) {
           // Not a glitch to retry: an answer that reads two ways is never taken one way.
