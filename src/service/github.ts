@@ -27,6 +27,19 @@ export type PolicyLookup =
   | { readonly found: false; readonly source: string }
   | { readonly found: 'unreadable'; readonly source: string; readonly problem: string }
 
+/** The app as GET /app shows it: what it may do and which events it receives. */
+export interface AppInfo {
+  readonly id: number
+  readonly slug: string
+  readonly name: string
+  readonly htmlUrl: string
+  readonly permissions: Readonly<Record<string, string>>
+  readonly events: readonly string[]
+}
+
+/** What GitHub answered a request (its status and path), or undefined and the error when no answer came. */
+export type GitHubObserver = (status: number | undefined, path: string, err?: unknown) => void
+
 export interface RunInfo {
   readonly name?: string
   readonly htmlUrl?: string
@@ -52,7 +65,9 @@ export class GitHubApi {
     opts: { appId: number; privateKey: string; webhookSecret: string; apiUrl: string },
     private readonly log: Log,
     /** Aborts every request in flight when the service stops. */
-    stopSignal?: AbortSignal
+    stopSignal?: AbortSignal,
+    /** Told of every answer from GitHub and every failure to get one (the dependency's state, the metrics). */
+    observe?: GitHubObserver
   ) {
     this.base = new URL(`${opts.apiUrl}/`)
     const octokitLog = {
@@ -65,7 +80,7 @@ export class GitHubApi {
       baseUrl: opts.apiUrl,
       userAgent: 'onelogin-push-gate-service',
       log: octokitLog,
-      request: { fetch: pinnedFetch(this.base, stopSignal) }
+      request: { fetch: pinnedFetch(this.base, stopSignal, observe) }
     })
     this.app = new App({
       appId: opts.appId,
@@ -74,6 +89,27 @@ export class GitHubApi {
       Octokit: PinnedOctokit,
       log: octokitLog
     })
+  }
+
+  /** GET /app with the app's JWT: proves the App ID and the key, and shows the app's permissions and events. */
+  async appInfo(): Promise<AppInfo> {
+    const res = await wrap(() => this.app.octokit.request('GET /app'), 'read the app (GET /app)')
+    const d = res.data as {
+      id?: number
+      slug?: string
+      name?: string
+      html_url?: string
+      permissions?: Record<string, string>
+      events?: string[]
+    } | null
+    return {
+      id: d?.id ?? 0,
+      slug: d?.slug ?? '',
+      name: d?.name ?? '',
+      htmlUrl: d?.html_url ?? '',
+      permissions: { ...(d?.permissions ?? {}) },
+      events: [...(d?.events ?? [])]
+    }
   }
 
   /** Checks X-Hub-Signature-256 over the raw body (HMAC-SHA256, compared in constant time by @octokit/webhooks). */
@@ -225,8 +261,8 @@ export class GitHubApi {
   }
 }
 
-/** fetch that only reaches `base` (same origin, under its path), never follows a redirect, and gives up on `stop`. */
-export function pinnedFetch(base: URL, stop?: AbortSignal): typeof fetch {
+/** fetch that only reaches `base` (same origin, under its path), never follows a redirect, gives up on `stop`, and tells `observe` what came back. */
+export function pinnedFetch(base: URL, stop?: AbortSignal, observe?: GitHubObserver): typeof fetch {
   return async (input, init) => {
     const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const url = new URL(href)
@@ -241,7 +277,15 @@ export function pinnedFetch(base: URL, stop?: AbortSignal): typeof fetch {
       ...(stop ? [stop] : [])
     ]
     const signal = AbortSignal.any(signals)
-    return fetch(input, { ...init, redirect: 'error', signal })
+    let res: Response
+    try {
+      res = await fetch(input, { ...init, redirect: 'error', signal })
+    } catch (err) {
+      if (!stop?.aborted) observe?.(undefined, url.pathname, err)
+      throw err
+    }
+    observe?.(res.status, url.pathname)
+    return res
   }
 }
 
