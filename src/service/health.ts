@@ -28,20 +28,28 @@ export class Dependencies {
   ])
   private timer?: NodeJS.Timeout
   private probing = false
+  /** Counts observations, so that a check's own error does not replace what a request saw meanwhile. */
+  private seq = 0
+  /** Changes are logged once the service runs (the start-up checks report theirs themselves). */
+  private log?: Log
 
-  constructor(
-    private readonly now: () => number,
-    private readonly log?: Log
-  ) {}
+  constructor(private readonly now: () => number) {}
+
+  /** Logs each change of state from now on. */
+  logTo(log: Log): void {
+    this.log = log
+  }
 
   up(dep: Watched): void {
     const before = this.states.get(dep)!
+    this.seq += 1
     this.states.set(dep, { up: true, checkedAt: this.now() })
     if (before.up === false) this.log?.info({ dependency: dep }, `${label(dep)} answers again.`)
   }
 
   down(dep: Watched, error: string): void {
     const before = this.states.get(dep)!
+    this.seq += 1
     this.states.set(dep, { up: false, checkedAt: this.now(), error: oneLine(error, 500) })
     if (before.up !== false) this.log?.warn({ dependency: dep, err: oneLine(error, 500) }, `${label(dep)} is down.`)
   }
@@ -63,11 +71,14 @@ export class Dependencies {
         (Object.keys(probes) as Watched[]).map(async (dep) => {
           const last = this.get(dep).checkedAt
           if (last !== undefined && this.now() - last < everyMs && this.get(dep).up) return
+          const seq = this.seq
           try {
             await probes[dep]()
             this.up(dep)
           } catch (err) {
             if (isStopping(err)) return
+            // The check's own requests were observed: their reason (which names the setting) stands.
+            if (this.seq !== seq && this.get(dep).up === false) return
             this.down(dep, describeError(err))
           }
         })

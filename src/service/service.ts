@@ -80,7 +80,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
 
   const stop = new AbortController()
   const metrics = new ServiceMetrics()
-  const dependencies = new Dependencies(() => clock.now(), log.child({ component: 'health' }))
+  const dependencies = new Dependencies(() => clock.now())
   const observeGitHub: GitHubObserver = (status, path, err) => {
     const trouble = status === undefined ? `no answer from GitHub: ${describeError(err)}` : githubTrouble(status, path)
     if (trouble) dependencies.down('github', trouble)
@@ -238,6 +238,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         server!.listen(config.port, config.host, () => resolve())
       })
     }
+    dependencies.logTo(log.child({ component: 'health' }))
     // A dependency no request has reached for a while is checked on its own: a revoked credential shows while idle.
     let probe: OneLoginClient | undefined
     dependencies.start(config.tuning.healthProbeMs, {

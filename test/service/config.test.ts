@@ -10,7 +10,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { startFakeGitHub, type FakeGitHub } from '../../sim/github/server.js'
 import { start as startSim, type Sim } from '../../sim/server.js'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
-import { ensureBuilt, MAIN, ROOT } from './harness.js'
+import { ensureBuilt, MAIN, ROOT, runToExit } from './harness.js'
 
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -58,6 +58,14 @@ function live(): Record<string, string> {
   }
   delete env.ONELOGIN_SUBDOMAIN
   return env
+}
+
+/** As refuses(), without blocking this process: for settings that reach the simulators in it. */
+async function refusesLive(env: Record<string, string>): Promise<{ line: string }> {
+  const r = await runToExit(env)
+  expect(r.code, r.stderr).toBe(78)
+  expect(r.lines).toHaveLength(1)
+  return { line: r.lines[0] }
 }
 
 /** Runs the service with `env` and expects it to stop at once with exit 78; its lines on stderr. */
@@ -214,10 +222,10 @@ describe('service configuration', { timeout: 120_000 }, () => {
     expect(gh.requests.length).toBe(requestsBefore)
   })
 
-  it('refuses a DATABASE_URL it cannot reach, without printing its password', () => {
+  it('refuses a DATABASE_URL it cannot reach, without printing its password', async () => {
     const env = live()
     delete env.DATA_DIR
-    const { line } = refuses({ ...env, DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate' })
+    const { line } = await refusesLive({ ...env, DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate' })
     expect(line).toMatch(
       /^onelogin-push-gate: storage error: DATABASE_URL: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/gate/
     )
@@ -231,7 +239,7 @@ describe('service configuration', { timeout: 120_000 }, () => {
     await db.query('CREATE TABLE schema_version (version integer NOT NULL, applied_at bigint NOT NULL)')
     await db.query('INSERT INTO schema_version VALUES (99, 0)')
     await db.close()
-    const { line } = refuses({ ...live(), DATA_DIR: dataDir })
+    const { line } = await refusesLive({ ...live(), DATA_DIR: dataDir })
     expect(line).toMatch(
       new RegExp(
         `^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this service knows \\(${SCHEMA_VERSION}\\); run a newer release of the service\\.$`
@@ -239,12 +247,12 @@ describe('service configuration', { timeout: 120_000 }, () => {
     )
   })
 
-  it('refuses a data directory another live process holds', () => {
+  it('refuses a data directory another live process holds', async () => {
     const dataDir = join(dir, 'held')
     mkdirSync(dataDir, { recursive: true })
     // The lock names this test process, which is alive.
     writeFileSync(join(dataDir, 'service.lock'), String(process.pid))
-    const { line } = refuses({ ...live(), DATA_DIR: dataDir })
+    const { line } = await refusesLive({ ...live(), DATA_DIR: dataDir })
     expect(line).toMatch(
       new RegExp(
         `DATA_DIR ".*held" is in use by process ${process.pid}; the embedded database serves one process\\. Run more instances with DATABASE_URL\\.$`
