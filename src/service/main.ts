@@ -115,12 +115,12 @@ async function serveSetup(startup: Extract<Startup, { mode: 'setup' }>): Promise
       }
     }
   })
-  log.info({ port: setup.port, url: setup.url, setup: true }, 'Listening.')
   log.warn(
     { setupUrl: setup.setupUrl },
     `No GitHub App is configured (GITHUB_APP_ID, GITHUB_PRIVATE_KEY, GITHUB_WEBHOOK_SECRET). Open ${setup.setupUrl} to register one from the manifest.`
   )
   for (const p of pending) log.warn({ setting: p.setting }, `To fix before the service can work gates: ${p.message}`)
+  log.info({ port: setup.port, url: setup.url, setup: true }, 'Listening.')
   return {
     log,
     close: async () => {

@@ -10,7 +10,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { startFakeGitHub, type FakeGitHub } from '../../sim/github/server.js'
 import { start as startSim, type Sim } from '../../sim/server.js'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
-import { ensureBuilt, MAIN, ROOT, runToExit } from './harness.js'
+import { CLIENT_SECRET, ensureBuilt, MAIN, ROOT, runToExit } from './harness.js'
 
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -54,7 +54,8 @@ function live(): Record<string, string> {
     ...good(),
     GITHUB_APP_ID: String(gh.appId),
     GITHUB_API_URL: gh.url,
-    ONELOGIN_API_URL: sim.url
+    ONELOGIN_API_URL: sim.url,
+    ONELOGIN_CLIENT_SECRET: CLIENT_SECRET
   }
   delete env.ONELOGIN_SUBDOMAIN
   return env
@@ -64,7 +65,7 @@ function live(): Record<string, string> {
 async function refusesLive(env: Record<string, string>): Promise<{ line: string }> {
   const r = await runToExit(env)
   expect(r.code, r.stderr).toBe(78)
-  expect(r.lines).toHaveLength(1)
+  expect(r.lines, r.stderr).toHaveLength(1)
   return { line: r.lines[0] }
 }
 

@@ -69,9 +69,11 @@ async function setupWorld(extra: Record<string, string> = {}): Promise<SetupWorl
     await sim.close()
     await store.drop()
   })
-  const line = service.lines().find((l) => typeof l.setupUrl === 'string')
+  const line = await until('the setup link in the log', () =>
+    service.lines().find((l) => typeof l.setupUrl === 'string')
+  )
   expect(line, service.stdout()).toBeDefined()
-  w.setupUrl = String(line!.setupUrl)
+  w.setupUrl = String(line.setupUrl)
   expect(w.setupUrl).toMatch(new RegExp(`^${service.url}/setup\\?token=[A-Za-z0-9_-]{32}$`))
   return w
 }
@@ -286,6 +288,22 @@ describe('the setup page guards', { timeout: 180_000 }, () => {
     const replay = await fetch(done.callback, { headers: { cookie: done.cookie } })
     expect(replay.status).toBe(404)
     expect(w.gh.requests.filter((r) => r.path.startsWith('/app-manifests/')).map((r) => r.status)).toEqual([201])
+  })
+
+  it('registers the app even while another setting is wrong, lists it on the page, then stops with exit 78 naming it', async () => {
+    const w = await setupWorld({ ONELOGIN_CLIENT_SECRET: 'not-the-secret' })
+    // A wrong secret is found only by asking OneLogin, once the app exists.
+    const done = await flowByHand(w)
+    expect(done.status).toBe(200)
+    expect(done.html).toContain('The service cannot work gates yet')
+    expect(done.html).toMatch(/ONELOGIN_CLIENT_SECRET must be the client secret of the OneLogin API credential/)
+    expect(await w.service.exited).toBe(78)
+    expect(w.service.stderr()).toMatch(
+      /^onelogin-push-gate: configuration error: ONELOGIN_CLIENT_SECRET must be the client secret/m
+    )
+    expect(w.service.stderr()).not.toContain('not-the-secret')
+    // The app is kept: the next start finds it and goes straight to the checks.
+    if (w.env.DATA_DIR) expect(existsSync(join(w.env.DATA_DIR, 'github-app.json'))).toBe(true)
   })
 
   it('SETUP_CREDENTIALS=print shows the credentials once, writes no file, and serves webhooks', async () => {
