@@ -224,7 +224,9 @@ export function readStartup(
     if (!/^\d{1,5}$/.test(retentionText) || retentionDays < MIN_RETENTION_DAYS)
       throw new ConfigError(
         'GATE_RETENTION_DAYS',
-        `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub waits up to 30 days for an answer, and a redelivered webhook must still find its gate), got ${quote(retentionText)}.`
+        `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub waits up to 30 ` +
+          `days for an answer, and a redelivered webhook must still find its gate), got ` +
+          `${quote(retentionText)}.`
       )
   })
   const tuned = check(() => readTuning(tuning))
@@ -354,7 +356,8 @@ function readOneLogin(env: NodeJS.ProcessEnv): ServiceConfig['onelogin'] {
     errors.push(
       new ConfigError(
         'ONELOGIN_RATE_SHARE',
-        `ONELOGIN_RATE_SHARE must be the share of OneLogin's rate limit the service may use, a number above 0 and at most 1 such as 0.5, got ${quote(shareText)}.`
+        `ONELOGIN_RATE_SHARE must be the share of OneLogin's rate limit the service may use, a number above 0 and at ` +
+          `most 1 such as 0.5, got ${quote(shareText)}.`
       )
     )
   }
@@ -391,14 +394,16 @@ function readSetupSave(value: string, storage: ServiceConfig['storage'] | undefi
   if (v && v !== 'data-dir' && v !== 'print') {
     throw new ConfigError(
       'SETUP_CREDENTIALS',
-      `SETUP_CREDENTIALS must be data-dir (the setup page writes the GitHub App's credentials to a file in DATA_DIR) or print (it shows them once, for a secret store), got ${quote(value)}.`
+      `SETUP_CREDENTIALS must be data-dir (the setup page writes the GitHub App's credentials to a file in DATA_DIR) ` +
+        `or print (it shows them once, for a secret store), got ${quote(value)}.`
     )
   }
   if (storage?.kind === 'postgres') {
     if (v === 'data-dir') {
       throw new ConfigError(
         'SETUP_CREDENTIALS',
-        'SETUP_CREDENTIALS=data-dir needs the embedded store (DATA_DIR); with DATABASE_URL every instance needs the credentials, so use print and put them in your secret store.'
+        'SETUP_CREDENTIALS=data-dir needs the embedded store (DATA_DIR); with DATABASE_URL every instance needs the ' +
+          'credentials, so use print and put them in your secret store.'
       )
     }
     return 'print'

@@ -111,14 +111,17 @@ async function checkOneLogin(
       result.problems.push(
         new ConfigError(
           'ONELOGIN_CLIENT_SECRET',
-          `ONELOGIN_CLIENT_SECRET must be the client secret of the OneLogin API credential ONELOGIN_CLIENT_ID "${clientId}" at ${baseUrl}: OneLogin refused the pair (HTTP ${err.httpStatus}${err.apiMessage ? `: ${client.clean(err.apiMessage, 120)}` : ''}).`
+          `ONELOGIN_CLIENT_SECRET must be the client secret of the OneLogin API credential ` +
+            `ONELOGIN_CLIENT_ID "${clientId}" at ${baseUrl}: OneLogin refused the pair ` +
+            `(HTTP ${err.httpStatus}${said403(err, client)}).`
         )
       )
     } else if (err instanceof ApiError && err.httpStatus === 403) {
       result.problems.push(
         new ConfigError(
           'ONELOGIN_CLIENT_ID',
-          `ONELOGIN_CLIENT_ID "${clientId}" must name a OneLogin API credential with the "Manage users" scope ("Manage All" for MFA API v2): OneLogin refused to list users (HTTP 403${err.apiMessage ? `: ${client.clean(err.apiMessage, 120)}` : ''}).`
+          `ONELOGIN_CLIENT_ID "${clientId}" must name a OneLogin API credential with the "Manage users" ` +
+            `scope ("Manage All" for MFA API v2): OneLogin refused to list users (HTTP 403${said403(err, client)}).`
         )
       )
     } else if (
@@ -142,6 +145,11 @@ async function checkOneLogin(
   }
 }
 
+/** ": OneLogin's message" when it gave one, cleaned of secrets. */
+function said403(err: ApiError, client: OneLoginClient): string {
+  return err.apiMessage ? `: ${client.clean(err.apiMessage, 120)}` : ''
+}
+
 async function checkGitHub(config: ServiceConfig, github: GitHubApi, result: PreflightResult): Promise<void> {
   const { appId, source, apiUrl } = config.github
   const keySetting =
@@ -160,7 +168,10 @@ async function checkGitHub(config: ServiceConfig, github: GitHubApi, result: Pre
       result.problems.push(
         new ConfigError(
           keySetting,
-          `${keySetting === 'DATA_DIR' ? 'The private key in DATA_DIR' : keySetting} must be a private key of GitHub App ${appId} (GITHUB_APP_ID) at ${apiUrl}: GitHub refused the app's token (${said.replace(/^GitHub answered /, '').replace(/\.$/, '')}). Generate a key on the app's settings page, or correct GITHUB_APP_ID.`
+          `${keySetting === 'DATA_DIR' ? 'The private key in DATA_DIR' : keySetting} must be a private key of GitHub App ` +
+            `${appId} (GITHUB_APP_ID) at ${apiUrl}: GitHub refused the app's token ` +
+            `(${said.replace(/^GitHub answered /, '').replace(/\.$/, '')}). Generate a key on the app's settings page, or ` +
+            `correct GITHUB_APP_ID.`
         )
       )
     } else if (status === 404 || (status >= 400 && status < 500)) {
@@ -182,7 +193,9 @@ async function checkGitHub(config: ServiceConfig, github: GitHubApi, result: Pre
     result.problems.push(
       new ConfigError(
         'GITHUB_APP_ID',
-        `GITHUB_APP_ID ${appId} must be a GitHub App with the permission ${permission}: ${level} (it has ${has ? `${permission}: ${has}` : 'none'}): grant it under "Permissions & events" on the app's settings page${where}, then accept it on each installation.`
+        `GITHUB_APP_ID ${appId} must be a GitHub App with the permission ${permission}: ${level} ` +
+          `(it has ${has ? `${permission}: ${has}` : 'none'}): grant it under "Permissions & events" ` +
+          `on the app's settings page${where}, then accept it on each installation.`
       )
     )
   }
@@ -191,7 +204,9 @@ async function checkGitHub(config: ServiceConfig, github: GitHubApi, result: Pre
     result.problems.push(
       new ConfigError(
         'GITHUB_APP_ID',
-        `GITHUB_APP_ID ${appId} must be a GitHub App subscribed to the ${event} event (it receives ${app.events.length ? app.events.join(', ') : 'none'}): tick "Deployment protection rule" under "Permissions & events" on the app's settings page${where}.`
+        `GITHUB_APP_ID ${appId} must be a GitHub App subscribed to the ${event} event (it receives ` +
+          `${app.events.length ? app.events.join(', ') : 'none'}): tick "Deployment protection rule" under "Permissions ` +
+          `& events" on the app's settings page${where}.`
       )
     )
   }

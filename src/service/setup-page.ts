@@ -111,8 +111,10 @@ export function donePage(opts: {
 }): string {
   const stored =
     opts.stored.kind === 'file'
-      ? `<p class="ok">Its App ID, private key and webhook secret are stored in <code>${escapeHtml(opts.stored.path)}</code> (mode 0600); the service reads them on every start.</p>`
-      : `<p class="ok">Its credentials are below. They are shown this once and stored nowhere: put them in your secret store now, and give them to the service as these settings before its next start.</p>
+      ? `<p class="ok">Its App ID, private key and webhook secret are stored in ` +
+        `<code>${escapeHtml(opts.stored.path)}</code> (mode 0600); the service reads them on every start.</p>`
+      : `<p class="ok">Its credentials are below. They are shown this once and stored nowhere: ` +
+        `put them in your secret store now, and give them to the service as these settings before its next start.</p>
 <p><code>GITHUB_APP_ID</code></p><pre>${escapeHtml(opts.appId)}</pre>
 <p><code>GITHUB_WEBHOOK_SECRET</code></p><pre>${escapeHtml(opts.stored.webhookSecret)}</pre>
 <p><code>GITHUB_PRIVATE_KEY</code> (or save it to a file and set <code>GITHUB_PRIVATE_KEY_PATH</code>)</p><pre>${escapeHtml(opts.stored.privateKey)}</pre>`
@@ -120,7 +122,9 @@ export function donePage(opts: {
     ? `<p class="problem">The service cannot work gates yet. Fix these settings and start it again:</p>${problemsList(opts.problems)}`
     : `<p class="ok">The service now serves webhooks with the new app.</p>`
   const install = opts.htmlUrl
-    ? `<p>Next, install the app on the repositories to gate: <a href="${escapeHtml(opts.htmlUrl)}/installations/new">${escapeHtml(opts.htmlUrl)}/installations/new</a>, and add <code>.github/onelogin-gate.yml</code> to each.</p>`
+    ? `<p>Next, install the app on the repositories to gate: <a ` +
+      `href="${escapeHtml(opts.htmlUrl)}/installations/new">${escapeHtml(opts.htmlUrl)}/installations/new</a>, and ` +
+      `add <code>.github/onelogin-gate.yml</code> to each.</p>`
     : ''
   return page(
     'GitHub App registered',

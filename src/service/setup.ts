@@ -211,7 +211,9 @@ export async function startSetup(opts: SetupOptions): Promise<SetupServer> {
         502,
         errorPage(
           'Setup failed',
-          `GitHub did not hand over the new app's credentials${status ? ` (HTTP ${status})` : ''}: ${oneLine(describeError(err), 200)}. A code is good once and for an hour; open the setup link from the log and start again.`
+          `GitHub did not hand over the new app's credentials${status ? ` (HTTP ${status})` : ''}: ` +
+            `${oneLine(describeError(err), 200)}. A code is good once and for an hour; ` +
+            'open the setup link from the log and start again.'
         )
       )
     }
@@ -238,7 +240,10 @@ export async function startSetup(opts: SetupOptions): Promise<SetupServer> {
         502,
         errorPage(
           'Setup failed',
-          `GitHub created the app${typeof appId === 'number' ? ` (App ID ${appId})` : ''} but did not send a usable App ID, private key and webhook secret${secretProblem ? ' (no webhook secret of at least 16 characters)' : ''}. Delete that app on GitHub and start again, or configure one by hand (docs/setup.md).`
+          `GitHub created the app${typeof appId === 'number' ? ` (App ID ${appId})` : ''} but did not send ` +
+            'a usable App ID, private key and webhook secret' +
+            `${secretProblem ? ' (no webhook secret of at least 16 characters)' : ''}. ` +
+            'Delete that app on GitHub and start again, or configure one by hand (docs/setup.md).'
         )
       )
     }
@@ -256,7 +261,8 @@ export async function startSetup(opts: SetupOptions): Promise<SetupServer> {
       stored = { kind: 'print', privateKey: pem, webhookSecret }
       log.info(
         { appId, slug },
-        'Setup: GitHub App registered; its credentials are shown once on the setup page (SETUP_CREDENTIALS=print). Set GITHUB_APP_ID, GITHUB_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET from them before the next start.'
+        'Setup: GitHub App registered; its credentials are shown once on the setup page (SETUP_CREDENTIALS=print). Set ' +
+          'GITHUB_APP_ID, GITHUB_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET from them before the next start.'
       )
     }
     done = true
@@ -322,7 +328,9 @@ function html(res: ServerResponse, status: number, body: string, formTarget?: st
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${formTarget ? ` ${formTarget}` : ''}; frame-ancestors 'none'; base-uri 'none'`
+    'content-security-policy':
+      "default-src 'none'; style-src 'unsafe-inline'; " +
+      `form-action 'self'${formTarget ? ` ${formTarget}` : ''}; frame-ancestors 'none'; base-uri 'none'`
   })
   res.end(body)
 }

@@ -74,7 +74,8 @@ describe('credentials proven at start-up', { timeout: 180_000 }, () => {
     expect(r.lines).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^${PREFIX}ONELOGIN_CLIENT_SECRET must be the client secret of the OneLogin API credential ONELOGIN_CLIENT_ID "demo-client-id" at ${w.sim.url.replace(/[.]/g, '\\.')}: OneLogin refused the pair \\(HTTP 401`
+          `^${PREFIX}ONELOGIN_CLIENT_SECRET must be the client secret of the OneLogin API credential ONELOGIN_CLIENT_ID ` +
+            `"demo-client-id" at ${w.sim.url.replace(/[.]/g, '\\.')}: OneLogin refused the pair \\(HTTP 401`
         )
       )
     ])
@@ -106,7 +107,9 @@ describe('credentials proven at start-up', { timeout: 180_000 }, () => {
     const r = await runToExit(w.env)
     expect(r.code, r.stderr).toBe(78)
     expect(r.lines).toEqual([
-      `${PREFIX}GITHUB_APP_ID ${w.gh.appId} must be a GitHub App with the permission deployments: write (it has deployments: read): grant it under "Permissions & events" on the app's settings page (${w.gh.url}/apps/onelogin-push-gate), then accept it on each installation.`
+      `${PREFIX}GITHUB_APP_ID ${w.gh.appId} must be a GitHub App with the permission deployments: write (it has ` +
+        `deployments: read): grant it under "Permissions & events" on the app's settings page ` +
+        `(${w.gh.url}/apps/onelogin-push-gate), then accept it on each installation.`
     ])
   })
 
