@@ -13,7 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts --omit=optional
 COPY tsconfig.json ./
 COPY src ./src
-RUN node node_modules/typescript/bin/tsc -p src/service/tsconfig.build.json
+RUN node node_modules/typescript/bin/tsc -p src/service/tsconfig.build.json \
+ && cp src/service/app.yml build/service/app.yml
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \

@@ -10,6 +10,7 @@ import { isObject } from '../../src/core/json.js'
 import { generateAppKey, grants, jwtProblem, publicKeyOf, TokenStore, type InstallationToken } from './auth.js'
 import { operationFor, validateRequest } from './openapi.js'
 import { pageHtml } from './page.js'
+import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
@@ -88,7 +89,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   if (!opts.webhookSecret) throw new Error('startFakeGitHub: webhookSecret is required')
   const now = opts.now ?? Date.now
   const started = now()
-  const appId = opts.appId ?? 4242
+  let appId = opts.appId ?? 4242
+  let webhookSecret = opts.webhookSecret
   const validate = opts.openapi ?? true
   const deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 10_000
 
@@ -113,7 +115,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     slug: 'onelogin-push-gate',
     name: 'OneLogin push gate',
     owner: 'acme',
-    createdAt: started
+    createdAt: started,
+    ...(opts.appPermissions ? { permissions: opts.appPermissions } : {}),
+    ...(opts.appEvents ? { events: opts.appEvents } : {})
   }
   const repos = new Map<string, RepoState>()
   const installations = new Map<number, InstallationState>()
@@ -446,7 +450,28 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     })
   }
 
+  // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
+  const manifest = manifestFlow({
+    now,
+    nextAppId: () => appId + 1,
+    appJson: (a) => shape.app(urls, { ...a }, installations.size),
+    adopt: (a) => {
+      ;({ id: appId, privateKey, privateKeyPkcs8, publicKey, webhookSecret } = a)
+      Object.assign(appInfo, { id: a.id, slug: a.slug, name: a.name, owner: a.owner, createdAt: a.createdAt })
+      Object.assign(appInfo, { permissions: a.permissions, events: a.events, ownerType: a.ownerType })
+      if (a.webhookUrl) webhookUrl = a.webhookUrl
+    }
+  })
+
   const routes: Route[] = [
+    {
+      method: 'POST',
+      path: CONVERSION_PATH,
+      handle: (ctx) => {
+        const r = manifest.convert(ctx.params[0])
+        json(ctx, r.status, r.body)
+      }
+    },
     {
       method: 'GET',
       path: /^\/app$/,
@@ -590,6 +615,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       send(res, 404, undefined, '')
       return true
     }
+    if (await manifest.page(req, res)) return true
     if (!pathname.startsWith('/_gh/')) return false
     if (method === 'GET' && pathname === '/_gh/state') {
       sendJson(res, 200, stateJson())
@@ -749,7 +775,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     redelivery: boolean
   ): Promise<{ status: number; ms: number; error?: string }> => {
     if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-    const signature256 = await sign(opts.webhookSecret, d.body)
+    const signature256 = await sign(webhookSecret, d.body)
     const headers: Record<string, string> = {
       Accept: '*/*',
       'Content-Type': 'application/json',
@@ -759,7 +785,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       'X-GitHub-Hook-ID': String(hookId),
       'X-GitHub-Hook-Installation-Target-ID': String(appId),
       'X-GitHub-Hook-Installation-Target-Type': 'integration',
-      'X-Hub-Signature': `sha1=${createHmac('sha1', opts.webhookSecret).update(d.body).digest('hex')}`,
+      'X-Hub-Signature': `sha1=${createHmac('sha1', webhookSecret).update(d.body).digest('hex')}`,
       'X-Hub-Signature-256': signature256
     }
     const t0 = performance.now()
@@ -803,10 +829,20 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       for (let k = 0; k < times; k++) callbackHolds.push(hook)
     },
     url: base,
-    appId,
-    privateKey,
-    privateKeyPkcs8,
-    webhookSecret: opts.webhookSecret,
+    get appId() {
+      return appId
+    },
+    get privateKey() {
+      return privateKey
+    },
+    get privateKeyPkcs8() {
+      return privateKeyPkcs8
+    },
+    get webhookSecret() {
+      return webhookSecret
+    },
+    registeredApps: () =>
+      manifest.registered.map((a) => ({ id: a.id, slug: a.slug, owner: a.owner, webhookUrl: a.webhookUrl })),
     get webhookUrl() {
       return webhookUrl
     },

@@ -179,6 +179,11 @@ export interface AppInfo {
   name: string
   owner: string
   createdAt: number
+  /** Default ALL_PERMISSIONS. */
+  permissions?: Record<string, string>
+  /** Default ['deployment_protection_rule']. */
+  events?: string[]
+  ownerType?: 'User' | 'Organization'
 }
 
 export function app(u: Urls, a: AppInfo, installationsCount: number): Record<string, unknown> {
@@ -187,15 +192,15 @@ export function app(u: Urls, a: AppInfo, installationsCount: number): Record<str
     slug: a.slug,
     node_id: nodeId('A', a.id),
     client_id: `Iv1.${a.id.toString(16).padStart(16, '0')}`,
-    owner: user(u, a.owner, 'Organization'),
+    owner: user(u, a.owner, a.ownerType ?? 'Organization'),
     name: a.name,
     description: 'OneLogin Protect push approval as a custom deployment protection rule (fake GitHub)',
     external_url: u.html,
     html_url: `${u.html}/apps/${a.slug}`,
     created_at: iso(a.createdAt),
     updated_at: iso(a.createdAt),
-    permissions: { ...ALL_PERMISSIONS },
-    events: ['deployment_protection_rule'],
+    permissions: { ...(a.permissions ?? ALL_PERMISSIONS) },
+    events: [...(a.events ?? ['deployment_protection_rule'])],
     installations_count: installationsCount
   }
 }

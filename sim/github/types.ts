@@ -33,6 +33,10 @@ export interface FakeGitHubOptions {
   openapi?: boolean
   /** Clock in epoch ms for JWT and token expiry and timestamps; default Date.now. */
   now?: () => number
+  /** The app's permissions as GET /app shows them; default actions: read, deployments: write, contents: read, metadata: read. */
+  appPermissions?: Record<string, string>
+  /** The app's events as GET /app shows them; default ['deployment_protection_rule']. */
+  appEvents?: string[]
 }
 
 export interface DeploymentRequest {
@@ -141,6 +145,8 @@ export interface FakeGitHub {
   readonly privateKeyPkcs8: string
   readonly webhookSecret: string
   readonly webhookUrl: string | undefined
+  /** Apps registered through the manifest flow (routes-manifest.ts); the last one is the fake's app now. */
+  registeredApps(): { id: number; slug: string; owner: string; webhookUrl?: string }[]
   setWebhookUrl(url: string): void
   /** Builds a deployment_protection_rule `requested` payload, signs it (X-Hub-Signature-256) and POSTs it with X-GitHub-Event and a fresh X-GitHub-Delivery. */
   requestDeployment(req: DeploymentRequest): Promise<DeliveryResult & { runId: number; payload: ProtectionRulePayload }>

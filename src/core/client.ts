@@ -78,12 +78,22 @@ export interface ClientDeps {
   readonly mask: (secret: string) => void
   /** What to tell the user about the scope the credential needs. */
   readonly scopeHint?: string
-  /**
-   * Where the credential is set, for the error when OneLogin refuses it:
-   * "inputs 'client-id' and 'client-secret'" (the action, the default), or the
-   * service's settings.
-   */
-  readonly credentialSettings?: string
+  /** How messages name the host's settings (the action's inputs by default, the service's settings). */
+  readonly names?: ClientSettingNames
+}
+
+/** The names of the settings a message tells the user to check, as the host calls them. */
+export interface ClientSettingNames {
+  /** The client ID and secret: "inputs 'client-id' and 'client-secret'". */
+  readonly credential: string
+  /** Where OneLogin is: "input 'api-url', 'subdomain' or 'region'". */
+  readonly baseUrl: string
+}
+
+/** The action's inputs. */
+export const ACTION_INPUT_NAMES: ClientSettingNames = {
+  credential: "inputs 'client-id' and 'client-secret'",
+  baseUrl: "input 'api-url', 'subdomain' or 'region'"
 }
 
 /** Narrows one gate's calls: its own deadline and cancel signal, on the shared token and rate figures. */
@@ -124,6 +134,7 @@ export class OneLoginClient {
   private readonly session: Session
   private readonly random: () => number
   private readonly scopeHint: string
+  private readonly names: ClientSettingNames
 
   constructor(
     private readonly baseUrl: string,
@@ -140,6 +151,7 @@ export class OneLoginClient {
     this.secrets = shared?.secrets ?? new Secrets(deps.mask)
     this.secrets.add(clientSecret)
     this.scopeHint = deps.scopeHint ?? MANAGE_USERS_HINT
+    this.names = deps.names ?? ACTION_INPUT_NAMES
   }
 
   /**
@@ -179,12 +191,11 @@ export class OneLoginClient {
       `Basic ${basic}`
     )
     if (res.status === 400 || res.status === 401) {
-      const where = this.deps.credentialSettings ?? "inputs 'client-id' and 'client-secret'"
       throw new CredentialError(
         res.status,
         res.message,
         `OneLogin refused the API credential (HTTP ${res.status}${res.message ? `: ${res.message}` : ''}). ` +
-          `Check ${where}. ${this.scopeHint}`
+          `Check ${this.names.credential}. ${this.scopeHint}`
       )
     }
     if (res.status === 403) throw scopeError(res, this.scopeHint)
@@ -276,7 +287,7 @@ export class OneLoginClient {
           throw new GateError(
             'error',
             `OneLogin answered with a redirect (HTTP ${raw.status}) when asked to ${opts.what}; redirects ` +
-              `are never followed with credentials. Check input 'api-url', 'subdomain' or 'region'.`
+              `are never followed with credentials. Check ${this.names.baseUrl}.`
           )
         } else if (!parsed.ok && parsed.duplicateKey !== undefined) {
           // Not a glitch to retry: an answer that reads two ways is never taken one way.

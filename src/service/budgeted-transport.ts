@@ -26,12 +26,17 @@ export interface BudgetedTransportOptions {
   readonly clock: Clock
   /** When folding in OneLogin's figures fails (the store is down): the call itself has gone through. */
   readonly onObserveError?: (err: unknown) => void
+  /** A call the budget could not pay for, so it was not sent (the metrics count them). */
+  readonly onRefused?: () => void
 }
 
 export function budgetedTransport(inner: Transport, budget: FleetBudget, opts: BudgetedTransportOptions): Transport {
   return async (req) => {
     const paid = await budget.take()
-    if (!paid.granted) throw new BudgetSpentError(paid.retryAt ?? paid.state.resetAt)
+    if (!paid.granted) {
+      opts.onRefused?.()
+      throw new BudgetSpentError(paid.retryAt ?? paid.state.resetAt)
+    }
     const res = await inner(req)
     try {
       await budget.observe(rateFromHeaders(res, opts.clock.now()))

@@ -1,7 +1,8 @@
 import { createPrivateKey } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { credentialsPath, readCredentialsFile } from './credentials.js'
 import { parseServiceUrl, quote, resolveBaseUrl } from '../core/base-url.js'
 import { InputError } from '../core/errors.js'
 
@@ -10,6 +11,8 @@ export interface ServiceConfig {
   /** TCP port of the webhook and health endpoints; 0 picks a free one. */
   readonly port: number
   readonly host: string
+  /** Where GitHub and a browser reach this service (PUBLIC_URL); undefined: taken from the request to /setup. */
+  readonly publicUrl: string | undefined
   readonly github: {
     readonly appId: number
     /** PEM. Never logged. */
@@ -18,6 +21,10 @@ export interface ServiceConfig {
     readonly webhookSecret: string
     /** REST API base URL without a trailing slash; installation tokens go here and nowhere else. */
     readonly apiUrl: string
+    /** GitHub's web pages (the manifest flow's "create app" page): derived from apiUrl. */
+    readonly webUrl: string
+    /** Where the credentials came from: the environment, the file the setup page wrote, or none yet. */
+    readonly source: 'env' | 'file' | 'setup'
   }
   readonly onelogin: {
     readonly clientId: string
@@ -31,6 +38,8 @@ export interface ServiceConfig {
   /** PGlite (embedded PostgreSQL) in a data directory, or a PostgreSQL server. */
   readonly storage:
     { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string }
+  /** The setup page (SETUP_CREDENTIALS): where the registered app's credentials go. */
+  readonly setup: { readonly save: 'data-dir' | 'print' }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   /** Names this instance in leases and logs; unique among live instances (a restart may reuse it). */
   readonly instanceId: string
@@ -55,6 +64,8 @@ export interface Tuning {
   readonly stepRetryMaxMs: number
   /** How often finished gates older than the retention are deleted. */
   readonly retentionSweepMs: number
+  /** A dependency (OneLogin, GitHub) no request reached for this long is checked on its own, for /healthz. */
+  readonly healthProbeMs: number
   /** Hard limit of one exchange with GitHub, connect to last byte. */
   readonly githubRequestMs: number
 }
@@ -68,6 +79,7 @@ export const DEFAULT_TUNING: Tuning = {
   stepRetryMs: 5_000,
   stepRetryMaxMs: 300_000,
   retentionSweepMs: 3_600_000,
+  healthProbeMs: 60_000,
   githubRequestMs: 15_000
 }
 
@@ -89,66 +101,246 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 const TUNING_KEYS = Object.keys(DEFAULT_TUNING) as (keyof Tuning)[]
 
+/** Every setting that is wrong, found in one pass; each problem is one line naming its setting. */
+export class ConfigErrors extends Error {
+  constructor(readonly problems: readonly ConfigError[]) {
+    super(problems.map((p) => p.message).join(' '))
+    this.name = 'ConfigErrors'
+  }
+}
+
+/** The GitHub App's credentials: from the environment, or from the file the setup page wrote. */
+export interface GitHubAppCredentials {
+  readonly appId: number
+  readonly privateKey: string
+  readonly webhookSecret: string
+}
+
+/** Settings the service needs even before it has a GitHub App: it must listen, log and serve /setup. */
+const SERVING_SETTINGS = new Set([
+  'PORT',
+  'HOST',
+  'LOG_LEVEL',
+  'DATA_DIR',
+  'DATABASE_URL',
+  'GITHUB_API_URL',
+  'PUBLIC_URL',
+  'SETUP_CREDENTIALS',
+  'SERVICE_TUNING',
+  ...TUNING_KEYS
+])
+
+/** What a start finds: everything needed to serve, or no GitHub App yet (the setup page). */
+export type Startup =
+  | { readonly mode: 'serve'; readonly config: ServiceConfig }
+  | {
+      readonly mode: 'setup'
+      /** The settings as read; `github` holds placeholders until the app is registered. */
+      readonly config: ServiceConfig
+      /** Other settings that are wrong: shown on the setup page, to fix before the service can serve. */
+      readonly pending: readonly ConfigError[]
+    }
+
 /**
- * Reads and checks every setting. Throws ConfigError naming the first bad
- * one, without printing any secret value.
+ * Reads and checks every setting. Throws ConfigErrors naming every bad one
+ * (not only the first), without printing any secret value.
  */
 export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {}): ServiceConfig {
+  const startup = readStartup(env, tuning)
+  if (startup.mode === 'setup') throw new ConfigErrors([...missingCredentials(), ...startup.pending])
+  return startup.config
+}
+
+/**
+ * Reads the settings as a start does. With no GitHub App credentials at all
+ * (none of GITHUB_APP_ID, GITHUB_PRIVATE_KEY(_PATH), GITHUB_WEBHOOK_SECRET, and
+ * no file from an earlier setup in DATA_DIR), the service serves the setup
+ * page: then only the settings it needs to serve that page must be right.
+ * Throws ConfigErrors listing every problem otherwise.
+ */
+export function readStartup(
+  env: NodeJS.ProcessEnv,
+  tuning: Partial<Tuning> = {},
+  credentials?: GitHubAppCredentials
+): Startup {
+  const errors: ConfigError[] = []
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn()
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err)
+      else if (err instanceof ConfigErrors) errors.push(...err.problems)
+      else throw err
+      return undefined
+    }
+  }
   const get = (name: string): string => (env[name] ?? '').trim()
 
-  const appIdText = get('GITHUB_APP_ID')
-  if (!appIdText)
-    throw new ConfigError(
-      'GITHUB_APP_ID',
-      "GITHUB_APP_ID is required: the App ID shown on the GitHub App's settings page."
-    )
-  if (!/^[1-9]\d{0,15}$/.test(appIdText)) {
-    throw new ConfigError(
-      'GITHUB_APP_ID',
-      `GITHUB_APP_ID must be the GitHub App's numeric App ID, got ${quote(appIdText)}.`
-    )
+  const storage = check(() => readStorage(get('DATABASE_URL'), get('DATA_DIR')))
+  const setupSave = check(() => readSetupSave(get('SETUP_CREDENTIALS'), storage))
+  const apiUrl = check(() => readGitHubApiUrl(get('GITHUB_API_URL') || 'https://api.github.com'))
+  const publicUrl = check(() => readPublicUrl(get('PUBLIC_URL')))
+
+  let github: GitHubAppCredentials | undefined
+  const inEnv = ['GITHUB_APP_ID', 'GITHUB_PRIVATE_KEY', 'GITHUB_PRIVATE_KEY_PATH', 'GITHUB_WEBHOOK_SECRET'].some(
+    (n) => (env[n] ?? '').trim() !== ''
+  )
+  let source: 'env' | 'file' | 'setup' | undefined
+  if (credentials) {
+    github = credentials
+    source = 'setup'
+  } else if (inEnv) {
+    source = 'env'
+    github = check(() => readGitHubCredentials(env))
+  } else if (storage?.kind === 'pglite' && existsSync(credentialsPath(storage.dataDir))) {
+    source = 'file'
+    github = check(() => readCredentialsFile(credentialsPath(storage.dataDir)))
   }
 
-  const privateKey = readPrivateKey(get('GITHUB_PRIVATE_KEY'), get('GITHUB_PRIVATE_KEY_PATH'))
+  const onelogin = check(() => readOneLogin(env))
 
-  const webhookSecret = env.GITHUB_WEBHOOK_SECRET ?? ''
-  if (!webhookSecret) {
-    throw new ConfigError(
+  const portText = get('PORT') || '3000'
+  check(() => {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535)
+      throw new ConfigError('PORT', `PORT must be a TCP port number from 0 to 65535, got ${quote(portText)}.`)
+  })
+  const host = get('HOST') || '0.0.0.0'
+
+  const level = (get('LOG_LEVEL') || 'info').toLowerCase()
+  check(() => {
+    if (!(LOG_LEVELS as readonly string[]).includes(level))
+      throw new ConfigError('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${quote(level)}.`)
+  })
+
+  const instanceId = get('INSTANCE_ID') || `${hostname()}-${process.pid}`
+  check(() => {
+    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(instanceId))
+      throw new ConfigError(
+        'INSTANCE_ID',
+        `INSTANCE_ID must be 1 to 100 letters, digits or . _ : -, got ${quote(instanceId)}.`
+      )
+  })
+
+  const retentionText = get('GATE_RETENTION_DAYS') || String(DEFAULT_RETENTION_DAYS)
+  const retentionDays = Number(retentionText)
+  check(() => {
+    if (!/^\d{1,5}$/.test(retentionText) || retentionDays < MIN_RETENTION_DAYS)
+      throw new ConfigError(
+        'GATE_RETENTION_DAYS',
+        `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub waits up to 30 ` +
+          `days for an answer, and a redelivered webhook must still find its gate), got ` +
+          `${quote(retentionText)}.`
+      )
+  })
+  const tuned = check(() => readTuning(tuning))
+
+  const serving = errors.filter((e) => SERVING_SETTINGS.has(e.setting))
+  const setupMode = source === undefined
+  if (setupMode ? serving.length > 0 : errors.length > 0) throw new ConfigErrors(setupMode ? serving : errors)
+
+  const config: ServiceConfig = {
+    port: Number(portText),
+    host,
+    publicUrl,
+    github: {
+      ...(github ?? { appId: 0, privateKey: '', webhookSecret: '' }),
+      apiUrl: apiUrl!,
+      webUrl: githubWebUrl(apiUrl!),
+      source: source ?? 'setup'
+    },
+    onelogin: onelogin ?? { clientId: '', clientSecret: '', baseUrl: '', rateShare: 0.5 },
+    storage: storage!,
+    setup: { save: setupSave! },
+    logLevel: level as ServiceConfig['logLevel'],
+    instanceId,
+    retentionDays,
+    tuning: tuned!
+  }
+  if (setupMode) return { mode: 'setup', config, pending: errors }
+  return { mode: 'serve', config }
+}
+
+/** The lines for a service that has no GitHub App credentials at all. */
+function missingCredentials(): ConfigError[] {
+  return [
+    new ConfigError('GITHUB_APP_ID', "GITHUB_APP_ID is required: the App ID shown on the GitHub App's settings page."),
+    new ConfigError(
+      'GITHUB_PRIVATE_KEY',
+      "GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM), or the path to the .pem file."
+    ),
+    new ConfigError(
       'GITHUB_WEBHOOK_SECRET',
       "GITHUB_WEBHOOK_SECRET is required: the webhook secret set in the GitHub App's settings."
     )
-  }
-  if (webhookSecret.length < 16) {
-    throw new ConfigError(
-      'GITHUB_WEBHOOK_SECRET',
-      `GITHUB_WEBHOOK_SECRET must be at least 16 characters long (it is ${webhookSecret.length}); use a random string.`
+  ]
+}
+
+function readGitHubCredentials(env: NodeJS.ProcessEnv): GitHubAppCredentials {
+  const errors: ConfigError[] = []
+  const get = (name: string): string => (env[name] ?? '').trim()
+  const appIdText = get('GITHUB_APP_ID')
+  if (!appIdText) errors.push(missingCredentials()[0])
+  else if (!/^[1-9]\d{0,15}$/.test(appIdText)) {
+    errors.push(
+      new ConfigError(
+        'GITHUB_APP_ID',
+        `GITHUB_APP_ID must be the GitHub App's numeric App ID, got ${quote(appIdText)}.`
+      )
     )
   }
+  let privateKey = ''
+  try {
+    privateKey = readPrivateKey(get('GITHUB_PRIVATE_KEY'), get('GITHUB_PRIVATE_KEY_PATH'))
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    errors.push(err)
+  }
+  const webhookSecret = env.GITHUB_WEBHOOK_SECRET ?? ''
+  const secretProblem = webhookSecretProblem(webhookSecret)
+  if (secretProblem) errors.push(new ConfigError('GITHUB_WEBHOOK_SECRET', secretProblem))
+  if (errors.length > 0) throw new ConfigErrors(errors)
+  return { appId: Number(appIdText), privateKey, webhookSecret }
+}
 
-  const apiUrl = readGitHubApiUrl(get('GITHUB_API_URL') || 'https://api.github.com')
+/** Why a webhook secret cannot be used, or undefined. */
+export function webhookSecretProblem(secret: string): string | undefined {
+  if (!secret) return missingCredentials()[2].message
+  if (secret.length < 16)
+    return `GITHUB_WEBHOOK_SECRET must be at least 16 characters long (it is ${secret.length}); use a random string.`
+  return undefined
+}
 
+function readOneLogin(env: NodeJS.ProcessEnv): ServiceConfig['onelogin'] {
+  const errors: ConfigError[] = []
+  const get = (name: string): string => (env[name] ?? '').trim()
   const clientId = get('ONELOGIN_CLIENT_ID')
   if (!clientId)
-    throw new ConfigError(
-      'ONELOGIN_CLIENT_ID',
-      'ONELOGIN_CLIENT_ID is required: the client ID of a OneLogin API credential.'
+    errors.push(
+      new ConfigError(
+        'ONELOGIN_CLIENT_ID',
+        'ONELOGIN_CLIENT_ID is required: the client ID of a OneLogin API credential.'
+      )
     )
-  if (/[\s:]/.test(clientId)) {
-    throw new ConfigError(
-      'ONELOGIN_CLIENT_ID',
-      "ONELOGIN_CLIENT_ID must be the credential's client ID alone: no spaces, line breaks or ':'."
+  else if (/[\s:]/.test(clientId)) {
+    errors.push(
+      new ConfigError(
+        'ONELOGIN_CLIENT_ID',
+        "ONELOGIN_CLIENT_ID must be the credential's client ID alone: no spaces, line breaks or ':'."
+      )
     )
   }
   const clientSecret = env.ONELOGIN_CLIENT_SECRET ?? ''
   if (!clientSecret)
-    throw new ConfigError(
-      'ONELOGIN_CLIENT_SECRET',
-      'ONELOGIN_CLIENT_SECRET is required: the client secret of the OneLogin API credential.'
+    errors.push(
+      new ConfigError(
+        'ONELOGIN_CLIENT_SECRET',
+        'ONELOGIN_CLIENT_SECRET is required: the client secret of the OneLogin API credential.'
+      )
     )
-  if (/[\r\n]/.test(clientSecret))
-    throw new ConfigError('ONELOGIN_CLIENT_SECRET', 'ONELOGIN_CLIENT_SECRET must be a single line.')
+  else if (/[\r\n]/.test(clientSecret))
+    errors.push(new ConfigError('ONELOGIN_CLIENT_SECRET', 'ONELOGIN_CLIENT_SECRET must be a single line.'))
 
-  let baseUrl: string
+  let baseUrl = ''
   try {
     baseUrl = resolveBaseUrl(get('ONELOGIN_API_URL'), get('ONELOGIN_SUBDOMAIN'), get('ONELOGIN_REGION'), {
       apiUrl: 'ONELOGIN_API_URL',
@@ -157,87 +349,95 @@ export function readConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
       label: (n) => n
     })
   } catch (err) {
-    if (err instanceof InputError) throw new ConfigError(err.input, err.message)
-    throw err
+    if (err instanceof InputError) errors.push(new ConfigError(err.input, err.message))
+    else throw err
   }
 
   const shareText = get('ONELOGIN_RATE_SHARE') || '0.5'
   const rateShare = Number(shareText)
   if (!/^\d*\.?\d+$/.test(shareText) || !(rateShare > 0 && rateShare <= 1)) {
-    throw new ConfigError(
-      'ONELOGIN_RATE_SHARE',
-      `ONELOGIN_RATE_SHARE must be the share of OneLogin's rate limit the service may use, a number above 0 and at most 1 such as 0.5, got ${quote(shareText)}.`
+    errors.push(
+      new ConfigError(
+        'ONELOGIN_RATE_SHARE',
+        `ONELOGIN_RATE_SHARE must be the share of OneLogin's rate limit the service may use, a number above 0 and at ` +
+          `most 1 such as 0.5, got ${quote(shareText)}.`
+      )
     )
   }
+  if (errors.length > 0) throw new ConfigErrors(errors)
+  return { clientId, clientSecret, baseUrl, rateShare }
+}
 
-  const databaseUrl = get('DATABASE_URL')
-  const dataDir = get('DATA_DIR')
+function readStorage(databaseUrl: string, dataDir: string): ServiceConfig['storage'] {
   if (databaseUrl && dataDir) {
     throw new ConfigError(
       'DATABASE_URL',
       'DATABASE_URL and DATA_DIR cannot both be set: DATABASE_URL uses a PostgreSQL server, DATA_DIR the embedded database.'
     )
   }
-  let storage: ServiceConfig['storage']
-  if (databaseUrl) {
-    let url: URL | undefined
-    try {
-      url = new URL(databaseUrl)
-    } catch {
-      url = undefined
-    }
-    if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
+  if (!databaseUrl) return { kind: 'pglite', dataDir: resolve(dataDir || 'data') }
+  let url: URL | undefined
+  try {
+    url = new URL(databaseUrl)
+  } catch {
+    url = undefined
+  }
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'DATABASE_URL must be a PostgreSQL connection URL such as postgres://user:password@host:5432/gate.'
+    )
+  }
+  return { kind: 'postgres', url: databaseUrl }
+}
+
+/** Where the setup page puts the app's credentials: a file in DATA_DIR (the embedded store's default), or shown once. */
+function readSetupSave(value: string, storage: ServiceConfig['storage'] | undefined): 'data-dir' | 'print' {
+  const v = value.toLowerCase()
+  if (v && v !== 'data-dir' && v !== 'print') {
+    throw new ConfigError(
+      'SETUP_CREDENTIALS',
+      `SETUP_CREDENTIALS must be data-dir (the setup page writes the GitHub App's credentials to a file in DATA_DIR) ` +
+        `or print (it shows them once, for a secret store), got ${quote(value)}.`
+    )
+  }
+  if (storage?.kind === 'postgres') {
+    if (v === 'data-dir') {
       throw new ConfigError(
-        'DATABASE_URL',
-        'DATABASE_URL must be a PostgreSQL connection URL such as postgres://user:password@host:5432/gate.'
+        'SETUP_CREDENTIALS',
+        'SETUP_CREDENTIALS=data-dir needs the embedded store (DATA_DIR); with DATABASE_URL every instance needs the ' +
+          'credentials, so use print and put them in your secret store.'
       )
     }
-    storage = { kind: 'postgres', url: databaseUrl }
-  } else {
-    storage = { kind: 'pglite', dataDir: resolve(dataDir || 'data') }
+    return 'print'
   }
+  return v === 'print' ? 'print' : 'data-dir'
+}
 
-  const portText = get('PORT') || '3000'
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) {
-    throw new ConfigError('PORT', `PORT must be a TCP port number from 0 to 65535, got ${quote(portText)}.`)
-  }
-  const host = get('HOST') || '0.0.0.0'
+/** https://, or http:// on a loopback host; no path beyond /, no query. Empty: taken from each request to /setup. */
+function readPublicUrl(value: string): string | undefined {
+  if (!value) return undefined
+  return parseServiceUrl(
+    value,
+    (why) =>
+      new ConfigError(
+        'PUBLIC_URL',
+        `PUBLIC_URL must be the URL GitHub and your browser reach this service at, such as https://gate.example.com (${why}), got ${quote(value)}.`
+      )
+  )
+}
 
-  const level = (get('LOG_LEVEL') || 'info').toLowerCase()
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${quote(level)}.`)
-  }
-
-  const instanceId = get('INSTANCE_ID') || `${hostname()}-${process.pid}`
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(instanceId)) {
-    throw new ConfigError(
-      'INSTANCE_ID',
-      `INSTANCE_ID must be 1 to 100 letters, digits or . _ : -, got ${quote(instanceId)}.`
-    )
-  }
-
-  const retentionText = get('GATE_RETENTION_DAYS') || String(DEFAULT_RETENTION_DAYS)
-  const retentionDays = Number(retentionText)
-  if (!/^\d{1,5}$/.test(retentionText) || retentionDays < MIN_RETENTION_DAYS) {
-    throw new ConfigError(
-      'GATE_RETENTION_DAYS',
-      `GATE_RETENTION_DAYS must be a whole number of days, at least ${MIN_RETENTION_DAYS} (GitHub ` +
-        `waits up to 30 days for an answer, and a redelivered webhook must still find its gate), ` +
-        `got ${quote(retentionText)}.`
-    )
-  }
-
-  return {
-    port: Number(portText),
-    host,
-    github: { appId: Number(appIdText), privateKey, webhookSecret, apiUrl },
-    onelogin: { clientId, clientSecret, baseUrl, rateShare },
-    storage,
-    logLevel: level as ServiceConfig['logLevel'],
-    instanceId,
-    retentionDays,
-    tuning: readTuning(tuning)
-  }
+/**
+ * GitHub's web pages for the API at `apiUrl`: github.com for api.github.com,
+ * <tenant>.ghe.com for api.<tenant>.ghe.com, the host itself for GitHub
+ * Enterprise Server's /api/v3, and the same base otherwise (a local fake GitHub).
+ */
+export function githubWebUrl(apiUrl: string): string {
+  const u = new URL(apiUrl)
+  if (u.hostname === 'api.github.com') return 'https://github.com'
+  if (/^api\.[^.]+\.ghe\.com$/.test(u.hostname)) return `https://${u.hostname.slice(4)}`
+  if (/\/api\/v3\/?$/.test(u.pathname)) return `${u.origin}${u.pathname.replace(/\/api\/v3\/?$/, '')}`
+  return apiUrl
 }
 
 function readTuning(overrides: Partial<Tuning>): Tuning {

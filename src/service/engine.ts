@@ -29,6 +29,7 @@ import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment 
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
 import type { Log } from './log.js'
+import type { GateMetrics } from './metrics.js'
 import type { OneLoginAccess } from './onelogin.js'
 import { MAX_TIMEOUT_SECONDS, parsePolicy, POLICY_PATH, PolicyError, ruleFor } from './policy.js'
 import type { Gate, Report, StoredOutcome } from './store/gates.js'
@@ -59,6 +60,7 @@ export interface EngineDeps {
   readonly signal: AbortSignal
   /** Times polls on the service's schedule within the fleet's OneLogin budget (pacer.ts); without it, the core's schedule. */
   readonly pacer?: { delayMs(sentAt: number, now: number): number }
+  readonly metrics?: GateMetrics
 }
 
 /** This instance no longer holds the gate's lease: it stops working the gate and writes nothing. */
@@ -446,6 +448,7 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
       }
       const wait = backoffMs(r.attempts, tuning.callbackRetryMs, tuning.callbackRetryMaxMs)
       r.nextAt = t + wait
+      deps.metrics?.callbackRetry(r.kind)
       log.warn(
         { report: r.kind, status, attempts: r.attempts, retryInMs: wait, err: r.error },
         `Report to GitHub failed; trying again in ${Math.round(wait / 1000)} s.`

@@ -30,6 +30,19 @@ export type PolicyLookup =
   | { readonly found: false; readonly source: string }
   | { readonly found: 'unreadable'; readonly source: string; readonly problem: string }
 
+/** The app as GET /app shows it: what it may do and which events it receives. */
+export interface AppInfo {
+  readonly id: number
+  readonly slug: string
+  readonly name: string
+  readonly htmlUrl: string
+  readonly permissions: Readonly<Record<string, string>>
+  readonly events: readonly string[]
+}
+
+/** What GitHub answered a request (its status and path), or undefined and the error when no answer came. */
+export type GitHubObserver = (status: number | undefined, path: string, err?: unknown) => void
+
 export interface RunInfo {
   readonly name?: string
   readonly htmlUrl?: string
@@ -68,7 +81,9 @@ export class GitHubApi {
     opts: GitHubApiOptions,
     private readonly log: Log,
     /** Aborts every request in flight when the service stops. */
-    stopSignal?: AbortSignal
+    stopSignal?: AbortSignal,
+    /** Told of every answer from GitHub and every failure to get one (the dependency's state, the metrics). */
+    observe?: GitHubObserver
   ) {
     this.base = new URL(`${opts.apiUrl}/`)
     const octokitLog = {
@@ -87,7 +102,8 @@ export class GitHubApi {
     const fetch = githubFetch(this.base, {
       transport: opts.transport ?? createHttpTransport({ userAgent: GITHUB_USER_AGENT, urlSetting: 'GITHUB_API_URL' }),
       timeoutMs: opts.requestTimeoutMs,
-      ...(stopSignal ? { stop: stopSignal } : {})
+      ...(stopSignal ? { stop: stopSignal } : {}),
+      ...(observe ? { observe } : {})
     })
     // The function form: the object form joins the caller's userAgent to the default's, and
     // @octokit/app builds each installation's Octokit from the app Octokit's own options
@@ -105,6 +121,27 @@ export class GitHubApi {
       Octokit: PinnedOctokit,
       log: octokitLog
     })
+  }
+
+  /** GET /app with the app's JWT: proves the App ID and the key, and shows the app's permissions and events. */
+  async appInfo(): Promise<AppInfo> {
+    const res = await wrap(() => this.app.octokit.request('GET /app'), 'read the app (GET /app)')
+    const d = res.data as {
+      id?: number
+      slug?: string
+      name?: string
+      html_url?: string
+      permissions?: Record<string, string>
+      events?: string[]
+    } | null
+    return {
+      id: d?.id ?? 0,
+      slug: d?.slug ?? '',
+      name: d?.name ?? '',
+      htmlUrl: d?.html_url ?? '',
+      permissions: { ...(d?.permissions ?? {}) },
+      events: [...(d?.events ?? [])]
+    }
   }
 
   /** Checks X-Hub-Signature-256 over the raw body (HMAC-SHA256, compared in constant time by @octokit/webhooks). */
@@ -269,7 +306,13 @@ const NULL_BODY = new Set([204, 205, 304])
  */
 export function githubFetch(
   base: URL,
-  opts: { readonly transport: Transport; readonly timeoutMs: number; readonly stop?: AbortSignal }
+  opts: {
+    readonly transport: Transport
+    readonly timeoutMs: number
+    readonly stop?: AbortSignal
+    /** Told of every answer and every failure to get one. */
+    readonly observe?: GitHubObserver
+  }
 ): typeof fetch {
   return async (input, init) => {
     if (typeof input !== 'string' && !(input instanceof URL)) throw new Error('githubFetch takes a URL, not a Request')
@@ -289,14 +332,21 @@ export function githubFetch(
     })
     headers['x-github-api-version'] = GITHUB_API_VERSION
     const signals = [init?.signal, opts.stop].filter((s): s is AbortSignal => !!s)
-    const raw = await opts.transport({
-      method,
-      url: url.href,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-      timeoutMs: opts.timeoutMs,
-      ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {})
-    })
+    let raw
+    try {
+      raw = await opts.transport({
+        method,
+        url: url.href,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        timeoutMs: opts.timeoutMs,
+        ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {})
+      })
+    } catch (err) {
+      if (!opts.stop?.aborted) opts.observe?.(undefined, url.pathname, err)
+      throw err
+    }
+    opts.observe?.(raw.status, url.pathname)
     if (raw.status >= 300 && raw.status < 400) {
       throw new Error(
         `GitHub answered HTTP ${raw.status}, a redirect: redirects are never followed, so the app's credentials go to GITHUB_API_URL only`

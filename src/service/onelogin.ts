@@ -1,4 +1,10 @@
-import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient, type CallScope } from '../core/client.js'
+import {
+  MANAGE_ALL_HINT,
+  MANAGE_USERS_HINT,
+  OneLoginClient,
+  type CallScope,
+  type ClientSettingNames
+} from '../core/client.js'
 import type { Clock } from '../core/clock.js'
 import { ApiError } from '../core/errors.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
@@ -6,6 +12,12 @@ import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
 import type { MfaApi } from '../core/mfa.js'
 import { coreLogger, type Log } from './log.js'
+
+/** The service's settings, as the core's messages name them (never the action's inputs). */
+export const SERVICE_SETTING_NAMES: ClientSettingNames = {
+  credential: 'settings ONELOGIN_CLIENT_ID and ONELOGIN_CLIENT_SECRET',
+  baseUrl: 'setting ONELOGIN_API_URL, ONELOGIN_SUBDOMAIN or ONELOGIN_REGION'
+}
 
 /**
  * The service's door to OneLogin: the gate core's client and MFA APIs, one
@@ -55,7 +67,7 @@ export class OneLoginAccess {
           mask,
           signal,
           scopeHint: version === 2 ? MANAGE_ALL_HINT : MANAGE_USERS_HINT,
-          credentialSettings: 'the settings ONELOGIN_CLIENT_ID and ONELOGIN_CLIENT_SECRET'
+          names: SERVICE_SETTING_NAMES
         },
         Number.POSITIVE_INFINITY
       )

@@ -1,14 +1,18 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { AddressInfo, Socket } from 'node:net'
 import { systemClock, type Clock } from '../core/clock.js'
-import { describeError } from '../core/errors.js'
+import type { OneLoginClient } from '../core/client.js'
+import { ApiError, describeError } from '../core/errors.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
 import { FleetBudget } from './budget.js'
-import { budgetedTransport } from './budgeted-transport.js'
+import { BudgetSpentError, budgetedTransport } from './budgeted-transport.js'
 import type { ServiceConfig } from './config.js'
-import { GitHubApi } from './github.js'
+import { GitHubApi, type GitHubObserver } from './github.js'
 import { serverTimeouts, UnsignedBodies } from './intake.js'
+import { Dependencies, githubTrouble, observedTransport, oneloginTrouble } from './health.js'
+import { ServiceMetrics } from './metrics.js'
+import { preflight, PREFLIGHT_TIMEOUT_MS, probeClient, readOneUser } from './preflight.js'
 import { coreLogger, createLogger, Redactor, type Log } from './log.js'
 import { POLL_INTERVAL_SECONDS } from './engine.js'
 import { OneLoginAccess } from './onelogin.js'
@@ -27,6 +31,7 @@ export interface RunningService {
   readonly log: Log
   readonly store: GateStore
   readonly db: Db
+  readonly metrics: ServiceMetrics
   /** Stops taking webhooks, stops the worker, releases leases, closes the database. Safe to call twice. */
   close(): Promise<void>
 }
@@ -37,11 +42,21 @@ export interface ServiceOptions {
   readonly clock?: Clock
   /** The OneLogin transport; default the gate core's (createHttpTransport). */
   readonly transport?: Transport
+  /** A server already listening (the setup page's): the service answers its requests instead of listening anew. */
+  readonly server?: Server
   /**
    * An open store to use instead of the configured one, left open on close():
    * tests run several instances in one process on one store.
    */
   readonly db?: Db
+}
+
+/** Everything that stops a start, found at once: configuration errors (ConfigError) and the store's (StorageError). */
+export class StartupErrors extends Error {
+  constructor(readonly errors: readonly Error[]) {
+    super(errors.map((e) => e.message).join(' '))
+    this.name = 'StartupErrors'
+  }
 }
 
 /**
@@ -73,16 +88,72 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   }
   const log = createLogger(config.logLevel, redactor, { instance: config.instanceId }, opts.logDestination)
 
-  const shared = opts.db
-  const db =
-    shared ??
-    (config.storage.kind === 'postgres'
-      ? await openPostgres(config.storage.url, (err) =>
-          log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
-        )
-      : await openPglite(config.storage.dataDir))
-  const closeDb = (): Promise<void> => (shared ? Promise.resolve() : db.close())
   const stop = new AbortController()
+  const metrics = new ServiceMetrics()
+  const dependencies = new Dependencies(() => clock.now())
+  const observeGitHub: GitHubObserver = (status, path, err) => {
+    const trouble = status === undefined ? `no answer from GitHub: ${describeError(err)}` : githubTrouble(status, path)
+    if (trouble) dependencies.down('github', trouble)
+    else dependencies.up('github')
+  }
+  const github = new GitHubApi(
+    { ...config.github, requestTimeoutMs: config.tuning.githubRequestMs },
+    log.child({ component: 'github' }),
+    stop.signal,
+    observeGitHub
+  )
+  // Every OneLogin request, the start-up check's included, is counted and tells whether OneLogin answers.
+  const oneloginTransport = observedTransport(
+    opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }),
+    {
+      response: (status, path) => {
+        metrics.oneloginRequest(status)
+        const trouble = oneloginTrouble(status, path)
+        if (trouble) dependencies.down('onelogin', trouble)
+        else dependencies.up('onelogin')
+      },
+      failure: (err) => {
+        metrics.oneloginRequest(undefined)
+        dependencies.down('onelogin', `no answer from OneLogin: ${err.message}`)
+      }
+    }
+  )
+  const mask = (secret: string): void => redactor.add(secret)
+
+  // The store opens while the credentials are proven; every problem of either is reported at once.
+  const shared = opts.db
+  const [opened, checked] = await Promise.allSettled([
+    shared
+      ? Promise.resolve(shared)
+      : config.storage.kind === 'postgres'
+        ? openPostgres(config.storage.url, (err) =>
+            log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
+          )
+        : openPglite(config.storage.dataDir),
+    preflight(config, { github, transport: oneloginTransport, clock, log, mask, signal: stop.signal })
+  ])
+  const problems: Error[] = []
+  if (opened.status === 'rejected') problems.push(asError(opened.reason))
+  if (checked.status === 'rejected') problems.push(asError(checked.reason))
+  else problems.push(...checked.value.problems)
+  if (problems.length > 0) {
+    stop.abort()
+    if (opened.status === 'fulfilled' && !shared) await opened.value.close().catch(() => undefined)
+    throw new StartupErrors(problems)
+  }
+  const db = (opened as PromiseFulfilledResult<Db>).value
+  const closeDb = (): Promise<void> => (shared ? Promise.resolve() : db.close())
+  for (const d of (checked as PromiseFulfilledResult<Awaited<ReturnType<typeof preflight>>>).value.down) {
+    dependencies.down(d.dependency, d.error)
+    log.warn(
+      { dependency: d.dependency, err: d.error },
+      `${d.dependency === 'github' ? 'GitHub' : 'OneLogin'} did not answer the start-up check; starting anyway, and /healthz says so until it answers.`
+    )
+  }
+  log.info(
+    'Credentials proven: OneLogin gave a token and a user; GitHub knows the app, with the permissions and the event it needs.'
+  )
+
   let worker: Worker | undefined
   let server: Server | undefined
   let pacer: PollPacer | undefined
@@ -107,38 +178,43 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     })
     await pacer.start()
     const p = pacer
-    const github = new GitHubApi(
-      { ...config.github, requestTimeoutMs: config.tuning.githubRequestMs },
-      log.child({ component: 'github' }),
-      stop.signal
-    )
+    const budgeted = budgetedTransport(oneloginTransport, budget, {
+      clock,
+      onObserveError: (err) =>
+        budgetLog.warn({ err: describeError(err) }, "Could not record OneLogin's rate-limit figures."),
+      onRefused: () => metrics.budgetRefused()
+    })
     const onelogin = new OneLoginAccess({
       ...config.onelogin,
       clock,
       log,
-      mask: (secret) => redactor.add(secret),
+      mask,
       unmask: (secret) => redactor.remove(secret),
       signal: stop.signal,
-      transport: budgetedTransport(
-        opts.transport ?? createHttpTransport({ log: coreLogger(log.child({ component: 'http' })) }),
-        budget,
-        {
-          clock,
-          onObserveError: (err) =>
-            budgetLog.warn({ err: describeError(err) }, "Could not record OneLogin's rate-limit figures.")
-        }
-      )
+      transport: budgeted
     })
     worker = new Worker(store, config.instanceId, config.tuning, clock, log, {
       github,
       onelogin,
       clock,
       tuning: config.tuning,
-      pacer
+      pacer,
+      metrics
     })
     const w = worker
+    let database: boolean | undefined = true
+    metrics.connect({
+      openByPhase: () => store.countByPhase(),
+      queued: () => store.countQueued(),
+      budget: () => p.health(),
+      dependencies: () => ({
+        onelogin: dependencies.get('onelogin').up,
+        github: dependencies.get('github').up,
+        database
+      })
+    })
     const bodies = new UnsignedBodies()
-    server = createServer(serverTimeouts(), (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const path = (req.url ?? '/').split('?')[0]
       const done = (p: Promise<void>): void => {
         p.catch((err: unknown) => {
@@ -146,20 +222,63 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
           answer(res, 500, { error: 'internal error' })
         })
       }
-      if (path === WEBHOOK_PATH && req.method === 'POST')
+      if (path === WEBHOOK_PATH && req.method === 'POST') {
+        res.once('finish', () => metrics.webhookAnswered(res.statusCode))
         return done(handleWebhook(req, res, { github, store, clock, log, bodies, onGate: () => w.wake() }))
+      }
       if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
-        return done(health(res, db, store, w, p, loopDelay))
+        return done(
+          health(res, db, store, w, p, loopDelay, dependencies).then((ok) => {
+            database = ok
+          })
+        )
+      if (path === '/metrics' && req.method === 'GET')
+        return done(
+          metrics.render().then(({ contentType, body }) => {
+            res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })
+            res.end(body)
+          })
+        )
       answer(res, 404, { error: 'not found' })
-    })
+    }
     const sockets = new Set<Socket>()
-    server.on('connection', (s) => {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-    })
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject)
-      server!.listen(config.port, config.host, () => resolve())
+    if (opts.server) {
+      // The setup page's server: its page goes, the service's routes come (/setup is a 404 from now on).
+      server = opts.server
+      server.removeAllListeners('request')
+      server.on('request', handler)
+    } else {
+      server = createServer(serverTimeouts(), handler)
+      server.on('connection', (s) => {
+        sockets.add(s)
+        s.on('close', () => sockets.delete(s))
+      })
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(config.port, config.host, () => resolve())
+      })
+    }
+    dependencies.logTo(log.child({ component: 'health' }))
+    // A dependency no request has reached for a while is checked on its own: a revoked credential shows while idle.
+    let probe: OneLoginClient | undefined
+    dependencies.start(config.tuning.healthProbeMs, {
+      github: () => github.appInfo().then(() => undefined),
+      onelogin: async () => {
+        for (let attempt = 0; ; attempt++) {
+          probe ??= probeClient(config, { transport: budgeted, clock, log, mask, signal: stop.signal }, 0)
+          probe.deadline = clock.now() + PREFLIGHT_TIMEOUT_MS
+          try {
+            return await readOneUser(probe)
+          } catch (err) {
+            // No budget to spend on a check: nothing learnt.
+            if (err instanceof BudgetSpentError) return
+            probe = undefined
+            // The access token expired: one more try with a new client and a new token.
+            if (attempt === 0 && err instanceof ApiError && err.httpStatus === 401) continue
+            throw err
+          }
+        }
+      }
     })
     worker.start()
     retention = new Retention(
@@ -193,12 +312,15 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       log,
       store,
       db,
+      metrics,
       close: () =>
         (closing ??= (async () => {
           log.info('Stopping.')
           const closed = new Promise<void>((resolve) => srv.close(() => resolve()))
           for (const s of sockets) s.destroy()
+          srv.closeAllConnections()
           stop.abort()
+          dependencies.stop()
           p.stop()
           loopDelay.stop()
           await r.stop()
@@ -210,33 +332,57 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     }
   } catch (err) {
     stop.abort()
+    dependencies.stop()
     pacer?.stop()
     await retention?.stop()
     await worker?.stop().catch(() => undefined)
-    server?.close()
+    if (!opts.server) server?.close()
     await closeDb().catch(() => undefined)
     throw err
   }
 }
 
-/** The answer of GET /healthz: `gates` and `process` are there when `status` is "ok". */
+/** The state of a dependency in GET /healthz. */
+export interface DependencyHealth {
+  state: 'up' | 'down' | 'unknown'
+  checkedAt?: string | null
+  latencyMs?: number
+  error?: string
+}
+
+/** The answer of GET /healthz: `gates` and `process` are there when the store answered. */
 export interface HealthBody {
   status: 'ok' | 'error'
+  down?: string[]
   storage: { ok: boolean; kind: Db['kind']; schemaVersion?: number; latencyMs?: number; error?: string }
   gates?: { open: number; working: number; byPhase: Record<string, number> }
   onelogin?: { budget: Record<string, unknown> }
+  dependencies?: { database: DependencyHealth; onelogin: DependencyHealth; github: DependencyHealth }
   process?: { rssBytes: number; eventLoopDelayMs: ReturnType<LoopDelay['last']> }
 }
 
-/** GET /healthz: 200 when the process is live and the store answers, else 503. */
+/**
+ * GET /healthz: 200 when the process is live and every dependency answers
+ * (the store, OneLogin, GitHub), else 503. Resolves whether the store answered.
+ */
 async function health(
-  res: import('node:http').ServerResponse,
+  res: ServerResponse,
   db: Db,
   store: GateStore,
   worker: Worker,
   pacer: PollPacer,
-  loopDelay: LoopDelay
-): Promise<void> {
+  loopDelay: LoopDelay,
+  deps: Dependencies
+): Promise<boolean> {
+  const dependency = (name: 'onelogin' | 'github'): DependencyHealth => {
+    const d = deps.get(name)
+    return {
+      state: d.up === undefined ? 'unknown' : d.up ? 'up' : 'down',
+      checkedAt: d.checkedAt === undefined ? null : new Date(d.checkedAt).toISOString(),
+      ...(d.error && !d.up ? { error: d.error } : {})
+    }
+  }
+  const down = (['onelogin', 'github'] as const).filter((n) => deps.get(n).up === false)
   try {
     const started = Date.now()
     const [version, phases] = await Promise.all([currentVersion(db), store.countByPhase()])
@@ -244,22 +390,41 @@ async function health(
     const open = Object.entries(phases)
       .filter(([p]) => p !== 'done')
       .reduce((n, [, c]) => n + c, 0)
+    const latencyMs = Date.now() - started
     const body: HealthBody = {
-      status: 'ok',
-      storage: { ok: true, kind: db.kind, schemaVersion: version, latencyMs: Date.now() - started },
+      status: down.length ? 'error' : 'ok',
+      ...(down.length ? { down } : {}),
+      storage: { ok: true, kind: db.kind, schemaVersion: version, latencyMs },
       gates: { open, working: worker.busy, byPhase: phases },
       // The fleet's OneLogin rate budget; status "short" or "spent" with a message when it cannot cover the open gates.
       ...(budget ? { onelogin: { budget: summary(budget) } } : {}),
+      dependencies: {
+        database: { state: 'up', latencyMs },
+        onelogin: dependency('onelogin'),
+        github: dependency('github')
+      },
       process: {
         rssBytes: process.memoryUsage.rss(),
         // How late timers ran over the last full 30 s window, in ms.
         eventLoopDelayMs: loopDelay.last()
       }
     }
-    answer(res, 200, body)
+    answer(res, down.length ? 503 : 200, body)
+    return true
   } catch (err) {
-    const body: HealthBody = { status: 'error', storage: { ok: false, kind: db.kind, error: describeError(err) } }
+    const error = describeError(err)
+    const body: HealthBody = {
+      status: 'error',
+      down: ['database', ...down],
+      storage: { ok: false, kind: db.kind, error },
+      dependencies: {
+        database: { state: 'down', error },
+        onelogin: dependency('onelogin'),
+        github: dependency('github')
+      }
+    }
     answer(res, 503, body)
+    return false
   }
 }
 
@@ -293,6 +458,10 @@ class LoopDelay {
     clearInterval(this.timer)
     this.histogram.disable()
   }
+}
+
+function asError(v: unknown): Error {
+  return v instanceof Error ? v : new Error(String(v))
 }
 
 function safeUrl(url: string): URL | undefined {

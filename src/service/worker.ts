@@ -98,9 +98,14 @@ export class Worker {
       if (free > 0) {
         try {
           const claimedAt = this.clock.now()
-          const claimed = await this.store.claimDue(this.owner, claimedAt, this.tuning.leaseMs, free, [
-            ...this.inflight.keys()
-          ])
+          const claimed = await this.store.claimDue(
+            this.owner,
+            claimedAt,
+            this.tuning.leaseMs,
+            free,
+            [...this.inflight.keys()],
+            (_id, from) => this.deps.metrics?.tookOver(from)
+          )
           for (const gate of claimed) {
             if (this.inflight.has(gate.id)) continue
             this.lost.delete(gate.id)
@@ -187,6 +192,7 @@ export class Worker {
       )
       return
     }
+    this.deps.metrics?.gateWorked(before, gate)
     if (gate.phase !== 'done') this.wakeAt(gate.nextAt)
     if (gate.phase !== before) log.info({ phase: gate.phase, from: before }, `Gate ${before} -> ${gate.phase}.`)
     if (gate.phase === 'done') log.info({ state: gate.outcome?.state, status: gate.outcome?.status }, 'Gate closed.')

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import ts from 'typescript'
 import { ROOT } from '../../sim/run-action.js'
-import { ConfigError, readConfig } from '../../src/service/config.js'
+import { ConfigError, ConfigErrors, readConfig } from '../../src/service/config.js'
 
 /** The files that read the service's configuration from the environment. */
 export const CONFIG_SOURCES = ['src/service/config.ts', 'src/service/main.ts']
@@ -92,7 +92,7 @@ export function requiredSettings(keyPath: string): string[] {
       readConfig(without)
       return false
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err
+      if (!(err instanceof ConfigError || err instanceof ConfigErrors)) throw err
       return true
     }
   })

@@ -1,4 +1,5 @@
-// A wrong or missing setting stops start-up with one clear line naming it, before anything listens.
+// A wrong or missing setting stops start-up with one clear line naming it, before anything listens;
+// several wrong settings are all reported at once, and no network call is made before they are right.
 import { generateKeyPairSync } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -6,8 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PGlite } from '@electric-sql/pglite'
+import { startFakeGitHub, type FakeGitHub } from '../../sim/github/server.js'
+import { start as startSim, type Sim } from '../../sim/server.js'
 import { SCHEMA_VERSION } from '../../src/service/store/migrations.js'
-import { ensureBuilt, MAIN, ROOT } from './harness.js'
+import { CLIENT_SECRET, ensureBuilt, MAIN, ROOT, runToExit } from './harness.js'
 
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -17,8 +20,19 @@ const { privateKey } = generateKeyPairSync('rsa', {
 const SECRET = 'a-webhook-secret-that-is-long-enough'
 
 const dir = mkdtempSync(join(tmpdir(), 'gate-config-'))
-beforeAll(() => ensureBuilt(), 300_000)
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+// Settings that are all right reach OneLogin and GitHub at start-up: the simulator and the fake GitHub.
+let sim: Sim
+let gh: FakeGitHub
+beforeAll(async () => {
+  ensureBuilt()
+  sim = await startSim({ quiet: true })
+  gh = await startFakeGitHub({ webhookSecret: SECRET, privateKey, repos: [{ owner: 'acme', name: 'shop' }] })
+}, 300_000)
+afterAll(async () => {
+  await gh?.close()
+  await sim?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 function good(): Record<string, string> {
   return {
@@ -34,8 +48,29 @@ function good(): Record<string, string> {
   }
 }
 
-/** Runs the service with `env` and expects it to stop at once with exit 78 and one line on stderr. */
-function refuses(env: Record<string, string>): { line: string; stdout: string } {
+/** good() wired to the simulator and the fake GitHub, for tests that get past the settings. */
+function live(): Record<string, string> {
+  const env: Record<string, string> = {
+    ...good(),
+    GITHUB_APP_ID: String(gh.appId),
+    GITHUB_API_URL: gh.url,
+    ONELOGIN_API_URL: sim.url,
+    ONELOGIN_CLIENT_SECRET: CLIENT_SECRET
+  }
+  delete env.ONELOGIN_SUBDOMAIN
+  return env
+}
+
+/** As refuses(), without blocking this process: for settings that reach the simulators in it. */
+async function refusesLive(env: Record<string, string>): Promise<{ line: string }> {
+  const r = await runToExit(env)
+  expect(r.code, r.stderr).toBe(78)
+  expect(r.lines, r.stderr).toHaveLength(1)
+  return { line: r.lines[0] }
+}
+
+/** Runs the service with `env` and expects it to stop at once with exit 78; its lines on stderr. */
+function refusesWith(env: Record<string, string>): { lines: string[]; stdout: string } {
   const r = spawnSync(process.execPath, [MAIN], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -43,9 +78,14 @@ function refuses(env: Record<string, string>): { line: string; stdout: string } 
     timeout: 60_000
   })
   expect(r.status, r.stderr).toBe(78)
-  const lines = r.stderr.split('\n').filter(Boolean)
+  return { lines: r.stderr.split('\n').filter(Boolean), stdout: r.stdout }
+}
+
+/** Runs the service with `env` and expects it to stop at once with exit 78 and one line on stderr. */
+function refuses(env: Record<string, string>): { line: string; stdout: string } {
+  const { lines, stdout } = refusesWith(env)
   expect(lines).toHaveLength(1)
-  return { line: lines[0], stdout: r.stdout }
+  return { line: lines[0], stdout }
 }
 
 describe('service configuration', { timeout: 120_000 }, () => {
@@ -162,11 +202,31 @@ describe('service configuration', { timeout: 120_000 }, () => {
       expect(line).not.toContain(s)
   })
 
-  it('refuses a DATABASE_URL it cannot reach, without printing its password', () => {
-    const { line } = refuses({
-      ...without('DATA_DIR'),
-      DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate'
+  it('reports every wrong setting at once, one line each, before any network call', () => {
+    const requestsBefore = gh.requests.length
+    const { lines, stdout } = refusesWith({
+      ...live(),
+      GITHUB_APP_ID: 'my-app',
+      GITHUB_WEBHOOK_SECRET: 'short',
+      ONELOGIN_CLIENT_ID: '',
+      LOG_LEVEL: 'loud',
+      SERVICE_TUNING: '[1]'
     })
+    expect(lines).toEqual([
+      expect.stringMatching(/^onelogin-push-gate: configuration error: GITHUB_APP_ID must be the GitHub App's numeric/),
+      expect.stringMatching(/^onelogin-push-gate: configuration error: GITHUB_WEBHOOK_SECRET must be at least 16/),
+      expect.stringMatching(/^onelogin-push-gate: configuration error: ONELOGIN_CLIENT_ID is required/),
+      expect.stringMatching(/^onelogin-push-gate: configuration error: LOG_LEVEL must be one of/),
+      expect.stringMatching(/^onelogin-push-gate: configuration error: SERVICE_TUNING must be a JSON object/)
+    ])
+    expect(stdout).toBe('')
+    expect(gh.requests.length).toBe(requestsBefore)
+  })
+
+  it('refuses a DATABASE_URL it cannot reach, without printing its password', async () => {
+    const env = live()
+    delete env.DATA_DIR
+    const { line } = await refusesLive({ ...env, DATABASE_URL: 'postgres://gate:hunter2-secret@127.0.0.1:1/gate' })
     expect(line).toMatch(
       /^onelogin-push-gate: storage error: DATABASE_URL: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/gate/
     )
@@ -180,7 +240,7 @@ describe('service configuration', { timeout: 120_000 }, () => {
     await db.query('CREATE TABLE schema_version (version integer NOT NULL, applied_at bigint NOT NULL)')
     await db.query('INSERT INTO schema_version VALUES (99, 0)')
     await db.close()
-    const { line } = refuses({ ...good(), DATA_DIR: dataDir })
+    const { line } = await refusesLive({ ...live(), DATA_DIR: dataDir })
     expect(line).toMatch(
       new RegExp(
         `^onelogin-push-gate: storage error: The database at .* has schema version 99, newer than this ` +
@@ -189,12 +249,12 @@ describe('service configuration', { timeout: 120_000 }, () => {
     )
   })
 
-  it('refuses a data directory another live process holds', () => {
+  it('refuses a data directory another live process holds', async () => {
     const dataDir = join(dir, 'held')
     mkdirSync(dataDir, { recursive: true })
     // The lock names this test process, which is alive.
     writeFileSync(join(dataDir, 'service.lock'), String(process.pid))
-    const { line } = refuses({ ...good(), DATA_DIR: dataDir })
+    const { line } = await refusesLive({ ...live(), DATA_DIR: dataDir })
     expect(line).toMatch(
       new RegExp(
         `DATA_DIR ".*held" is in use by process ${process.pid}; the embedded database serves one process\\. Run more instances with DATABASE_URL\\.$`

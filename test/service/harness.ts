@@ -246,6 +246,33 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 120_
   }
 }
 
+/**
+ * Runs `node build/service/main.js` with exactly `env` (plus PATH) until it exits, without
+ * blocking this process (whose simulators it may be talking to); kills it after `timeoutMs`.
+ */
+export async function runToExit(
+  env: Record<string, string>,
+  timeoutMs = 90_000
+): Promise<{ code: number | string; stdout: string; stderr: string; lines: string[] }> {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  live.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const code = await new Promise<number | string>((resolve) =>
+    child.on('exit', (c, signal) => resolve(c ?? signal ?? -1))
+  )
+  clearTimeout(timer)
+  live.delete(child)
+  return { code, stdout, stderr, lines: stderr.split('\n').filter(Boolean) }
+}
+
 const live = new Set<ChildProcess>()
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL')

@@ -89,7 +89,9 @@ describe('the protection-rule service: policy', { timeout: 180_000 }, () => {
       [`production: [oops\n`, /cannot be used: .*invalid YAML/],
       [`environments:\n  staging:\n    approvers: ["${ADA}"]\n`, /has no rule for environment "production"/]
     ]
-    const w = await startWorld()
+    // No idle health check of OneLogin during the test; the start-up check's calls are not the gates'.
+    const w = await startWorld({ tuning: { healthProbeMs: 3_600_000 } })
+    w.sim.resetCalls()
     for (const [policy, expected] of cases) {
       w.gh.setFile('acme/shop', 'main', FILE, policy)
       const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })

@@ -211,19 +211,29 @@ export class GateStore {
    * Leases up to `limit` gates that are due and not leased by a live owner,
    * oldest due first. Rows another instance is claiming are skipped, not waited for.
    */
-  async claimDue(owner: string, now: number, leaseMs: number, limit: number, skip: readonly string[]): Promise<Gate[]> {
-    const { rows } = await this.db.query<Row>(
-      `UPDATE gates SET lease_owner = $1, lease_until = $2
-       WHERE id IN (
-         SELECT id FROM gates
+  async claimDue(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    skip: readonly string[],
+    /** A gate whose lease another instance held and let expire: a take-over. */
+    onTakeOver?: (gateId: string, from: string) => void
+  ): Promise<Gate[]> {
+    const { rows } = await this.db.query<Row & { prev_owner: string | null }>(
+      `UPDATE gates g SET lease_owner = $1, lease_until = $2
+       FROM (
+         SELECT id, lease_owner AS prev_owner FROM gates
          WHERE phase <> 'done' AND next_at <= $3 AND (lease_owner IS NULL OR lease_until < $3)
            AND NOT (id = ANY($5::text[]))
          ORDER BY next_at
          LIMIT $4
-         FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
+         FOR UPDATE SKIP LOCKED) due
+       WHERE g.id = due.id
+       RETURNING g.*, due.prev_owner`,
       [owner, now + leaseMs, now, limit, skip]
     )
+    for (const r of rows) if (r.prev_owner !== null && r.prev_owner !== owner) onTakeOver?.(r.id, r.prev_owner)
     return rows.map(fromRow)
   }
 
@@ -318,6 +328,11 @@ export class GateStore {
       [before, limit]
     )
     return rows.length
+  }
+
+  /** Gates waiting in an approver's queue: none until the queue of issue 18 exists. */
+  countQueued(): Promise<number> {
+    return Promise.resolve(0)
   }
 
   /** How many gates are in each phase. */
