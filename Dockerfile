@@ -29,4 +29,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The flags of src/service/node-flags.ts.
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "build/service/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "--liftoff-only", "build/service/main.js"]
