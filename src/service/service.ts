@@ -68,7 +68,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       ? await openPostgres(config.storage.url, (err) =>
           log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
         )
-      : await openPglite(config.storage.dataDir)
+      : await openPglite(config.storage.dataDir, { note: (fields, msg) => log.info(fields, msg) })
   const stop = new AbortController()
   let worker: Worker | undefined
   let server: Server | undefined
