@@ -12,9 +12,9 @@ RUN npm ci --no-audit --no-fund --ignore-scripts --omit=optional
 COPY tsconfig.json ./
 COPY src ./src
 RUN node node_modules/typescript/bin/tsc -p src/service/tsconfig.build.json
-# The embedded store's empty database, made once here (PGlite's initdb needs about 1 GB) and
+# The embedded store's empty database, made once here (PGlite's initdb needs about 620 MB) and
 # copied into a new /data at first start (src/service/store/pglite-template.ts).
-RUN node build/service/store/pglite-template.js
+RUN node --liftoff-only build/service/store/pglite-template.js
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \

@@ -101,7 +101,7 @@ export function ensureBuilt(): void {
 /**
  * The embedded store's template (build/service/pglite-template, made by `npm run build:app`), made
  * here when missing or stale: a new DATA_DIR is a copy of it, as in production, instead of an
- * initdb in WebAssembly per service (seconds, and about 1 GB).
+ * initdb in WebAssembly per service (10 to 30 s, and up to 1 GB).
  */
 async function ensureTemplate(): Promise<void> {
   if (templateProblem() === undefined) return

@@ -62,7 +62,7 @@ export function pgliteStartParams(): string[] {
  * its files in `dataDir`. One process may use a data directory at a time: a
  * lock file holding the owner's PID guards it. A new data directory is a
  * copy of the template made at build time (./pglite-template.ts), or, when
- * there is none, made by PGlite's initdb (which needs about 530 MB at once).
+ * there is none, made by PGlite's initdb (the process then peaks at about 540 MB).
  * `opts.note` hears how it was made.
  */
 export async function openPglite(
@@ -93,7 +93,7 @@ export async function openPglite(
       else
         note?.(
           { reason: templateProblem(templateDir) },
-          'New embedded database, made by initdb: no template from the build (npm run build:app), so this start needs about 530 MB.'
+          'New embedded database, made by initdb: no template from the build (npm run build:app), so this start needs about 540 MB.'
         )
     }
     db = await PGlite.create({ dataDir: pgdata, startParams: pgliteStartParams() })

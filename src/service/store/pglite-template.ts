@@ -6,14 +6,15 @@
  * PGlite initialises a new data directory by running initdb in the same
  * process, in a second PostgreSQL instance (plus a copy of its 128 MB
  * WebAssembly memory and a tar of the result): the process peaks at about
- * 530 MB, over 1 GB without `--liftoff-only`, for a data directory that is the
- * same every time. Copying the template is a file copy: no memory, and
- * milliseconds instead of 10 to 25 s. The template is only valid for the
+ * 540 MB, over 1 GB without `--liftoff-only`, for a data directory that is the
+ * same every time. Copying the template is a file copy: no memory to speak
+ * of, and 1 to 3 s instead of 10 to 25 s. The template is only valid for the
  * PGlite version that made it (its catalogue must match the engine): a
  * missing or stale template falls back to PGlite's own initdb.
  *
- * Run as a script (`node build/service/store/pglite-template.js`), it makes
- * the template next to the built service unless a valid one is there.
+ * Run as a script (`node --liftoff-only build/service/store/pglite-template.js`,
+ * about 620 MB for 20 to 30 s), it makes the template next to the built
+ * service unless a valid one is there.
  */
 import {
   cpSync,
