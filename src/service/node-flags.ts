@@ -23,7 +23,7 @@
  *   that took the process from about 130 MB to 540 to 680 MB within seconds
  *   (freed later, but a container's limit counts the peak). With Liftoff
  *   alone it stays flat, and the service's short queries are as fast (see
- *   docs/embedded-store.md). On PostgreSQL it touches only undici's small
+ *   docs/performance.md). On PostgreSQL it touches only undici's small
  *   HTTP parser.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = [

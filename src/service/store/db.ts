@@ -37,7 +37,7 @@ export class StorageError extends Error {
  * shared buffers, which PGlite touches at start, and 64 MB for maintenance.
  * Memory that PostgreSQL touches in WebAssembly stays resident for the life
  * of the process (WebAssembly memory never shrinks), so each is sized to
- * the service's small database (see docs/embedded-store.md):
+ * the service's small database (see docs/performance.md):
  * - shared_buffers 8 MB (PGlite touches all of it at start): PostgreSQL's
  *   page cache. A new gate takes about 0.7 kB with its indexes, so it holds
  *   thousands; beyond it, pages come from ordinary files the kernel caches.
