@@ -1,7 +1,17 @@
 // The embedded store in a small container: a new DATA_DIR is a copy of the template made at build
 // time (never PGlite's in-process initdb), PostgreSQL runs with memory settings sized for one
 // process, and the service stays within 200 MB resident from a cold start.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -11,6 +21,7 @@ import {
   pgliteVersion,
   seedFromTemplate,
   TEMPLATE_DIR,
+  TEMPLATE_FORMAT,
   templateProblem
 } from '../../src/service/store/pglite-template.js'
 import { newStore, startWorld, until } from './harness.js'
@@ -66,13 +77,30 @@ describe.skipIf(onPostgres)('the embedded store', { timeout: 120_000 }, () => {
     }
   })
 
+  it('has a template anyone may read and no one but its maker may write (the image makes it as root, runs as node)', async () => {
+    await newStore().then((s) => s.drop())
+    const modes = new Set<string>()
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name)
+        modes.add(`${e.isDirectory() ? 'dir' : 'file'} ${(statSync(p).mode & 0o777).toString(8)}`)
+        if (e.isDirectory()) walk(p)
+      }
+    }
+    walk(TEMPLATE_DIR)
+    expect([...modes].sort()).toEqual(['dir 755', 'file 644'])
+  })
+
   it('does not use a template made by another PGlite version', async () => {
     await newStore().then((s) => s.drop()) // the real template exists
     const stale = templateCopy()
-    writeFileSync(join(stale, 'template.json'), JSON.stringify({ pglite: '0.0.1' }))
+    writeFileSync(join(stale, 'template.json'), JSON.stringify({ format: TEMPLATE_FORMAT, pglite: '0.0.1' }))
     expect(templateProblem(stale)).toBe(
       `the template at ${stale} was made by PGlite 0.0.1, this is PGlite ${pgliteVersion()}`
     )
+    // One made before its files were readable by all (no format) is made again too.
+    writeFileSync(join(stale, 'template.json'), JSON.stringify({ pglite: pgliteVersion() }))
+    expect(templateProblem(stale)).toBe(`the template at ${stale} is incomplete or of an earlier format`)
     const pgdata = join(tempDir(), 'pglite')
     expect(seedFromTemplate(pgdata, stale)).toBe(false)
     expect(existsSync(pgdata)).toBe(false)

@@ -17,6 +17,7 @@
  * service unless a valid one is there.
  */
 import {
+  chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -38,8 +39,12 @@ import { PGlite } from '@electric-sql/pglite'
  */
 export const TEMPLATE_DIR = fileURLToPath(new URL('../../../build/service/pglite-template/', import.meta.url))
 
+/** The template's layout; a template of another format is made again. 2: files 0644. */
+export const TEMPLATE_FORMAT = 2
+
 /** What the template records about its maker. */
 interface Stamp {
+  format: number
   pglite: string
 }
 
@@ -66,7 +71,8 @@ export function templateProblem(templateDir = TEMPLATE_DIR): string | undefined 
   } catch {
     return `no template at ${templateDir}`
   }
-  if (!existsSync(join(templateDir, 'pglite', 'PG_VERSION'))) return `the template at ${templateDir} is incomplete`
+  if (stamp.format !== TEMPLATE_FORMAT || !existsSync(join(templateDir, 'pglite', 'PG_VERSION')))
+    return `the template at ${templateDir} is incomplete or of an earlier format`
   const version = pgliteVersion()
   if (stamp.pglite !== version)
     return `the template at ${templateDir} was made by PGlite ${stamp.pglite}, this is PGlite ${version}`
@@ -114,8 +120,11 @@ export async function makeTemplate(templateDir = TEMPLATE_DIR): Promise<boolean>
   try {
     const db = await PGlite.create({ dataDir: join(work, 'pglite') })
     await db.close()
-    const stamp: Stamp = { pglite: pgliteVersion() }
+    const stamp: Stamp = { format: TEMPLATE_FORMAT, pglite: pgliteVersion() }
     writeFileSync(join(work, 'template.json'), `${JSON.stringify(stamp)}\n`)
+    // Readable by any user, written by none: the image makes it as root and the service runs as
+    // `node`, which owns (and may write) its copy. PGlite leaves most files 0666, a few 0600.
+    readableByAll(work)
     rmSync(templateDir, { recursive: true, force: true })
     renameSync(work, templateDir)
   } catch (err) {
@@ -123,6 +132,16 @@ export async function makeTemplate(templateDir = TEMPLATE_DIR): Promise<boolean>
     throw err
   }
   return true
+}
+
+/** Directories 0755 and files 0644 under `dir`, `dir` included. */
+function readableByAll(dir: string): void {
+  chmodSync(dir, 0o755)
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) readableByAll(p)
+    else chmodSync(p, 0o644)
+  }
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
