@@ -15,6 +15,9 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN node node_modules/typescript/bin/tsc -p src/service/tsconfig.build.json \
  && cp src/service/app.yml build/service/app.yml
+# The embedded store's empty database, made once here (PGlite's initdb needs about 620 MB) and
+# copied into a new /data at first start (src/service/store/pglite-template.ts).
+RUN node --liftoff-only build/service/store/pglite-template.js
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
@@ -32,4 +35,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The flags of src/service/node-flags.ts.
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "build/service/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "--liftoff-only", "build/service/main.js"]

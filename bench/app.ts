@@ -9,6 +9,8 @@
  *      one instance is killed (SIGKILL) at minute 2, while it holds a gate.
  *   2. One instance holds 1,000 open gates with a generous budget: its RSS
  *      and event-loop delay.
+ *   3. The embedded store (bench/embedded.ts): from a new DATA_DIR through
+ *      100 open gates, peak RSS, 3 runs.
  *
  * Prints one table; ends with "All targets met." or names each miss and
  * exits 1. Not part of npm test or CI. BENCH_APP_QUICK=1 runs a smaller,
@@ -35,6 +37,7 @@ import { wiredServiceEnv } from '../sim/service-process.js'
 import type { TenantSeed } from '../sim/types.js'
 import { PostgresMissingError, startPostgres, type PostgresCluster } from '../test/helpers/postgres.js'
 import { sleep, until } from '../test/helpers/wait.js'
+import { embeddedRow } from './embedded.js'
 import { percentile } from './stats.js'
 import { renderTable, seconds } from './table.js'
 
@@ -579,6 +582,8 @@ async function main(): Promise<void> {
     }
     console.log(`One instance with ${MANY} open gates...`)
     all.push(...(await manyRun(serverUrl)))
+    console.log('The embedded store, from a new DATA_DIR through 100 open gates...')
+    all.push(await embeddedRow(QUICK ? 1 : 3))
     const rows = RUNS > 1 ? all.filter((r) => !r.figure.startsWith('run ') || !r.met) : all
     console.log('')
     console.log(table(RUNS > 1 ? all.filter((r) => !r.figure.startsWith('run ')) : all))

@@ -15,5 +15,19 @@
  * What the service holds at once is bounded by the gates it works at once
  * (16), not by the gates that are open, which live in the database; 128 MB
  * leaves it five times the room it uses.
+ *
+ * - `--liftoff-only`: WebAssembly runs on V8's baseline compiler (Liftoff)
+ *   and is never recompiled by the optimising one (TurboFan). The embedded
+ *   store is PostgreSQL compiled to WebAssembly (PGlite): once queries run,
+ *   TurboFan recompiles its hot functions in the background, and on Node 24
+ *   that took the process from about 130 MB to 540 to 680 MB within seconds
+ *   (freed later, but a container's limit counts the peak). With Liftoff
+ *   alone it stays flat, and the service's short queries are as fast (see
+ *   docs/performance.md). On PostgreSQL it touches only undici's small
+ *   HTTP parser.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--max-old-space-size=128']
+export const SERVICE_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=8',
+  '--max-old-space-size=128',
+  '--liftoff-only'
+]

@@ -129,7 +129,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
         ? openPostgres(config.storage.url, (err) =>
             log.error({ err: describeError(err) }, 'PostgreSQL connection error.')
           )
-        : openPglite(config.storage.dataDir),
+        : openPglite(config.storage.dataDir, { note: (fields, msg) => log.info(fields, msg) }),
     preflight(config, { github, transport: oneloginTransport, clock, log, mask, signal: stop.signal })
   ])
   const problems: Error[] = []

@@ -4,17 +4,7 @@
 // database on the PostgreSQL server named by TEST_DATABASE_URL.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync
-} from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +12,7 @@ import pg from 'pg'
 import { afterEach } from 'vitest'
 import { SERVICE_NODE_FLAGS } from '../../src/service/node-flags.js'
 import type { HealthBody } from '../../src/service/service.js'
+import { makeTemplate, templateProblem } from '../../src/service/store/pglite-template.js'
 import { startFakeGitHub, type FakeGitHub, type FakeRepo } from '../../sim/github/server.js'
 import { start as startSim, type Sim, type SimOptions } from '../../sim/server.js'
 import { wiredServiceEnv } from '../../sim/service-process.js'
@@ -110,23 +101,14 @@ export function ensureBuilt(): void {
 }
 
 /**
- * A freshly initialised, empty PGlite data directory to copy for each service (initdb in
- * WebAssembly takes seconds; a copy takes milliseconds). The service still runs its own
- * migrations on it.
+ * The embedded store's template (build/service/pglite-template, made by `npm run build:app`), made
+ * here when missing or stale: a new DATA_DIR is a copy of it, as in production, instead of an
+ * initdb in WebAssembly per service (10 to 30 s, and up to 1 GB).
  */
-async function pgliteTemplate(): Promise<string> {
-  const dir = join(TMP, 'pglite-template')
-  const ready = join(dir, 'ready')
-  if (existsSync(ready)) return dir
-  return withLockAsync('pglite-template', async () => {
-    if (existsSync(ready)) return dir
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(dir, { recursive: true })
-    const { PGlite } = await import('@electric-sql/pglite')
-    const db = await PGlite.create({ dataDir: join(dir, 'pglite') })
-    await db.close()
-    writeFileSync(ready, '')
-    return dir
+async function ensureTemplate(): Promise<void> {
+  if (templateProblem() === undefined) return
+  await withLockAsync('pglite-template', async () => {
+    await makeTemplate()
   })
 }
 
@@ -167,9 +149,9 @@ export async function newStore(kind?: 'postgres'): Promise<TestStore> {
       }
     }
   }
-  const template = await pgliteTemplate()
+  // A new, empty DATA_DIR: the service (or openPglite) fills it from the template.
+  await ensureTemplate()
   const dataDir = mkdtempSync(join(tmpdir(), 'gate-service-'))
-  cpSync(join(template, 'pglite'), join(dataDir, 'pglite'), { recursive: true })
   return {
     kind: 'pglite',
     env: { DATA_DIR: dataDir },

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import { isUnmade, seedFromTemplate, TEMPLATE_DIR, templateProblem } from './pglite-template.js'
 
 /** What both PGlite and a pg.Pool offer: one SQL dialect, PostgreSQL's. */
 export interface Queryable {
@@ -31,11 +32,48 @@ export class StorageError extends Error {
 }
 
 /**
+ * PostgreSQL's memory settings for the embedded database, which serves one
+ * process with one session. PGlite's defaults are a server's: 128 MB of
+ * shared buffers, which PGlite touches at start, and 64 MB for maintenance.
+ * Memory that PostgreSQL touches in WebAssembly stays resident for the life
+ * of the process (WebAssembly memory never shrinks), so each is sized to
+ * the service's small database (see docs/performance.md):
+ * - shared_buffers 8 MB (PGlite touches all of it at start): PostgreSQL's
+ *   page cache. A new gate takes about 0.7 kB with its indexes, so it holds
+ *   thousands; beyond it, pages come from ordinary files the kernel caches.
+ * - work_mem 2 MB, maintenance_work_mem 8 MB: the most one sort or hash, and
+ *   one VACUUM or CREATE INDEX, may take before spilling to disk.
+ * - max_connections 8: the shared tables sized per connection; one is used.
+ */
+export const PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '8MB',
+  work_mem: '2MB',
+  maintenance_work_mem: '8MB',
+  max_connections: '8'
+}
+
+/** PGlite's own start parameters, then the settings above. */
+export function pgliteStartParams(): string[] {
+  return [...PGlite.defaultStartParams, ...Object.entries(PGLITE_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`])]
+}
+
+/**
  * The embedded database: PGlite (PostgreSQL compiled to WebAssembly) keeping
  * its files in `dataDir`. One process may use a data directory at a time: a
- * lock file holding the owner's PID guards it.
+ * lock file holding the owner's PID guards it. A new data directory is a
+ * copy of the template made at build time (./pglite-template.ts), or, when
+ * there is none, made by PGlite's initdb (the process then peaks at about 540 MB).
+ * `opts.note` hears how it was made.
  */
-export async function openPglite(dataDir: string): Promise<Db> {
+export async function openPglite(
+  dataDir: string,
+  opts: {
+    note?: (fields: Record<string, unknown>, msg: string) => void
+    /** Default TEMPLATE_DIR. */
+    templateDir?: string
+  } = {}
+): Promise<Db> {
+  const { note, templateDir = TEMPLATE_DIR } = opts
   try {
     mkdirSync(dataDir, { recursive: true })
   } catch (err) {
@@ -45,9 +83,20 @@ export async function openPglite(dataDir: string): Promise<Db> {
     )
   }
   const unlock = lockDataDir(dataDir)
+  const pgdata = join(dataDir, 'pglite')
   let db: PGlite
   try {
-    db = await PGlite.create({ dataDir: join(dataDir, 'pglite') })
+    if (isUnmade(pgdata)) {
+      const started = Date.now()
+      if (seedFromTemplate(pgdata, templateDir))
+        note?.({ ms: Date.now() - started, template: templateDir }, 'New embedded database, copied from the template.')
+      else
+        note?.(
+          { reason: templateProblem(templateDir) },
+          'New embedded database, made by initdb: no template from the build (npm run build:app), so this start needs about 540 MB.'
+        )
+    }
+    db = await PGlite.create({ dataDir: pgdata, startParams: pgliteStartParams() })
   } catch (err) {
     unlock()
     throw new StorageError(
