@@ -23,9 +23,13 @@ export function flatten(text: string, max: number): string {
   return `${cut}…`
 }
 
-/** Outside text as an inline code span: it can neither format the text around it nor mention anyone. */
+/**
+ * Outside text as an inline code span: it can neither format the text around
+ * it nor mention anyone. A backtick inside becomes a straight quote, so that
+ * it cannot end the span.
+ */
 export function codeSpan(text: string | number | undefined, max = 80): string {
-  const clean = flatten(String(text ?? '').replace(/`/g, ' '), max)
+  const clean = flatten(String(text ?? '').replace(/`/g, "'"), max)
   return clean ? `\`${clean}\`` : '`?`'
 }
 

@@ -15,12 +15,15 @@ type GateOctokitInstance = InstanceType<typeof GateOctokit>
 
 /** A failed request to GitHub: its HTTP status (0 when no answer came) and GitHub's message. */
 export class GitHubError extends Error {
+  /** Worth trying again later: no answer, a 5xx, a 401 (a token to renew), a rate limit. Not a 404, 410 or 422. */
+  readonly retryable: boolean
   constructor(
     readonly status: number,
     message: string
   ) {
     super(message)
     this.name = 'GitHubError'
+    this.retryable = status !== 404 && status !== 410 && status !== 422
   }
 }
 

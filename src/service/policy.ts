@@ -25,6 +25,9 @@ export interface Policy {
 
 /** A policy file that cannot be used; the message says where and what is wrong, for the deployment's comment. */
 export class PolicyError extends Error {
+  /** The policy must be fixed first: trying again changes nothing. */
+  readonly retryable = false
+  readonly blame = 'input' as const
   constructor(message: string) {
     super(message)
     this.name = 'PolicyError'

@@ -71,10 +71,10 @@ describe('several approvers', () => {
     })
     expect(r.stdout).toMatch(/^Accepted by OneLogin user 103 after .* \(1 of 2 approvals\)\.$/m)
     expect(r.summary).toMatch(
-      /<td>OneLogin user 102<\/td><td>[^<]*<\/td><td>no answer; not needed, enough approvers accepted<\/td>/
+      /<td><code>OneLogin user 102<\/code><\/td><td><code>[^<]*<\/code><\/td><td><code>no answer; not needed, enough approvers accepted<\/code><\/td>/
     )
     expect(r.summary).toMatch(
-      /<td>OneLogin user 101<\/td>.*<td>accepted<\/td><td>\d+ s after the first push, at 2026-11-29 12:00:\d\d UTC<\/td>/
+      /<td><code>OneLogin user 101<\/code><\/td>.*<td><code>accepted<\/code><\/td><td>\d+ s after the first push, at 2026-11-29 12:00:\d\d UTC<\/td>/
     )
   })
 
@@ -171,10 +171,11 @@ describe('self-approval', () => {
     expect(r.outputs['user-id']).toBe('102')
     expect(r.stdout).toMatch(/^No push to approver 101 @Octo-Cat: GitHub user octo-cat started this run/m)
     expect(r.summary).toMatch(
-      /OneLogin user 101, listed as 101 @Octo-Cat<\/td><td>—<\/td><td>not asked: GitHub user octo-cat started this run/
+      /OneLogin user 101, listed as 101 @Octo-Cat<\/code><\/td><td>—<\/td><td><code>not asked: GitHub user octo-cat started this run/
     )
     expect(r.summary).toContain(
-      '<p>Run started by someone-else, re-run by octo-cat (workflow Deploy, ref refs/heads/main, commit 1a2b3c4).</p>'
+      '<p>Run started by <code>someone-else</code>, re-run by <code>octo-cat</code> (workflow <code>Deploy</code>, ' +
+        'ref <code>refs/heads/main</code>, commit <code>1a2b3c4</code>).</p>'
     )
   })
 

@@ -72,19 +72,19 @@ describe('the protection-rule service: policy', { timeout: 180_000 }, () => {
     const cases: [string, RegExp][] = [
       [
         `environments:\n  production:\n    approvers: ["${ADA}"]\n    min-approvals: 2\n`,
-        /`environments\.production`\.min-approvals is 2, but only 1 approver is listed\./
+        /'environments\.production'\.min-approvals is 2, but only 1 approver is listed\./
       ],
       [
         `environments:\n  production:\n    approvers: ["ada@example.com"]\n`,
-        /`environments\.production`\.approvers\[0\] "ada@example\.com" has no @\u200bgithub-login/
+        /'environments\.production'\.approvers\[0\] "ada@example\.com" has no @github-login/
       ],
       [
         `environments:\n  production:\n    approvers: ["${ADA}"]\n    timeout: 31d\n`,
-        /`environments\.production`\.timeout must be a duration from 1s to 30d/
+        /'environments\.production'\.timeout must be a duration from 1s to 30d/
       ],
       [
         `environments:\n  production:\n    approvers: ["${ADA}"]\n    min_approvals: 1\n`,
-        /`environments\.production` has an unknown key `min_approvals`/
+        /'environments\.production' has an unknown key 'min_approvals'/
       ],
       [`production: [oops\n`, /cannot be used: .*invalid YAML/],
       [`environments:\n  staging:\n    approvers: ["${ADA}"]\n`, /has no rule for environment "production"/]
@@ -98,7 +98,7 @@ describe('the protection-rule service: policy', { timeout: 180_000 }, () => {
       const final = await finalOf(w, runId)
       expect(final.state).toBe('rejected')
       expect(final.comment).toMatch(
-        /^⚠️ \*\*Rejected: the OneLogin gate could not run\.\*\* The policy acme\/shop \.github\/onelogin-gate\.yml \(default branch main\)/
+        /^⚠️ \*\*Rejected: the OneLogin gate could not run\.\*\* `The policy acme\/shop \.github\/onelogin-gate\.yml \(default branch main\)/
       )
       expect(final.comment).toMatch(expected)
     }

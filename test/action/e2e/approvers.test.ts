@@ -71,10 +71,14 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
     expect(r.exitCode).toBe(1)
     expect(r.outputs).toMatchObject({ status: 'denied', 'denied-by': LINUS })
     expect(r.summary).toMatch(
-      new RegExp(`<td>Ada Lovelace &lt;ada@example.com&gt; \\(OneLogin user ${ADA}\\)</td>.*<td>accepted</td>`)
+      new RegExp(
+        `<td><code>Ada Lovelace &lt;ada@example.com&gt; \\(OneLogin user ${ADA}\\)</code></td>.*<td><code>accepted</code></td>`
+      )
     )
     expect(r.summary).toMatch(
-      new RegExp(`<td>Linus Torvalds &lt;linus@example.com&gt; \\(OneLogin user ${LINUS}\\)</td>.*<td>denied: `)
+      new RegExp(
+        `<td><code>Linus Torvalds &lt;linus@example.com&gt; \\(OneLogin user ${LINUS}\\)</code></td>.*<td><code>denied: `
+      )
     )
   })
 
