@@ -118,8 +118,10 @@ describe('GET /metrics of the service', { timeout: 240_000 }, () => {
       'the decision in the metrics',
       async () => {
         const t = await scrape(w.service.url)
+        // The budget's gauges are as the pacer last read them (every PACER_REFRESH_MS).
         return sample(t, 'onelogin_gate_gates_open{phase="reporting"}') === 0 &&
-          sample(t, 'onelogin_gate_gates_decided_total{outcome="approved"}') === 1
+          sample(t, 'onelogin_gate_gates_decided_total{outcome="approved"}') === 1 &&
+          (sample(t, 'onelogin_gate_onelogin_budget_spent') ?? 0) > 0
           ? t
           : undefined
       },

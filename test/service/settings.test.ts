@@ -78,8 +78,9 @@ describe('the settings, from the configuration code', () => {
     for (const [name, value] of example.commented) {
       // The example's commented-out value is the default the docs give, for the settings that have one.
       const cell = rows.get(name)?.[1]
+      // A default that depends on the store names the embedded store's first (the example's store).
       if (cell && cell.startsWith('`') && !['DATA_DIR', 'DATABASE_URL', 'SERVICE_TUNING'].includes(name))
-        expect(cell, `default of ${name}`).toBe(`\`${value}\``)
+        expect(/^`([^`]*)`/.exec(cell)?.[1], `default of ${name}: ${cell}`).toBe(value)
     }
   })
 
