@@ -1,10 +1,12 @@
 // `npm run demo`: the committed action (dist/index.js) against the local simulator, run the way
-// the GitHub runner runs it, with a scripted approver on the simulated phone.
+// the GitHub runner runs it, with a scripted approver on the simulated phone. The fake GitHub
+// (sim/github) answers the action's lookups of GitHub logins (GET /users/{login}).
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { summaryToText } from './action-files.js'
 import { runAppDemo } from './demo-app.js'
+import { startFakeGitHub, type FakeGitHub } from './github/server.js'
 import { demoInputs, DIST, startAction, type ActionResult } from './run-action.js'
 import { start, type Sim } from './server.js'
 import { bold, dim, green, readDemoOptions, red, yellow, type DemoOptions as Options } from './demo-shared.js'
@@ -137,11 +139,15 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 /** Runs the action as the runner does, its log shown live. */
-async function runAction(sim: Sim, opts: Options, view: LogView): Promise<ActionResult> {
+async function runAction(sim: Sim, gh: FakeGitHub, opts: Options, view: LogView): Promise<ActionResult> {
   const action = startAction({
     node: process.execPath,
-    inputs: demoInputs(sim.url, { 'user-id': `${USER_ID} @ada-lovelace`, timeout: String(opts.timeout) }),
-    env: JOB_ENV,
+    inputs: demoInputs(sim.url, {
+      'user-id': `${USER_ID} @ada-lovelace`,
+      timeout: String(opts.timeout),
+      'github-token': gh.workflowToken()
+    }),
+    env: { ...JOB_ENV, GITHUB_API_URL: gh.url },
     onStdout: (c) => view.write('out', c),
     onStderr: (c) => view.write('err', c),
     // Its own process group (not on Windows, where that opens a console), so a Ctrl-C in the
@@ -177,16 +183,21 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const sim = await start({ quiet: true })
+  const gh = await startFakeGitHub({
+    webhookSecret: 'the-action-gets-no-webhooks',
+    repos: [{ owner: 'acme', name: 'shop' }],
+    openapi: false
+  })
   try {
     if (opts.approver === 'accept' || opts.approver === 'deny')
       sim.autoAnswer({ action: opts.approver, afterMs: opts.afterMs })
 
     console.log(bold('OneLogin Protect approval gate: demo'))
-    console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/)`)
+    console.log(`OneLogin simulator: ${sim.url} (phone page ${sim.url}/); fake GitHub: ${gh.url}`)
     for (const line of plan(sim, opts)) console.log(line)
     console.log(`Running: node dist/index.js (Node ${process.versions.node}), timeout ${opts.timeout} s\n`)
 
-    const result = await runAction(sim, opts, new LogView(opts.verbose))
+    const result = await runAction(sim, gh, opts, new LogView(opts.verbose))
     const exitCode = result.exitCode ?? (result.signal ? 128 + (constants.signals[result.signal] ?? 0) : 1)
 
     console.log(`\n${bold('Exit code')}: ${exitCode === 0 ? green('0') : red(String(exitCode))}`)
@@ -209,7 +220,7 @@ async function main(): Promise<number> {
     if (pushes.length === 0) console.log(dim('  (none)'))
     return exitCode
   } finally {
-    await sim.close()
+    await Promise.all([sim.close(), gh.close()])
   }
 }
 

@@ -328,3 +328,23 @@ export function validateWebhookPayload(webhook: string, payload: unknown): strin
   })
   return fn(payload) ? [] : describe('payload', fn.errors)
 }
+
+/**
+ * Problems with an answer of the fake according to GitHub's REST description: the operation has
+ * no such status, or the JSON body does not match the status's schema (open: GitHub adds fields
+ * over time). Empty when valid.
+ */
+export function validateResponse(method: string, pathname: string, status: number, body: unknown): string[] {
+  const found = findOperation(method.toUpperCase(), pathname)
+  if (!found) return [`no operation for ${method} ${pathname} in GitHub's OpenAPI description`]
+  const { doc } = restSpec()
+  const item = (doc.paths as Obj)[found.op.template]
+  const op = isObj(item) ? item[method.toLowerCase()] : undefined
+  const responses = isObj(op) && isObj(op.responses) ? op.responses : {}
+  const response = deref(doc, responses[String(status)])
+  if (!isObj(response)) return [`${found.op.operationId} has no response ${status}`]
+  const content = isObj(response.content) ? response.content['application/json'] : undefined
+  if (!isObj(content) || !isObj(content.schema)) return body === undefined ? [] : [`response ${status} has no body`]
+  const fn = compile(`${found.op.operationId} response ${status}`, () => standalone(doc, content.schema as Obj, false))
+  return fn(body) ? [] : describe('response', fn.errors)
+}

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 import { sign } from '@octokit/webhooks-methods'
 import { isObject } from '../../src/core/json.js'
+import { Accounts } from './accounts.js'
 import { generateAppKey, grants, jwtProblem, publicKeyOf, TokenStore, type InstallationToken } from './auth.js'
 import { operationFor, validateRequest } from './openapi.js'
 import { pageHtml } from './page.js'
@@ -148,6 +149,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   for (const r of opts.repos) addRepo(r)
 
   const tokens = new TokenStore(now)
+  const accounts = new Accounts(opts.accounts)
   const deploymentsList: shape.Deployment[] = []
   const callbackRecords: CallbackRecord[] = []
   /** Tests' hooks run once a callback is taken and before GitHub answers it (holdCallbacks). */
@@ -558,6 +560,22 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       method: 'POST',
       path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/,
       handle: callback
+    },
+    {
+      // Public profiles: with any valid token, or none (GitHub serves them to anyone, rate limited).
+      method: 'GET',
+      path: /^\/users\/([^/]+)$/,
+      handle: (ctx) => {
+        if (ctx.record.auth === 'bad') throw new ApiError(401, ctx.record.authError ?? 'Bad credentials')
+        if (ctx.record.auth === 'jwt')
+          throw new ApiError(
+            403,
+            'Resource not accessible by integration (the app JWT was sent; this endpoint needs a token)'
+          )
+        const account = accounts.find(safeDecode(ctx.params[0]))
+        if (!account) throw notFound()
+        json(ctx, 200, shape.publicUser(urls, account, started))
+      }
     }
   ]
 
@@ -632,7 +650,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       if (!isObject(body) || typeof body.repo !== 'string' || typeof body.environment !== 'string') {
         sendJson(res, 400, {
           error:
-            'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, event, workflowName}'
+            'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, actor, triggeringActor, event, workflowName}'
         })
         return true
       }
@@ -865,6 +883,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         throw new Error(`requestDeployment: run ${runId} already has a deployment to ${r.environment}`)
       }
       const creator = r.creator ?? 'octocat'
+      const sender = r.sender ?? creator
       const d: shape.Deployment = {
         runId,
         deploymentId: nextId++,
@@ -874,7 +893,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         ref: r.ref ?? repo.info.defaultBranch,
         sha: (r.sha ?? randomSha()).toLowerCase(),
         creator,
-        sender: r.sender ?? creator,
+        sender,
+        people: {
+          creator: accounts.of(creator),
+          sender: accounts.of(sender),
+          actor: accounts.of(r.actor ?? creator),
+          triggeringActor: accounts.of(r.triggeringActor ?? r.actor ?? sender)
+        },
         event: r.event ?? 'push',
         workflowName: r.workflowName ?? 'Deploy',
         createdAt: now(),
@@ -946,6 +971,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     revokeTokens() {
       tokens.revokeAll()
     },
+    workflowToken(repoName) {
+      const repo = repoName ? repos.get(repoName.toLowerCase()) : [...repos.values()][0]
+      if (!repo) throw new Error(`workflowToken: no repository ${repoName ?? '(none configured)'}`)
+      return tokens.issue(repo.installationId, { metadata: 'read', contents: 'read' }, [fullName(repo)]).token
+    },
+    setAccount: (a) => accounts.set(a),
+    removeAccount: (login) => accounts.remove(login),
+    renameAccount: (from, to) => accounts.rename(from, to),
     async waitFor(fn, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {

@@ -30,8 +30,12 @@ export interface Urls {
   html: string
 }
 
-export function user(u: Urls, login: string, type: 'User' | 'Bot' | 'Organization' = 'User'): Record<string, unknown> {
-  const id = idOf(type === 'Organization' ? 'org' : 'user', login)
+export function user(
+  u: Urls,
+  login: string,
+  type: 'User' | 'Bot' | 'Organization' = 'User',
+  id = idOf(type === 'Organization' ? 'org' : 'user', login)
+): Record<string, unknown> {
   const api = `${u.api}/users/${login}`
   return {
     login,
@@ -53,6 +57,36 @@ export function user(u: Urls, login: string, type: 'User' | 'Bot' | 'Organizatio
     type,
     user_view_type: 'public',
     site_admin: false
+  }
+}
+
+/** A person or bot with its own id and type (sim/github/accounts.ts), as a payload shows them. */
+export interface Person {
+  readonly login: string
+  readonly id: number
+  readonly type: 'User' | 'Bot' | 'Organization'
+}
+
+const userOf = (u: Urls, p: Person): Record<string, unknown> => user(u, p.login, p.type, p.id)
+
+/** GET /users/{login}: the public profile (GitHub's `public-user`). */
+export function publicUser(u: Urls, p: Person, createdAt: number): Record<string, unknown> {
+  return {
+    ...userOf(u, p),
+    name: null,
+    company: null,
+    blog: '',
+    location: null,
+    email: null,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: 0,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: iso(createdAt),
+    updated_at: iso(createdAt)
   }
 }
 
@@ -247,6 +281,8 @@ export interface Deployment {
   sha: string
   creator: string
   sender: string
+  /** The accounts behind the logins when the deployment was requested: the payload's and the run's. */
+  people: { creator: Person; sender: Person; actor: Person; triggeringActor: Person }
   event: string
   workflowName: string
   createdAt: number
@@ -283,8 +319,8 @@ export function workflowRun(u: Urls, d: Deployment): Record<string, unknown> {
     pull_requests: [],
     created_at: iso(d.createdAt),
     updated_at: iso(d.decidedAt ?? d.createdAt),
-    actor: user(u, d.creator),
-    triggering_actor: user(u, d.sender),
+    actor: userOf(u, d.people.actor),
+    triggering_actor: userOf(u, d.people.triggeringActor),
     run_attempt: 1,
     referenced_workflows: [],
     run_started_at: iso(d.createdAt),
@@ -345,7 +381,7 @@ export function protectionRulePayload(u: Urls, d: Deployment): ProtectionRulePay
       updated_at: iso(d.createdAt),
       statuses_url: `${deploymentUrl}/statuses`,
       repository_url: `${u.api}/repos/${full}`,
-      creator: user(u, d.creator),
+      creator: userOf(u, d.people.creator),
       sha: d.sha,
       ref: branchOf(d.ref),
       payload: {},
@@ -363,7 +399,7 @@ export function protectionRulePayload(u: Urls, d: Deployment): ProtectionRulePay
       id: d.installationId,
       node_id: Buffer.from(`023:IntegrationInstallation${d.installationId}`).toString('base64')
     },
-    sender: user(u, d.sender)
+    sender: userOf(u, d.people.sender)
   }
 }
 

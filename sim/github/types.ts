@@ -1,4 +1,7 @@
+import type { Account, FakeAccount } from './accounts.js'
 import type { ProtectionRulePayload } from './shapes.js'
+
+export type { Account, FakeAccount } from './accounts.js'
 
 // The fake GitHub's public types (the contract in sim/README.md, "Fake GitHub").
 
@@ -37,6 +40,11 @@ export interface FakeGitHubOptions {
   appPermissions?: Record<string, string>
   /** The app's events as GET /app shows them; default ['deployment_protection_rule']. */
   appEvents?: string[]
+  /**
+   * GitHub accounts by login, with their ids and types. Any other login names a `User` (a `Bot`
+   * when it ends in `[bot]`) whose id is derived from the login.
+   */
+  accounts?: FakeAccount[]
 }
 
 export interface DeploymentRequest {
@@ -50,6 +58,10 @@ export interface DeploymentRequest {
   creator?: string
   /** sender.login, default = creator. */
   sender?: string
+  /** The workflow run's `actor`, default = creator. */
+  actor?: string
+  /** The workflow run's `triggering_actor`, default = actor when given, else sender. */
+  triggeringActor?: string
   /** Default 'push'. */
   event?: string
   /** Default: the next id, never one an earlier fake handed out (run ids and deployment ids never coincide). */
@@ -175,6 +187,14 @@ export interface FakeGitHub {
   setFile(repo: string, branch: string, path: string, content: string | undefined): void
   /** Invalidates every installation token handed out so far. */
   revokeTokens(): void
+  /** A token like a workflow's GITHUB_TOKEN: an installation token for `repo` (default the first), metadata and contents read. */
+  workflowToken(repo?: string): string
+  /** Gives `login` to an account (a new one, or the one with that id): see FakeAccount. */
+  setAccount(account: FakeAccount): Account
+  /** `login` then names no account: GET /users/{login} is a 404. */
+  removeAccount(login: string): void
+  /** The account `from` names takes the login `to`, keeping its id; `from` then names no account. */
+  renameAccount(from: string, to: string): Account
   waitFor<T>(fn: () => T | undefined | false, timeoutMs?: number): Promise<T>
   close(): Promise<void>
 }

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { ApproverEntryError, NUMERIC_ID, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
 import { InputError } from '../core/errors.js'
+import { parseBotLogin } from '../core/identity.js'
 import { quote, resolveBaseUrl } from '../core/base-url.js'
 
 export { isLoopback, quote, resolveBaseUrl } from '../core/base-url.js'
@@ -21,6 +22,10 @@ export interface Settings {
   readonly minApprovals: number
   /** Whether the person who started the run may approve it. */
   readonly allowSelfApproval: boolean
+  /** Bots trusted to start the run (`renovate[bot]`): otherwise a run a bot started is refused. */
+  readonly trustedBots: readonly string[]
+  /** The token that looks GitHub logins up (GET /users/{login}); masked. Needed only when a login is compared. */
+  readonly githubToken?: string
   /** A typed one-time code to verify instead of sending a push. Masked. */
   readonly otp?: string
   /** OneLogin MFA API version. */
@@ -51,6 +56,8 @@ export function readSettings(
   if (clientSecret) mask(clientSecret)
   const otp = read('otp')
   if (otp) mask(otp)
+  const githubToken = read('github-token').trim()
+  if (githubToken) mask(githubToken)
   const clientId = required(read, 'client-id', 'the client ID of a OneLogin API credential')
   if (!clientSecret) throw missing('client-secret', 'the client secret of a OneLogin API credential')
   if (/[\s:]/.test(clientId)) {
@@ -65,6 +72,21 @@ export function readSettings(
   const approvers = parseApprovers(read('user-id'), read('approvers'))
   const minApprovals = parseMinApprovals(read('min-approvals'), approvers.length)
   const allowSelfApproval = parseBoolean('allow-self-approval', read('allow-self-approval'), false)
+  const trustedBots = parseTrustedBots(read('trusted-bots'))
+  if (/^\$\{\{[^}]*\}\}$/.test(githubToken)) {
+    // Only a runner expands expressions; a local runner (local-action) passes the default as written.
+    throw new InputError(
+      'github-token',
+      `Input 'github-token' is the expression ${githubToken}, not expanded: outside GitHub Actions, give a token ` +
+        'that can read public GitHub profiles (INPUT_GITHUB-TOKEN), such as `gh auth token` prints.'
+    )
+  }
+  if (githubToken && !/^[\x21-\x7e]{1,2048}$/.test(githubToken)) {
+    throw new InputError(
+      'github-token',
+      "Input 'github-token' must be a GitHub token alone, on one line and without spaces, such as ${{ github.token }} (its default)."
+    )
+  }
   if (otp) {
     if (!OTP.test(otp)) {
       throw new InputError('otp', "Input 'otp' must be the one-time code alone: 4 to 64 letters or digits, no spaces.")
@@ -97,6 +119,8 @@ export function readSettings(
     approvers,
     minApprovals,
     allowSelfApproval,
+    trustedBots,
+    ...(githubToken ? { githubToken } : {}),
     ...(otp ? { otp } : {}),
     apiVersion,
     ...(deviceIdRaw ? { deviceId: deviceIdRaw } : {}),
@@ -164,6 +188,24 @@ function parseApprover(entry: string): ApproverSpec {
         `ID, email or username, optionally followed by a space and @github-login.`
     )
   }
+}
+
+/** `trusted-bots`: bots' logins such as `renovate[bot]`, one per line or separated by commas. */
+export function parseTrustedBots(value: string): string[] {
+  const bots: string[] = []
+  for (const entry of value.split(/[\n,]/).map((e) => e.trim())) {
+    if (!entry) continue
+    const bot = parseBotLogin(entry)
+    if (!bot) {
+      throw new InputError(
+        'trusted-bots',
+        `Input 'trusted-bots' has ${quote(entry)}, which is not a bot's login: a bot's login is its app's name and ` +
+          '[bot], such as renovate[bot] or github-actions[bot]. People need no entry: they are checked by their GitHub ID.'
+      )
+    }
+    if (!bots.some((b) => b.toLowerCase() === bot.toLowerCase())) bots.push(bot)
+  }
+  return bots
 }
 
 function parseMinApprovals(value: string, count: number): number {

@@ -3,14 +3,16 @@ import { context as githubContext } from '@actions/github'
 import { MANAGE_ALL_HINT, MANAGE_USERS_HINT, OneLoginClient } from '../core/client.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { describeError, InputError, type GateStatus } from '../core/errors.js'
+import { resolveIdentities, type Identities } from '../core/identity.js'
 import { approverLabel } from '../core/outcome.js'
-import { ANSWER_GRACE_MS } from '../core/procedure.js'
+import { ACTION_WORDS, ANSWER_GRACE_MS } from '../core/procedure.js'
 import { runPushGate, type GateResult } from './run-gate.js'
 import { createHttpTransport, type Transport } from '../core/http.js'
 import { readSettings, type InputReader, type Settings } from './inputs.js'
 import { MfaV1 } from '../core/mfa-v1.js'
 import { MfaV2 } from '../core/mfa-v2.js'
-import { runStarters, writeSummary } from './summary.js'
+import { accountFinder, starterClaims } from './identity.js'
+import { writeSummary } from './summary.js'
 import { plainText } from '../core/inert.js'
 import { describeRun, runSentences, type RunContextSource } from './run-context.js'
 
@@ -54,9 +56,52 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
     return 'error'
   }
 
-  const described = describeRun(deps.context ?? githubContext, env)
+  const context = deps.context ?? githubContext
+  const described = describeRun(context, env)
   const sentences = runSentences(described)
   if (sentences.length) core.info(`Approval is asked for this run. ${sentences.map(plainText).join(' ')}`)
+
+  // Who is who on GitHub, by ID, before anything is sent: a lookup that fails stops the gate.
+  let identities: Identities
+  try {
+    identities = await resolveIdentities(
+      {
+        approvers: settings.approvers,
+        starters: starterClaims(env, context.payload),
+        allowSelfApproval: settings.allowSelfApproval,
+        words: ACTION_WORDS
+      },
+      accountFinder({
+        ...(settings.githubToken ? { token: settings.githubToken } : {}),
+        apiUrl: (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, ''),
+        ...(deps.signal ? { signal: deps.signal } : {})
+      })
+    )
+  } catch (err) {
+    const result: GateResult = {
+      status: 'error',
+      message: describeError(err),
+      approvers: settings.approvers.map((spec) => ({
+        spec,
+        userId: spec.by === 'id' ? spec.value : '',
+        answer: 'not-asked',
+        pushes: 0,
+        nextPollAt: null
+      })),
+      endedAt: clock.wallNow()
+    }
+    decide(result, deps)
+    await writeSummary(
+      result,
+      { timeoutSeconds: settings.timeoutSeconds, code: settings.otp !== undefined, run: described },
+      env
+    )
+    return 'error'
+  }
+  for (const n of identities.notes) {
+    if (n.level === 'warning') log.warning(n.text)
+    else log.info(n.text)
+  }
 
   const startedAt = clock.now()
   const deadline = startedAt + settings.timeoutSeconds * 1000
@@ -86,14 +131,16 @@ export async function run(deps: RunDeps = {}): Promise<GateStatus> {
 
   let result = await runPushGate(
     {
-      approvers: settings.approvers.map((spec) => ({
+      approvers: settings.approvers.map((spec, i) => ({
         spec,
-        ...(settings.deviceId ? { deviceId: settings.deviceId } : {})
+        ...(settings.deviceId ? { deviceId: settings.deviceId } : {}),
+        ...(identities.githubIds[i] !== undefined ? { githubId: identities.githubIds[i] } : {})
       })),
       minApprovals: settings.minApprovals,
       deadline,
       pollIntervalSeconds: settings.pollIntervalSeconds,
-      runStarters: runStarters(env),
+      runStarters: identities.starters,
+      trustedBots: settings.trustedBots,
       allowSelfApproval: settings.allowSelfApproval,
       ...(settings.otp ? { code: settings.otp } : {})
     },

@@ -9,6 +9,7 @@ import type { Approver } from '../core/approvers.js'
 import type { Logger, OneLoginClient } from '../core/client.js'
 import type { Clock } from '../core/clock.js'
 import { CancelledError, type GateStatus } from '../core/errors.js'
+import type { RunStarter } from '../core/identity.js'
 import type { MfaApi } from '../core/mfa.js'
 import {
   ACTION_WORDS,
@@ -29,6 +30,8 @@ export interface ApproverTarget {
   readonly spec: ApproverSpec
   /** Push to this device instead of the user's default Protect device. */
   readonly deviceId?: string
+  /** The GitHub user ID the entry's `@login` resolved to (core/identity.ts). */
+  readonly githubId?: number
 }
 
 export interface GateOptions {
@@ -41,8 +44,10 @@ export interface GateOptions {
   readonly pollIntervalSeconds: number
   /** A typed one-time code: verify it instead of sending a push. The same self-approval rules apply. */
   readonly code?: string
-  /** GitHub logins of everyone who set this run going (GITHUB_ACTOR and GITHUB_TRIGGERING_ACTOR). */
-  readonly runStarters?: readonly string[]
+  /** Everyone who set this run going, with their GitHub IDs (core/identity.ts resolveIdentities). */
+  readonly runStarters?: readonly RunStarter[]
+  /** Bots trusted to start runs (input 'trusted-bots'). */
+  readonly trustedBots?: readonly string[]
   readonly allowSelfApproval?: boolean
   /** Where the approvers were written, for messages: "input 'approvers'" by default. */
   readonly approversSource?: string
@@ -99,6 +104,7 @@ export async function runPushGate(opts: GateOptions, deps: GateDeps): Promise<Ga
       pollIntervalMs: opts.pollIntervalSeconds * 1000,
       code: opts.code !== undefined,
       runStarters: opts.runStarters ?? [],
+      trustedBots: opts.trustedBots ?? [],
       allowSelfApproval: opts.allowSelfApproval ?? false,
       words: opts.approversSource ? { ...ACTION_WORDS, source: opts.approversSource } : ACTION_WORDS
     },

@@ -13,16 +13,6 @@ const HEADINGS: Record<GateResult['status'], string> = {
   error: '\u26a0\ufe0f The OneLogin approval gate failed'
 }
 
-/**
- * The GitHub logins that set this run going, who may not approve it:
- * GITHUB_ACTOR (who started the run) and GITHUB_TRIGGERING_ACTOR (who
- * started this attempt: another person on a re-run). Both, without repeats.
- */
-export function runStarters(env: NodeJS.ProcessEnv): string[] {
-  const logins = [env.GITHUB_ACTOR?.trim(), env.GITHUB_TRIGGERING_ACTOR?.trim()].filter((l): l is string => !!l)
-  return logins.filter((l, i) => logins.findIndex((o) => o.toLowerCase() === l.toLowerCase()) === i)
-}
-
 export interface SummaryContext {
   /** Unknown when the inputs could not be read. */
   readonly timeoutSeconds?: number

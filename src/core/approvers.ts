@@ -13,8 +13,14 @@ export interface ApproverSpec {
   /** How to find the OneLogin user. */
   readonly by: 'id' | 'email' | 'username'
   readonly value: string
-  /** The GitHub login given with `@login`, used to stop self-approval. */
+  /** The GitHub login given with `@login`: resolved to its account's ID when the gate starts, to stop self-approval. */
   readonly login?: string
+  /**
+   * The GitHub user ID pinned with `@login:id`. The login must still name
+   * this account when the gate starts: a freed login taken by someone else
+   * cannot stand in for the person the entry was written for.
+   */
+  readonly pinnedId?: number
 }
 
 /** An approver entry that does not follow the grammar; `message` says why. */
@@ -38,24 +44,31 @@ export const NUMERIC_ID = /^[1-9][0-9]{0,15}$/
 const EMAIL =
   /^(?=.{6,254}$)[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
-const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/
+/**
+ * `@login`, or `@login:id` with the account's numeric GitHub ID pinned. The
+ * one `:` an entry may hold sits between a login and digits, so no entry can
+ * spell `::` (a workflow command such as `::stop-commands::`).
+ */
+const GITHUB_ACCOUNT = /^@([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))(?::([1-9][0-9]{0,15}))?$/
 
 /**
  * Parses one entry: a OneLogin user ID, email or username, optionally
- * followed by a space and `@github-login`. Throws ApproverEntryError.
+ * followed by a space and `@github-login` (or `@github-login:github-id`).
+ * Throws ApproverEntryError.
  */
 export function parseApproverEntry(entry: string): ApproverSpec {
   const bad = (why: string): ApproverEntryError => new ApproverEntryError(entry, why)
   const parts = entry.trim().split(/\s+/)
   if (parts.length > 2) throw bad('too many words')
   const [who, loginPart] = parts as [string, string | undefined]
-  let login: string | undefined
+  let withLogin: { login?: string; pinnedId?: number } = {}
   if (loginPart !== undefined) {
-    if (!loginPart.startsWith('@') || !GITHUB_LOGIN.test(loginPart.slice(1)))
-      throw bad('the GitHub login must look like @octocat')
-    login = loginPart.slice(1)
+    const m = GITHUB_ACCOUNT.exec(loginPart)
+    if (!m) throw bad('the GitHub login must look like @octocat, or @octocat:583231 with its numeric GitHub ID')
+    const pinnedId = m[2] === undefined ? undefined : Number(m[2])
+    if (pinnedId !== undefined && !Number.isSafeInteger(pinnedId)) throw bad('the GitHub ID is too large')
+    withLogin = { login: m[1], ...(pinnedId !== undefined ? { pinnedId } : {}) }
   }
-  const withLogin = login ? { login } : {}
   if (who.startsWith('@')) throw bad('a GitHub login alone does not name a OneLogin user')
   if (/^\d+$/.test(who)) {
     if (!NUMERIC_ID.test(who)) throw bad('a user ID must be a positive number')
@@ -88,7 +101,13 @@ export interface Approver {
   name?: string
   /** True once the name was looked up (found or not): it is looked up once. */
   nameLookedUp?: boolean
-  /** Set when the approver started the run and so is not asked: the GitHub login that matched. */
+  /**
+   * The approver's GitHub user ID: pinned in the entry or looked up from its
+   * `@login` when the gate started. Self-approval is decided on it, never on
+   * a login.
+   */
+  githubId?: number
+  /** Set when the approver started the run and so is not asked: the GitHub user who started it, as "ada (ID 583231)". */
   startedRun?: string
   device?: Device
   answer: ApproverAnswer

@@ -19,7 +19,8 @@ import { blameOf, GateError, oneLine, surelyNotSent, type GateStatus } from './e
 import type { Answer, Ticket } from './mfa.js'
 import { approverLabel, decide, formatDuration } from './outcome.js'
 import { nextPollDelay, planNextPoll, type ScheduleStep } from './schedule.js'
-import { eligibility, tooFewLeft } from './self-approval.js'
+import type { RunStarter } from './identity.js'
+import { eligibility, tooFewLeft, unknownStarterMessage, untrustedStarters } from './self-approval.js'
 import type { FoundUser } from './users.js'
 
 /** The version of GateState's shape; a stored state of another version is not resumed. */
@@ -72,9 +73,11 @@ export interface GateWords {
   readonly source: string
   /** "run" (the action) or "deployment" (the service). */
   readonly run: string
+  /** Where bots are trusted to start runs: "input 'trusted-bots'". */
+  readonly trustedBots?: string
 }
 
-export const ACTION_WORDS: GateWords = { source: "input 'approvers'", run: 'run' }
+export const ACTION_WORDS: GateWords = { source: "input 'approvers'", run: 'run', trustedBots: "input 'trusted-bots'" }
 
 /** The whole gate: plain data, JSON-safe, versioned. */
 export interface GateState {
@@ -105,7 +108,12 @@ export interface GateState {
 }
 
 export interface GateSetup {
-  readonly approvers: ReadonlyArray<{ readonly spec: ApproverSpec; readonly deviceId?: string }>
+  /** Each approver as written, with the GitHub ID its `@login` resolved to (identity.ts). */
+  readonly approvers: ReadonlyArray<{
+    readonly spec: ApproverSpec
+    readonly deviceId?: string
+    readonly githubId?: number
+  }>
   readonly minApprovals: number
   readonly apiVersion: 1 | 2
   /** Clock time when the gate starts (the service: when the deployment was requested). */
@@ -114,8 +122,14 @@ export interface GateSetup {
   readonly pollIntervalMs: number
   /** Check this typed one-time code instead of sending a push. */
   readonly code?: boolean
-  /** GitHub logins of everyone who set the run going; an approver written with one of them is not asked. */
-  readonly runStarters: readonly string[]
+  /**
+   * Everyone who set the run going, with their GitHub IDs (identity.ts): an
+   * approver with one of their IDs is not asked, and a bot or an app among
+   * them ends the gate unless it is trusted.
+   */
+  readonly runStarters: readonly RunStarter[]
+  /** Bots trusted to start runs (`renovate[bot]`): the person behind them is not asked about. */
+  readonly trustedBots?: readonly string[]
   readonly allowSelfApproval: boolean
   readonly words: GateWords
 }
@@ -171,20 +185,22 @@ export function isAsked(a: Approver): boolean {
 }
 
 /**
- * A new gate. Who started the run is settled here, before any call: an
- * approver written with their login gets no push (unless self-approval is
- * allowed), and too few left ends the gate at once.
+ * A new gate. Who started the run is settled here, before any call, on
+ * GitHub IDs: unless self-approval is allowed, a run that a bot or an app
+ * started ends at once (the person behind it is unknown) unless that bot is
+ * trusted, an approver who started the run gets no push, and too few left
+ * ends the gate at once.
  */
 export function createGate(setup: GateSetup, wallNow: number): { state: GateState; notes: Note[] } {
-  const specs = setup.approvers.map((a) => a.spec)
-  const found = eligibility(specs, setup.allowSelfApproval, setup.runStarters)
+  const found = eligibility(setup.approvers, setup.allowSelfApproval, setup.runStarters)
   const approvers: Approver[] = setup.approvers.map((a) => {
     const excluded = found.excluded.find((e) => e.spec === a.spec)
     return {
       spec: a.spec,
       ...(a.deviceId !== undefined ? { deviceId: a.deviceId } : {}),
       userId: a.spec.by === 'id' ? a.spec.value : '',
-      ...(excluded ? { startedRun: excluded.login } : {}),
+      ...(a.githubId !== undefined ? { githubId: a.githubId } : {}),
+      ...(excluded ? { startedRun: excluded.startedBy } : {}),
       answer: 'not-asked',
       pushes: 0,
       nextPollAt: null
@@ -205,15 +221,21 @@ export function createGate(setup: GateSetup, wallNow: number): { state: GateStat
     warnedRate: false
   }
   const notes: Note[] = []
+  const untrusted = setup.allowSelfApproval ? [] : untrustedStarters(setup.runStarters, setup.trustedBots ?? [])
+  if (untrusted.length > 0) {
+    const message = unknownStarterMessage(untrusted, setup.words.run, setup.words.trustedBots ?? "'trusted-bots'")
+    state.outcome = { status: 'error', message, at: setup.startedAt, endedAt: wallNow, blame: 'input' }
+    return { state, notes }
+  }
   const tooFew = tooFewLeft(found, setup.minApprovals, setup.words.run)
   if (tooFew) {
     state.outcome = { status: 'error', message: tooFew, at: setup.startedAt, endedAt: wallNow, blame: 'input' }
     return { state, notes }
   }
-  for (const { spec, login } of found.excluded) {
+  for (const { spec, startedBy } of found.excluded) {
     notes.push({
       level: 'info',
-      text: `No push to approver ${spec.entry}: GitHub user ${login} started this ${setup.words.run} and may not approve it (allow-self-approval is false).`
+      text: `No push to approver ${spec.entry}: GitHub user ${startedBy} started this ${setup.words.run} and may not approve it (allow-self-approval is false).`
     })
   }
   if (found.unchecked.length > 0) {

@@ -24,10 +24,12 @@ import {
   plan,
   type Note
 } from '../core/procedure.js'
+import { resolveIdentities } from '../core/identity.js'
 import { perform } from '../core/steps.js'
 import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment } from './comments.js'
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
+import { starterClaims } from './identity.js'
 import type { Log } from './log.js'
 import type { GateMetrics } from './metrics.js'
 import type { OneLoginAccess } from './onelogin.js'
@@ -201,33 +203,56 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
     ...(run.name ? { workflowName: run.name } : {}),
     ...(run.htmlUrl ? { runUrl: run.htmlUrl } : {}),
     ...(run.actor ? { runActor: run.actor } : {}),
+    ...(run.actorId ? { runActorId: run.actorId } : {}),
+    ...(run.actorType ? { runActorType: run.actorType } : {}),
     ...(run.triggeringActor ? { runTriggeringActor: run.triggeringActor } : {}),
+    ...(run.triggeringActorId ? { runTriggeringActorId: run.triggeringActorId } : {}),
+    ...(run.triggeringActorType ? { runTriggeringActorType: run.triggeringActorType } : {}),
     ...(run.runAttempt ? { runAttempt: run.runAttempt } : {})
   }
-  const barred = [
-    ...new Set(
-      [d.creator, d.sender, run.actor, run.triggeringActor].filter((l): l is string => !!l).map((l) => l.toLowerCase())
-    )
-  ]
-  gate.policy = { pattern: rule.pattern, source: lookup.source, timeoutSeconds: rule.timeoutSeconds, barred }
+  // Who is who on GitHub, by ID, looked up once: the IDs are stored with the gate, never looked up again.
+  const words = {
+    source: `policy ${lookup.source}`,
+    run: 'deployment',
+    trustedBots: `\`trusted-bots\` in the policy's rule "${rule.pattern.replace(/[`"]/g, "'")}"`
+  }
+  const identities = await resolveIdentities(
+    {
+      approvers: rule.approvers,
+      starters: starterClaims(gate.deployment),
+      allowSelfApproval: rule.allowSelfApproval,
+      words
+    },
+    (login) => github.findAccount(gate.installationId, login)
+  )
+  gate.policy = {
+    pattern: rule.pattern,
+    source: lookup.source,
+    timeoutSeconds: rule.timeoutSeconds,
+    starters: identities.starters
+  }
   const created = createGate(
     {
-      approvers: rule.approvers.map((spec) => ({ spec })),
+      approvers: rule.approvers.map((spec, i) => ({
+        spec,
+        ...(identities.githubIds[i] !== undefined ? { githubId: identities.githubIds[i] } : {})
+      })),
       minApprovals: rule.minApprovals,
       apiVersion: rule.apiVersion,
       startedAt: gate.createdAt,
       timeoutMs: rule.timeoutSeconds * 1000,
       pollIntervalMs: POLL_INTERVAL_SECONDS * 1000,
-      runStarters: barred,
+      runStarters: identities.starters,
+      trustedBots: rule.trustedBots,
       allowSelfApproval: rule.allowSelfApproval,
-      words: { source: `policy ${lookup.source}`, run: 'deployment' }
+      words
     },
     clock.now()
   )
   gate.procedure = created.state
   gate.deadline = created.state.deadline
   gate.phase = 'waiting'
-  say(gate, created.notes, deps)
+  say(gate, [...identities.notes, ...created.notes], deps)
   log.info(
     {
       rule: rule.pattern,

@@ -2,6 +2,7 @@ import { App } from '@octokit/app'
 import { Octokit } from '@octokit/core'
 import { config as configPlugin } from '@probot/octokit-plugin-config'
 import { createHttpTransport, type RawRequest, type Transport } from '../core/http.js'
+import type { GitHubAccount } from '../core/identity.js'
 import { POLICY_PATH } from './policy.js'
 import type { Log } from './log.js'
 
@@ -50,7 +51,11 @@ export interface RunInfo {
   readonly name?: string
   readonly htmlUrl?: string
   readonly actor?: string
+  readonly actorId?: number
+  readonly actorType?: string
   readonly triggeringActor?: string
+  readonly triggeringActorId?: number
+  readonly triggeringActorType?: string
   readonly runAttempt?: number
 }
 
@@ -261,9 +266,34 @@ export class GitHubApi {
       ...(d.name ? { name: d.name } : {}),
       ...(d.html_url ? { htmlUrl: d.html_url } : {}),
       ...(d.actor?.login ? { actor: d.actor.login } : {}),
+      ...(isId(d.actor?.id) ? { actorId: d.actor.id } : {}),
+      ...(d.actor?.type ? { actorType: d.actor.type } : {}),
       ...(d.triggering_actor?.login ? { triggeringActor: d.triggering_actor.login } : {}),
+      ...(isId(d.triggering_actor?.id) ? { triggeringActorId: d.triggering_actor.id } : {}),
+      ...(d.triggering_actor?.type ? { triggeringActorType: d.triggering_actor.type } : {}),
       ...(typeof d.run_attempt === 'number' ? { runAttempt: d.run_attempt } : {})
     }
+  }
+
+  /**
+   * GET /users/{login} as the installation: the account's login, numeric id
+   * and type, or undefined when no account has the login (404). Any other
+   * failure throws (GitHubError), and the gate's start is tried again later.
+   */
+  async findAccount(installationId: number, login: string): Promise<GitHubAccount | undefined> {
+    let res
+    try {
+      res = await this.asInstallation(installationId, (octokit) =>
+        wrap(() => octokit.request('GET /users/{username}', { username: login }), `look up the GitHub login @${login}`)
+      )
+    } catch (err) {
+      if (err instanceof GitHubError && err.status === 404) return undefined
+      throw err
+    }
+    const d = res.data
+    if (!isId(d.id) || typeof d.type !== 'string' || typeof d.login !== 'string')
+      throw new GitHubError(0, `GitHub answered the lookup of @${login} without a numeric id and a type.`)
+    return { login: d.login, id: d.id, type: d.type }
   }
 
   /**
@@ -366,6 +396,10 @@ export function githubFetch(
       headers: out
     })
   }
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0
 }
 
 function isRequestError(err: unknown): err is { status: number; message: string; response?: { data?: unknown } } {

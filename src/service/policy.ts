@@ -1,5 +1,6 @@
 import picomatch from 'picomatch'
 import { ApproverEntryError, parseApproverEntry, type ApproverSpec } from '../core/approvers.js'
+import { parseBotLogin } from '../core/identity.js'
 import { isObject } from '../core/json.js'
 
 /** The policy file, read from the default branch, then from the owner's `.github` repository. */
@@ -16,6 +17,8 @@ export interface EnvironmentRule {
   readonly minApprovals: number
   readonly timeoutSeconds: number
   readonly allowSelfApproval: boolean
+  /** Bots trusted to start deployments (`renovate[bot]`); a deployment any other bot or app started is rejected. */
+  readonly trustedBots: readonly string[]
   readonly apiVersion: 1 | 2
 }
 
@@ -34,7 +37,7 @@ export class PolicyError extends Error {
   }
 }
 
-const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval', 'api-version']
+const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval', 'trusted-bots', 'api-version']
 
 /**
  * Checks the whole file (a mistake anywhere in it rejects: a typo must not
@@ -43,7 +46,8 @@ const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval
  *
  *   environments:
  *     production:
- *       approvers: ["ada@example.com @ada", "35510512 @grace"]
+ *       approvers: ["ada@example.com @ada:583231", "35510512 @grace"]
+ *       trusted-bots: ["renovate[bot]"]
  *       min-approvals: 1
  *       timeout: 30m
  *     "staging-*":
@@ -103,7 +107,8 @@ function parseRule(pattern: string, raw: unknown): EnvironmentRule {
   const minApprovals = readMinApprovals(raw['min-approvals'], `${at}.min-approvals`, approvers.length)
   const timeoutSeconds = readTimeout(raw.timeout, `${at}.timeout`)
   const apiVersion = readApiVersion(raw['api-version'], `${at}.api-version`)
-  return { pattern, approvers, minApprovals, timeoutSeconds, allowSelfApproval, apiVersion }
+  const trustedBots = readTrustedBots(raw['trusted-bots'], `${at}.trusted-bots`)
+  return { pattern, approvers, minApprovals, timeoutSeconds, allowSelfApproval, trustedBots, apiVersion }
 }
 
 /**
@@ -134,6 +139,27 @@ function readApproverEntries(value: unknown, at: string): string[] {
   }
   if (out.length === 0) throw new PolicyError(`${at} lists nobody: name at least one approver.`)
   return out
+}
+
+/** `["renovate[bot]"]`, or one string with commas or lines between the logins; absent: none. */
+function readTrustedBots(value: unknown, at: string): string[] {
+  if (value === undefined || value === null) return []
+  const entries: unknown[] = typeof value === 'string' ? value.split(/[\n,]/) : Array.isArray(value) ? value : []
+  if (typeof value !== 'string' && !Array.isArray(value))
+    throw new PolicyError(`${at} must be a list of bots' logins such as ["renovate[bot]"], got ${show(value)}.`)
+  const bots: string[] = []
+  for (const [i, e] of entries.entries()) {
+    if (typeof e === 'string' && !e.trim()) continue
+    const bot = typeof e === 'string' ? parseBotLogin(e) : undefined
+    if (!bot) {
+      throw new PolicyError(
+        `${at}[${i}] ${show(e)} is not a bot's login: a bot's login is its app's name and [bot], such as ` +
+          '"renovate[bot]" (quoted in YAML). People need no entry: they are checked by their GitHub ID.'
+      )
+    }
+    if (!bots.some((b) => b.toLowerCase() === bot.toLowerCase())) bots.push(bot)
+  }
+  return bots
 }
 
 function readMinApprovals(value: unknown, at: string, count: number): number {

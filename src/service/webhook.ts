@@ -119,7 +119,9 @@ export async function handleWebhook(req: IncomingMessage, res: ServerResponse, d
       glog.info(
         {
           creator: parsed.deployment.creator ?? null,
+          creatorId: parsed.deployment.creatorId ?? null,
           sender: parsed.deployment.sender ?? null,
+          senderId: parsed.deployment.senderId ?? null,
           ref: parsed.deployment.ref ?? null
         },
         'Gate stored.'
@@ -150,7 +152,11 @@ interface ParsedRequest {
     ref?: string
     sha?: string
     creator?: string
+    creatorId?: number
+    creatorType?: string
     sender?: string
+    senderId?: number
+    senderType?: string
     event?: string
   }
 }
@@ -173,15 +179,19 @@ function readRequest(p: unknown): ParsedRequest | string {
     return 'repository.owner.login or repository.name is missing or malformed'
   const deployment = isObject(p.deployment) ? p.deployment : {}
   const deploymentId = typeof deployment.id === 'number' && Number.isSafeInteger(deployment.id) ? deployment.id : 0
-  const creator = isObject(deployment.creator) ? str(deployment.creator.login) : undefined
-  const sender = isObject(p.sender) ? str(p.sender.login) : undefined
+  const creator = accountOf(deployment.creator)
+  const sender = accountOf(p.sender)
   const fields = {
     repoFullName: `${owner}/${repo}`,
     defaultBranch: repository ? str(repository.default_branch) : undefined,
     ref: str(deployment.ref),
     sha: str(deployment.sha),
-    creator,
-    sender,
+    creator: creator.login,
+    creatorId: creator.id,
+    creatorType: creator.type,
+    sender: sender.login,
+    senderId: sender.id,
+    senderType: sender.type,
     event: str(p.event)
   }
   const requestedAt = Date.parse(str(deployment.created_at) ?? '')
@@ -232,6 +242,13 @@ export function answer(res: ServerResponse, status: number, body: unknown): void
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
+}
+
+/** A user object's login, numeric id and type (`User`, `Bot`), each when present and well formed. */
+function accountOf(v: unknown): { login?: string; id?: number; type?: string } {
+  if (!isObject(v)) return {}
+  const id = typeof v.id === 'number' && Number.isSafeInteger(v.id) && v.id > 0 ? v.id : undefined
+  return { login: str(v.login), id, type: str(v.type) }
 }
 
 function str(v: unknown): string | undefined {

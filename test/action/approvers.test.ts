@@ -1,6 +1,7 @@
 import nock from 'nock'
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../helpers/fake-clock.js'
+import { eventFile, startGitHub } from './faults/support.js'
 import { runAction } from '../helpers/action-run.js'
 import {
   ADA_DEVICES,
@@ -152,13 +153,15 @@ describe('several approvers', () => {
 
 describe('self-approval', () => {
   it('sends no push to the approver who started the run', async () => {
+    const github = await startGitHub([{ login: 'Octo-Cat', id: 7001 }])
     tenant([102])
     push(102, [[200, SUCCESS]])
     const r = await runAction(
-      { ...creds, approvers: '101 @Octo-Cat\n102 @grace' },
+      { ...creds, approvers: '101 @Octo-Cat\n102 @grace', ...github.inputs },
       {
         clock: new FakeClock(),
         env: {
+          ...github.env,
           GITHUB_TRIGGERING_ACTOR: 'octo-cat',
           GITHUB_ACTOR: 'someone-else',
           GITHUB_WORKFLOW: 'Deploy',
@@ -169,10 +172,11 @@ describe('self-approval', () => {
     )
     expect(r.status).toBe('approved')
     expect(r.outputs['user-id']).toBe('102')
-    expect(r.stdout).toMatch(/^No push to approver 101 @Octo-Cat: GitHub user octo-cat started this run/m)
+    expect(r.stdout).toMatch(/^No push to approver 101 @Octo-Cat: GitHub user Octo-Cat \(ID 7001\) started this run/m)
     expect(r.summary).toMatch(
-      /OneLogin user 101, listed as 101 @Octo-Cat<\/code><\/td><td>—<\/td><td><code>not asked: GitHub user octo-cat started this run/
+      /OneLogin user 101, listed as 101 @Octo-Cat<\/code><\/td><td>—<\/td><td><code>not asked: GitHub user Octo-Cat \(ID 7001\) started this run/
     )
+    expect(github.lookups().sort()).toEqual(['Octo-Cat', 'grace', 'someone-else'])
     expect(r.summary).toContain(
       '<p>Run started by <code>someone-else</code>, re-run by <code>octo-cat</code> (workflow <code>Deploy</code>, ' +
         'ref <code>refs/heads/main</code>, commit <code>1a2b3c4</code>).</p>'
@@ -180,14 +184,39 @@ describe('self-approval', () => {
   })
 
   it('falls back to GITHUB_ACTOR and fails before sending anything when too few are left', async () => {
+    const github = await startGitHub([{ login: 'octocat', id: 583231 }])
     const r = await runAction(
-      { ...creds, approvers: '101 @octocat\n102 @grace', 'min-approvals': '2' },
-      { clock: new FakeClock(), env: { GITHUB_ACTOR: 'OctoCat' } }
+      { ...creds, approvers: '101 @octocat\n102 @grace', 'min-approvals': '2', ...github.inputs },
+      { clock: new FakeClock(), env: { ...github.env, GITHUB_ACTOR: 'OctoCat', GITHUB_ACTOR_ID: '583231' } }
     )
     expect(r.status).toBe('error')
     expect(r.stdout).toMatch(
-      /::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/
+      /::error::GitHub user OctoCat \(ID 583231\) started this run and may not approve it, which leaves 1 approver for 2 approvals/
     )
+    expect(nock.pendingMocks()).toEqual([])
+  })
+
+  it('refuses a run whose event an app sent, known from the event payload alone, and sends nothing', async () => {
+    const github = await startGitHub()
+    const r = await runAction(
+      { ...creds, approvers: '101 @octocat', ...github.inputs },
+      {
+        clock: new FakeClock(),
+        env: {
+          ...github.env,
+          GITHUB_ACTOR: 'octocat',
+          GITHUB_ACTOR_ID: '583231',
+          GITHUB_EVENT_NAME: 'push',
+          GITHUB_EVENT_PATH: eventFile({ sender: { login: 'deploy-app', id: 77, type: 'Bot' } })
+        }
+      }
+    )
+    expect(r.status).toBe('error')
+    expect(r.stdout).toContain(
+      "\n::error::This run was started by deploy-app (the event's sender), a bot: the person behind it is unknown " +
+        'and could be one of the approvers, so it is not approved.\n'
+    )
+    expect(github.lookups()).toEqual(['octocat'])
     expect(nock.pendingMocks()).toEqual([])
   })
 
@@ -225,11 +254,12 @@ describe('self-approval', () => {
       '::warning::Cannot check that 101 did not start this run: no @github-login is given. Write it as "101 @<github-login>".'
     ])
 
+    const github = await startGitHub()
     tenant([101])
     push(101, [[200, SUCCESS]])
     const named = await runAction(
-      { ...creds, 'user-id': '101 @grace' },
-      { clock: new FakeClock(), env: { GITHUB_ACTOR: 'octocat' } }
+      { ...creds, 'user-id': '101 @grace', ...github.inputs },
+      { clock: new FakeClock(), env: { ...github.env, GITHUB_ACTOR: 'octocat' } }
     )
     expect(named.status).toBe('approved')
     expect(named.stdout).not.toMatch(/::warning::/)

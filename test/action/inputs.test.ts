@@ -32,6 +32,7 @@ describe('readSettings', () => {
       approvers: [{ entry: '35510511', by: 'id', value: '35510511' }],
       minApprovals: 1,
       allowSelfApproval: false,
+      trustedBots: [],
       apiVersion: 1,
       timeoutSeconds: 300,
       pollIntervalSeconds: 1
@@ -156,6 +157,47 @@ describe('readSettings', () => {
     expect(masked).toEqual(['secret-xyz', '654321'])
   })
 
+  it('masks github-token at once, and takes it only on one line without spaces', () => {
+    const masked: string[] = []
+    const s = readSettings(reader({ ...base, 'github-token': ' ghs_abc123 ' }), (t) => masked.push(t))
+    expect(masked).toEqual(['secret-xyz', 'ghs_abc123'])
+    expect(s.githubToken).toBe('ghs_abc123')
+    const err = inputError({ ...base, 'github-token': 'ghs_a\nghs_b' })
+    expect(err.input).toBe('github-token')
+    expect(err.message).toBe(
+      "Input 'github-token' must be a GitHub token alone, on one line and without spaces, such as ${{ github.token }} (its default)."
+    )
+  })
+
+  it('says so when github-token is its default expression, not expanded (a local runner passes it as written)', () => {
+    const err = inputError({ ...base, 'github-token': '${{ github.token }}' })
+    expect(err.input).toBe('github-token')
+    expect(err.message).toBe(
+      "Input 'github-token' is the expression ${{ github.token }}, not expanded: outside GitHub Actions, give a token " +
+        'that can read public GitHub profiles (INPUT_GITHUB-TOKEN), such as `gh auth token` prints.'
+    )
+  })
+
+  it("reads trusted-bots as bots' logins, by line or comma, without repeats, and refuses anything else", () => {
+    expect(
+      readSettings(...noMask({ ...base, 'trusted-bots': 'renovate[bot], Dependabot[bot]\nrenovate[BOT]' })).trustedBots
+    ).toEqual(['renovate[bot]', 'Dependabot[bot]'])
+    for (const bad of ['ada', 'renovate', '[bot]', 'a b[bot]', '::stop-commands::x[bot]']) {
+      const err = inputError({ ...base, 'trusted-bots': bad })
+      expect(err.input, bad).toBe('trusted-bots')
+      expect(err.message).toMatch(/^Input 'trusted-bots' has ".*", which is not a bot's login/)
+    }
+  })
+
+  it('takes a pinned GitHub ID after the login in user-id and approvers', () => {
+    expect(readSettings(...noMask({ ...base, 'user-id': '35510511 @ada:583231' })).approvers).toEqual([
+      { entry: '35510511 @ada:583231', by: 'id', value: '35510511', login: 'ada', pinnedId: 583231 }
+    ])
+    expect(inputError({ ...base, 'user-id': '', approvers: 'ada@example.com @ada:x' }).message).toMatch(
+      /the GitHub login must look like @octocat, or @octocat:583231 with its numeric GitHub ID/
+    )
+  })
+
   it('accepts loopback http for local testing', () => {
     for (const url of ['http://127.0.0.1:8080', 'http://127.1.2.3', 'http://localhost:9', 'http://[::1]:3000']) {
       expect(readSettings(...noMask({ ...base, 'api-url': url })).baseUrl).toBe(url)
@@ -215,6 +257,8 @@ describe('action.yml', () => {
       'approvers',
       'min-approvals',
       'allow-self-approval',
+      'trusted-bots',
+      'github-token',
       'otp',
       'api-version',
       'timeout',
@@ -240,12 +284,16 @@ describe('action.yml', () => {
       region: 'us',
       'min-approvals': '1',
       'allow-self-approval': 'false',
+      'github-token': '${{ github.token }}',
       'api-version': '1',
       timeout: '300',
       'poll-interval': '1'
     })
+    // github-token's default is an expression the runner fills in with the workflow's token.
+    const literal = Object.fromEntries(Object.entries(defaults).filter(([name]) => name !== 'github-token'))
     const implicit = readSettings(...noMask(base))
-    const explicit = readSettings(...noMask({ ...base, ...defaults }))
+    const explicit = readSettings(...noMask({ ...base, ...literal }))
     expect(explicit).toEqual(implicit)
+    expect(readSettings(...noMask({ ...base, 'github-token': 'ghs_x' }))).toEqual({ ...implicit, githubToken: 'ghs_x' })
   })
 })

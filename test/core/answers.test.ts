@@ -8,7 +8,13 @@ import { parseApproverEntry } from '../../src/core/approvers.js'
 import { classifyVerify } from '../../src/core/mfa-v1.js'
 import { classifyVerification, oneVerification } from '../../src/core/mfa-v2.js'
 import { nextPollDelay, planNextPoll } from '../../src/core/schedule.js'
-import { checkSelfApproval } from '../../src/core/self-approval.js'
+import type { RunStarter } from '../../src/core/identity.js'
+import {
+  checkSelfApproval,
+  eligibility,
+  unknownStarterMessage,
+  untrustedStarters
+} from '../../src/core/self-approval.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { runAction } from '../helpers/action-run.js'
 import { API, PENDING, SUCCESS, statusBody, tokenBody, triggerBody } from '../helpers/onelogin-shapes.js'
@@ -325,29 +331,69 @@ describe('self-approval', () => {
   const ada = { entry: '101 @ada', by: 'id' as const, value: '101', login: 'ada' }
   const grace = { entry: '102 @grace', by: 'id' as const, value: '102', login: 'grace' }
   const linus = { entry: '103', by: 'id' as const, value: '103' }
+  const starter = (login: string, id?: number, type = 'User'): RunStarter => ({
+    role: "the run's actor",
+    login,
+    ...(id !== undefined ? { id } : {}),
+    type
+  })
+  const approvers = [{ spec: ada, githubId: 1 }, { spec: grace, githubId: 2 }, { spec: linus }]
 
-  it('drops the run starters, trimmed and in any case, and keeps the others', () => {
-    const e = checkSelfApproval([ada, grace, linus], 1, false, [' ADA ', ''])
-    expect(e.excluded).toEqual([{ spec: ada, login: 'ADA' }])
+  it('drops the approvers whose GitHub ID started the run, whatever the logins say, and keeps the others', () => {
+    // Ada renamed herself "ada-2"; Grace's old login "grace" now belongs to someone else (ID 7).
+    const e = checkSelfApproval(approvers, 1, false, [starter('ada-2', 1), starter('grace', 7)])
+    expect(e.excluded).toEqual([{ spec: ada, startedBy: 'ada-2 (ID 1)' }])
     expect(e.eligible).toEqual([grace, linus])
     expect(e.unchecked).toEqual([linus])
   })
 
+  it('never matches a bot, or a starter without an ID', () => {
+    const e = eligibility(approvers, false, [starter('ada', undefined), starter('x[bot]', 1, 'Bot')])
+    expect(e.excluded).toEqual([])
+  })
+
   it('checks nobody when self-approval is allowed', () => {
-    expect(checkSelfApproval([ada, linus], 2, true, ['ada'])).toEqual({
-      eligible: [ada, linus],
+    expect(checkSelfApproval(approvers.slice(0, 1), 1, true, [starter('ada', 1)])).toEqual({
+      eligible: [ada],
       excluded: [],
       unchecked: []
     })
   })
 
   it('says who started the run and what is left, in words that fit the numbers', () => {
-    expect(() => checkSelfApproval([ada, grace], 2, false, ['ada'])).toThrow(
-      'GitHub user ada started this run and may not approve it, which leaves 1 approver for 2 approvals. ' +
+    expect(() => checkSelfApproval(approvers.slice(0, 2), 2, false, [starter('ada', 1)])).toThrow(
+      'GitHub user ada (ID 1) started this run and may not approve it, which leaves 1 approver for 2 approvals. ' +
         "Add approvers, lower 'min-approvals', or set 'allow-self-approval: true'."
     )
-    expect(() => checkSelfApproval([ada, grace], 1, false, ['ada', 'grace'])).toThrow(
-      'GitHub users ada and grace started this run and may not approve it, which leaves 0 approvers for 1 approval.'
+    expect(() => checkSelfApproval(approvers.slice(0, 2), 1, false, [starter('ada', 1), starter('grace', 2)])).toThrow(
+      'GitHub users ada (ID 1) and grace (ID 2) started this run and may not approve it, which leaves 0 approvers for 1 approval.'
+    )
+  })
+
+  it('finds the bots and apps among the starters that are not trusted', () => {
+    const starters = [
+      starter('ada', 1),
+      starter('renovate[bot]', 29139614, 'Bot'),
+      starter('Dependabot[bot]', undefined, 'User'),
+      starter('acme', 5, 'Organization')
+    ]
+    expect(untrustedStarters(starters, []).map((s) => s.login)).toEqual(['renovate[bot]', 'Dependabot[bot]', 'acme'])
+    expect(untrustedStarters(starters, [' RENOVATE[bot]', 'dependabot[bot]']).map((s) => s.login)).toEqual(['acme'])
+    expect(
+      unknownStarterMessage(
+        [{ role: "the run's actor (GITHUB_ACTOR)", login: 'github-actions[bot]', type: 'Bot' }],
+        'run',
+        "input 'trusted-bots'"
+      )
+    ).toBe(
+      "This run was started by github-actions[bot] (the run's actor (GITHUB_ACTOR)), a bot: the person behind it is " +
+        'unknown and could be one of the approvers, so it is not approved. github-actions[bot] means a workflow ' +
+        "started it with its GITHUB_TOKEN; that workflow's run shows who started it. To let github-actions[bot] " +
+        "start runs that this gate approves, add it to input 'trusted-bots'."
+    )
+    expect(unknownStarterMessage([starter('acme', 5, 'Organization')], 'deployment', 'x')).toBe(
+      "This deployment was started by acme (the run's actor), a GitHub Organization account, not a person: the " +
+        'person behind it is unknown and could be one of the approvers, so it is not approved.'
     )
   })
 })
@@ -362,5 +408,30 @@ describe('the approver grammar', () => {
     expect(parseApproverEntry('ab12')).toMatchObject({ by: 'username', value: 'ab12' })
     expect(parseApproverEntry('12ab')).toMatchObject({ by: 'username', value: '12ab' })
     expect(() => parseApproverEntry('0123')).toThrow('a user ID must be a positive number')
+  })
+
+  it('takes a GitHub ID pinned after the login, and only there', () => {
+    expect(parseApproverEntry('ada@example.com @ada:583231')).toEqual({
+      entry: 'ada@example.com @ada:583231',
+      by: 'email',
+      value: 'ada@example.com',
+      login: 'ada',
+      pinnedId: 583231
+    })
+    expect(parseApproverEntry('101 @ada')).not.toHaveProperty('pinnedId')
+    for (const bad of [
+      '101 @ada:',
+      '101 @ada:0',
+      '101 @ada:12a',
+      '101 @ada::1',
+      '101 @ada:-1',
+      '101 @:1',
+      '101 @ada:1:2'
+    ])
+      expect(() => parseApproverEntry(bad), bad).toThrow('the GitHub login must look like @octocat, or @octocat:583231')
+    expect(() => parseApproverEntry('101 @ada:9999999999999999')).toThrow('the GitHub ID is too large')
+    // Nowhere else: no `:` in an email, a username or a user ID.
+    expect(() => parseApproverEntry('ada:1@example.com @ada')).toThrow('not an email address')
+    expect(() => parseApproverEntry('ada:1 @ada')).toThrow('a username has letters')
   })
 })

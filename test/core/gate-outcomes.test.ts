@@ -405,17 +405,21 @@ describe('the gate core, as a front end calls it', () => {
     tenant([102])
     phone(clock, 102, () => [200, SUCCESS])
     const { result, log } = await gate(clock, {
-      approvers: [spec('101', 'octocat'), spec('102', 'hubot')],
+      // GitHub IDs decide, not logins: octocat renamed herself OctoCat-2, and hubot's login is hers now.
+      approvers: [
+        { ...spec('101', 'octocat'), githubId: 583231 },
+        { ...spec('102', 'OctoCat-2'), githubId: 9001 }
+      ],
       minApprovals: 1,
-      runStarters: ['OctoCat']
+      runStarters: [{ role: "the run's actor (GITHUB_ACTOR)", login: 'OctoCat-2', id: 583231, type: 'User' }]
     })
     expect(result.status).toBe('approved')
-    expect(result.approvers.map((r) => [r.userId, r.answer, r.startedRun])).toEqual([
-      ['101', 'not-asked', 'OctoCat'],
-      ['102', 'approved', undefined]
+    expect(result.approvers.map((r) => [r.userId, r.answer, r.startedRun, r.githubId])).toEqual([
+      ['101', 'not-asked', 'OctoCat-2 (ID 583231)', 583231],
+      ['102', 'approved', undefined, 9001]
     ])
     expect(log).toContain(
-      'No push to approver 101 @octocat: GitHub user OctoCat started this run and may not approve it (allow-self-approval is false).'
+      'No push to approver 101 @octocat: GitHub user OctoCat-2 (ID 583231) started this run and may not approve it (allow-self-approval is false).'
     )
     expect(result.pushedAt).toBe(pushedAt)
   })

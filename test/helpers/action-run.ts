@@ -53,7 +53,13 @@ export async function runAction(
 ): Promise<ActionRun> {
   const files = createActionFiles('gate-')
   const { env: extraEnv, ...runDeps } = deps
-  const env = { ...stepVariables(files, inputs), GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '', ...extraEnv }
+  const env = {
+    ...stepVariables(files, inputs),
+    GITHUB_ACTOR: '',
+    GITHUB_ACTOR_ID: '',
+    GITHUB_TRIGGERING_ACTOR: '',
+    ...extraEnv
+  }
   const saved = { ...process.env }
   Object.assign(process.env, env)
   try {

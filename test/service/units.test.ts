@@ -52,9 +52,37 @@ describe('policy', () => {
       /allow-self-approval must be true or false, got "yes"/
     ],
     [{ environments: { production: { approvers: ['a @a'], 'api-version': 3 } } }, /api-version must be 1 or 2/],
-    [{ environments: { production: { approvers: ['@a'] } } }, /a GitHub login alone does not name a OneLogin user/]
+    [{ environments: { production: { approvers: ['@a'] } } }, /a GitHub login alone does not name a OneLogin user/],
+    [{ environments: { production: { approvers: ['a @a:x'] } } }, /@octocat:583231 with its numeric GitHub ID/],
+    [
+      { environments: { production: { approvers: ['a @a'], 'trusted-bots': ['renovate'] } } },
+      /`environments\.production`\.trusted-bots\[0\] "renovate" is not a bot's login: .* such as "renovate\[bot\]"/
+    ],
+    [
+      { environments: { production: { approvers: ['a @a'], 'trusted-bots': [['renovate'], ['bot']] } } },
+      /trusted-bots\[0\] \["renovate"\] is not a bot's login/
+    ],
+    [
+      { environments: { production: { approvers: ['a @a'], 'trusted-bots': { bot: 1 } } } },
+      /trusted-bots must be a list of bots' logins such as \["renovate\[bot\]"\], got \{"bot":1\}/
+    ]
   ])('rejects %j', (doc, message) => {
     expect(() => parsePolicy(doc)).toThrow(message)
+  })
+
+  it('reads trusted bots as a list or a string, without repeats; none by default', () => {
+    const rule = (more: Record<string, unknown>) =>
+      parsePolicy({ environments: { p: { approvers: ['ada@example.com @ada:583231'], ...more } } }).rules[0]
+    expect(rule({}).trustedBots).toEqual([])
+    expect(rule({ 'trusted-bots': ['renovate[bot]', 'Renovate[bot]', 'github-actions[bot]'] }).trustedBots).toEqual([
+      'renovate[bot]',
+      'github-actions[bot]'
+    ])
+    expect(rule({ 'trusted-bots': 'renovate[bot], dependabot[bot]' }).trustedBots).toEqual([
+      'renovate[bot]',
+      'dependabot[bot]'
+    ])
+    expect(rule({}).approvers[0]).toMatchObject({ login: 'ada', pinnedId: 583231 })
   })
 
   it('takes an approver without a login only when self-approval is allowed', () => {

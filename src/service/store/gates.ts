@@ -1,3 +1,4 @@
+import type { RunStarter } from '../../core/identity.js'
 import type { GateState } from '../../core/procedure.js'
 import type { Db } from './db.js'
 
@@ -16,14 +17,23 @@ export interface DeploymentInfo {
   readonly sha?: string
   /** deployment.creator.login */
   readonly creator?: string
+  /** deployment.creator.id and .type: self-approval is decided on the id. */
+  readonly creatorId?: number
+  readonly creatorType?: string
   /** sender.login */
   readonly sender?: string
+  readonly senderId?: number
+  readonly senderType?: string
   readonly event?: string
   /** From GET .../actions/runs/{run_id}, once read. */
   workflowName?: string
   runUrl?: string
   runActor?: string
+  runActorId?: number
+  runActorType?: string
   runTriggeringActor?: string
+  runTriggeringActorId?: number
+  runTriggeringActorType?: string
   runAttempt?: number
 }
 
@@ -34,8 +44,15 @@ export interface StoredRule {
   /** Where it was read: "acme/shop .github/onelogin-gate.yml (default branch main)". */
   readonly source: string
   readonly timeoutSeconds: number
-  /** GitHub logins that may not approve: the deployment's creator, the webhook's sender, the run's actors. */
-  readonly barred: readonly string[]
+  /**
+   * Who set the deployment going, with their GitHub IDs (core/identity.ts):
+   * the deployment's creator, the webhook's sender, the run's actors. An
+   * approver with one of their IDs may not approve. (Gates stored by earlier
+   * releases have `barred`, their logins, instead.)
+   */
+  readonly starters?: readonly RunStarter[]
+  /** Earlier releases: the logins that could not approve. */
+  readonly barred?: readonly string[]
 }
 
 export interface StoredOutcome {

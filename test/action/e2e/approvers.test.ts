@@ -2,6 +2,7 @@
 import { describe, expect, it, type TestContext } from 'vitest'
 import { RUNNER_NODE } from '../../../sim/run-action.js'
 import { start, type Sim } from '../../../sim/server.js'
+import { startGitHub } from '../faults/support.js'
 import { runDist, waitFor } from './run-dist.js'
 
 const ADA = '35510511'
@@ -24,12 +25,16 @@ const inputs = (sim: Sim, extra: Record<string, string>) => ({
 
 describe.concurrent('approvers, as the runner runs the bundle', () => {
   it('sends no push to the approver who started the run, and passes on the others', async (ctx) => {
-    const sim = await simFor(ctx)
+    const [sim, github] = await Promise.all([simFor(ctx), startGitHub([{ login: 'Ada-L', id: 583231 }])])
     sim.autoAnswer({ action: 'accept', afterMs: 300 })
     const r = await runDist({
       node: RUNNER_NODE,
-      inputs: inputs(sim, { approvers: `ada@example.com @Ada-L\ngrace @grace-h\nlinus @linus`, 'min-approvals': '2' }),
-      env: { GITHUB_TRIGGERING_ACTOR: 'ada-l', GITHUB_ACTOR: 'someone-else' }
+      inputs: inputs(sim, {
+        approvers: `ada@example.com @Ada-L\ngrace @grace-h\nlinus @linus`,
+        'min-approvals': '2',
+        ...github.inputs
+      }),
+      env: { ...github.env, GITHUB_TRIGGERING_ACTOR: 'ada-l', GITHUB_ACTOR: 'someone-else', GITHUB_ACTOR_ID: '7' }
     })
     expect(r.exitCode).toBe(0)
     expect(r.outputs).toMatchObject({ status: 'approved', 'user-id': `${GRACE},${LINUS}` })
@@ -39,21 +44,23 @@ describe.concurrent('approvers, as the runner runs the bundle', () => {
         .map((p) => String(p.userId))
         .sort()
     ).toEqual([GRACE, LINUS])
-    expect(r.stdout).toMatch(/^No push to approver ada@example.com @Ada-L: GitHub user ada-l started this run/m)
-    expect(r.summary).toMatch(/not asked: GitHub user ada-l started this run/)
+    expect(r.stdout).toMatch(
+      /^No push to approver ada@example.com @Ada-L: GitHub user Ada-L \(ID 583231\) started this run/m
+    )
+    expect(r.summary).toMatch(/not asked: GitHub user Ada-L \(ID 583231\) started this run/)
   })
 
   it('fails before sending anything when the run starter leaves too few approvers', async (ctx) => {
-    const sim = await simFor(ctx)
+    const [sim, github] = await Promise.all([simFor(ctx), startGitHub([{ login: 'octocat', id: 583231 }])])
     const r = await runDist({
       node: RUNNER_NODE,
-      inputs: inputs(sim, { approvers: `${ADA} @octocat, ${GRACE} @grace-h`, 'min-approvals': '2' }),
-      env: { GITHUB_ACTOR: 'OctoCat' }
+      inputs: inputs(sim, { approvers: `${ADA} @octocat, ${GRACE} @grace-h`, 'min-approvals': '2', ...github.inputs }),
+      env: { ...github.env, GITHUB_ACTOR: 'OctoCat', GITHUB_ACTOR_ID: '583231' }
     })
     expect(r.exitCode).toBe(1)
     expect(r.outputs.status).toBe('error')
     expect(r.stdout).toMatch(
-      /::error::GitHub user OctoCat started this run and may not approve it, which leaves 1 approver for 2 approvals/
+      /::error::GitHub user OctoCat \(ID 583231\) started this run and may not approve it, which leaves 1 approver for 2 approvals/
     )
     expect(sim.calls()).toEqual([])
   })

@@ -2,12 +2,13 @@
 // very long) gives either valid settings or an InputError naming that input; a refused input
 // sends no request; no message ever shows the client secret or the typed code.
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { InputError } from '../../../src/core/errors.js'
 import type { RawResponse, Transport } from '../../../src/core/http.js'
 import { isLoopback, MAX_TIMEOUT_SECONDS, readSettings, type Settings } from '../../../src/action/inputs.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
-import { runWithReader, spyTransport } from './support.js'
+import { BOT_LOGIN } from '../../../src/core/identity.js'
+import { runWithReader, spyTransport, startGitHub } from './support.js'
 
 const RUNS = 200
 const SECRET = 'Zq9-S3cr3t-vK7pLm2xW'
@@ -34,6 +35,9 @@ const VALID: Record<string, string> = {
   approvers: '',
   'min-approvals': '1',
   'allow-self-approval': 'false',
+  'trusted-bots': '',
+  // The fake GitHub's token once it runs (beforeAll): logins in `approvers` are looked up there.
+  'github-token': 'ghs_set-in-beforeAll',
   otp: '',
   'api-version': '1',
   'device-id': '',
@@ -52,6 +56,8 @@ const EXAMPLES: Record<string, string[]> = {
   approvers: ['ada@example.com @ada', '35510511\n35510512 @grace', 'ada, grace'],
   'min-approvals': ['1'],
   'allow-self-approval': ['true', 'false', 'TRUE'],
+  'trusted-bots': ['renovate[bot]', 'renovate[bot], github-actions[bot]'],
+  'github-token': ['ghs_0123456789abcdefABCDEF', 'github_pat_11AAA'],
   otp: [OTP, '123456'],
   'api-version': ['1', '2'],
   'device-id': ['525509', 'dev_1-a'],
@@ -145,6 +151,13 @@ function expectValid(name: string, value: string, s: Settings): void {
     case 'allow-self-approval':
       expect(typeof s.allowSelfApproval).toBe('boolean')
       break
+    case 'trusted-bots':
+      for (const b of s.trustedBots) expect(b).toMatch(BOT_LOGIN)
+      break
+    case 'github-token':
+      expect(s.githubToken ?? '').toBe(v)
+      if (v) expect(v).toMatch(/^[\x21-\x7e]+$/)
+      break
     case 'otp':
       if (v) expect(s.otp).toMatch(/^[A-Za-z0-9]{4,64}$/)
       break
@@ -204,10 +217,19 @@ async function leaked(
     other.includes(secret) || secret.includes(other) ? other.split('').reverse().join('') + '9' : other
   const again = await runWithReader(reader({ ...inputs, [name]: replacement }), {
     transport: refusing(),
-    clock: new FakeClock()
+    clock: new FakeClock(),
+    env: githubEnv
   })
   return !printed(again.stdout).shown.includes(secret)
 }
+
+/** GITHUB_API_URL of the fake GitHub the runs look logins up on. */
+let githubEnv: Record<string, string> = {}
+beforeAll(async () => {
+  const github = await startGitHub()
+  githubEnv = github.env
+  VALID['github-token'] = github.inputs['github-token']
+})
 
 describe('every input, fuzzed', () => {
   it.each(Object.keys(VALID))(
@@ -225,12 +247,13 @@ describe('every input, fuzzed', () => {
           // The secrets, and each piece of them between control characters (a message could quote a
           // cleaned-up copy). A piece that is part of another input (an otp "551051" inside user ID
           // 35510511) proves nothing.
-          const secrets = [values['client-secret'], values.otp]
+          const secretInputs = ['client-secret', 'otp', 'github-token']
+          const secrets = secretInputs
+            .map((k) => values[k])
             .flatMap((s) => [s.trim(), ...s.split(/(?=\p{ASCII})\p{Cc}/u)])
             .filter(
               (s) =>
-                s.length >= 6 &&
-                !Object.entries(values).some(([k, v]) => k !== 'client-secret' && k !== 'otp' && v.includes(s))
+                s.length >= 6 && !Object.entries(values).some(([k, v]) => !secretInputs.includes(k) && v.includes(s))
             )
           let settings: Settings | undefined
           let refused: InputError | undefined
@@ -248,7 +271,7 @@ describe('every input, fuzzed', () => {
           }
 
           const transport = refusing()
-          const r = await runWithReader(reader(values), { transport, clock: new FakeClock() })
+          const r = await runWithReader(reader(values), { transport, clock: new FakeClock(), env: githubEnv })
           expect(r.status).not.toBe('approved')
           const { error, shown } = printed(r.stdout)
           if (refused) {
@@ -282,20 +305,21 @@ describe('every input, fuzzed', () => {
       )
     )
     await fc.assert(
-      fc.asyncProperty(others, secret, code, async (values, s, otp) => {
-        const inputs = { ...values, 'client-secret': s, otp }
+      fc.asyncProperty(others, secret, code, secret, async (values, s, otp, token) => {
+        const inputs = { ...values, 'client-secret': s, otp, 'github-token': token }
         const transport = refusing()
-        const r = await runWithReader(reader(inputs), { transport, clock: new FakeClock() })
+        const r = await runWithReader(reader(inputs), { transport, clock: new FakeClock(), env: githubEnv })
         const { error, shown } = printed(r.stdout)
         expect(r.status).not.toBe('approved')
         expect(error).not.toMatch(/Could not read the inputs|Unexpected error/)
         if (/^::error::Inputs? '/.test(error)) expect(transport.requests).toEqual([])
         expect(await leaked(inputs, shown, 'client-secret', s.trim(), SECRET)).toBe(false)
         expect(await leaked(inputs, shown, 'otp', otp, OTP)).toBe(false)
+        expect(await leaked(inputs, shown, 'github-token', token.trim(), 'ghs_other-token-9')).toBe(false)
         expect(r.stdout).toContain(`::add-mask::`)
       }),
       // First the chance collision that once failed this property: the same word for the secret and for api-url.
-      { ...PARAMS, examples: [[{ ...VALID, 'api-url': 'toString' }, 'toString', 'otpCode1234']] }
+      { ...PARAMS, examples: [[{ ...VALID, 'api-url': 'toString' }, 'toString', 'otpCode1234', 'ghs_token-1234']] }
     )
   })
 })

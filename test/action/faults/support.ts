@@ -3,7 +3,9 @@
 //  - the built action (dist/index.js) run as the runner runs it, as a child process,
 //  - run() in-process with an input reader and a transport spy.
 import type { ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { afterAll } from 'vitest'
@@ -15,6 +17,7 @@ import {
   type ActionFiles,
   type ActionResult
 } from '../../../sim/run-action.js'
+import { startFakeGitHub, type FakeAccount, type FakeGitHub } from '../../../sim/github/server.js'
 import { start, type Sim, type SimOptions } from '../../../sim/server.js'
 import type { Clock } from '../../../src/core/clock.js'
 import type { GateStatus } from '../../../src/core/errors.js'
@@ -49,6 +52,45 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
 
 /** The inputs of a run against `url` for the demo tenant's approver (ADA, with DEMO's client). */
 export const inputsFor = demoInputs
+
+/** A fake GitHub to look logins up on, its accounts' ids and types as given (other logins get derived ones). */
+export interface GitHubForAction {
+  readonly gh: FakeGitHub
+  /** GITHUB_API_URL for the step. */
+  readonly env: Record<string, string>
+  /** `github-token`: a token like the workflow's GITHUB_TOKEN. */
+  readonly inputs: Record<string, string>
+  /** The logins the action looked up, in order (GET /users/{login}). */
+  lookups(): string[]
+}
+
+/** The fake GitHub (sim/github) for the action's lookups, closed when the file ends. */
+export async function startGitHub(accounts: FakeAccount[] = []): Promise<GitHubForAction> {
+  const gh = await startFakeGitHub({
+    webhookSecret: 'the-action-gets-no-webhooks',
+    repos: [{ owner: 'acme', name: 'shop' }],
+    accounts
+  })
+  cleanups.push(() => gh.close())
+  return {
+    gh,
+    env: { GITHUB_API_URL: gh.url },
+    inputs: { 'github-token': gh.workflowToken() },
+    lookups: () =>
+      gh.requests
+        .filter((r) => r.operationId === 'users/get-by-username')
+        .map((r) => decodeURIComponent(r.path.slice(7)))
+  }
+}
+
+/** An event payload file for GITHUB_EVENT_PATH, deleted when the file ends. */
+export function eventFile(payload: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-event-'))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'event.json')
+  writeFileSync(path, JSON.stringify(payload))
+  return path
+}
 
 // ---------------------------------------------------------------------------
 // The fault proxy
@@ -300,7 +342,7 @@ let readerFiles: ActionFiles | undefined
 /** run() with inputs read by `read` (as core.getInput would: trimmed), stdout captured. Cheap enough to call thousands of times. */
 export async function runWithReader(
   read: (name: string) => string,
-  deps: { transport?: Transport; clock?: Clock; signal?: AbortSignal } = {}
+  deps: { transport?: Transport; clock?: Clock; signal?: AbortSignal; env?: Record<string, string> } = {}
 ): Promise<InProcessRun> {
   if (!readerFiles) {
     const files = (readerFiles = createActionFiles('gate-reader-'))
@@ -311,7 +353,8 @@ export async function runWithReader(
   }
   const files = readerFiles
   writeFileSync(files.output, '')
-  const env = { GITHUB_OUTPUT: files.output, GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '' }
+  const { env: extraEnv, ...runDeps } = deps
+  const env = { GITHUB_OUTPUT: files.output, GITHUB_ACTOR: '', GITHUB_TRIGGERING_ACTOR: '', ...extraEnv }
   const saved = { GITHUB_OUTPUT: process.env.GITHUB_OUTPUT, GITHUB_STEP_SUMMARY: process.env.GITHUB_STEP_SUMMARY }
   process.env.GITHUB_OUTPUT = files.output
   delete process.env.GITHUB_STEP_SUMMARY
@@ -320,7 +363,7 @@ export async function runWithReader(
       value: status,
       stdout,
       exitCode
-    } = await captureStdout(() => run({ read: (name) => read(name).trim(), ...deps, env }))
+    } = await captureStdout(() => run({ read: (name) => read(name).trim(), ...runDeps, env }))
     return { status, stdout, outputs: files.read().outputs, exitCode }
   } finally {
     for (const [k, v] of Object.entries(saved)) {

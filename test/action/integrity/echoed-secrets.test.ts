@@ -67,6 +67,29 @@ describe.concurrent('a secret OneLogin echoes is redacted before it is cut or es
     expectRedacted(r, 'client secret', secret)
   })
 
+  it("the github-token, in GitHub's answer to a login lookup", async () => {
+    const token = `ghs_${randomBytes(18).toString('hex')}`
+    const sim = await startSim()
+    const github = await startProxy()
+    let sent = ''
+    github.inject((req) => {
+      sent = String(req.headers.authorization ?? '')
+      // Across the 200th character, where the lookup's error is cut.
+      return json(401, { message: `${'Bad credentials. '.repeat(12).slice(0, 190)} got ${token} from you` })
+    })
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': '35510511 @ada', 'github-token': token, timeout: '5' }), {
+      GITHUB_API_URL: github.url
+    }).result
+    expect(r.exitCode).toBe(1)
+    expect(sent).toBe(`token ${token}`)
+    expect(r.stdout).toMatch(
+      /::error::Could not look up the GitHub login @ada at .* GitHub answered HTTP 401 \(Bad credentials\./
+    )
+    expect(r.stdout).toContain('got ***')
+    expectRedacted(r, 'github-token', token)
+    expect(sim.calls()).toEqual([])
+  })
+
   it('the Basic credential, in the answer to the token call', async () => {
     const sim = await startSim()
     const proxy = await startProxy(sim.url)

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_TENANT_PATH } from '../../../sim/tenant.js'
 import type { TenantSeed } from '../../../sim/types.js'
-import { inputsFor, spawnDist, startSim } from '../faults/support.js'
+import { inputsFor, spawnDist, startGitHub, startSim } from '../faults/support.js'
 
 /** The commands the action itself issues; any other line starting with `::` was injected. */
 const OWN_COMMANDS = /^::(add-mask|debug|warning|error|group|endgroup)::/
@@ -30,6 +30,8 @@ describe.concurrent('an approvers entry cannot spell a workflow command', () => 
     'zz::stop-commands@a.bc @alice',
     '::stop-commands::zz @alice',
     "o'brien@a.bc::x @alice",
+    'ada@example.com @alice::stop-commands::',
+    'ada@example.com @alice:1::stop-commands::',
     'ada@example.com\u001b[31m @alice',
     'ada@exa_mple.com @alice',
     'ada@example.c @alice',
@@ -47,9 +49,14 @@ describe.concurrent('an approvers entry cannot spell a workflow command', () => 
   })
 
   it("real addresses still work: o'brien-style, plus and dots", async () => {
-    const sim = await startSim()
+    const [sim, github] = await Promise.all([startSim(), startGitHub()])
     const r = await spawnDist(
-      inputsFor(sim.url, { 'user-id': '', approvers: "o'brien+ci@mail.example.co.uk @ob\ngrace.h_1 @grace" })
+      inputsFor(sim.url, {
+        'user-id': '',
+        approvers: "o'brien+ci@mail.example.co.uk @ob\ngrace.h_1 @grace",
+        ...github.inputs
+      }),
+      github.env
     ).result
     // Nobody has those in the demo tenant: the lookup says so, which shows the entries passed the grammar.
     expect(r.stdout).toMatch(/::error::No OneLogin user has the email o'brien\+ci@mail\.example\.co\.uk/)
@@ -58,12 +65,19 @@ describe.concurrent('an approvers entry cannot spell a workflow command', () => 
 
 describe.concurrent('no log line starts with an input value or OneLogin text', () => {
   it('a run with approvers by email, username and ID, one of them excluded', async () => {
-    const sim = await startSim()
+    const [sim, github] = await Promise.all([startSim(), startGitHub()])
     sim.autoAnswer({ action: 'accept', afterMs: 300 })
     const entries = ['ada@example.com @ada-l', 'grace @grace-h', '35510513 @linus']
     const r = await spawnDist(
-      inputsFor(sim.url, { 'user-id': '', approvers: entries.join('\n'), 'min-approvals': '2', timeout: '20' }),
+      inputsFor(sim.url, {
+        'user-id': '',
+        approvers: entries.join('\n'),
+        'min-approvals': '2',
+        timeout: '20',
+        ...github.inputs
+      }),
       {
+        ...github.env,
         GITHUB_ACTOR: 'ada-l',
         RUNNER_DEBUG: '1'
       }

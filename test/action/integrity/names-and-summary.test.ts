@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { summaryToText } from '../../../sim/action-files.js'
 import { NAME_LOOKUP_TIMEOUT_MS } from '../../../src/core/users.js'
-import { ADA, ADMIN, inputsFor, spawnDist, startSim } from '../faults/support.js'
+import { ADA, ADMIN, inputsFor, spawnDist, startGitHub, startSim } from '../faults/support.js'
 
 const GRACE = '35510512'
 const LINUS = '35510513'
@@ -83,14 +83,16 @@ describe.concurrent('approvers are named', () => {
 
 describe.concurrent("every approver's row says what happened to them", () => {
   it('bad credentials: nobody was asked, and the summary says so', async () => {
-    const sim = await startSim()
+    const [sim, github] = await Promise.all([startSim(), startGitHub()])
     const r = await spawnDist(
       inputsFor(sim.url, {
         'client-secret': 'wrong-secret',
         'user-id': '',
         approvers: `${ADA} @ada\ngrace @grace`,
-        timeout: '3'
-      })
+        timeout: '3',
+        ...github.inputs
+      }),
+      github.env
     ).result
     expect(r.exitCode).toBe(1)
     const text = summaryToText(r.summary)
@@ -138,15 +140,18 @@ describe.concurrent("every approver's row says what happened to them", () => {
   })
 
   it('the run starter who leaves too few approvers: their row says why they were not asked', async () => {
-    const sim = await startSim()
-    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810' }), { GITHUB_ACTOR: 'ada' })
-      .result
+    const [sim, github] = await Promise.all([startSim(), startGitHub([{ login: 'ada', id: 583231 }])])
+    const r = await spawnDist(inputsFor(sim.url, { 'user-id': `${ADA} @ada`, otp: '246810', ...github.inputs }), {
+      ...github.env,
+      GITHUB_ACTOR: 'ada',
+      GITHUB_ACTOR_ID: '583231'
+    }).result
     expect(r.exitCode).toBe(1)
     expect(summaryRows(r.summary)).toEqual([
       [
         `OneLogin user ${ADA}, listed as ${ADA} @ada`,
         '\u2014',
-        'not asked: GitHub user ada started this run',
+        'not asked: GitHub user ada (ID 583231) started this run',
         '\u2014',
         '0'
       ]
@@ -173,15 +178,16 @@ describe.concurrent("every approver's row says what happened to them", () => {
   })
 
   it('2 of 3: accepted, accepted, and the third not needed; the run starter not asked', async () => {
-    const sim = await startSim()
+    const [sim, github] = await Promise.all([startSim(), startGitHub([{ login: 'alan', id: 1912 }])])
     const run = spawnDist(
       inputsFor(sim.url, {
         'user-id': '',
         approvers: `${ADA} @ada\ngrace @grace\nlinus @linus\nalan@example.com @alan`,
         'min-approvals': '2',
-        timeout: '20'
+        timeout: '20',
+        ...github.inputs
       }),
-      { GITHUB_ACTOR: 'alan' }
+      { ...github.env, GITHUB_ACTOR: 'alan', GITHUB_ACTOR_ID: '1912' }
     )
     await run.waitFor(/^Waiting up to/m)
     for (const p of sim.pushes().filter((p) => String(p.userId) !== LINUS)) sim.answer(p.id, 'accept')
@@ -192,11 +198,16 @@ describe.concurrent("every approver's row says what happened to them", () => {
       'accepted',
       'accepted',
       'no answer; not needed, enough approvers accepted',
-      'not asked: GitHub user alan started this run'
+      'not asked: GitHub user alan (ID 1912) started this run'
     ])
     expect(rows[0][3]).toMatch(/^\d s after the first push, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/)
     expect(rows[2][0]).toBe(`${LINUS_NAME}, listed as linus @linus`)
-    expect(rows[3].slice(1)).toEqual(['\u2014', 'not asked: GitHub user alan started this run', '\u2014', '0'])
+    expect(rows[3].slice(1)).toEqual([
+      '\u2014',
+      'not asked: GitHub user alan (ID 1912) started this run',
+      '\u2014',
+      '0'
+    ])
   })
 
   it('a denial: the others had not answered before it', async () => {
