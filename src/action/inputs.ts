@@ -77,7 +77,7 @@ export function readSettings(
     // Only a runner expands expressions; a local runner (local-action) passes the default as written.
     throw new InputError(
       'github-token',
-      `Input 'github-token' is the expression ${githubToken}, not expanded: outside GitHub Actions, give a token ` +
+      "Input 'github-token' is an expression (${{ … }}), not expanded: outside GitHub Actions, give a token " +
         'that can read public GitHub profiles (INPUT_GITHUB-TOKEN), such as `gh auth token` prints.'
     )
   }

@@ -173,7 +173,7 @@ describe('readSettings', () => {
     const err = inputError({ ...base, 'github-token': '${{ github.token }}' })
     expect(err.input).toBe('github-token')
     expect(err.message).toBe(
-      "Input 'github-token' is the expression ${{ github.token }}, not expanded: outside GitHub Actions, give a token " +
+      "Input 'github-token' is an expression (${{ … }}), not expanded: outside GitHub Actions, give a token " +
         'that can read public GitHub profiles (INPUT_GITHUB-TOKEN), such as `gh auth token` prints.'
     )
   })
