@@ -18,8 +18,15 @@ export interface GraphqlRouteDeps {
   readable(ctx: Ctx, owner: string, name: string): RepoState | undefined
 }
 
-const FIELD =
-  /([A-Za-z_][A-Za-z0-9_]*)\s*:\s*repository\(\s*owner:\s*"([A-Za-z0-9_.-]+)"\s*,\s*name:\s*"([A-Za-z0-9_.-]+)"\s*\)\s*\{\s*object\(\s*expression:\s*"HEAD:([^"\\]+)"\s*\)\s*\{\s*\.\.\.\s*on\s+Blob\s*\{\s*text\s+isTruncated\s*\}\s*\}\s*\}/g
+const FIELD = new RegExp(
+  [
+    String.raw`([A-Za-z_][A-Za-z0-9_]*)\s*:\s*`,
+    String.raw`repository\(\s*owner:\s*"([A-Za-z0-9_.-]+)"\s*,\s*name:\s*"([A-Za-z0-9_.-]+)"\s*\)\s*\{\s*`,
+    String.raw`object\(\s*expression:\s*"HEAD:([^"\\]+)"\s*\)\s*\{\s*`,
+    String.raw`\.\.\.\s*on\s+Blob\s*\{\s*text\s+isTruncated\s*\}\s*\}\s*\}`
+  ].join(''),
+  'g'
+)
 /** What remains of a query once its fields are taken out: `query { }`, optionally named. */
 const SHELL = /^\s*(?:query(?:\s+[A-Za-z_][A-Za-z0-9_]*)?\s*)?\{\s*\}\s*$/
 

@@ -136,7 +136,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   }
   let nextRuleId = 70_000
   const putEnvironment = (repo: RepoState, e: FakeEnvironment): void => {
-    if (!e.name || e.name.length > 255 || /[\x00-\x1f]/.test(e.name))
+    if (!e.name || e.name.length > 255 || /\p{Cc}/u.test(e.name))
       throw new Error(`startFakeGitHub: bad environment name ${JSON.stringify(e.name)}`)
     const key = e.name.toLowerCase()
     const old = repo.environments.get(key)

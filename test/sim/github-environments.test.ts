@@ -198,7 +198,8 @@ describe('fake GitHub: GraphQL for policy files', () => {
     `query { ${repos
       .map((r, i) => {
         const [owner, name] = r.split('/')
-        return `r${i}: repository(owner: "${owner}", name: "${name}") { object(expression: "HEAD:.github/onelogin-gate.yml") { ... on Blob { text isTruncated } } }`
+        const file = 'object(expression: "HEAD:.github/onelogin-gate.yml") { ... on Blob { text isTruncated } }'
+        return `r${i}: repository(owner: "${owner}", name: "${name}") { ${file} }`
       })
       .join(' ')} }`
 
