@@ -404,7 +404,7 @@ function isId(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0
 }
 
-function isRequestError(err: unknown): err is { status: number; message: string; response?: { data?: unknown } } {
+export function isRequestError(err: unknown): err is { status: number; message: string; response?: { data?: unknown } } {
   return (
     typeof err === 'object' &&
     err !== null &&
@@ -413,7 +413,7 @@ function isRequestError(err: unknown): err is { status: number; message: string;
   )
 }
 
-function toGitHubError(
+export function toGitHubError(
   err: { status: number; message: string; response?: { data?: unknown } },
   what: string
 ): GitHubError {
