@@ -114,7 +114,7 @@ export async function checkPolicyText(text: string, file: string, deps: PolicyCh
   const skipped: string[] = []
   if (doc.errors.length > 0) {
     for (const e of doc.errors)
-      problems.push({ line: e.linePos?.[0]?.line ?? 1, message: `YAML: ${e.message.split('\n')[0]}` })
+      problems.push({ line: counter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })
     skipped.push('Nothing else was checked: the file must be YAML first.')
     return { problems, notes, pins, skipped }
   }
