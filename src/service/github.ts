@@ -404,7 +404,9 @@ function isId(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0
 }
 
-export function isRequestError(err: unknown): err is { status: number; message: string; response?: { data?: unknown } } {
+export function isRequestError(
+  err: unknown
+): err is { status: number; message: string; response?: { data?: unknown } } {
   return (
     typeof err === 'object' &&
     err !== null &&
