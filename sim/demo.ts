@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { summaryToText } from './action-files.js'
 import { runAppDemo } from './demo-app.js'
+import { runCoverageDemo } from './demo-coverage.js'
 import { startFakeGitHub, type FakeGitHub } from './github/server.js'
 import { demoInputs, DIST, startAction, type ActionResult } from './run-action.js'
 import { start, type Sim } from './server.js'
@@ -27,6 +28,8 @@ simulator, for approver Ada Lovelace (user 35510511).
   --help              this text
   --app               the protection-rule service instead of the action, between
                       the simulator and a fake GitHub (npm run demo -- --app --help)
+  --coverage          the gate command line: coverage, --fix and policy check on a
+                      fake organisation (npm run demo -- --coverage --help)
 
 The exit code is the action's: 0 when approved, 1 otherwise.`
 
@@ -164,6 +167,7 @@ async function runAction(sim: Sim, gh: FakeGitHub, opts: Options, view: LogView)
 
 async function main(): Promise<number> {
   if (process.argv.slice(2).includes('--app')) return runAppDemo(process.argv.slice(2))
+  if (process.argv.slice(2).includes('--coverage')) return runCoverageDemo(process.argv.slice(2))
   let opts: Options | 'help'
   try {
     opts = readDemoOptions(process.argv.slice(2), { app: false })

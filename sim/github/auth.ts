@@ -118,3 +118,29 @@ const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 }
 export function grants(have: Record<string, string>, permission: string, level: 'read' | 'write'): boolean {
   return (LEVEL[have[permission] ?? ''] ?? 0) >= LEVEL[level]
 }
+
+/** A person's role on a repository, as GitHub grants it (maintain and triage are left out). */
+export type RepoRole = 'read' | 'write' | 'admin'
+
+/** A person's token (a personal access token): who holds it, and their role on repositories. */
+export interface UserToken {
+  token: string
+  login: string
+  /**
+   * Role by repository (`owner/name`), or on every repository of an owner (`owner/*`, as an
+   * organisation owner or a base permission gives it). The highest that applies counts.
+   */
+  roles: Record<string, RepoRole>
+}
+
+/** The role `t` has on `owner/name`, or undefined when none (the repository is then invisible to it). */
+export function roleOn(t: UserToken, fullName: string): RepoRole | undefined {
+  const owner = fullName.split('/')[0].toLowerCase()
+  let best: RepoRole | undefined
+  for (const [key, role] of Object.entries(t.roles)) {
+    const k = key.toLowerCase()
+    if (k !== fullName.toLowerCase() && k !== `${owner}/*`) continue
+    if (!best || LEVEL[role] > LEVEL[best]) best = role
+  }
+  return best
+}

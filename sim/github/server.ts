@@ -8,9 +8,33 @@ import type { AddressInfo, Socket } from 'node:net'
 import { sign } from '@octokit/webhooks-methods'
 import { isObject } from '../../src/core/json.js'
 import { Accounts } from './accounts.js'
-import { generateAppKey, grants, jwtProblem, publicKeyOf, TokenStore, type InstallationToken } from './auth.js'
+import {
+  generateAppKey,
+  grants,
+  jwtProblem,
+  publicKeyOf,
+  roleOn,
+  TokenStore,
+  type InstallationToken,
+  type UserToken
+} from './auth.js'
 import { operationFor, validateRequest } from './openapi.js'
+import {
+  ApiError,
+  DOCS,
+  INVALID_JSON,
+  notFound,
+  readRaw,
+  safeDecode,
+  send,
+  sendJson,
+  type Ctx,
+  type RepoState,
+  type Route
+} from './api.js'
 import { pageHtml } from './page.js'
+import { environmentRoutes } from './routes-environments.js'
+import { graphqlRoutes } from './routes-graphql.js'
 import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
 import * as shape from './shapes.js'
 import type {
@@ -18,6 +42,8 @@ import type {
   DeliveryRecord,
   DeploymentRequest,
   DeploymentView,
+  EnvironmentView,
+  FakeEnvironment,
   FakeGitHub,
   FakeGitHubOptions,
   RecordedRequest
@@ -28,28 +54,6 @@ export type * from './types.js'
 /** GitHub's limits on the callback: progress reports per deployment, characters per comment. */
 export const MAX_PROGRESS_COMMENTS = 10
 export const MAX_COMMENT_LENGTH = 1024
-
-const DOCS = 'https://docs.github.com/rest'
-const MAX_BODY = 1024 * 1024
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {}
-  ) {
-    super(message)
-  }
-}
-
-const notFound = (): ApiError => new ApiError(404, 'Not Found')
-
-interface RepoState {
-  info: shape.RepoInfo
-  installationId: number
-  /** branch → path → content */
-  files: Map<string, Map<string, string>>
-}
 
 interface InstallationState {
   id: number
@@ -63,24 +67,6 @@ interface StoredDelivery {
   event: string
   runId: number
   body: string
-}
-
-interface Ctx {
-  req: IncomingMessage
-  res: ServerResponse
-  method: string
-  pathname: string
-  query: Record<string, string>
-  params: string[]
-  body: unknown
-  record: RecordedRequest
-  token?: InstallationToken
-}
-
-interface Route {
-  method: string
-  path: RegExp
-  handle(ctx: Ctx): unknown
 }
 
 /** 40 hex characters. */
@@ -136,7 +122,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const installationId = r.installationId ?? 1
     const files = new Map<string, Map<string, string>>([[info.defaultBranch, new Map()]])
     for (const [branch, byPath] of Object.entries(r.files ?? {})) files.set(branch, new Map(Object.entries(byPath)))
-    repos.set(`${r.owner}/${r.name}`.toLowerCase(), { info, installationId, files })
+    const state: RepoState = { info, installationId, files, environments: new Map() }
+    repos.set(`${r.owner}/${r.name}`.toLowerCase(), state)
+    for (const e of r.environments ?? []) putEnvironment(state, typeof e === 'string' ? { name: e } : e)
     if (!installations.has(installationId)) {
       installations.set(installationId, {
         id: installationId,
@@ -146,7 +134,29 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       })
     }
   }
+  let nextRuleId = 70_000
+  const putEnvironment = (repo: RepoState, e: FakeEnvironment): void => {
+    if (!e.name || e.name.length > 255 || /\p{Cc}/u.test(e.name))
+      throw new Error(`startFakeGitHub: bad environment name ${JSON.stringify(e.name)}`)
+    const key = e.name.toLowerCase()
+    const old = repo.environments.get(key)
+    const apps = [...(e.gated ? [appId] : []), ...(e.otherApps ?? [])]
+    repo.environments.set(key, {
+      id: old?.id ?? shape.idOf('environment', `${repo.info.owner}/${repo.info.name}/${key}`),
+      name: e.name,
+      createdAt: old?.createdAt ?? now(),
+      updatedAt: now(),
+      rules: apps.map((a) => ({ id: nextRuleId++, appId: a }))
+    })
+  }
   for (const r of opts.repos) addRepo(r)
+  const userTokens = new Map<string, UserToken>()
+  const addUserToken = (t: UserToken): void => {
+    if (!/^\S{8,}$/.test(t.token) || t.token.split('.').length === 3)
+      throw new Error('startFakeGitHub: a user token is 8 or more characters, no spaces, and not a JWT')
+    userTokens.set(t.token, { ...t, roles: { ...t.roles } })
+  }
+  for (const t of opts.userTokens ?? []) addUserToken(t)
 
   const tokens = new TokenStore(now)
   const accounts = new Accounts(opts.accounts)
@@ -216,6 +226,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         403,
         'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
       )
+    if (ctx.record.auth === 'user') {
+      // A person: their role on the repository, not an app's permissions. None: the repository is invisible.
+      const role = roleOn(ctx.user!, fullName(repo))
+      if (!role) throw notFound()
+      const enough = permission === 'administration' ? role === 'admin' : level === 'read' || role !== 'read'
+      if (!enough)
+        throw new ApiError(403, `Must have ${permission === 'administration' ? 'admin' : level} rights to Repository.`)
+      return
+    }
     const t = ctx.token!
     if (t.installationId !== repo.installationId) {
       throw new ApiError(
@@ -235,7 +254,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
   }
 
-  const classifyAuth = (req: IncomingMessage, record: RecordedRequest): InstallationToken | undefined => {
+  const classifyAuth = (req: IncomingMessage, record: RecordedRequest): InstallationToken | UserToken | undefined => {
     const header = req.headers.authorization
     if (!header) {
       record.auth = 'none'
@@ -255,6 +274,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       return undefined
     }
     const token = tokens.find(credential)
+    const user = token ? undefined : userTokens.get(credential)
+    if (user) {
+      record.auth = 'user'
+      record.login = user.login
+      return user
+    }
     if (!token) {
       record.auth = 'bad'
       record.authError = 'unknown, expired or revoked installation token'
@@ -520,28 +545,20 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     },
     {
       method: 'GET',
-      path: /^\/installation\/repositories$/,
-      handle: (ctx) => {
-        if (ctx.record.auth !== 'installation')
-          throw new ApiError(401, ctx.record.auth === 'none' ? 'Requires authentication' : 'Bad credentials')
-        const t = ctx.token!
-        const list = [...repos.values()].filter(
-          (r) => r.installationId === t.installationId && (!t.repositories || t.repositories.includes(fullName(r)))
-        )
-        json(ctx, 200, {
-          total_count: list.length,
-          repository_selection: 'selected',
-          repositories: list.map((r) => shape.repository(urls, r.info))
-        })
-      }
-    },
-    {
-      method: 'GET',
       path: /^\/repos\/([^/]+)\/([^/]+)$/,
       handle: (ctx) => {
         const repo = repoOf(ctx.params[0], ctx.params[1])
         requireToken(ctx, repo, 'metadata', 'read')
-        json(ctx, 200, shape.repository(urls, repo.info))
+        // To a person, GitHub also shows their role on the repository.
+        const role = ctx.user ? roleOn(ctx.user, fullName(repo)) : undefined
+        const permissions = role && {
+          admin: role === 'admin',
+          maintain: role === 'admin',
+          push: role !== 'read',
+          triage: role !== 'read',
+          pull: true
+        }
+        json(ctx, 200, { ...shape.repository(urls, repo.info), ...(permissions ? { permissions } : {}) })
       }
     },
     { method: 'GET', path: /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/, handle: contents },
@@ -576,7 +593,29 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         if (!account) throw notFound()
         json(ctx, 200, shape.publicUser(urls, account, started))
       }
-    }
+    },
+    ...environmentRoutes({
+      urls: () => urls,
+      app: () => ({ id: appId, slug: appInfo.slug }),
+      repos: () => repos.values(),
+      repoOf,
+      requireToken,
+      now,
+      nextId: () => nextRuleId++
+    }),
+    ...graphqlRoutes({
+      readable: (ctx, owner, name) => {
+        const repo = repos.get(`${owner}/${name}`.toLowerCase())
+        if (!repo) return undefined
+        try {
+          requireToken(ctx, repo, 'contents', 'read')
+          return repo
+        } catch (err) {
+          if (err instanceof ApiError) return undefined
+          throw err
+        }
+      }
+    })
   ]
 
   // ---------------------------------------------------------------- pages and control
@@ -703,7 +742,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       at: now(),
       headers
     }
-    if (validate) {
+    // GraphQL is not in the REST description.
+    if (validate && pathname !== '/graphql') {
       record.operationId = operationFor(method, pathname)?.operationId
       record.openapiErrors = validateRequest({
         method,
@@ -717,7 +757,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     res.on('finish', () => {
       record.status = res.statusCode
     })
-    const token = classifyAuth(req, record)
+    const credential = classifyAuth(req, record)
+    const token = record.auth === 'installation' ? (credential as InstallationToken) : undefined
+    const user = record.auth === 'user' ? (credential as UserToken) : undefined
 
     const fault = faults.find(
       (f) => f.remaining > 0 && (f.method === '*' || f.method === method) && f.path.test(pathname)
@@ -749,7 +791,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       return
     }
 
-    const ctx: Ctx = { req, res, method, pathname, query, params: [], body, record, token }
+    const ctx: Ctx = { req, res, method, pathname, query, params: [], body, record, token, user }
     try {
       for (const route of routes) {
         if (route.method !== method) continue
@@ -976,6 +1018,21 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       if (!repo) throw new Error(`workflowToken: no repository ${repoName ?? '(none configured)'}`)
       return tokens.issue(repo.installationId, { metadata: 'read', contents: 'read' }, [fullName(repo)]).token
     },
+    environments(repoName) {
+      const repo = repos.get(repoName.toLowerCase())
+      if (!repo) throw new Error(`environments: no repository ${repoName}`)
+      return [...repo.environments.values()].map((e): EnvironmentView => ({
+        name: e.name,
+        gated: e.rules.some((r) => r.appId === appId),
+        apps: e.rules.map((r) => r.appId)
+      }))
+    },
+    setEnvironment(repoName, env) {
+      const repo = repos.get(repoName.toLowerCase())
+      if (!repo) throw new Error(`setEnvironment: no repository ${repoName}`)
+      putEnvironment(repo, env)
+    },
+    addUserToken,
     setAccount: (a) => accounts.set(a),
     removeAccount: (login) => accounts.remove(login),
     renameAccount: (from, to) => accounts.rename(from, to),
@@ -996,42 +1053,4 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       })
   }
   return api
-}
-
-// ---------------------------------------------------------------- helpers
-
-/** Marks a body that had bytes but was not JSON. */
-const INVALID_JSON = Symbol('invalid JSON')
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
-  }
-}
-
-/** The body as text; undefined when over 1 MiB. */
-async function readRaw(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_BODY) return undefined
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-function send(res: ServerResponse, status: number, contentType: string | undefined, payload: string): void {
-  if (res.headersSent || res.destroyed) return
-  const headers: Record<string, string | number> = { 'Cache-Control': 'no-store' }
-  if (contentType) headers['Content-Type'] = contentType
-  if (status !== 204) headers['Content-Length'] = Buffer.byteLength(payload)
-  res.writeHead(status, headers)
-  res.end(status === 204 ? undefined : payload)
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
 }

@@ -1,7 +1,9 @@
 import type { Account, FakeAccount } from './accounts.js'
+import type { UserToken } from './auth.js'
 import type { ProtectionRulePayload } from './shapes.js'
 
 export type { Account, FakeAccount } from './accounts.js'
+export type { RepoRole, UserToken as FakeUserToken } from './auth.js'
 
 // The fake GitHub's public types (the contract in sim/README.md, "Fake GitHub").
 
@@ -17,6 +19,26 @@ export interface FakeRepo {
   ownerType?: 'Organization' | 'User'
   /** Files by branch name: { main: { '.github/onelogin-gate.yml': '...' }, 'feature-x': {...} } */
   files?: Record<string, Record<string, string>>
+  /** The repository's environments: names, or names with the custom protection rules enabled on them. */
+  environments?: (string | FakeEnvironment)[]
+}
+
+/** An environment as a test seeds it. */
+export interface FakeEnvironment {
+  name: string
+  /** The fake's app has its protection rule enabled here. Default false. */
+  gated?: boolean
+  /** Other apps (their ids) with a custom protection rule enabled here. */
+  otherApps?: number[]
+}
+
+/** An environment as the fake holds it now. */
+export interface EnvironmentView {
+  name: string
+  /** The fake's app's rule is enabled. */
+  gated: boolean
+  /** Every app with a custom rule enabled here, in the order enabled. */
+  apps: number[]
 }
 
 export interface FakeGitHubOptions {
@@ -45,6 +67,8 @@ export interface FakeGitHubOptions {
    * when it ends in `[bot]`) whose id is derived from the login.
    */
   accounts?: FakeAccount[]
+  /** People's tokens (personal access tokens), with their roles on repositories; see UserToken in auth.ts. */
+  userTokens?: UserToken[]
 }
 
 export interface DeploymentRequest {
@@ -88,7 +112,8 @@ export interface RecordedRequest {
   method: string
   path: string
   query: Record<string, string>
-  auth: 'jwt' | 'installation' | 'none' | 'bad'
+  /** The app's JWT, an installation token, a person's token, none, or one GitHub refuses. */
+  auth: 'jwt' | 'installation' | 'user' | 'none' | 'bad'
   body?: unknown
   /** Problems found validating this request against GitHub's OpenAPI description (@octokit/openapi). Empty = valid. */
   openapiErrors: string[]
@@ -102,6 +127,8 @@ export interface RecordedRequest {
   operationId?: string
   /** For auth 'installation': the token's installation. */
   installationId?: number
+  /** For auth 'user': whose token it is. */
+  login?: string
   /** For auth 'bad': why. */
   authError?: string
 }
@@ -195,6 +222,12 @@ export interface FakeGitHub {
   removeAccount(login: string): void
   /** The account `from` names takes the login `to`, keeping its id; `from` then names no account. */
   renameAccount(from: string, to: string): Account
+  /** The environments of `repo` ('owner/name') and the custom rules enabled on them, by name. */
+  environments(repo: string): EnvironmentView[]
+  /** Creates or replaces an environment of `repo`. */
+  setEnvironment(repo: string, env: FakeEnvironment): void
+  /** Adds a person's token (see FakeGitHubOptions.userTokens). */
+  addUserToken(token: UserToken): void
   waitFor<T>(fn: () => T | undefined | false, timeoutMs?: number): Promise<T>
   close(): Promise<void>
 }

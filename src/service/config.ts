@@ -275,6 +275,63 @@ function missingCredentials(): ConfigError[] {
   ]
 }
 
+/** What a command acting as the app needs (the coverage CLI): its ID, its private key and where GitHub's API is. */
+export interface GitHubAppAuth {
+  readonly appId: number
+  /** PEM. Never logged. */
+  readonly privateKey: string
+  readonly apiUrl: string
+}
+
+/**
+ * GITHUB_APP_ID, GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, and
+ * GITHUB_API_URL, read and checked as the service reads them, or (with none
+ * of the first three set) the credentials file the setup page wrote in
+ * DATA_DIR. No webhook secret: nothing is received. Throws ConfigErrors
+ * naming every bad setting.
+ */
+export function readGitHubAppAuth(env: NodeJS.ProcessEnv): GitHubAppAuth {
+  const errors: ConfigError[] = []
+  const get = (name: string): string => (env[name] ?? '').trim()
+  let apiUrl = ''
+  try {
+    apiUrl = readGitHubApiUrl(get('GITHUB_API_URL') || 'https://api.github.com')
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    errors.push(err)
+  }
+  const inEnv = ['GITHUB_APP_ID', 'GITHUB_PRIVATE_KEY', 'GITHUB_PRIVATE_KEY_PATH'].some((n) => get(n) !== '')
+  let creds: { appId: number; privateKey: string } | undefined
+  if (!inEnv && !get('DATABASE_URL')) {
+    try {
+      creds = readCredentialsFile(credentialsPath(resolve(get('DATA_DIR') || 'data')))
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      errors.push(err)
+    }
+  }
+  if (!creds && errors.length === 0) {
+    const appIdText = get('GITHUB_APP_ID')
+    if (!appIdText) errors.push(missingCredentials()[0])
+    else if (!/^[1-9]\d{0,15}$/.test(appIdText))
+      errors.push(
+        new ConfigError(
+          'GITHUB_APP_ID',
+          `GITHUB_APP_ID must be the GitHub App's numeric App ID, got ${quote(appIdText)}.`
+        )
+      )
+    try {
+      const privateKey = readPrivateKey(get('GITHUB_PRIVATE_KEY'), get('GITHUB_PRIVATE_KEY_PATH'))
+      if (errors.length === 0) creds = { appId: Number(appIdText), privateKey }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      errors.push(err)
+    }
+  }
+  if (errors.length > 0 || !creds) throw new ConfigErrors(errors)
+  return { appId: creds.appId, privateKey: creds.privateKey, apiUrl }
+}
+
 function readGitHubCredentials(env: NodeJS.ProcessEnv): GitHubAppCredentials {
   const errors: ConfigError[] = []
   const get = (name: string): string => (env[name] ?? '').trim()
@@ -310,7 +367,8 @@ export function webhookSecretProblem(secret: string): string | undefined {
   return undefined
 }
 
-function readOneLogin(env: NodeJS.ProcessEnv): ServiceConfig['onelogin'] {
+/** The OneLogin settings (ONELOGIN_CLIENT_ID, ONELOGIN_CLIENT_SECRET, the base URL, the rate share); throws ConfigErrors. */
+export function readOneLogin(env: NodeJS.ProcessEnv): ServiceConfig['onelogin'] {
   const errors: ConfigError[] = []
   const get = (name: string): string => (env[name] ?? '').trim()
   const clientId = get('ONELOGIN_CLIENT_ID')

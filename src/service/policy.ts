@@ -26,15 +26,28 @@ export interface Policy {
   readonly rules: readonly EnvironmentRule[]
 }
 
+/** Where in the file a problem is: keys and list indexes from the top, such as ['environments', 'production', 'approvers', 1]. */
+export type PolicyPath = readonly (string | number)[]
+
 /** A policy file that cannot be used; the message says where and what is wrong, for the deployment's comment. */
 export class PolicyError extends Error {
   /** The policy must be fixed first: trying again changes nothing. */
   readonly retryable = false
   readonly blame = 'input' as const
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Where the problem is, when known (relative to the value being read). */
+    readonly path?: PolicyPath
+  ) {
     super(message)
     this.name = 'PolicyError'
   }
+}
+
+/** One problem of a policy file: where it is and what is wrong. */
+export interface PolicyProblem {
+  readonly path: PolicyPath
+  readonly message: string
 }
 
 const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval', 'trusted-bots', 'api-version']
@@ -52,63 +65,146 @@ const RULE_KEYS = ['approvers', 'min-approvals', 'timeout', 'allow-self-approval
  *       timeout: 30m
  *     "staging-*":
  *       approvers: ["linus @linus"]
+ *
+ * Throws PolicyError with the first problem checkPolicy finds.
  */
 export function parsePolicy(doc: unknown): Policy {
-  if (!isObject(doc)) throw new PolicyError('The file must be a YAML mapping with the key `environments`.')
+  const { policy, problems } = checkPolicy(doc)
+  if (problems.length > 0 || !policy)
+    throw new PolicyError(problems[0]?.message ?? 'The policy is invalid.', problems[0]?.path)
+  return policy
+}
+
+/**
+ * The same checks as parsePolicy, every problem of the file listed (in the
+ * order parsePolicy meets them) instead of the first thrown: for `policy
+ * check`, which shows them all at once. The policy only when there is none.
+ */
+export function checkPolicy(doc: unknown): { readonly policy?: Policy; readonly problems: readonly PolicyProblem[] } {
+  const problems: PolicyProblem[] = []
+  if (!isObject(doc)) {
+    problems.push({ path: [], message: 'The file must be a YAML mapping with the key `environments`.' })
+    return { problems }
+  }
   for (const key of Object.keys(doc)) {
     if (key !== 'environments')
-      throw new PolicyError(`Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`)
+      problems.push({
+        path: [key],
+        message: `Unknown top-level key \`${clip(key)}\`: the file has one key, \`environments\`.`
+      })
   }
   const envs = doc.environments
   if (!isObject(envs) || Object.keys(envs).length === 0) {
-    throw new PolicyError(
-      '`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.'
-    )
+    problems.push({
+      path: 'environments' in doc ? ['environments'] : [],
+      message:
+        '`environments` must map environment names (or globs such as `prod-*`) to rules, such as `production: { approvers: ["ada@example.com @ada"] }`.'
+    })
+    return { problems }
   }
-  return { rules: Object.entries(envs).map(([pattern, rule]) => parseRule(pattern, rule)) }
+  const rules: EnvironmentRule[] = []
+  for (const [pattern, rule] of Object.entries(envs)) {
+    const parsed = parseRule(pattern, rule, problems)
+    if (parsed) rules.push(parsed)
+  }
+  return problems.length > 0 ? { problems } : { policy: { rules }, problems }
 }
 
-function parseRule(pattern: string, raw: unknown): EnvironmentRule {
+function parseRule(pattern: string, raw: unknown, problems: PolicyProblem[]): EnvironmentRule | undefined {
   const at = `\`environments.${clip(pattern)}\``
-  if (!pattern.trim()) throw new PolicyError('An environment name under `environments` is empty.')
-  if (!isObject(raw)) throw new PolicyError(`${at} must be a mapping with at least \`approvers\`.`)
+  const base = ['environments', pattern]
+  const before = problems.length
+  const problem = (path: PolicyPath, message: string): void => {
+    problems.push({ path: [...base, ...path], message })
+  }
+  /** Reads one key; a PolicyError becomes a problem at that key (or deeper, where the error says). */
+  const read = <T>(key: string, fn: () => T): T | undefined => {
+    try {
+      return fn()
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err
+      problem([key, ...(err.path ?? [])], err.message)
+      return undefined
+    }
+  }
+  if (!pattern.trim()) {
+    problem([], 'An environment name under `environments` is empty.')
+    return undefined
+  }
+  if (!isObject(raw)) {
+    problem([], `${at} must be a mapping with at least \`approvers\`.`)
+    return undefined
+  }
   for (const key of Object.keys(raw)) {
     if (!RULE_KEYS.includes(key))
-      throw new PolicyError(
+      problem(
+        [key],
         `${at} has an unknown key \`${clip(key)}\`; the keys are ${RULE_KEYS.map((k) => `\`${k}\``).join(', ')}.`
       )
   }
-  const allowSelfApproval = readBoolean(raw['allow-self-approval'], `${at}.allow-self-approval`, false)
-  const entries = readApproverEntries(raw.approvers, `${at}.approvers`)
+  const allowSelfApproval = read('allow-self-approval', () =>
+    readBoolean(raw['allow-self-approval'], `${at}.allow-self-approval`, false)
+  )
+  const entries = read('approvers', () => readApproverEntries(raw.approvers, `${at}.approvers`)) ?? []
   const approvers: ApproverSpec[] = []
   const seen = new Set<string>()
-  for (const [i, entry] of entries.entries()) {
+  let approverProblems = false
+  for (const { entry, index, error } of entries) {
+    const where = index === undefined ? ['approvers'] : ['approvers', index]
+    const i = index ?? approvers.length
+    if (error) {
+      problem(where, error)
+      approverProblems = true
+      continue
+    }
     let spec: ApproverSpec
     try {
       spec = parseApproverEntry(entry)
     } catch (err) {
       if (!(err instanceof ApproverEntryError)) throw err
-      throw new PolicyError(
+      problem(
+        where,
         `${at}.approvers[${i}] ${JSON.stringify(clip(entry))}: ${err.why}. Each entry is a OneLogin user ID, email or username, then a space and @github-login.`
       )
+      approverProblems = true
+      continue
     }
-    if (!spec.login && !allowSelfApproval) {
-      throw new PolicyError(
+    if (!spec.login && allowSelfApproval === false) {
+      problem(
+        where,
         `${at}.approvers[${i}] ${JSON.stringify(clip(entry))} has no @github-login, so the service ` +
           `cannot tell whether this approver started the deployment. Write it as "${clip(entry)} ` +
           `@their-github-login" (or set \`allow-self-approval: true\`).`
       )
+      approverProblems = true
+      continue
     }
     const key = `${spec.by}:${spec.value.toLowerCase()}`
-    if (seen.has(key)) throw new PolicyError(`${at}.approvers lists ${JSON.stringify(clip(spec.value))} twice.`)
+    if (seen.has(key)) {
+      problem(where, `${at}.approvers lists ${JSON.stringify(clip(spec.value))} twice.`)
+      approverProblems = true
+      continue
+    }
     seen.add(key)
     approvers.push(spec)
   }
-  const minApprovals = readMinApprovals(raw['min-approvals'], `${at}.min-approvals`, approvers.length)
-  const timeoutSeconds = readTimeout(raw.timeout, `${at}.timeout`)
-  const apiVersion = readApiVersion(raw['api-version'], `${at}.api-version`)
-  const trustedBots = readTrustedBots(raw['trusted-bots'], `${at}.trusted-bots`)
-  return { pattern, approvers, minApprovals, timeoutSeconds, allowSelfApproval, trustedBots, apiVersion }
+  // With a bad approver entry the count is unknown: only the number's own form is checked.
+  const minApprovals = read('min-approvals', () =>
+    readMinApprovals(raw['min-approvals'], `${at}.min-approvals`, approverProblems ? Infinity : approvers.length)
+  )
+  const timeoutSeconds = read('timeout', () => readTimeout(raw.timeout, `${at}.timeout`))
+  const apiVersion = read('api-version', () => readApiVersion(raw['api-version'], `${at}.api-version`))
+  const trustedBots = read('trusted-bots', () => readTrustedBots(raw['trusted-bots'], `${at}.trusted-bots`))
+  if (problems.length > before) return undefined
+  return {
+    pattern,
+    approvers,
+    minApprovals: minApprovals!,
+    timeoutSeconds: timeoutSeconds!,
+    allowSelfApproval: allowSelfApproval!,
+    trustedBots: trustedBots!,
+    apiVersion: apiVersion!
+  }
 }
 
 /**
@@ -125,18 +221,26 @@ export function ruleFor(policy: Policy, environment: string): EnvironmentRule | 
   )
 }
 
-function readApproverEntries(value: unknown, at: string): string[] {
-  let entries: unknown[]
-  if (typeof value === 'string') entries = value.split(/[\n,]/)
-  else if (Array.isArray(value)) entries = value
-  else throw new PolicyError(`${at} is required: a list of approvers such as ["ada@example.com @ada"].`)
-  const out: string[] = []
-  for (const [i, e] of entries.entries()) {
-    if (typeof e === 'number' && Number.isSafeInteger(e)) out.push(String(e))
-    else if (typeof e === 'string') {
-      if (e.trim()) out.push(e.trim())
-    } else throw new PolicyError(`${at}[${i}] must be a text entry such as "ada@example.com @ada".`)
-  }
+/** One approver entry as written: its index in a YAML list (none for one string), or why it is not text. */
+interface EntryText {
+  readonly entry: string
+  readonly index?: number
+  readonly error?: string
+}
+
+function readApproverEntries(value: unknown, at: string): EntryText[] {
+  const out: EntryText[] = []
+  if (typeof value === 'string') {
+    for (const e of value.split(/[\n,]/)) if (e.trim()) out.push({ entry: e.trim() })
+  } else if (Array.isArray(value)) {
+    for (const [i, e] of value.entries()) {
+      if (typeof e === 'number' && Number.isSafeInteger(e)) out.push({ entry: String(e), index: i })
+      else if (typeof e === 'string') {
+        if (e.trim()) out.push({ entry: e.trim(), index: i })
+      } else
+        out.push({ entry: '', index: i, error: `${at}[${i}] must be a text entry such as "ada@example.com @ada".` })
+    }
+  } else throw new PolicyError(`${at} is required: a list of approvers such as ["ada@example.com @ada"].`)
   if (out.length === 0) throw new PolicyError(`${at} lists nobody: name at least one approver.`)
   return out
 }
@@ -154,7 +258,8 @@ function readTrustedBots(value: unknown, at: string): string[] {
     if (!bot) {
       throw new PolicyError(
         `${at}[${i}] ${show(e)} is not a bot's login: a bot's login is its app's name and [bot], such as ` +
-          '"renovate[bot]" (quoted in YAML). People need no entry: they are checked by their GitHub ID.'
+          '"renovate[bot]" (quoted in YAML). People need no entry: they are checked by their GitHub ID.',
+        Array.isArray(value) ? [i] : []
       )
     }
     if (!bots.some((b) => b.toLowerCase() === bot.toLowerCase())) bots.push(bot)

@@ -6,7 +6,7 @@ import { noMention } from '../../src/core/inert.js'
 import type { RawRequest } from '../../src/core/http.js'
 import { githubFetch } from '../../src/service/github.js'
 import { Redactor } from '../../src/service/log.js'
-import { parsePolicy, PolicyError, readTimeout, ruleFor } from '../../src/service/policy.js'
+import { checkPolicy, parsePolicy, PolicyError, readTimeout, ruleFor } from '../../src/service/policy.js'
 
 describe('policy', () => {
   const policy = parsePolicy({
@@ -93,6 +93,45 @@ describe('policy', () => {
       parsePolicy({ environments: { p: { approvers: ['ada@example.com'], 'allow-self-approval': true } } }).rules[0]
         .approvers
     ).toHaveLength(1)
+  })
+})
+
+describe('policy: every problem at once (checkPolicy)', () => {
+  const doc = {
+    extra: 1,
+    environments: {
+      production: {
+        approvers: ['ada@@example.com @ada', 'grace@example.com @grace', 'grace@example.com @g2', true],
+        'min-aprovals': 2,
+        timeout: '45 days'
+      },
+      staging: { approvers: ['linus @linus'], 'api-version': 3 },
+      ok: { approvers: ['alan @alan'] }
+    }
+  }
+
+  it('lists each problem with its path, in the order parsePolicy meets them, and parsePolicy throws the first', () => {
+    const { policy, problems } = checkPolicy(doc)
+    expect(policy).toBeUndefined()
+    expect(problems.map((p) => p.path)).toEqual([
+      ['extra'],
+      ['environments', 'production', 'min-aprovals'],
+      ['environments', 'production', 'approvers', 0],
+      ['environments', 'production', 'approvers', 2],
+      ['environments', 'production', 'approvers', 3],
+      ['environments', 'production', 'timeout'],
+      ['environments', 'staging', 'api-version']
+    ])
+    expect(problems[2].message).toMatch(/approvers\[0\] "ada@@example.com @ada": not an email address/)
+    expect(problems[3].message).toMatch(/lists "grace@example.com" twice/)
+    expect(problems[4].message).toMatch(/approvers\[3\] must be a text entry/)
+    expect(() => parsePolicy(doc)).toThrow(problems[0].message)
+  })
+
+  it('gives the policy and no problems for a good file', () => {
+    const { policy, problems } = checkPolicy({ environments: { ok: { approvers: ['alan @alan'] } } })
+    expect(problems).toEqual([])
+    expect(policy?.rules.map((r) => r.pattern)).toEqual(['ok'])
   })
 })
 

@@ -101,11 +101,12 @@ export async function call<Body = unknown>(
   fake: FakeGitHub,
   method: string,
   path: string,
-  init: { auth?: string; body?: unknown; accept?: string } = {}
+  init: { auth?: string; body?: unknown; accept?: string; headers?: Record<string, string> } = {}
 ): Promise<Reply<Body>> {
   const headers: Record<string, string> = {
     accept: init.accept ?? 'application/vnd.github+json',
-    'user-agent': 'onelogin-push-gate-tests'
+    'user-agent': 'onelogin-push-gate-tests',
+    ...init.headers
   }
   if (init.auth) headers.authorization = init.auth
   if (init.body !== undefined) headers['content-type'] = 'application/json'

@@ -1,0 +1,126 @@
+// What the fake GitHub's route families share: the error GitHub answers with, a request's
+// context, the route table's entries, a repository's state, and sending answers.
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { InstallationToken, UserToken } from './auth.js'
+import type { RepoInfo } from './shapes.js'
+import type { RecordedRequest } from './types.js'
+
+export const DOCS = 'https://docs.github.com/rest'
+export const MAX_BODY = 1024 * 1024
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {}
+  ) {
+    super(message)
+  }
+}
+
+export const notFound = (): ApiError => new ApiError(404, 'Not Found')
+
+export interface RepoState {
+  info: RepoInfo
+  installationId: number
+  /** branch → path → content */
+  files: Map<string, Map<string, string>>
+  /** By lower-case name. */
+  environments: Map<string, EnvironmentState>
+}
+
+/** An environment and the custom protection rules enabled on it. */
+export interface EnvironmentState {
+  id: number
+  name: string
+  createdAt: number
+  updatedAt: number
+  /** Enabled custom deployment protection rules: the rule's id and its app's id, in the order enabled. */
+  rules: { id: number; appId: number }[]
+}
+
+export interface Ctx {
+  req: IncomingMessage
+  res: ServerResponse
+  method: string
+  pathname: string
+  query: Record<string, string>
+  params: string[]
+  body: unknown
+  record: RecordedRequest
+  token?: InstallationToken
+  /** For a person's token (auth 'user'). */
+  user?: UserToken
+}
+
+export interface Route {
+  method: string
+  path: RegExp
+  handle(ctx: Ctx): unknown
+}
+
+/** Marks a body that had bytes but was not JSON. */
+export const INVALID_JSON = Symbol('invalid JSON')
+
+export function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
+/** The body as text; undefined when over 1 MiB. */
+export async function readRaw(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_BODY) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+export function send(res: ServerResponse, status: number, contentType: string | undefined, payload: string): void {
+  if (res.headersSent || res.destroyed) return
+  const headers: Record<string, string | number> = { 'Cache-Control': 'no-store' }
+  if (contentType) headers['Content-Type'] = contentType
+  if (status !== 204) headers['Content-Length'] = Buffer.byteLength(payload)
+  res.writeHead(status, headers)
+  res.end(status === 204 ? undefined : payload)
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
+}
+
+/**
+ * A GET answer with an ETag, as GitHub sends on list and contents answers: a request whose
+ * If-None-Match names the current ETag gets 304 Not Modified and no body (GitHub does not count
+ * it against the rate limit). `headers` go on either answer (a Link header).
+ */
+export function sendCached(ctx: Ctx, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  const etag = `W/"${createHash('sha256').update(text).digest('hex').slice(0, 40)}"`
+  const res = ctx.res
+  if (res.headersSent || res.destroyed) return
+  const wanted = String(ctx.req.headers['if-none-match'] ?? '')
+    .split(',')
+    .map((t) => t.trim())
+  if (wanted.includes(etag) || wanted.includes(etag.slice(2))) {
+    res.writeHead(304, { ETag: etag, 'Cache-Control': 'private, max-age=60, s-maxage=60', ...headers })
+    res.end()
+    return
+  }
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ETag: etag,
+    'Cache-Control': 'private, max-age=60, s-maxage=60',
+    Vary: 'Accept, Authorization',
+    ...headers
+  })
+  res.end(text)
+}
