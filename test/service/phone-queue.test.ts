@@ -80,7 +80,9 @@ describe('one push on the phone at a time, per approver', { timeout: 180_000 }, 
     expect((await finalOf(w, first)).state).toBe('approved')
     const answered1 = Date.parse(w.sim.pushes().find((p) => p.id === push1.id)!.answeredAt!)
     expect(Date.parse(push2.createdAt)).toBeGreaterThanOrEqual(answered1)
-    expect(accepted(w, second).find((c) => /OneLogin approval requested/.test(c.comment ?? ''))).toBeDefined()
+    await until("the second gate's pushes-sent comment", () =>
+      accepted(w, second).find((c) => /OneLogin approval requested/.test(c.comment ?? ''))
+    )
     await until('the queue to empty', async () => (await gaugeQueued(w)) === 0)
 
     // The second push's answer decides the second gate.
