@@ -482,7 +482,8 @@ async function fleetRun(serverUrl: string, run: number): Promise<Row[]> {
 
 async function manyRun(serverUrl: string): Promise<Row[]> {
   // A generous budget: 2 million calls an hour, all of it ours.
-  const w = await world(serverUrl, 'bench_many', 1, { limit: 2_000_000, windowSeconds: 3_600 }, '30m', 1)
+  // One approver per gate: an approver's phone takes one push at a time, and every gate here has its push out.
+  const w = await world(serverUrl, 'bench_many', MANY, { limit: 2_000_000, windowSeconds: 3_600 }, '30m', 1)
   let inst: Instance | undefined
   try {
     inst = await spawnInstance('bench-many', w.env)
@@ -491,7 +492,7 @@ async function manyRun(serverUrl: string): Promise<Row[]> {
     const inFlight = new Set<Promise<unknown>>()
     for (let i = 0; i < MANY; i++) {
       const p = w.gh
-        .requestDeployment({ repo: 'acme/shop', environment: 'env-0', creator: 'octocat' })
+        .requestDeployment({ repo: 'acme/shop', environment: `env-${i}`, creator: 'octocat' })
         .finally(() => inFlight.delete(p))
       inFlight.add(p)
       if (inFlight.size >= 20) await Promise.race(inFlight)

@@ -46,8 +46,8 @@ export interface EmbeddedRun {
   rssAt: { listening: number; pushes: number; end: number }
 }
 
-/** A made-up user with one OneLogin Protect device, per gate. */
-function tenant(users: number): TenantSeed {
+/** A made-up user with one OneLogin Protect device, per gate (an approver's phone takes one push at a time). */
+export function tenant(users: number): TenantSeed {
   const base = JSON.parse(readFileSync(join(ROOT, 'sim', 'tenant.json'), 'utf8')) as TenantSeed
   return {
     ...base,
@@ -73,7 +73,8 @@ function tenant(users: number): TenantSeed {
   }
 }
 
-function policy(gates: number): string {
+/** Environments env-0 ... env-(n-1), each with its own approver: user<i>@example.com @user<i>. */
+export function policy(gates: number): string {
   return (
     'environments:\n' +
     Array.from(

@@ -252,6 +252,17 @@ export function createGate(setup: GateSetup, wallNow: number): { state: GateStat
   return { state, notes }
 }
 
+/** What a driver may add to `plan`. */
+export interface PlanOptions {
+  /**
+   * Approvers (by index) whose push the driver holds back for now: the
+   * service's, while the approver's phone has another gate's push on it
+   * (one push on a phone at a time). Their push is not planned; they still
+   * count as able to answer, and the timeout keeps counting.
+   */
+  readonly heldBack?: ReadonlySet<number>
+}
+
 /**
  * Pure: what is due at `now`, after folding in what time alone decides: an
  * outcome (a quorum checked for late denials, too few left, the deadline), a
@@ -259,15 +270,20 @@ export function createGate(setup: GateSetup, wallNow: number): { state: GateStat
  * answer confirmed it), a new push with too little time left, and the
  * "still waiting" note.
  */
-export function plan(prev: GateState, now: number, wallNow: number): { state: GateState; notes: Note[]; step: Step } {
+export function plan(
+  prev: GateState,
+  now: number,
+  wallNow: number,
+  opts: PlanOptions = {}
+): { state: GateState; notes: Note[]; step: Step } {
   if (prev.outcome) return { state: prev, notes: [], step: { kind: 'done' } }
   const state = copy(prev)
   const notes: Note[] = []
-  const step = planInto(state, now, wallNow, notes)
+  const step = planInto(state, now, wallNow, notes, opts.heldBack ?? new Set())
   return { state, notes, step }
 }
 
-function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: Note[]): Step {
+function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: Note[], held: ReadonlySet<number>): Step {
   const end = (o: Omit<GateOutcome, 'at' | 'endedAt'>): Step => {
     s.outcome = { ...o, at: now, endedAt: wallNow }
     return { kind: 'done' }
@@ -320,15 +336,20 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
     return end(codeOutcome(s))
   }
 
-  // 3. Pushes not sent yet: the first ones, and the new one for a push that certainly expired.
+  // 3. Pushes not sent yet: the first ones, and the new one for a push that certainly expired;
+  //    a push the driver holds back waits (the timeout counts all the same).
   for (const { a, i } of asked) {
     if (a.ticket || (a.answer !== 'not-asked' && a.answer !== 'pending')) continue
     if (a.pushes === 0) {
       if (now >= s.deadline)
         return end({ status: 'timed-out', message: 'The timeout passed before a push could be sent.' })
+      if (held.has(i)) continue
       return { kind: 'push', index: i }
     }
-    if (s.deadline - now >= MIN_TIME_FOR_NEW_PUSH_MS) return { kind: 'push', index: i }
+    if (s.deadline - now >= MIN_TIME_FOR_NEW_PUSH_MS) {
+      if (held.has(i)) continue
+      return { kind: 'push', index: i }
+    }
     a.answer = 'expired'
     a.nextPollAt = null
     markAnswered(s, a, now, wallNow)
@@ -346,7 +367,7 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
     const first = due.reduce((x, y) => (y.a.nextPollAt! < x.a.nextPollAt! ? y : x))
     return { kind: 'poll', index: first.i, final: false }
   }
-  const o = outcomeOf(s, now)
+  const o = outcomeOf(s, now, false, held)
   if (o?.status === 'approved') {
     const others = open.map(({ i }) => i)
     if (others.length > 0) {
@@ -394,10 +415,12 @@ function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, not
 function outcomeOf(
   s: GateState,
   now: number,
-  afterFinalCheck = false
+  afterFinalCheck = false,
+  held: ReadonlySet<number> = new Set()
 ): Omit<GateOutcome, 'at' | 'endedAt'> | undefined {
   const o = decide({
-    approvers: s.approvers,
+    // An approver whose first push is held back can still answer.
+    approvers: s.approvers.map((a, i) => (held.has(i) && a.answer === 'not-asked' ? { ...a, answer: 'pending' } : a)),
     minApprovals: s.minApprovals,
     now,
     deadline: s.deadline,

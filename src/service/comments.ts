@@ -1,7 +1,8 @@
 import { codeSpan } from '../core/inert.js'
-import { formatDuration } from '../core/outcome.js'
+import { approverLabel, formatDuration } from '../core/outcome.js'
 import type { Approver } from '../core/approvers.js'
 import type { DeploymentInfo, Gate, StoredOutcome } from './store/gates.js'
+import type { PushHolder, QueuedPush } from './store/phones.js'
 
 /** GitHub's limit for one protection-rule comment. */
 export const MAX_COMMENT_CHARS = 1024
@@ -84,6 +85,38 @@ export function newPushComment(a: Approver): string {
   ])
 }
 
+/**
+ * The deployment a queued push waits behind, as this gate's readers may see
+ * it: its run and environment, and its repository only when it is this one
+ * (another repository may be private to them).
+ */
+function behindText(gate: Pick<Gate, 'owner' | 'repo'>, behind: PushHolder | null): string {
+  if (!behind) return 'another deployment'
+  const where = behind.repo === `${gate.owner}/${gate.repo}` ? code(behind.repo) : 'another repository'
+  return `run ${behind.runId} (${where}, environment ${code(behind.environment)})`
+}
+
+/** The progress comment when a push waits because the approver's phone has another deployment's push on it. */
+export function queuedComment(gate: Gate, a: Approver, entry: QueuedPush): string {
+  const procedure = gate.procedure!
+  return fit([
+    `⏳ **Queued behind ${behindText(gate, entry.behind)}.** ${who(a)} has, or is next in line for, a OneLogin ` +
+      'push from that deployment. A push shows nothing of the deployment it is for, so the service puts one on a ' +
+      "phone at a time: this deployment's push goes out when that one is answered or expires.",
+    '',
+    `The timeout keeps counting: without ${procedure.minApprovals === 1 ? 'an approval' : 'enough approvals'} by ` +
+      `${utc(procedure.deadline)}, this deployment is rejected. ${deploymentLine(gate, gate.deployment)}`
+  ])
+}
+
+/** The outcome's message when the MFA-fatigue guard stops a push (APPROVER_PUSHES_PER_HOUR). */
+export function pushesFloodedMessage(a: Approver, sent: number, limit: number): string {
+  return (
+    `${approverLabel(a)} was sent ${sent} OneLogin push${sent === 1 ? '' : 'es'} in the last hour; ` +
+    `APPROVER_PUSHES_PER_HOUR allows ${limit}.`
+  )
+}
+
 /** The final comment: who approved or denied, or that time ran out, with times; or what stopped the gate. */
 export function finalComment(gate: Gate, outcome: StoredOutcome): string {
   const d = gate.deployment
@@ -118,11 +151,27 @@ export function finalComment(gate: Gate, outcome: StoredOutcome): string {
         `Waited${waited ? ` ${waited}` : ''} until ${utc(outcome.decidedAt)}; ${answered.length} of ${need} approval${need === 1 ? '' : 's'}.`
       )
       const silent = approvers.filter((a) => a.answer !== 'approved' && !a.startedRun)
-      if (silent.length) lines.push(`No answer from ${silent.map(who).join(', ')}.`)
+      const queued = gate.queue.filter((w) => approvers[w.index])
+      const unasked = new Set(queued.map((w) => w.index))
+      const quiet = silent.filter((a) => !unasked.has(approvers.indexOf(a)))
+      if (quiet.length) lines.push(`No answer from ${quiet.map(who).join(', ')}.`)
+      for (const w of queued)
+        lines.push(
+          `The push to ${who(approvers[w.index])} was still queued behind ${behindText(gate, w.behind)} when the time ` +
+            "ran out: their phone had that deployment's push on it."
+        )
       break
     }
     case 'error':
-      if (outcome.blame === 'configuration') {
+      if (outcome.guard === 'pushes-per-hour') {
+        lines.push(
+          `🛑 **Rejected: too many pushes to one approver.** ${code(outcome.message, 300)}`,
+          'This is a guard against push flooding (MFA fatigue): each approver gets at most so many OneLogin pushes ' +
+            'an hour, so that a flood of deployments cannot wear them down into accepting one. The push was not ' +
+            'sent; run the job again later. For administrators: the limit is the service setting ' +
+            '`APPROVER_PUSHES_PER_HOUR`.'
+        )
+      } else if (outcome.blame === 'configuration') {
         lines.push(
           `⚙️ **Rejected: the OneLogin gate service is misconfigured.** ${code(outcome.message, 600)}`,
           'This is for an administrator of the service: no approver was at fault. Fix the setting, then run the job again.'

@@ -45,6 +45,11 @@ export interface ServiceConfig {
   readonly instanceId: string
   /** Finished gates are deleted this many days after they closed (GATE_RETENTION_DAYS, default 90). */
   readonly retentionDays: number
+  /**
+   * The most OneLogin pushes one approver is sent in an hour, fleet-wide
+   * (APPROVER_PUSHES_PER_HOUR, default 10): a guard against push flooding.
+   */
+  readonly pushesPerHour: number
   /** Timing knobs; the defaults suit production, tests shorten them. */
   readonly tuning: Tuning
 }
@@ -84,6 +89,8 @@ export const DEFAULT_TUNING: Tuning = {
 }
 
 export const DEFAULT_RETENTION_DAYS = 90
+export const DEFAULT_PUSHES_PER_HOUR = 10
+export const MAX_PUSHES_PER_HOUR = 1000
 /** Longer than GitHub waits for an answer (30 days), so that a redelivered webhook finds its gate. */
 export const MIN_RETENTION_DAYS = 31
 
@@ -232,6 +239,16 @@ export function readStartup(
           `${quote(retentionText)}.`
       )
   })
+  const perHourText = get('APPROVER_PUSHES_PER_HOUR') || String(DEFAULT_PUSHES_PER_HOUR)
+  const pushesPerHour = Number(perHourText)
+  check(() => {
+    if (!/^\d{1,4}$/.test(perHourText) || pushesPerHour < 1 || pushesPerHour > MAX_PUSHES_PER_HOUR)
+      throw new ConfigError(
+        'APPROVER_PUSHES_PER_HOUR',
+        `APPROVER_PUSHES_PER_HOUR must be a whole number from 1 to ${MAX_PUSHES_PER_HOUR}: the most OneLogin pushes ` +
+          `one approver is sent in an hour, a guard against push flooding (MFA fatigue); got ${quote(perHourText)}.`
+      )
+  })
   const tuned = check(() => readTuning(tuning))
 
   const serving = errors.filter((e) => SERVING_SETTINGS.has(e.setting))
@@ -254,6 +271,7 @@ export function readStartup(
     logLevel: level as ServiceConfig['logLevel'],
     instanceId,
     retentionDays,
+    pushesPerHour,
     tuning: tuned!
   }
   if (setupMode) return { mode: 'setup', config, pending: errors }

@@ -8,6 +8,9 @@
  * Every side effect is fenced: a push's intent, an outcome and a report are
  * stored under the lease (a write that fails when the lease is lost) before
  * the request goes out, and an answer is stored before anything else happens.
+ * A push's intent is stored only with the approver's phone held (one push on
+ * a phone at a time, fleet-wide, and at most APPROVER_PUSHES_PER_HOUR an
+ * hour: store/phones.ts); a push whose phone is busy waits in the gate's queue.
  */
 import { backoffMs } from '../core/backoff.js'
 import type { Clock } from '../core/clock.js'
@@ -22,11 +25,20 @@ import {
   mustStore,
   needsWriteAhead,
   plan,
+  pushLifetimeSeconds,
+  type GateState,
   type Note
 } from '../core/procedure.js'
 import { resolveIdentities } from '../core/identity.js'
 import { perform } from '../core/steps.js'
-import { finalComment, MAX_PROGRESS_COMMENTS, newPushComment, pushesSentComment } from './comments.js'
+import {
+  finalComment,
+  MAX_PROGRESS_COMMENTS,
+  newPushComment,
+  pushesFloodedMessage,
+  pushesSentComment,
+  queuedComment
+} from './comments.js'
 import type { Tuning } from './config.js'
 import { GitHubError, type GitHubApi } from './github.js'
 import { starterClaims } from './identity.js'
@@ -35,6 +47,7 @@ import type { GateMetrics } from './metrics.js'
 import type { OneLoginAccess } from './onelogin.js'
 import { MAX_TIMEOUT_SECONDS, parsePolicy, POLICY_PATH, PolicyError, ruleFor } from './policy.js'
 import type { Gate, Report, StoredOutcome } from './store/gates.js'
+import { SLOT_MARGIN_MS, type PhoneTake, type PushRequest } from './store/phones.js'
 
 /** The shortest gap between two polls of one push, as the action's default `poll-interval`. */
 export const POLL_INTERVAL_SECONDS = 1
@@ -58,6 +71,17 @@ export interface EngineDeps {
    * this returns.
    */
   readonly checkpoint: (gate: Gate) => Promise<void>
+  /**
+   * Stores the gate, which holds a push's intent, fenced by the lease like
+   * `checkpoint`, if the approver's phone is free and they are under the
+   * hourly limit (store/phones.ts); else stores nothing and says why. Throws
+   * LeaseLostError when the lease is gone. The push goes out only after 'taken'.
+   */
+  readonly takePhone: (gate: Gate, push: PushRequest) => Promise<PhoneTake>
+  /** Forgets a counted push whose request surely never reached OneLogin. */
+  readonly uncountPush: (gateId: string, userId: string, at: number) => Promise<void>
+  /** APPROVER_PUSHES_PER_HOUR: the most pushes one approver is sent in an hour, fleet-wide. */
+  readonly pushesPerHour: number
   /** Aborts this gate's requests in flight: its lease was lost, or the service stops. */
   readonly signal: AbortSignal
   /** Times polls on the service's schedule within the fleet's OneLogin budget (pacer.ts); without it, the core's schedule. */
@@ -79,6 +103,7 @@ export class LeaseLostError extends Error {
  * on any instance.
  */
 export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
+  const claim: Claim = { tried: new Set() }
   // The gate's push handles are secrets while it is worked here, and forgotten when it is let go.
   const held = new Set<string>()
   const hold = (): void => {
@@ -91,9 +116,14 @@ export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
     }
   }
   try {
-    for (let i = 0; i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && gate.nextAt <= deps.clock.now(); i++) {
+    // The first step runs whatever next_at says: a gate holding a push back is claimed when the phone is free.
+    for (
+      let i = 0;
+      i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && (i === 0 || gate.nextAt <= deps.clock.now());
+      i++
+    ) {
       hold()
-      await step(gate, deps)
+      await step(gate, deps, claim)
       gate.updatedAt = deps.clock.now()
       gate.nextAt = nextDue(gate, deps.clock.now())
     }
@@ -103,13 +133,18 @@ export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
   }
 }
 
-async function step(gate: Gate, deps: EngineDeps): Promise<void> {
+/** What one claim of a gate has done: the held-back pushes it has asked for the phone again (once a claim). */
+interface Claim {
+  readonly tried: Set<number>
+}
+
+async function step(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
   const now = deps.clock.now()
   const due = gate.retryAt === null || gate.retryAt <= now
   if (due && gate.phase !== 'reporting' && gate.phase !== 'done') {
     try {
       if (gate.phase === 'new') await start(gate, deps)
-      else await work(gate, deps)
+      else await work(gate, deps, claim)
     } catch (err) {
       if (err instanceof CancelledError || err instanceof LeaseLostError) throw err
       await failed(gate, err, deps)
@@ -270,7 +305,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
  * first, make the call, fold the result in, and store an answer or a push's
  * handle before anything else.
  */
-async function work(gate: Gate, deps: EngineDeps): Promise<void> {
+async function work(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
   const { clock, onelogin } = deps
   if (!gate.procedure || gate.phase === 'pushing') {
     // Stored by an earlier release, whose state this release does not resume: no guess, no second push.
@@ -287,7 +322,9 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
     return
   }
   const now = clock.now()
-  const planned = plan(gate.procedure, now, now)
+  const procedure = gate.procedure
+  gate.queue = gate.queue.filter((w) => awaitsPush(procedure, w.index))
+  const planned = plan(procedure, now, now, { heldBack: heldBack(gate, claim) })
   gate.procedure = planned.state
   say(gate, planned.notes, deps)
   const next = planned.step
@@ -297,22 +334,23 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   }
   if (next.kind === 'wait') return
   const p = gate.procedure
-  gate.procedure = begin(p, next, now)
-  // Write-ahead: a push goes out only once its intent is stored under the lease.
   if (needsWriteAhead(next)) {
-    await deps.checkpoint(gate)
+    // Write-ahead: a push goes out only once its intent is stored under the lease, with the approver's phone held.
+    if (next.kind !== 'push' || !(await holdPhone(gate, begin(p, next, now), next.index, now, deps, claim))) return
     const a = gate.procedure.approvers[next.index]
     deps.log.info(
       { userId: a.userId, deviceId: a.device?.id, push: a.pushes + 1 },
       `Sending push ${a.pushes + 1} to user ${a.userId}.`
     )
-  }
+  } else gate.procedure = begin(p, next, now)
   const io = onelogin.forGate(p.apiVersion, { deadline: p.deadline + ANSWER_GRACE_MS, signal: deps.signal })
   let result
   try {
     result = await perform(gate.procedure, next, now, { ...io, debug: (m) => deps.log.debug(m) })
   } catch (err) {
-    gate.procedure = applyFailure(gate.procedure, next, err)
+    const sending = gate.procedure
+    gate.procedure = applyFailure(sending, next, err)
+    if (next.kind === 'push') await uncount(gate, sending, next.index, deps)
     throw err
   }
   const t = clock.now()
@@ -336,6 +374,86 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
     )
   }
   logNotes(gate, applied.notes, deps)
+}
+
+/** Whether approver `index` still waits for a push: none out, none being sent, no answer. */
+function awaitsPush(p: GateState, index: number): boolean {
+  const a = p.approvers[index] as GateState['approvers'][number] | undefined
+  return !!a && !a.ticket && a.sendingSince === undefined && (a.answer === 'not-asked' || a.answer === 'pending')
+}
+
+/** The queued pushes this claim has already asked for the phone: the core plans around them. */
+function heldBack(gate: Gate, claim?: Claim): Set<number> {
+  return new Set(gate.queue.filter((w) => !claim || claim.tried.has(w.index)).map((w) => w.index))
+}
+
+/**
+ * Takes the approver's phone for the push `intent` marks, storing the intent
+ * with it (store/phones.ts); true when the push may go out. A phone busy with
+ * another gate's push puts this one in the gate's queue, stored, with a
+ * progress comment naming the deployment it waits behind; the timeout keeps
+ * counting. An approver already sent APPROVER_PUSHES_PER_HOUR pushes in the
+ * last hour ends the gate.
+ */
+async function holdPhone(
+  gate: Gate,
+  intent: GateState,
+  index: number,
+  now: number,
+  deps: EngineDeps,
+  claim: Claim
+): Promise<boolean> {
+  const before = { procedure: gate.procedure, queue: gate.queue }
+  const a = intent.approvers[index]
+  const waiting = gate.queue.find((w) => w.index === index)
+  claim.tried.add(index)
+  gate.procedure = intent
+  gate.queue = gate.queue.filter((w) => w.index !== index)
+  const took = await deps.takePhone(gate, {
+    userId: a.userId,
+    at: now,
+    ...(waiting ? { queuedSince: waiting.since } : {}),
+    // Should no answer ever confirm it, the push is off the phone by then: its request starts by the deadline (and
+    // its grace) at the latest, and it lives as long as it is asked to.
+    until: intent.deadline + ANSWER_GRACE_MS + pushLifetimeSeconds(intent.deadline - now) * 1000 + SLOT_MARGIN_MS,
+    perHour: deps.pushesPerHour
+  })
+  if (took.kind === 'taken') return true
+  gate.procedure = before.procedure
+  gate.queue = before.queue
+  if (took.kind === 'flooded') {
+    deps.log.warn(
+      { userId: a.userId, sent: took.sent, limit: deps.pushesPerHour },
+      `User ${a.userId} was sent ${took.sent} pushes in the last hour, the most APPROVER_PUSHES_PER_HOUR allows; rejecting.`
+    )
+    await concludeWith(
+      gate,
+      { status: 'error', message: pushesFloodedMessage(a, took.sent, deps.pushesPerHour), guard: 'pushes-per-hour' },
+      deps
+    )
+    return false
+  }
+  const entry = { index, userId: a.userId, since: waiting?.since ?? now, behind: took.behind }
+  gate.queue = [...gate.queue.filter((w) => w.index !== index), entry].sort((x, y) => x.index - y.index)
+  if (waiting && waiting.behind?.gateId === took.behind?.gateId) return false
+  deps.log.info(
+    { userId: a.userId, behindGate: took.behind?.gateId, behindRun: took.behind?.runId },
+    `Queued: user ${a.userId} has a push from another deployment on their phone (or one ahead in their queue); ` +
+      'this push goes out when that one is answered or expires.'
+  )
+  if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS)
+    addReport(gate, 'progress', queuedComment(gate, a, entry), deps.clock.now())
+  await deps.checkpoint(gate)
+  return false
+}
+
+/** A push whose request surely never reached OneLogin lost its intent: it is not counted against the approver. */
+async function uncount(gate: Gate, sending: GateState, index: number, deps: EngineDeps): Promise<void> {
+  const at = sending.approvers[index].sendingSince
+  if (at === undefined || gate.procedure?.approvers[index].sendingSince !== undefined) return
+  await deps.uncountPush(gate.id, sending.approvers[index].userId, at).catch((err: unknown) => {
+    deps.log.warn({ err: describeError(err) }, 'Could not take back the count of a push that was never sent.')
+  })
 }
 
 /** Logs the core's notes, and queues the progress comments they call for; true when a comment was queued. */
@@ -383,7 +501,7 @@ async function conclude(gate: Gate, deps: EngineDeps): Promise<void> {
 
 async function concludeWith(
   gate: Gate,
-  outcome: Pick<StoredOutcome, 'status' | 'message' | 'blame'>,
+  outcome: Pick<StoredOutcome, 'status' | 'message' | 'blame' | 'guard'>,
   deps: EngineDeps
 ): Promise<void> {
   const now = deps.clock.now()
@@ -392,7 +510,8 @@ async function concludeWith(
     status: outcome.status,
     message: outcome.message,
     decidedAt: now,
-    ...(outcome.blame ? { blame: outcome.blame } : {})
+    ...(outcome.blame ? { blame: outcome.blame } : {}),
+    ...(outcome.guard ? { guard: outcome.guard } : {})
   }
   gate.outcome = stored
   gate.phase = 'reporting'
@@ -494,7 +613,7 @@ function nextDue(gate: Gate, now: number): number {
   else if (gate.phase === 'waiting') {
     if (gate.retryAt !== null) times.push(gate.retryAt)
     else if (gate.procedure) {
-      const planned = plan(gate.procedure, now, now).step
+      const planned = plan(gate.procedure, now, now, { heldBack: heldBack(gate) }).step
       times.push(planned.kind === 'wait' ? planned.until : now)
     } else times.push(now)
   }

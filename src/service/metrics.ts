@@ -42,7 +42,7 @@ export interface GateMetrics {
 export interface MetricSources {
   /** Open gates by phase (every phase but done), the fleet's. */
   readonly openByPhase?: () => Promise<Record<string, number>>
-  /** Gates waiting in an approver's queue (issue 18); 0 until there is one. */
+  /** Open gates holding a push back while their approver's phone has another gate's push on it (store/phones.ts). */
   readonly queued?: () => Promise<number>
   /** The fleet's OneLogin budget as the pacer last read it. */
   readonly budget?: () => BudgetHealth | undefined

@@ -198,6 +198,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
       onelogin,
       clock,
       tuning: config.tuning,
+      pushesPerHour: config.pushesPerHour,
       pacer,
       metrics
     })

@@ -5,6 +5,7 @@ import type { Tuning } from './config.js'
 import { advance, LeaseLostError, type EngineDeps } from './engine.js'
 import type { Log } from './log.js'
 import type { Gate, GateStore } from './store/gates.js'
+import type { PhoneTake, PushRequest } from './store/phones.js'
 
 /** Gates due within this long of each other are claimed together. */
 const WAKE_SLOT_MS = 100
@@ -35,7 +36,7 @@ export class Worker {
     private readonly tuning: Tuning,
     private readonly clock: Clock,
     private readonly log: Log,
-    private readonly deps: Omit<EngineDeps, 'log' | 'checkpoint' | 'signal'>
+    private readonly deps: Omit<EngineDeps, 'log' | 'checkpoint' | 'takePhone' | 'uncountPush' | 'signal'>
   ) {}
 
   start(): void {
@@ -157,9 +158,26 @@ export class Worker {
       }
       hand.until = Math.max(hand.until, until)
     }
+    /** The same write for a push's intent, with the approver's phone taken in it (store/phones.ts). */
+    const takePhone = async (g: Gate, push: PushRequest): Promise<PhoneTake> => {
+      const now = this.clock.now()
+      g.updatedAt = now
+      const until = now + this.tuning.leaseMs
+      const took = this.lost.has(g.id)
+        ? ({ kind: 'lost' } as const)
+        : await this.store.savePush(g, this.owner, { release: false, now, leaseUntil: until }, push)
+      if (took.kind === 'lost') {
+        this.loseLease(g.id)
+        throw new LeaseLostError(g.id)
+      }
+      if (took.kind === 'taken') hand.until = Math.max(hand.until, until)
+      return took
+    }
+    const uncountPush = (id: string, userId: string, at: number): Promise<void> =>
+      this.store.uncountPush(id, userId, at)
     const before = gate.phase
     try {
-      await advance(gate, { ...this.deps, log, checkpoint, signal: hand.abort.signal })
+      await advance(gate, { ...this.deps, log, checkpoint, takePhone, uncountPush, signal: hand.abort.signal })
     } catch (err) {
       this.held.delete(gate.id)
       if (err instanceof LeaseLostError || this.lost.has(gate.id)) {

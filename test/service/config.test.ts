@@ -187,7 +187,15 @@ describe('service configuration', { timeout: 120_000 }, () => {
       setting: 'GATE_RETENTION_DAYS',
       env: { ...good(), GATE_RETENTION_DAYS: '1e3' },
       expected: /GATE_RETENTION_DAYS must be a whole number of days, at least 31 .*, got "1e3"\./
-    }
+    },
+    ...['0', 'ten', '2.5', '1001'].map((value) => ({
+      setting: 'APPROVER_PUSHES_PER_HOUR',
+      env: { ...good(), APPROVER_PUSHES_PER_HOUR: value },
+      expected: new RegExp(
+        `APPROVER_PUSHES_PER_HOUR must be a whole number from 1 to 1000: the most OneLogin pushes one approver is ` +
+          `sent in an hour, a guard against push flooding \\(MFA fatigue\\); got "${value.replace('.', '\\.')}"\\.$`
+      )
+    }))
   ])('a bad $setting stops start-up with one line naming it', ({ setting, env, expected }) => {
     const { line, stdout } = refuses(env)
     expect(line).toMatch(expected)

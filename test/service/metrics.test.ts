@@ -73,24 +73,27 @@ describe('ServiceMetrics', () => {
     expect(sample(text, 'onelogin_gate_webhook_deliveries_total{status="401"}')).toBe(1)
   })
 
-  it('reads the gauges from their sources at scrape time; queued reads 0 until there is a queue', async () => {
+  it('reads the gauges from their sources at scrape time', async () => {
     const m = new ServiceMetrics({ defaultMetrics: false })
     let open: Record<string, number> = { waiting: 2, done: 7 }
+    let queued = 1
     m.connect({
       openByPhase: () => Promise.resolve(open),
-      queued: () => Promise.resolve(0),
+      queued: () => Promise.resolve(queued),
       dependencies: () => ({ onelogin: true, github: false, database: undefined })
     })
     let text = (await m.render()).body
     expect(sample(text, 'onelogin_gate_gates_open{phase="waiting"}')).toBe(2)
     expect(sample(text, 'onelogin_gate_gates_open{phase="new"}')).toBe(0)
     expect(sample(text, 'onelogin_gate_gates_open{phase="done"}')).toBeUndefined()
-    expect(sample(text, 'onelogin_gate_gates_queued')).toBe(0)
+    expect(sample(text, 'onelogin_gate_gates_queued')).toBe(1)
     expect(sample(text, 'onelogin_gate_dependency_up{dependency="onelogin"}')).toBe(1)
     expect(sample(text, 'onelogin_gate_dependency_up{dependency="github"}')).toBe(0)
     expect(sample(text, 'onelogin_gate_dependency_up{dependency="database"}')).toBeUndefined()
     open = { reporting: 1 }
+    queued = 0
     text = (await m.render()).body
+    expect(sample(text, 'onelogin_gate_gates_queued')).toBe(0)
     expect(sample(text, 'onelogin_gate_gates_open{phase="waiting"}')).toBe(0)
     expect(sample(text, 'onelogin_gate_gates_open{phase="reporting"}')).toBe(1)
   })

@@ -3,7 +3,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openPglite, openPostgres, type Db } from '../../src/service/store/db.js'
-import { GateStore, type NewGate } from '../../src/service/store/gates.js'
+import { parseApproverEntry } from '../../src/core/approvers.js'
+import { createGate } from '../../src/core/procedure.js'
+import { GateStore, type Gate, type NewGate } from '../../src/service/store/gates.js'
+import { HOUR_MS, type PushRequest } from '../../src/service/store/phones.js'
 import { FleetBudget, migrateBudget } from '../../src/service/budget.js'
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/service/store/migrations.js'
 import { FakeClock } from '../helpers/fake-clock.js'
@@ -164,5 +167,152 @@ describe('gate store', { timeout: 60_000 }, () => {
     expect((await gates.claimDue('alive', t + 500, 1_000, 100, [])).some((x) => x.id === g.id)).toBe(false)
     expect((await gates.claimDue('alive', t + 1_001, 1_000, 100, [])).some((x) => x.id === g.id)).toBe(true)
     expect(await gates.releaseAll('alive')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe("approvers' phones: one push on a phone at a time, at most so many an hour", { timeout: 60_000 }, () => {
+  const DEVICE = {
+    id: '1',
+    factor: 'OneLogin Protect',
+    name: 'Phone',
+    isDefault: true,
+    active: true,
+    needsTrigger: true
+  }
+  const lease = (now: number) => ({ release: false, now, leaseUntil: now + 60_000 })
+
+  /** A waiting gate leased to `owner`, whose one approver (OneLogin user `userId`) is about to be pushed at `now`. */
+  async function pushing(userId: string, owner: string, now: number): Promise<Gate> {
+    const g = newGate()
+    await gates.create(g)
+    await db.query(`UPDATE gates SET phase = 'waiting', lease_owner = $2, lease_until = $3 WHERE id = $1`, [
+      g.id,
+      owner,
+      now + 60_000
+    ])
+    const { state } = createGate(
+      {
+        approvers: [{ spec: parseApproverEntry(userId) }],
+        minApprovals: 1,
+        apiVersion: 1,
+        startedAt: now,
+        timeoutMs: 600_000,
+        pollIntervalMs: 1_000,
+        runStarters: [],
+        allowSelfApproval: true,
+        words: { source: 'test', run: 'deployment' }
+      },
+      now
+    )
+    const gate = (await gates.get(g.id))!
+    gate.procedure = structuredClone(state)
+    Object.assign(gate.procedure.approvers[0], { userId, device: DEVICE, sendingSince: now })
+    gate.deadline = state.deadline
+    return gate
+  }
+  const ask = (userId: string, now: number, more: Partial<PushRequest> = {}): PushRequest => ({
+    userId,
+    at: now,
+    until: now + 300_000,
+    perHour: 10,
+    ...more
+  })
+  /** The gate's push answered (accepted): its phone is free. */
+  function answered(g: Gate, now: number): Gate {
+    const a = g.procedure!.approvers[0]
+    delete a.sendingSince
+    Object.assign(a, {
+      ticket: { handle: 'h', expiresAt: now + 120_000 },
+      pushes: 1,
+      pushSentAt: now,
+      answer: 'approved'
+    })
+    return g
+  }
+  const slotOf = async (userId: string) =>
+    (await db.query<{ gate_id: string | null }>('SELECT gate_id FROM phone_slots WHERE user_id = $1', [userId])).rows[0]
+
+  it('gives the phone to one gate however many ask at once; the others store nothing and learn whose push is on it', async () => {
+    const now = Date.now()
+    const all = await Promise.all([1, 2, 3, 4].map(() => pushing('900001', 'a', now)))
+    const took = await Promise.all(all.map((g) => gates.savePush(g, 'a', lease(now), ask('900001', now))))
+    const winners = all.filter((_g, i) => took[i].kind === 'taken')
+    expect(winners).toHaveLength(1)
+    const [winner] = winners
+    for (const [i, t] of took.entries()) {
+      if (all[i] === winner) continue
+      expect(t).toEqual({
+        kind: 'busy',
+        behind: { gateId: winner.id, runId: winner.runId, environment: 'production', repo: 'acme/shop' }
+      })
+      // The refused intent was not stored.
+      expect((await gates.get(all[i].id))!.procedure).toBeNull()
+    }
+    expect((await gates.get(winner.id))!.procedure!.approvers[0].sendingSince).toBe(now)
+    expect((await slotOf('900001')).gate_id).toBe(winner.id)
+    // Not without the lease.
+    const stranger = await pushing('900009', 'a', now)
+    expect(await gates.savePush(stranger, 'b', lease(now), ask('900009', now))).toEqual({ kind: 'lost' })
+    expect(await slotOf('900009')).toBeUndefined()
+  })
+
+  it('frees the phone when the push is answered or has certainly expired; the gate queued first goes first', async () => {
+    const now = Date.now()
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => pushing('900002', 'o', now)))
+    expect((await gates.savePush(a, 'o', lease(now), ask('900002', now))).kind).toBe('taken')
+    // b queues (stored, let go of, not due by its own time); c has not queued yet.
+    const busy = await gates.savePush(b, 'o', lease(now), ask('900002', now))
+    expect(busy.kind).toBe('busy')
+    delete b.procedure!.approvers[0].sendingSince
+    b.queue = [{ index: 0, userId: '900002', since: now, behind: busy.kind === 'busy' ? busy.behind : null }]
+    b.nextAt = now + 3_600_000
+    expect(await gates.save(b, 'o', { release: true, now, leaseUntil: now })).toBe(true)
+    const due = async (t: number) => (await gates.claimDue('x', t, 1, 100, [])).map((g) => g.id)
+    expect(await due(now + 1)).not.toContain(b.id)
+    expect(await gates.countQueued()).toBeGreaterThanOrEqual(1)
+
+    // a's push is answered: the phone is free, and the queued gate is due at once.
+    expect(await gates.save(answered(a, now), 'o', lease(now))).toBe(true)
+    expect((await slotOf('900002')).gate_id).toBeNull()
+    expect(await due(now + 2)).toContain(b.id)
+    // First come, first served: c, which has not waited, finds b ahead of it.
+    expect(await gates.savePush(c, 'o', lease(now + 3), ask('900002', now + 3))).toMatchObject({
+      kind: 'busy',
+      behind: { gateId: b.id }
+    })
+    await db.query('UPDATE gates SET lease_owner = $2, lease_until = $3 WHERE id = $1', [b.id, 'o', now + 60_000])
+    b.procedure!.approvers[0].sendingSince = now + 4
+    b.queue = []
+    expect(
+      await gates.savePush(b, 'o', lease(now + 4), ask('900002', now + 4, { queuedSince: now, until: now + 5_000 }))
+    ).toEqual({ kind: 'taken' })
+    // b's instance stops mid-request: no answer ever comes. The phone is b's until the push has certainly expired.
+    c.procedure!.approvers[0].sendingSince = now + 4_999
+    expect((await gates.savePush(c, 'o', lease(now + 4_999), ask('900002', now + 4_999))).kind).toBe('busy')
+    c.procedure!.approvers[0].sendingSince = now + 5_001
+    expect((await gates.savePush(c, 'o', lease(now + 5_001), ask('900002', now + 5_001))).kind).toBe('taken')
+    expect((await slotOf('900002')).gate_id).toBe(c.id)
+  })
+
+  it('counts the pushes sent to an approver in the last hour, and refuses one more than the limit', async () => {
+    const now = Date.now()
+    const perHour = 2
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => pushing('900003', 'o', now)))
+    expect((await gates.savePush(a, 'o', lease(now), ask('900003', now, { perHour }))).kind).toBe('taken')
+    await gates.save(answered(a, now), 'o', lease(now))
+    b.procedure!.approvers[0].sendingSince = now + 10
+    expect((await gates.savePush(b, 'o', lease(now + 10), ask('900003', now + 10, { perHour }))).kind).toBe('taken')
+    await gates.save(answered(b, now + 10), 'o', lease(now + 10))
+    expect(await gates.savePush(c, 'o', lease(now + 20), ask('900003', now + 20, { perHour }))).toEqual({
+      kind: 'flooded',
+      sent: 2
+    })
+    // A push whose request surely never left is not counted; nor is one sent over an hour ago.
+    await gates.uncountPush(b.id, '900003', now + 10)
+    expect((await gates.savePush(c, 'o', lease(now + 20), ask('900003', now + 20, { perHour }))).kind).toBe('taken')
+    await gates.save(answered(c, now + 20), 'o', lease(now + 20))
+    const later = now + HOUR_MS + 1
+    const d = await pushing('900003', 'o', later)
+    expect((await gates.savePush(d, 'o', lease(later), ask('900003', later, { perHour }))).kind).toBe('taken')
   })
 })

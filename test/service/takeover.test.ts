@@ -25,6 +25,8 @@ interface SaveCall {
   readonly owner: string
   readonly phase: string
   readonly procedure: GateState | null
+  /** The connection the save runs on (inside its transaction): a hook that writes goes through it. */
+  readonly via: Queryable
 }
 
 /** The store, with hooks around each fenced save of a gate. */
@@ -34,29 +36,34 @@ interface HookedDb extends Db {
 }
 
 function hooked(db: Db): HookedDb {
-  const wrapped: HookedDb = {
-    kind: db.kind,
-    where: db.where,
-    transaction: (fn) => db.transaction(fn),
-    session: (fn) => db.session(fn),
-    close: () => db.close(),
+  // A gate is saved in a transaction (with its approvers' phones): the hooks see the write inside it.
+  const hook = (q: Queryable): Queryable => ({
     async query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-      const save = /^UPDATE gates SET deployment = /.test(text.trim()) ? saveOf(params ?? []) : undefined
+      const save = /^UPDATE gates SET deployment = /.test(text.trim()) ? saveOf(params ?? [], q) : undefined
       if (save) await wrapped.before?.(save)
-      const result = await (db as Queryable).query<R>(text, params)
+      const result = await q.query<R>(text, params)
       if (save) await wrapped.after?.(save, result.rows.length === 1)
       return result
     }
+  })
+  const wrapped: HookedDb = {
+    kind: db.kind,
+    where: db.where,
+    transaction: (fn) => db.transaction((q) => fn(hook(q))),
+    session: (fn) => db.session(fn),
+    close: () => db.close(),
+    query: (text, params) => hook(db).query(text, params)
   }
   return wrapped
 }
 
-function saveOf(p: unknown[]): SaveCall {
+function saveOf(p: unknown[], via: Queryable): SaveCall {
   return {
     id: String(p[0]),
     owner: String(p[1]),
     phase: String(p[3]),
-    procedure: typeof p[5] === 'string' ? (JSON.parse(p[5]) as GateState) : null
+    procedure: typeof p[5] === 'string' ? (JSON.parse(p[5]) as GateState) : null,
+    via
   }
 }
 
@@ -67,8 +74,8 @@ interface World {
   readonly a: RunningService
   /** Starts the second instance. */
   startB(): Promise<RunningService>
-  /** The instance named `owner` loses the gate's lease: someone else holds it, for now. */
-  steal(gateId: string): Promise<void>
+  /** The instance named `owner` loses the gate's lease: someone else holds it, for now (`via`: within a save). */
+  steal(gateId: string, via?: Queryable): Promise<void>
   /** The stolen lease is let go: any instance may claim the gate at once. */
   release(gateId: string): Promise<void>
   logs(instance: 'a' | 'b'): Array<Record<string, unknown>>
@@ -131,8 +138,8 @@ async function startWorld(apiVersion: 1 | 2 = 1): Promise<World> {
     db,
     a,
     startB: () => start('b'),
-    steal: async (id) => {
-      await raw.query(`UPDATE gates SET lease_owner = 'thief', lease_until = $2 WHERE id = $1`, [
+    steal: async (id, via = raw) => {
+      await via.query(`UPDATE gates SET lease_owner = 'thief', lease_until = $2 WHERE id = $1`, [
         id,
         Date.now() + 600_000
       ])
@@ -201,7 +208,7 @@ describe('take-over at every step boundary: the lease taken from a live instance
         const accepted = save.procedure?.approvers.some((x) => x.answer === 'approved')
         if (!stolen && save.owner === 'a' && accepted) {
           stolen = true
-          await w.steal(save.id)
+          await w.steal(save.id, save.via)
         }
       }
       const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })
@@ -233,7 +240,7 @@ describe('take-over at every step boundary: the lease taken from a live instance
     w.db.after = async (save, ok) => {
       if (!stolen && ok && save.owner === 'a' && save.phase === 'reporting') {
         stolen = true
-        await w.steal(save.id)
+        await w.steal(save.id, save.via)
       }
     }
     const { runId } = await w.gh.requestDeployment({ repo: 'acme/shop', environment: 'production' })

@@ -1,6 +1,7 @@
 import type { RunStarter } from '../../core/identity.js'
 import type { GateState } from '../../core/procedure.js'
-import type { Db } from './db.js'
+import type { Db, Queryable } from './db.js'
+import { syncPhones, takePhone, uncountPush, type PhoneTake, type PushRequest, type QueuedPush } from './phones.js'
 
 /**
  * new: the policy is not read yet; waiting: the gate procedure runs (its state
@@ -64,6 +65,8 @@ export interface StoredOutcome {
   readonly decidedAt: number
   /** 'configuration': the service's own settings stopped the gate; the comment is for an administrator. */
   readonly blame?: 'input' | 'configuration' | 'remote'
+  /** 'pushes-per-hour': rejected by the MFA-fatigue guard (APPROVER_PUSHES_PER_HOUR). */
+  readonly guard?: 'pushes-per-hour'
 }
 
 /** A comment for the deployment, or the final answer: kept until GitHub takes it. */
@@ -105,6 +108,8 @@ export interface Gate {
   policy: StoredRule | null
   /** The gate procedure's state, from when the policy is read. */
   procedure: GateState | null
+  /** Pushes held back while their approver's phone has another gate's push on it (store/phones.ts). */
+  queue: QueuedPush[]
   outcome: StoredOutcome | null
   reports: Report[]
   /** Steps in a row that could not reach OneLogin or GitHub. */
@@ -144,6 +149,7 @@ interface Row {
   phase: Phase
   policy: StoredRule | null
   procedure: GateState | null
+  queue: QueuedPush[] | null
   outcome: StoredOutcome | null
   reports: Report[]
   failures: number
@@ -168,6 +174,7 @@ function fromRow(r: Row): Gate {
     phase: r.phase,
     policy: r.policy,
     procedure: r.procedure,
+    queue: r.queue ?? [],
     outcome: r.outcome,
     reports: r.reports,
     failures: Number(r.failures),
@@ -181,6 +188,46 @@ function fromRow(r: Row): Gate {
 
 /** jsonb parameters go as JSON text: the same for PGlite and pg. */
 const json = (v: unknown): string => JSON.stringify(v)
+
+export interface SaveOptions {
+  /** Let go of the lease (the gate is left for any instance), or extend it to `leaseUntil`. */
+  readonly release: boolean
+  readonly now: number
+  readonly leaseUntil: number
+}
+
+/** Writes the gate's state if `owner` holds a live lease on it; false (nothing written) when not. */
+async function write(q: Queryable, g: Gate, owner: string, opts: SaveOptions): Promise<boolean> {
+  const { rows } = await q.query<{ id: string }>(
+    `UPDATE gates SET deployment = $3::jsonb, phase = $4, policy = $5::jsonb, procedure = $6::jsonb,
+       outcome = $7::jsonb, reports = $8::jsonb, failures = $9, deadline = $10, next_at = $11, updated_at = $12,
+       retry_at = $14, queue = $17::jsonb,
+       lease_owner = CASE WHEN $13 THEN NULL ELSE lease_owner END,
+       lease_until = CASE WHEN $13 THEN NULL ELSE $16::bigint END
+     WHERE id = $1 AND lease_owner = $2 AND lease_until >= $15
+     RETURNING id`,
+    [
+      g.id,
+      owner,
+      json(g.deployment),
+      g.phase,
+      g.policy === null ? null : json(g.policy),
+      g.procedure === null ? null : json(g.procedure),
+      g.outcome === null ? null : json(g.outcome),
+      json(g.reports),
+      g.failures,
+      g.deadline,
+      g.nextAt,
+      g.updatedAt,
+      opts.release,
+      g.retryAt,
+      opts.now,
+      opts.leaseUntil,
+      json(g.queue)
+    ]
+  )
+  return rows.length === 1
+}
 
 /**
  * The gates table. Creation is idempotent by the table's unique constraints;
@@ -227,6 +274,8 @@ export class GateStore {
   /**
    * Leases up to `limit` gates that are due and not leased by a live owner,
    * oldest due first. Rows another instance is claiming are skipped, not waited for.
+   * A gate holding a push back is due as soon as that approver's phone is free
+   * (store/phones.ts), whenever its next poll or its deadline is.
    */
   async claimDue(
     owner: string,
@@ -240,9 +289,15 @@ export class GateStore {
     const { rows } = await this.db.query<Row & { prev_owner: string | null }>(
       `UPDATE gates g SET lease_owner = $1, lease_until = $2
        FROM (
-         SELECT id, lease_owner AS prev_owner FROM gates
-         WHERE phase <> 'done' AND next_at <= $3 AND (lease_owner IS NULL OR lease_until < $3)
+         SELECT id, lease_owner AS prev_owner FROM gates g0
+         WHERE phase <> 'done' AND (lease_owner IS NULL OR lease_until < $3)
            AND NOT (id = ANY($5::text[]))
+           AND (next_at <= $3
+             OR (phase = 'waiting' AND queue <> '[]'::jsonb AND (retry_at IS NULL OR retry_at <= $3)
+               AND EXISTS (
+                 SELECT 1 FROM jsonb_array_elements(g0.queue) w
+                 LEFT JOIN phone_slots s ON s.user_id = (w->>'userId')::bigint
+                 WHERE s.gate_id IS NULL OR s.expires_at <= $3)))
          ORDER BY next_at
          LIMIT $4
          FOR UPDATE SKIP LOCKED) due
@@ -272,39 +327,41 @@ export class GateStore {
    * False when the lease was lost: nothing is written. A write that succeeds
    * proves the lease until `leaseUntil`: the side effect it fences may go out.
    */
-  async save(
-    g: Gate,
-    owner: string,
-    opts: { readonly release: boolean; readonly now: number; readonly leaseUntil: number }
-  ): Promise<boolean> {
-    const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE gates SET deployment = $3::jsonb, phase = $4, policy = $5::jsonb, procedure = $6::jsonb,
-         outcome = $7::jsonb, reports = $8::jsonb, failures = $9, deadline = $10, next_at = $11, updated_at = $12,
-         retry_at = $14,
-         lease_owner = CASE WHEN $13 THEN NULL ELSE lease_owner END,
-         lease_until = CASE WHEN $13 THEN NULL ELSE $16::bigint END
-       WHERE id = $1 AND lease_owner = $2 AND lease_until >= $15
-       RETURNING id`,
-      [
-        g.id,
-        owner,
-        json(g.deployment),
-        g.phase,
-        g.policy === null ? null : json(g.policy),
-        g.procedure === null ? null : json(g.procedure),
-        g.outcome === null ? null : json(g.outcome),
-        json(g.reports),
-        g.failures,
-        g.deadline,
-        g.nextAt,
-        g.updatedAt,
-        opts.release,
-        g.retryAt,
-        opts.now,
-        opts.leaseUntil
-      ]
-    )
-    return rows.length === 1
+  async save(g: Gate, owner: string, opts: SaveOptions): Promise<boolean> {
+    return this.db.transaction(async (q) => {
+      if (!(await write(q, g, owner, opts))) return false
+      await syncPhones(q, g.id, g.procedure)
+      return true
+    })
+  }
+
+  /**
+   * Stores `g`, which holds a push's intent, as `save` does, if the
+   * approver's phone is free and the approver is under the hourly limit
+   * (store/phones.ts): the slot is taken and the push counted in the same
+   * transaction. Otherwise nothing is stored, and the answer says why:
+   * 'lost' when the lease is gone.
+   */
+  async savePush(g: Gate, owner: string, opts: SaveOptions, push: PushRequest): Promise<PhoneTake | { kind: 'lost' }> {
+    const refused = new Error('refused')
+    let answer: PhoneTake | { kind: 'lost' } = { kind: 'lost' }
+    try {
+      await this.db.transaction(async (q) => {
+        if (!(await write(q, g, owner, opts))) return
+        answer = await takePhone(q, g.id, push, opts.now)
+        // Not taken: the transaction is rolled back, the intent with it.
+        if (answer.kind !== 'taken') throw refused
+        await syncPhones(q, g.id, g.procedure)
+      })
+    } catch (err) {
+      if (err !== refused) throw err
+    }
+    return answer
+  }
+
+  /** Forgets a counted push of gate `gateId` whose request surely never reached OneLogin (intent stored at `at`). */
+  uncountPush(gateId: string, userId: string, at: number): Promise<void> {
+    return uncountPush(this.db, gateId, userId, at)
   }
 
   /** Lets go of every lease this owner holds (a graceful stop), so another instance can go on at once. */
@@ -347,9 +404,12 @@ export class GateStore {
     return rows.length
   }
 
-  /** Gates waiting in an approver's queue: none until the queue of issue 18 exists. */
-  countQueued(): Promise<number> {
-    return Promise.resolve(0)
+  /** Open gates holding a push back while their approver's phone is busy, fleet-wide. */
+  async countQueued(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number | string }>(
+      `SELECT count(*) AS n FROM gates WHERE phase = 'waiting' AND queue <> '[]'::jsonb`
+    )
+    return Number(rows[0]?.n ?? 0)
   }
 
   /** How many gates are in each phase. */

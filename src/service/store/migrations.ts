@@ -170,6 +170,33 @@ export const MIGRATIONS: readonly { readonly version: number; readonly statement
     // stored by an earlier release have none; they are rejected, never resumed with a guess.
     version: 4,
     statements: [`ALTER TABLE gates ADD COLUMN procedure jsonb`]
+  },
+  {
+    // One push on an approver's phone at a time, fleet-wide, and at most so many an hour
+    // (src/service/store/phones.ts).
+    version: 5,
+    statements: [
+      // The pushes a gate holds back while their approver's phone is busy (phones.ts QueuedPush).
+      `ALTER TABLE gates ADD COLUMN queue jsonb NOT NULL DEFAULT '[]'`,
+      `CREATE INDEX gates_queued ON gates (id) WHERE phase = 'waiting' AND queue <> '[]'::jsonb`,
+      `CREATE TABLE phone_slots (
+  -- The approver's OneLogin user ID.
+  user_id    bigint PRIMARY KEY,
+  -- The gate whose push is, or may be, on the phone; NULL: none.
+  gate_id    text,
+  -- Epoch ms the slot was taken: when the push's intent was stored.
+  taken_at   bigint NOT NULL DEFAULT 0,
+  -- Epoch ms from which that push has certainly expired: the slot is free then, whoever holds it.
+  expires_at bigint NOT NULL DEFAULT 0
+)`,
+      `CREATE TABLE approver_pushes (
+  -- One push sent (its intent stored) to an approver, for APPROVER_PUSHES_PER_HOUR; kept for an hour.
+  user_id bigint NOT NULL,
+  gate_id text   NOT NULL,
+  sent_at bigint NOT NULL,
+  PRIMARY KEY (user_id, sent_at, gate_id)
+)`
+    ]
   }
 ]
 
