@@ -202,6 +202,7 @@ describe('gate coverage --fix', () => {
     const applied = await runGate(['coverage', '--fix', '--apply', '--token', ADMIN], appEnv(gh))
     expect(applied.code, applied.stderr).toBe(1) // the gaps --fix does not close remain
     expect(applied.stdout).toMatch(/^enabled: acme\/ungated production$/m)
+    expect(applied.stdout + applied.stderr).not.toContain(ADMIN)
     expect(gatedNow().sort()).toEqual([...before, 'acme/ungated production'].sort())
     const posts = gh.requests.filter((q) => q.method === 'POST' && q.path.includes('deployment_protection_rules'))
     expect(posts.map((q) => [q.path, q.body, q.auth, q.status, q.openapiErrors])).toEqual([
@@ -228,6 +229,7 @@ describe('gate coverage --fix', () => {
     expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0)
     expect(fixed.stdout).toContain('enabled: acme/api prod-eu')
     expect(fixed.stdout).toContain('enabled: acme/api production')
+    expect(fixed.stdout + fixed.stderr).not.toContain(ADMIN)
     const rerun = await runGate(['coverage'], appEnv(gh))
     expect(rerun.code).toBe(0)
     expect(rerun.stdout).toContain('No gaps.')
