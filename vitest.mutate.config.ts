@@ -14,7 +14,9 @@ export default defineConfig({
       'test/bench/model.test.ts',
       'test/service/units.test.ts',
       'test/service/engine.test.ts',
-      'test/service/webhook-parsing.test.ts'
+      'test/service/webhook-parsing.test.ts',
+      'test/service/policy-schema.test.ts',
+      'test/service/comments.test.ts'
     ],
     exclude: ['test/action/e2e/**', 'test/action/faults/**', 'test/action/integrity/**', 'test/sim/**'],
     setupFiles: ['test/setup.ts'],
