@@ -378,7 +378,8 @@ function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, not
   const left = (s.finalCheck ?? []).filter((i) => s.approvers[i].answer === 'pending')
   s.finalCheck = left
   if (left.length === 0) {
-    const o = outcomeOf(s, now, true)
+    // The quorum stands unless the last look found a denial: the outcome is one of the two.
+    const o = outcomeOf(s, now)
     s.outcome = { ...(o ?? { status: 'timed-out', message: 'No answer in time.' }), at: now, endedAt: wallNow }
     void notes
     return { kind: 'done' }
@@ -391,19 +392,15 @@ function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, not
 }
 
 /** The outcome from the answers so far (outcome.ts decide), if known. */
-function outcomeOf(
-  s: GateState,
-  now: number,
-  afterFinalCheck = false
-): Omit<GateOutcome, 'at' | 'endedAt'> | undefined {
+function outcomeOf(s: GateState, now: number): Omit<GateOutcome, 'at' | 'endedAt'> | undefined {
   const o = decide({
     approvers: s.approvers,
     minApprovals: s.minApprovals,
     now,
     deadline: s.deadline,
     startedAt: s.startedAt,
-    // During the final check no new poll is planned; its outcome is the quorum's.
-    pollsLeft: !afterFinalCheck && s.approvers.some((a) => a.answer === 'pending' && a.nextPollAt !== null)
+    // Only an open push has a poll planned: an answer, an expiry or a late read clears it.
+    pollsLeft: s.approvers.some((a) => a.nextPollAt !== null)
   })
   if (!o) return undefined
   return { status: o.status, message: o.message, ...(o.status === 'denied' ? { deniedBy: o.deniedBy } : {}) }
@@ -464,13 +461,10 @@ export function apply(
   const { now, wallNow } = ctx
   switch (result.kind) {
     case 'find-user':
+      // Only an entry by email or username is looked up (plan): one by ID is its user ID.
       a.userId = result.user.id
-      if (result.user.name) {
-        a.name = result.user.name
-        a.nameLookedUp = true
-      }
-      if (a.spec.by !== 'id')
-        notes.push({ level: 'info', text: `Approver ${a.spec.entry} is OneLogin user ${a.userId}.` })
+      if (result.user.name) a.name = result.user.name
+      notes.push({ level: 'info', text: `Approver ${a.spec.entry} is OneLogin user ${a.userId}.` })
       break
     case 'find-name':
       a.nameLookedUp = true
