@@ -106,7 +106,7 @@ export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
 async function step(gate: Gate, deps: EngineDeps): Promise<void> {
   const now = deps.clock.now()
   const due = gate.retryAt === null || gate.retryAt <= now
-  if (due && gate.phase !== 'reporting' && gate.phase !== 'done') {
+  if (due && gate.phase !== 'reporting') {
     try {
       if (gate.phase === 'new') await start(gate, deps)
       else await work(gate, deps)
@@ -303,7 +303,7 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
     await deps.checkpoint(gate)
     const a = gate.procedure.approvers[next.index]
     deps.log.info(
-      { userId: a.userId, deviceId: a.device?.id, push: a.pushes + 1 },
+      { userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 },
       `Sending push ${a.pushes + 1} to user ${a.userId}.`
     )
   }
@@ -324,25 +324,25 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   gate.procedure = applied.state
   gate.failures = 0
   gate.retryAt = null
-  const reported = queueReports(gate, applied.notes, deps)
+  // A progress comment is queued only for a push, whose handle is stored here with it.
+  queueReports(gate, applied.notes, deps)
   // An answer read, or a push's handle, is stored before anything else happens (a log line included).
-  if (mustStore(result) || reported) await deps.checkpoint(gate)
+  if (mustStore(result)) await deps.checkpoint(gate)
   if (result.kind === 'push') {
     const a = gate.procedure.approvers[next.index]
     const expiresAt = new Date(result.ticket.expiresAt).toISOString()
     deps.log.info(
-      { userId: a.userId, deviceId: a.device?.id, push: a.pushes, expiresAt },
+      { userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt },
       `Push ${a.pushes} sent to user ${a.userId}.`
     )
   }
   logNotes(gate, applied.notes, deps)
 }
 
-/** Logs the core's notes, and queues the progress comments they call for; true when a comment was queued. */
-function say(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
-  const queued = queueReports(gate, notes, deps)
+/** Logs the core's notes, and queues the progress comments they call for. */
+function say(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
+  queueReports(gate, notes, deps)
   logNotes(gate, notes, deps)
-  return queued
 }
 
 function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
@@ -354,21 +354,17 @@ function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   }
 }
 
-/** Queues the progress comments the core's notes call for; true when one was queued. */
-function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
-  let queued = false
+/** Queues the progress comments the core's notes call for. */
+function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   for (const n of notes) {
     if (n.event === 'pushes-sent') {
       addReport(gate, 'progress', pushesSentComment(gate), deps.clock.now())
-      queued = true
     } else if (n.event === 'push-renewed' && n.approver !== undefined) {
       if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS) {
         addReport(gate, 'progress', newPushComment(gate.procedure!.approvers[n.approver]), deps.clock.now())
-        queued = true
       }
     }
   }
-  return queued
 }
 
 /** The procedure has its outcome: store it with the final answer queued, before GitHub hears of it. */
@@ -486,7 +482,6 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
 
 /** When the gate next needs work. */
 function nextDue(gate: Gate, now: number): number {
-  if (gate.phase === 'done') return now
   const times: number[] = []
   const pending = gate.reports.find((r) => !r.settled)
   if (pending) times.push(pending.nextAt)

@@ -6,7 +6,7 @@
 // process, and take-overs between instances, are tested in outcomes/takeover/crash.test.ts.
 import { describe, expect, it } from 'vitest'
 import type { RawRequest, RawResponse } from '../../src/core/http.js'
-import { ApiError, CancelledError, UnreachableError } from '../../src/core/errors.js'
+import { ApiError, CancelledError, DeadlineError, UnreachableError } from '../../src/core/errors.js'
 import { MAX_PROGRESS_COMMENTS } from '../../src/service/comments.js'
 import { DEFAULT_TUNING, type Tuning } from '../../src/service/config.js'
 import { advance, LeaseLostError, type EngineDeps } from '../../src/service/engine.js'
@@ -20,6 +20,7 @@ import { devicesBody, PENDING, statusBody, SUCCESS, tokenBody, triggerBody } fro
 const API = 'https://onelogin.test'
 const DENIED = statusBody(401, 'Unauthorized', 'Authentication denied by user', true)
 const EXPIRED = statusBody(400, 'bad request', 'State token is invalid or expired', true)
+const DENIED_ECHO = statusBody(401, 'Unauthorized', 'Authentication denied by user for st-101-1', true)
 const SOURCE = 'acme/shop .github/onelogin-gate.yml (default branch main)'
 const TUNING: Tuning = {
   ...DEFAULT_TUNING,
@@ -65,7 +66,12 @@ interface World {
   readonly retries: string[]
   readonly held: string[]
   readonly released: string[]
+  /** The service stopping: OneLogin's shared client is built with it. */
   readonly abort: AbortController
+  /** This gate's signal: its lease lost. */
+  readonly gateAbort: AbortController
+  /** Headers on every OneLogin answer (rate-limit figures). */
+  headers: Record<string, string>
 }
 
 function policyDoc(rule: Record<string, unknown>, env = 'production'): PolicyLookup {
@@ -78,6 +84,7 @@ function world(
     deployment?: Partial<Gate['deployment']>
     pacer?: EngineDeps['pacer']
     tuning?: Partial<Tuning>
+    metrics?: false
   } = {}
 ): World {
   const clock = new FakeClock()
@@ -93,11 +100,15 @@ function world(
   const pushes = new Map<number, number>()
   const polls = new Map<string, number>()
   const abort = new AbortController()
-  const w = {} as World & { gate: Gate; deps: EngineDeps }
+  const w = { gateAbort: new AbortController(), headers: {} } as World & { gate: Gate; deps: EngineDeps }
   const respond = (r: Reply | Error): Promise<RawResponse> =>
     r instanceof Error
       ? Promise.reject(r)
-      : Promise.resolve({ status: r[0], headers: { 'content-type': 'application/json' }, text: JSON.stringify(r[1]) })
+      : Promise.resolve({
+          status: r[0],
+          headers: { 'content-type': 'application/json', ...w.headers },
+          text: JSON.stringify(r[1])
+        })
   const transport = (req: RawRequest): Promise<RawResponse> => {
     const path = new URL(req.url).pathname
     events.push({ kind: 'onelogin', method: req.method, path })
@@ -215,14 +226,18 @@ function world(
     clock,
     log: log.child({ gateId: 'gate-1' }),
     tuning: { ...TUNING, ...opts.tuning },
-    signal: abort.signal,
+    signal: w.gateAbort.signal,
     checkpoint: (g) => {
       w.onSave?.(g)
       if (w.leaseLost) return Promise.reject(new LeaseLostError(g.id))
       events.push({ kind: 'save', gate: structuredClone(g) })
       return Promise.resolve()
     },
-    metrics: { callbackRetry: (kind: string) => void w.retries.push(kind) } as unknown as EngineDeps['metrics'],
+    ...(opts.metrics === false
+      ? {}
+      : {
+          metrics: { callbackRetry: (kind: string) => void w.retries.push(kind) } as unknown as EngineDeps['metrics']
+        }),
     ...(opts.pacer ? { pacer: opts.pacer } : {})
   }
   Object.assign(w, {
@@ -750,7 +765,7 @@ describe('engine: the lease', () => {
   it('stops at once when the gate is cancelled during a report', async () => {
     const w = world()
     w.github = () => {
-      w.abort.abort()
+      w.gateAbort.abort()
       return new GitHubError(0, 'aborted')
     }
     await expect(advance(w.gate, w.deps)).rejects.toThrow(CancelledError)
@@ -846,7 +861,7 @@ describe('engine: reports', () => {
     w.github = () => new Error('the instance stopped')
     w.onSave = (g) => {
       // The instance stops as the comment goes out: its intent is stored, its answer never.
-      if (g.reports[0]?.sendingSince !== undefined) w.abort.abort()
+      if (g.reports[0]?.sendingSince !== undefined) w.gateAbort.abort()
     }
     await expect(advance(w.gate, w.deps)).rejects.toThrow(CancelledError)
     const stored = structuredClone(w.gate)
@@ -915,5 +930,244 @@ describe('engine: gates it does not resume', () => {
     w.gate.nextAt = w.clock.now() + 1
     await advance(w.gate, w.deps)
     expect(w.events).toEqual([])
+  })
+})
+
+describe('engine: what it stores, and when', () => {
+  it('stores each answer before the next call, and nothing for a poll that reads nothing new', async () => {
+    const w = world()
+    w.policy = policyDoc({ approvers: ['101 @ada', '102 @grace'], 'min-approvals': 2 })
+    w.verify = (user, _, poll) =>
+      user === 101 && poll >= 2 ? [200, SUCCESS] : poll >= 4 ? [200, SUCCESS] : [401, PENDING]
+    await runToEnd(w)
+    const e = w.events
+    const verifies = e.map((x, i) => (isVerify(x) ? i : -1)).filter((i) => i >= 0)
+    for (const i of verifies) {
+      const next = e[i + 1]
+      const path = (e[i] as { path: string }).path
+      const user = Number(/users\/(\d+)\//.exec(path)![1])
+      const saved = e
+        .slice(0, i)
+        .filter((x) => x.kind === 'save')
+        .at(-1) as { gate: Gate }
+      const answered = (g: Gate) => g.procedure!.approvers.find((a) => a.userId === String(user))!.answer
+      if (next.kind === 'save' && answered(next.gate) === 'approved' && answered(saved.gate) !== 'approved') continue
+      // A poll that read "pending": no write before the next call.
+      expect(next.kind).not.toBe('save')
+    }
+    const approvals = verifies.filter((i) => {
+      const next = e[i + 1]
+      return next.kind === 'save'
+    })
+    expect(approvals).toHaveLength(2)
+  })
+
+  it('logs each note of the procedure at its level, naming the approver it is about', async () => {
+    const w = world()
+    w.headers = { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '100', 'x-ratelimit-reset': '600' }
+    w.verify = (_, __, poll) => (poll < 2 ? [401, PENDING] : [200, SUCCESS])
+    await runToEnd(w)
+    const warning = w.logs.find((l) => String(l.msg).startsWith("OneLogin's rate limit is running low"))
+    expect(warning).toMatchObject({ level: 'warn' })
+    expect(warning && 'userId' in warning).toBe(false)
+    expect(w.logs.find((l) => String(l.msg).startsWith('Accepted by '))).toMatchObject({ level: 'info', userId: '101' })
+    expect(w.logs.find((l) => String(l.msg).startsWith('Device for '))).toMatchObject({ level: 'info' })
+  })
+
+  it('logs a renewed push at debug level', async () => {
+    const w = world({ pacer: { delayMs: () => 60_000 } })
+    w.policy = policyDoc({ approvers: ['101 @ada'], timeout: '40m' })
+    w.verify = (_, push, poll) => (push === 2 ? [200, SUCCESS] : poll <= 15 ? [401, PENDING] : [400, EXPIRED])
+    await runToEnd(w)
+    expect(w.logs.find((l) => String(l.msg).startsWith('Push 2 sent to First101'))).toMatchObject({
+      level: 'debug',
+      userId: '101'
+    })
+    expect(w.reports().filter((r) => !r.state)).toHaveLength(2)
+  })
+
+  it("logs what the procedure's plan says, such as the last look for a denial", async () => {
+    const w = world()
+    w.policy = policyDoc({ approvers: ['101 @ada', '102 @grace'] })
+    w.verify = (user) => (user === 101 ? [200, SUCCESS] : [401, PENDING])
+    await runToEnd(w)
+    expect(w.logs.map((l) => l.msg)).toContain(
+      'Enough approvals; checking the other open push for a denial before approving.'
+    )
+    expect(w.gate.outcome?.status).toBe('approved')
+  })
+
+  it('says in the debug log why an approver has no name', async () => {
+    const w = world()
+    w.other = (req) =>
+      req.url.endsWith('/users/101') ? [404, statusBody(404, 'Not Found', 'no such user', true)] : undefined
+    await advance(w.gate, w.deps)
+    expect(w.logs.find((l) => String(l.msg).startsWith('No name for OneLogin user 101'))).toMatchObject({
+      level: 'debug'
+    })
+  })
+})
+
+describe('engine: push handles', () => {
+  it('keeps a push handle out of the log and the comment when OneLogin echoes it, on an instance that did not send it', async () => {
+    const w = world()
+    w.verify = () => [401, PENDING]
+    await advance(w.gate, w.deps)
+    expect(w.released).toContain('st-101-1')
+    const again = world()
+    Object.assign(again.gate, structuredClone(w.gate))
+    again.clock.advance(w.clock.now() - again.clock.now() + 1_000)
+    again.verify = () => [401, DENIED_ECHO]
+    await runToEnd(again)
+    expect(again.gate.outcome?.status).toBe('denied')
+    expect(JSON.stringify(again.logs)).not.toContain('st-101-1')
+    expect(JSON.stringify(again.reports())).not.toContain('st-101-1')
+    expect(again.released).toContain('st-101-1')
+  })
+})
+
+describe("engine: the gate's deadline and signal on each call", () => {
+  it('stops a call to OneLogin that would run past the deadline, as a timeout', async () => {
+    const w = world()
+    w.policy = policyDoc({ approvers: ['101 @ada'], timeout: '20s' })
+    // OneLogin fails from the last poll on, at the deadline: the call has the 3 s of grace, no more.
+    w.verify = () =>
+      w.clock.now() >= w.gate.deadline!
+        ? [503, statusBody(503, 'unavailable', 'Service Unavailable', true)]
+        : [401, PENDING]
+    await runToEnd(w)
+    expect(w.gate.outcome?.message).toMatch(
+      / in time: OneLogin answered HTTP 503 \(attempt \d; no time is left to retry\)\.$/
+    )
+  })
+
+  it('stops a call to OneLogin when the gate is cancelled, however the service is', async () => {
+    const w = world()
+    w.verify = () => {
+      w.gateAbort.abort()
+      return [503, statusBody(503, 'unavailable', 'Service Unavailable', true)]
+    }
+    let error: unknown
+    for (let i = 0; i < 20 && !error; i++) {
+      await advance(w.gate, w.deps).catch((err: unknown) => (error = err))
+      w.clock.advance(Math.max(0, w.gate.nextAt - w.clock.now()))
+    }
+    expect(error).toBeInstanceOf(CancelledError)
+    expect(w.calls().filter((c) => c.endsWith('/verify'))).toHaveLength(1)
+  })
+})
+
+describe('engine: failures, more', () => {
+  it('ends the gate with the status of the failure, its secrets taken out', async () => {
+    const w = world()
+    w.other = (req) => (req.url.endsWith('/verify') ? new DeadlineError('Ran out of time (csecret-engine)') : undefined)
+    await runToEnd(w)
+    expect(w.gate.outcome).toMatchObject({ state: 'rejected', status: 'timed-out' })
+    expect(w.gate.outcome?.message).not.toContain('csecret-engine')
+    expect(w.gate.outcome).not.toHaveProperty('blame')
+  })
+
+  it('keeps the configuration blamed for a failure before the procedure starts', async () => {
+    const w = world()
+    w.accounts.ada = Object.assign(new Error('The app may not read accounts'), {
+      retryable: false,
+      blame: 'configuration'
+    })
+    await runToEnd(w)
+    expect(w.gate.outcome).toMatchObject({ status: 'error', blame: 'configuration' })
+    expect(w.reports()[0].comment).toMatch(/^⚙️/)
+  })
+
+  it('a rejection that blames the input stores no blame', async () => {
+    const w = world({ deployment: { creator: 'renovate[bot]', creatorId: 29139614, creatorType: 'Bot' } })
+    w.run = {}
+    await runToEnd(w)
+    expect(w.gate.outcome).toMatchObject({ status: 'error' })
+    expect(w.gate.outcome).not.toHaveProperty('blame')
+  })
+
+  it.each([
+    [
+      'an error with a time that is not the budget',
+      () => Object.assign(new Error('x'), { retryAt: 1, retryable: true })
+    ],
+    ['a thrown value that is no error', () => ({ name: 'BudgetSpentError', retryAt: 1 })],
+    [
+      'the budget without a time in ms',
+      () => Object.assign(new Error('x'), { name: 'BudgetSpentError', retryAt: 'soon', retryable: true })
+    ]
+  ])('counts %s as a failure', async (_, thrown) => {
+    const w = world()
+    w.other = (req) => (req.url.endsWith('/otp_devices') ? (thrown() as Error) : undefined)
+    await advance(w.gate, w.deps)
+    expect(w.gate.failures).toBe(1)
+  })
+
+  it('does no step before its retry is due, but sends the reports that are', async () => {
+    const w = world()
+    w.verify = () => [401, PENDING]
+    await advance(w.gate, w.deps)
+    const polls = w.calls().length
+    w.clock.advance(5_000)
+    w.gate.retryAt = w.clock.now() + 1
+    w.gate.reports.push({ ...w.gate.reports[0], settled: false, attempts: 0, nextAt: w.clock.now() })
+    await advance(w.gate, w.deps)
+    expect(w.calls()).toHaveLength(polls)
+    expect(w.gate.reports.at(-1)?.settled).toBe(true)
+    expect(w.reports()).toHaveLength(2)
+  })
+
+  it('rejects a gate stored as pushing by an earlier release even with a procedure', async () => {
+    const w = world()
+    w.verify = () => [401, PENDING]
+    await advance(w.gate, w.deps)
+    const calls = w.calls().length
+    w.gate.phase = 'pushing'
+    w.clock.advance(1_000)
+    await runToEnd(w)
+    expect(w.calls()).toHaveLength(calls)
+    expect(w.gate.outcome?.message).toMatch(/^This gate was started by an earlier release/)
+  })
+})
+
+describe('engine: reports, more', () => {
+  it('sends a progress comment never tried before the final answer queued behind it', async () => {
+    const w = world()
+    w.verify = () => [200, SUCCESS]
+    await runToEnd(w)
+    const again = world()
+    Object.assign(again.gate, structuredClone(w.gate))
+    for (const r of again.gate.reports) Object.assign(r, { settled: false, attempts: 0 })
+    again.gate.phase = 'reporting'
+    await runToEnd(again)
+    expect(again.reports().map((r) => r.state)).toEqual([undefined, 'approved'])
+  })
+
+  it('still tries a failed report at exactly 30 days, not after', async () => {
+    const w = world()
+    w.verify = () => [200, SUCCESS]
+    await runToEnd(w)
+    const again = world()
+    Object.assign(again.gate, structuredClone(w.gate))
+    const final = again.gate.reports.at(-1)!
+    Object.assign(final, { settled: false, nextAt: again.gate.createdAt + 30 * 86_400_000 })
+    again.gate.phase = 'reporting'
+    again.gate.nextAt = final.nextAt
+    again.github = () => new GitHubError(502, 'Bad gateway')
+    again.clock.advance(final.nextAt - again.clock.now())
+    await advance(again.gate, again.deps)
+    expect(final.settled).toBe(false)
+    expect(again.logs.at(-1)).toMatchObject({ msg: 'Report to GitHub failed; trying again in 1 s.', retryInMs: 1_000 })
+    again.clock.advance(1_000)
+    await advance(again.gate, again.deps)
+    expect(final.settled).toBe(true)
+  })
+
+  it('retries a failed report without metrics as well', async () => {
+    const w = world({ metrics: false })
+    let fails = 1
+    w.github = (body) => (body.state && fails-- > 0 ? new GitHubError(502, 'Bad gateway') : 200)
+    await runToEnd(w)
+    expect(w.reports().filter((r) => r.state)).toHaveLength(2)
   })
 })
