@@ -225,6 +225,15 @@ describe('comments: the final answer', () => {
       'Waited until 2026-11-29 12:01:05 UTC; 0 of 1 approval.',
       'No answer from `101 @ada`.'
     ])
+    // Everyone who could answer approved; the one left started the deployment.
+    const started = gate(['101 @ada', '102 @grace'], {
+      minApprovals: 2,
+      edit: (a) => {
+        Object.assign(a[0], { answer: 'approved', answeredAt: T0 + 10_000 })
+        a[1].startedRun = 'grace (ID 2)'
+      }
+    })
+    expect(finalComment(started, outcome('timed-out', 'late')).split('\n')).toHaveLength(3)
     one.procedure = null
     expect(finalComment(one, outcome('timed-out', 'late')).split('\n')[1]).toBe(
       'Waited until 2026-11-29 12:01:05 UTC; 0 of 1 approval.'
