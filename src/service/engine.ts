@@ -252,7 +252,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
   gate.procedure = created.state
   gate.deadline = created.state.deadline
   gate.phase = 'waiting'
-  say(gate, [...identities.notes, ...created.notes], deps)
+  logNotes(gate, [...identities.notes, ...created.notes], deps)
   log.info(
     {
       rule: rule.pattern,
@@ -289,7 +289,7 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   const now = clock.now()
   const planned = plan(gate.procedure, now, now)
   gate.procedure = planned.state
-  say(gate, planned.notes, deps)
+  logNotes(gate, planned.notes, deps)
   const next = planned.step
   if (next.kind === 'done') {
     await conclude(gate, deps)
@@ -339,12 +339,7 @@ async function work(gate: Gate, deps: EngineDeps): Promise<void> {
   logNotes(gate, applied.notes, deps)
 }
 
-/** Logs the core's notes, and queues the progress comments they call for. */
-function say(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
-  queueReports(gate, notes, deps)
-  logNotes(gate, notes, deps)
-}
-
+/** Logs the core's notes (a plan's and a new gate's call for no comment: only a push's do). */
 function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   for (const n of notes) {
     const fields = n.approver !== undefined ? { userId: gate.procedure?.approvers[n.approver]?.userId } : {}
