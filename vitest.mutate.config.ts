@@ -8,7 +8,16 @@ import { defineConfig } from 'vitest/config'
  */
 export default defineConfig({
   test: {
-    include: ['test/core/**/*.test.ts', 'test/action/*.test.ts', 'test/bench/model.test.ts'],
+    include: [
+      'test/core/**/*.test.ts',
+      'test/action/*.test.ts',
+      'test/bench/model.test.ts',
+      'test/service/units.test.ts',
+      'test/service/engine.test.ts',
+      'test/service/webhook-parsing.test.ts',
+      'test/service/policy-schema.test.ts',
+      'test/service/comments.test.ts'
+    ],
     exclude: ['test/action/e2e/**', 'test/action/faults/**', 'test/action/integrity/**', 'test/sim/**'],
     setupFiles: ['test/setup.ts'],
     testTimeout: 30_000,

@@ -86,7 +86,8 @@ function onePerPerson<T extends AnswerState>(records: readonly T[]): T[] {
 
 function approvalMessage(approved: readonly AnswerState[], need: number): string {
   const who = approved.map(approverLabel)
-  return need === 1 && approved.length === 1
+  // One approval is a quorum of one (approved.length >= need >= 1).
+  return approved.length === 1
     ? `Approved by ${who[0]}.`
     : `Approved by ${approved.length} approvers (${need} needed): ${who.join(', ')}.`
 }

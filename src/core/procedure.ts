@@ -361,13 +361,13 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
 
   // 4. Polls that are due, then the outcome.
   const open = asked.filter(({ a }) => a.answer === 'pending' && a.ticket)
-  if (s.finalCheck) return planFinalCheck(s, now, wallNow, notes)
+  if (s.finalCheck) return planFinalCheck(s, now, wallNow)
   const due = open.filter(({ a }) => a.nextPollAt !== null && a.nextPollAt <= now)
   if (due.length > 0) {
     const first = due.reduce((x, y) => (y.a.nextPollAt! < x.a.nextPollAt! ? y : x))
     return { kind: 'poll', index: first.i, final: false }
   }
-  const o = outcomeOf(s, now, false, held)
+  const o = outcomeOf(s, now, held)
   if (o?.status === 'approved') {
     const others = open.map(({ i }) => i)
     if (others.length > 0) {
@@ -376,7 +376,7 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
         level: 'info',
         text: `Enough approvals; checking the ${others.length === 1 ? 'other open push' : `${others.length} other open pushes`} for a denial before approving.`
       })
-      return planFinalCheck(s, now, wallNow, notes)
+      return planFinalCheck(s, now, wallNow)
     }
   }
   if (o) return end(o)
@@ -395,13 +395,13 @@ function planInto(s: Mutable<GateState>, now: number, wallNow: number, notes: No
  * within a second), so that a denial given at the same time as the last
  * accept is seen and wins. No new push is sent here.
  */
-function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, notes: Note[]): Step {
+function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number): Step {
   const left = (s.finalCheck ?? []).filter((i) => s.approvers[i].answer === 'pending')
   s.finalCheck = left
   if (left.length === 0) {
-    const o = outcomeOf(s, now, true)
+    // The quorum stands unless the last look found a denial: the outcome is one of the two.
+    const o = outcomeOf(s, now)
     s.outcome = { ...(o ?? { status: 'timed-out', message: 'No answer in time.' }), at: now, endedAt: wallNow }
-    void notes
     return { kind: 'done' }
   }
   const next = left
@@ -415,7 +415,6 @@ function planFinalCheck(s: Mutable<GateState>, now: number, wallNow: number, not
 function outcomeOf(
   s: GateState,
   now: number,
-  afterFinalCheck = false,
   held: ReadonlySet<number> = new Set()
 ): Omit<GateOutcome, 'at' | 'endedAt'> | undefined {
   const o = decide({
@@ -425,8 +424,8 @@ function outcomeOf(
     now,
     deadline: s.deadline,
     startedAt: s.startedAt,
-    // During the final check no new poll is planned; its outcome is the quorum's.
-    pollsLeft: !afterFinalCheck && s.approvers.some((a) => a.answer === 'pending' && a.nextPollAt !== null)
+    // Only an open push has a poll planned: an answer, an expiry or a late read clears it.
+    pollsLeft: s.approvers.some((a) => a.nextPollAt !== null)
   })
   if (!o) return undefined
   return { status: o.status, message: o.message, ...(o.status === 'denied' ? { deniedBy: o.deniedBy } : {}) }
@@ -487,13 +486,10 @@ export function apply(
   const { now, wallNow } = ctx
   switch (result.kind) {
     case 'find-user':
+      // Only an entry by email or username is looked up (plan): one by ID is its user ID.
       a.userId = result.user.id
-      if (result.user.name) {
-        a.name = result.user.name
-        a.nameLookedUp = true
-      }
-      if (a.spec.by !== 'id')
-        notes.push({ level: 'info', text: `Approver ${a.spec.entry} is OneLogin user ${a.userId}.` })
+      if (result.user.name) a.name = result.user.name
+      notes.push({ level: 'info', text: `Approver ${a.spec.entry} is OneLogin user ${a.userId}.` })
       break
     case 'find-name':
       a.nameLookedUp = true

@@ -141,7 +141,7 @@ interface Claim {
 async function step(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
   const now = deps.clock.now()
   const due = gate.retryAt === null || gate.retryAt <= now
-  if (due && gate.phase !== 'reporting' && gate.phase !== 'done') {
+  if (due && gate.phase !== 'reporting') {
     try {
       if (gate.phase === 'new') await start(gate, deps)
       else await work(gate, deps, claim)
@@ -287,7 +287,7 @@ async function start(gate: Gate, deps: EngineDeps): Promise<void> {
   gate.procedure = created.state
   gate.deadline = created.state.deadline
   gate.phase = 'waiting'
-  say(gate, [...identities.notes, ...created.notes], deps)
+  logNotes(gate, [...identities.notes, ...created.notes], deps)
   log.info(
     {
       rule: rule.pattern,
@@ -326,7 +326,7 @@ async function work(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
   gate.queue = gate.queue.filter((w) => awaitsPush(procedure, w.index))
   const planned = plan(procedure, now, now, { heldBack: heldBack(gate, claim) })
   gate.procedure = planned.state
-  say(gate, planned.notes, deps)
+  logNotes(gate, planned.notes, deps)
   const next = planned.step
   if (next.kind === 'done') {
     await conclude(gate, deps)
@@ -339,7 +339,7 @@ async function work(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
     if (next.kind !== 'push' || !(await holdPhone(gate, begin(p, next, now), next.index, now, deps, claim))) return
     const a = gate.procedure.approvers[next.index]
     deps.log.info(
-      { userId: a.userId, deviceId: a.device?.id, push: a.pushes + 1 },
+      { userId: a.userId, deviceId: a.device!.id, push: a.pushes + 1 },
       `Sending push ${a.pushes + 1} to user ${a.userId}.`
     )
   } else gate.procedure = begin(p, next, now)
@@ -362,14 +362,15 @@ async function work(gate: Gate, deps: EngineDeps, claim: Claim): Promise<void> {
   gate.procedure = applied.state
   gate.failures = 0
   gate.retryAt = null
-  const reported = queueReports(gate, applied.notes, deps)
+  // A progress comment is queued only for a push, whose handle is stored here with it.
+  queueReports(gate, applied.notes, deps)
   // An answer read, or a push's handle, is stored before anything else happens (a log line included).
-  if (mustStore(result) || reported) await deps.checkpoint(gate)
+  if (mustStore(result)) await deps.checkpoint(gate)
   if (result.kind === 'push') {
     const a = gate.procedure.approvers[next.index]
     const expiresAt = new Date(result.ticket.expiresAt).toISOString()
     deps.log.info(
-      { userId: a.userId, deviceId: a.device?.id, push: a.pushes, expiresAt },
+      { userId: a.userId, deviceId: a.device!.id, push: a.pushes, expiresAt },
       `Push ${a.pushes} sent to user ${a.userId}.`
     )
   }
@@ -456,13 +457,7 @@ async function uncount(gate: Gate, sending: GateState, index: number, deps: Engi
   })
 }
 
-/** Logs the core's notes, and queues the progress comments they call for; true when a comment was queued. */
-function say(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
-  const queued = queueReports(gate, notes, deps)
-  logNotes(gate, notes, deps)
-  return queued
-}
-
+/** Logs the core's notes (a plan's and a new gate's call for no comment: only a push's do). */
 function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   for (const n of notes) {
     const fields = n.approver !== undefined ? { userId: gate.procedure?.approvers[n.approver]?.userId } : {}
@@ -472,21 +467,17 @@ function logNotes(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   }
 }
 
-/** Queues the progress comments the core's notes call for; true when one was queued. */
-function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): boolean {
-  let queued = false
+/** Queues the progress comments the core's notes call for. */
+function queueReports(gate: Gate, notes: readonly Note[], deps: EngineDeps): void {
   for (const n of notes) {
     if (n.event === 'pushes-sent') {
       addReport(gate, 'progress', pushesSentComment(gate), deps.clock.now())
-      queued = true
     } else if (n.event === 'push-renewed' && n.approver !== undefined) {
       if (gate.reports.filter((r) => r.kind === 'progress').length < MAX_PROGRESS_COMMENTS) {
         addReport(gate, 'progress', newPushComment(gate.procedure!.approvers[n.approver]), deps.clock.now())
-        queued = true
       }
     }
   }
-  return queued
 }
 
 /** The procedure has its outcome: store it with the final answer queued, before GitHub hears of it. */
@@ -605,7 +596,6 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
 
 /** When the gate next needs work. */
 function nextDue(gate: Gate, now: number): number {
-  if (gate.phase === 'done') return now
   const times: number[] = []
   const pending = gate.reports.find((r) => !r.settled)
   if (pending) times.push(pending.nextAt)

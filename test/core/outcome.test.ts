@@ -43,6 +43,20 @@ describe('decide: the gate outcome shared by the action and the service', () => 
     )
   })
 
+  it('counts entries not yet resolved to a OneLogin user each on their own', () => {
+    expect(decide({ ...base, minApprovals: 2, approvers: [a('', 'approved'), a('', 'approved')] })).toMatchObject({
+      status: 'approved',
+      message: 'Approved by 2 approvers (2 needed): approver entry , approver entry .'
+    })
+  })
+
+  it('names the one approver of a quorum of one, and counts several who approved at once', () => {
+    expect(decide({ ...base, approvers: [a('1', 'approved')] })?.message).toBe('Approved by OneLogin user 1.')
+    expect(decide({ ...base, approvers: [a('1', 'approved'), a('2', 'approved')] })?.message).toBe(
+      'Approved by 2 approvers (1 needed): OneLogin user 1, OneLogin user 2.'
+    )
+  })
+
   it('times out when too few can still answer, or at the deadline with no poll left', () => {
     expect(decide({ ...base, approvers: [a('1', 'expired', 'expired')] })?.message).toMatch(
       /^Too few approvers can still answer: 0 accepted, 1 needed/
