@@ -3,7 +3,13 @@
 // names no account or no person refused, starters filled in from each other and from GitHub,
 // and nothing looked up that is not compared.
 import { describe, expect, it } from 'vitest'
-import { IdentityError, resolveIdentities, type GitHubAccount, type IdentityRequest } from '../../src/core/identity.js'
+import {
+  IdentityError,
+  resolveIdentities,
+  starterLabel,
+  type GitHubAccount,
+  type IdentityRequest
+} from '../../src/core/identity.js'
 import type { ApproverSpec } from '../../src/core/approvers.js'
 import { parseApproverEntry } from '../../src/core/approvers.js'
 import { ACTION_WORDS } from '../../src/core/procedure.js'
@@ -62,6 +68,19 @@ describe('approvers', () => {
     )
   })
 
+  it('takes a pinned entry whose login still names the pinned account, saying nothing', async () => {
+    const gh = github([ADA])
+    const r = await resolveIdentities(request(specs('101 @ada:583231')), gh.find)
+    expect(r.githubIds).toEqual([583231])
+    expect(r.notes).toEqual([])
+    expect(gh.looked).toEqual(['ada'])
+  })
+
+  it('labels a starter by login and ID, or by login alone when the ID is not known', () => {
+    expect(starterLabel({ login: 'ada', id: 583231 })).toBe('ada (ID 583231)')
+    expect(starterLabel({ login: 'ada' })).toBe('ada')
+  })
+
   it('keeps a pinned ID whose login names no account now, with a warning', async () => {
     const gh = github([])
     const r = await resolveIdentities(request(specs('101 @ada:583231')), gh.find)
@@ -115,6 +134,72 @@ describe('starters', () => {
       { role: 'triggering actor', login: 'bob', id: 42, type: 'User' }
     ])
     expect(gh.looked.sort()).toEqual(['ada', 'bob'])
+  })
+
+  it('fills in an ID or a type a later source knows, and lists each role once', async () => {
+    const gh = github([ADA])
+    const r = await resolveIdentities(
+      request(specs('101 @ada'), {
+        starters: [
+          { role: 'actor', login: ' ada ' },
+          { role: 'actor', login: 'ada', id: 583231 },
+          { role: 'sender', login: 'ADA', type: 'User' }
+        ]
+      }),
+      gh.find
+    )
+    expect(r.starters).toStrictEqual([{ role: 'actor, sender', login: 'ada', id: 583231, type: 'User' }])
+    expect(gh.looked).toEqual(['ada'])
+  })
+
+  it('takes an ID and a type a later claim brings, without asking GitHub', async () => {
+    const gh = github([ADA])
+    const r = await resolveIdentities(
+      request(specs('101 @ada'), {
+        starters: [
+          { role: 'actor', login: 'app-runner' },
+          { role: 'sender', login: 'app-runner', id: 42, type: 'Bot' }
+        ]
+      }),
+      gh.find
+    )
+    expect(r.starters).toStrictEqual([{ role: 'actor, sender', login: 'app-runner', id: 42, type: 'Bot' }])
+    expect(gh.looked).toEqual(['ada'])
+  })
+
+  it('keeps apart two accounts that had one login at different times (different IDs)', async () => {
+    const gh = github([ADA])
+    const r = await resolveIdentities(
+      request(specs('101 @ada'), {
+        starters: [
+          { role: 'creator', login: 'ada', id: 583231, type: 'User' },
+          { role: 'actor', login: 'ada', id: 77, type: 'User' },
+          { role: 'sender', login: 'ada', type: 'User' }
+        ]
+      }),
+      gh.find
+    )
+    // The claim without an ID joins the first account with that login.
+    expect(r.starters).toStrictEqual([
+      { role: 'creator, sender', login: 'ada', id: 583231, type: 'User' },
+      { role: 'actor', login: 'ada', id: 77, type: 'User' }
+    ])
+  })
+
+  it('looks a starter up when any approver has a login to compare with, and not otherwise', async () => {
+    const gh = github([ADA, { login: 'bob', id: 42, type: 'User' }])
+    const some = await resolveIdentities(
+      request(specs('101 @ada', '102'), { starters: [{ role: 'actor', login: 'bob' }] }),
+      gh.find
+    )
+    expect(some.starters).toStrictEqual([{ role: 'actor', login: 'bob', id: 42, type: 'User' }])
+    const none = github([ADA])
+    const r = await resolveIdentities(
+      request(specs('101', '102'), { starters: [{ role: 'actor', login: 'bob' }] }),
+      none.find
+    )
+    expect(none.looked).toEqual([])
+    expect(r.starters).toStrictEqual([{ role: 'actor', login: 'bob', type: 'User' }])
   })
 
   it('takes a [bot] login for a bot without asking, and a type from the event', async () => {
