@@ -21,6 +21,14 @@ export class ApiError extends Error {
 
 export const notFound = (): ApiError => new ApiError(404, 'Not Found')
 
+/** An app installation, on an organisation's or a user's account. */
+export interface InstallationState {
+  id: number
+  account: string
+  accountType: 'Organization' | 'User'
+  createdAt: number
+}
+
 export interface RepoState {
   info: RepoInfo
   installationId: number
@@ -29,6 +37,9 @@ export interface RepoState {
   /** By lower-case name. */
   environments: Map<string, EnvironmentState>
 }
+
+/** `owner/name`, as the repository spells it. */
+export const fullName = (r: RepoState): string => `${r.info.owner}/${r.info.name}`
 
 /** An environment and the custom protection rules enabled on it. */
 export interface EnvironmentState {

@@ -1,6 +1,8 @@
 // GitHub App authentication as GitHub checks it: an RS256 JWT signed with the app's private key
-// for /app endpoints, installation access tokens (ghs_…) for repository endpoints.
+// for /app endpoints, installation access tokens (ghs_…) for repository endpoints, people's tokens
+// with their roles; and the checks a route makes of a request's credentials (requireJwt, requireToken).
 import { createPublicKey, generateKeyPair, randomBytes, verify, type KeyObject } from 'node:crypto'
+import { ApiError, fullName, notFound, type Ctx, type RepoState } from './api.js'
 
 /** A fresh 2048-bit RSA key pair: the private key in PKCS#1 (as GitHub's "Generate a private key" gives it) and PKCS#8. */
 export async function generateAppKey(): Promise<{ pkcs1: string; pkcs8: string; publicKey: KeyObject }> {
@@ -143,4 +145,56 @@ export function roleOn(t: UserToken, fullName: string): RepoRole | undefined {
     if (!best || LEVEL[role] > LEVEL[best]) best = role
   }
   return best
+}
+
+/** Refuses (401) a request that does not carry a valid app JWT. */
+export function requireJwt(ctx: Ctx): void {
+  if (ctx.record.auth === 'jwt') return
+  if (ctx.record.auth === 'none') throw new ApiError(401, 'A JSON web token could not be decoded')
+  if (ctx.record.auth === 'installation')
+    throw new ApiError(
+      401,
+      'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)'
+    )
+  throw new ApiError(401, ctx.record.authError ?? 'A JSON web token could not be decoded')
+}
+
+/**
+ * Refuses (401, 403 or 404) a request that is neither the installation token of the repo's
+ * installation with `permission` at `level`, nor a person's token with a role enough for it.
+ */
+export function requireToken(ctx: Ctx, repo: RepoState, permission: string, level: 'read' | 'write'): void {
+  if (ctx.record.auth === 'none') throw new ApiError(401, 'Requires authentication')
+  if (ctx.record.auth === 'bad') throw new ApiError(401, 'Bad credentials')
+  if (ctx.record.auth === 'jwt')
+    throw new ApiError(
+      403,
+      'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
+    )
+  if (ctx.record.auth === 'user') {
+    // A person: their role on the repository, not an app's permissions. None: the repository is invisible.
+    const role = roleOn(ctx.user!, fullName(repo))
+    if (!role) throw notFound()
+    const enough = permission === 'administration' ? role === 'admin' : level === 'read' || role !== 'read'
+    if (!enough)
+      throw new ApiError(403, `Must have ${permission === 'administration' ? 'admin' : level} rights to Repository.`)
+    return
+  }
+  const t = ctx.token!
+  if (t.installationId !== repo.installationId) {
+    throw new ApiError(
+      403,
+      `Resource not accessible by integration (the token belongs to ` +
+        `installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
+    )
+  }
+  if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
+    throw new ApiError(
+      403,
+      `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`
+    )
+  }
+  if (!grants(t.permissions, permission, level)) {
+    throw new ApiError(403, `Resource not accessible by integration (the token lacks ${permission}: ${level})`)
+  }
 }

@@ -13,6 +13,8 @@ import {
   grants,
   jwtProblem,
   publicKeyOf,
+  requireJwt,
+  requireToken,
   roleOn,
   TokenStore,
   type InstallationToken,
@@ -22,6 +24,7 @@ import { operationFor, validateRequest } from './openapi.js'
 import {
   ApiError,
   DOCS,
+  fullName,
   INVALID_JSON,
   notFound,
   readRaw,
@@ -29,6 +32,7 @@ import {
   send,
   sendJson,
   type Ctx,
+  type InstallationState,
   type RepoState,
   type Route
 } from './api.js'
@@ -54,13 +58,6 @@ export type * from './types.js'
 /** GitHub's limits on the callback: progress reports per deployment, characters per comment. */
 export const MAX_PROGRESS_COMMENTS = 10
 export const MAX_COMMENT_LENGTH = 1024
-
-interface InstallationState {
-  id: number
-  account: string
-  accountType: 'Organization' | 'User'
-  createdAt: number
-}
 
 interface StoredDelivery {
   deliveryId: string
@@ -184,7 +181,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (!r) throw notFound()
     return r
   }
-  const fullName = (r: RepoState): string => `${r.info.owner}/${r.info.name}`
 
   const view = (d: shape.Deployment): DeploymentView => ({
     runId: d.runId,
@@ -205,54 +201,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   })
 
   // ---------------------------------------------------------------- auth
-
-  const requireJwt = (ctx: Ctx): void => {
-    if (ctx.record.auth === 'jwt') return
-    if (ctx.record.auth === 'none') throw new ApiError(401, 'A JSON web token could not be decoded')
-    if (ctx.record.auth === 'installation')
-      throw new ApiError(
-        401,
-        'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)'
-      )
-    throw new ApiError(401, ctx.record.authError ?? 'A JSON web token could not be decoded')
-  }
-
-  /** The installation token of the repo's installation, with `permission` at `level`. */
-  const requireToken = (ctx: Ctx, repo: RepoState, permission: string, level: 'read' | 'write'): void => {
-    if (ctx.record.auth === 'none') throw new ApiError(401, 'Requires authentication')
-    if (ctx.record.auth === 'bad') throw new ApiError(401, 'Bad credentials')
-    if (ctx.record.auth === 'jwt')
-      throw new ApiError(
-        403,
-        'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
-      )
-    if (ctx.record.auth === 'user') {
-      // A person: their role on the repository, not an app's permissions. None: the repository is invisible.
-      const role = roleOn(ctx.user!, fullName(repo))
-      if (!role) throw notFound()
-      const enough = permission === 'administration' ? role === 'admin' : level === 'read' || role !== 'read'
-      if (!enough)
-        throw new ApiError(403, `Must have ${permission === 'administration' ? 'admin' : level} rights to Repository.`)
-      return
-    }
-    const t = ctx.token!
-    if (t.installationId !== repo.installationId) {
-      throw new ApiError(
-        403,
-        `Resource not accessible by integration (the token belongs to ` +
-          `installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
-      )
-    }
-    if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
-      throw new ApiError(
-        403,
-        `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`
-      )
-    }
-    if (!grants(t.permissions, permission, level)) {
-      throw new ApiError(403, `Resource not accessible by integration (the token lacks ${permission}: ${level})`)
-    }
-  }
 
   const classifyAuth = (req: IncomingMessage, record: RecordedRequest): InstallationToken | UserToken | undefined => {
     const header = req.headers.authorization
