@@ -10,10 +10,8 @@ import { isObject } from '../../src/core/json.js'
 import { Accounts } from './accounts.js'
 import {
   generateAppKey,
-  grants,
   jwtProblem,
   publicKeyOf,
-  requireJwt,
   requireToken,
   roleOn,
   TokenStore,
@@ -37,6 +35,7 @@ import {
   type Route
 } from './api.js'
 import { pageHtml } from './page.js'
+import { appRoutes } from './routes-app.js'
 import { environmentRoutes } from './routes-environments.js'
 import { graphqlRoutes } from './routes-graphql.js'
 import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
@@ -240,14 +239,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
   // ---------------------------------------------------------------- API routes
 
-  const installationFor = (id: number): InstallationState => {
-    const inst = installations.get(id)
-    if (!inst) throw notFound()
-    return inst
-  }
-  const installationJson = (inst: InstallationState): unknown =>
-    shape.installation(urls, appInfo, inst.id, inst.account, inst.accountType, inst.createdAt)
-
   const json = (ctx: Ctx, status: number, body: unknown): void => {
     sendJson(ctx.res, status, body)
   }
@@ -372,59 +363,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
   }
 
-  const accessTokens = (ctx: Ctx): void => {
-    requireJwt(ctx)
-    const inst = installationFor(Number(ctx.params[0]))
-    if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-    const b = (isObject(ctx.body) ? ctx.body : {}) as {
-      repositories?: unknown
-      repository_ids?: unknown
-      permissions?: unknown
-    }
-    const own = [...repos.values()].filter((r) => r.installationId === inst.id)
-    let limited: RepoState[] | undefined
-    if (Array.isArray(b.repositories)) {
-      limited = b.repositories.map((n) => {
-        const r = own.find((x) => x.info.name.toLowerCase() === String(n).toLowerCase())
-        if (!r)
-          throw new ApiError(
-            422,
-            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(n)}`
-          )
-        return r
-      })
-    }
-    if (Array.isArray(b.repository_ids)) {
-      const byId = b.repository_ids.map((id) => {
-        const r = own.find((x) => shape.idOf('repo', fullName(x)) === Number(id))
-        if (!r)
-          throw new ApiError(
-            422,
-            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(id)}`
-          )
-        return r
-      })
-      limited = [...(limited ?? []), ...byId]
-    }
-    let permissions = { ...shape.ALL_PERMISSIONS }
-    if (isObject(b.permissions)) {
-      for (const [k, v] of Object.entries(b.permissions)) {
-        if (!grants(shape.ALL_PERMISSIONS, k, v === 'write' ? 'write' : 'read')) {
-          throw new ApiError(422, `The permissions requested are not granted to this installation: ${k}: ${String(v)}`)
-        }
-      }
-      permissions = Object.fromEntries(Object.entries(b.permissions).map(([k, v]) => [k, String(v)]))
-    }
-    const t = tokens.issue(inst.id, permissions, limited?.map(fullName))
-    json(ctx, 201, {
-      token: t.token,
-      expires_at: shape.iso(t.expiresAt),
-      permissions: t.permissions,
-      repository_selection: limited ? 'selected' : 'all',
-      ...(limited ? { repositories: limited.map((r) => shape.repository(urls, r.info)) } : {})
-    })
-  }
-
   // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
   const manifest = manifestFlow({
     now,
@@ -447,50 +385,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         json(ctx, r.status, r.body)
       }
     },
-    {
-      method: 'GET',
-      path: /^\/app$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, shape.app(urls, appInfo, installations.size))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/app\/installations$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, [...installations.values()].map(installationJson))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/app\/installations\/(\d+)$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, installationJson(installationFor(Number(ctx.params[0]))))
-      }
-    },
-    { method: 'POST', path: /^\/app\/installations\/(\d+)\/access_tokens$/, handle: accessTokens },
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/installation$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        json(ctx, 200, installationJson(installationFor(repo.installationId)))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/(?:orgs|users)\/([^/]+)\/installation$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        const inst = [...installations.values()].find((i) => i.account.toLowerCase() === ctx.params[0].toLowerCase())
-        if (!inst) throw notFound()
-        json(ctx, 200, installationJson(inst))
-      }
-    },
+    ...appRoutes({
+      urls: () => urls,
+      appInfo: () => appInfo,
+      installations: () => installations,
+      repos: () => repos.values(),
+      repoOf,
+      issueToken: (id, permissions, repositories) => tokens.issue(id, permissions, repositories)
+    }),
     {
       method: 'GET',
       path: /^\/repos\/([^/]+)\/([^/]+)$/,
