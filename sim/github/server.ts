@@ -13,7 +13,6 @@ import {
   jwtProblem,
   publicKeyOf,
   requireToken,
-  roleOn,
   TokenStore,
   type InstallationToken,
   type UserToken
@@ -39,6 +38,7 @@ import { appRoutes } from './routes-app.js'
 import { environmentRoutes } from './routes-environments.js'
 import { graphqlRoutes } from './routes-graphql.js'
 import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
+import { repoRoutes } from './routes-repos.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
@@ -243,49 +243,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     sendJson(ctx.res, status, body)
   }
 
-  const contents = (ctx: Ctx): void => {
-    const [owner, name, rawPath] = ctx.params as [string, string, string]
-    const repo = repoOf(owner, name)
-    requireToken(ctx, repo, 'contents', 'read')
-    const path = rawPath.split('/').map(safeDecode).join('/').replace(/\/+$/, '')
-    let ref = (ctx.query.ref ?? repo.info.defaultBranch).replace(/^refs\/heads\//, '')
-    // A commit sha reads the branch of the deployment that carries it, as GitHub would resolve it.
-    if (/^[0-9a-f]{40}$/i.test(ref)) {
-      const d = deploymentsList.find((x) => x.sha === ref.toLowerCase() && x.repo === repo.info)
-      if (!d) throw new ApiError(404, `No commit found for the ref ${ref}`)
-      ref = d.ref.replace(/^refs\/heads\//, '')
-    }
-    const branch = repo.files.get(ref)
-    if (!branch) throw new ApiError(404, `No commit found for the ref ${ref}`)
-    const content = branch.get(path)
-    const accept = String(ctx.req.headers.accept ?? '')
-    if (content !== undefined) {
-      if (/application\/vnd\.github(\.v3)?\.raw/.test(accept)) {
-        return send(ctx.res, 200, 'text/plain; charset=utf-8', content)
-      }
-      return json(ctx, 200, shape.contentFile(urls, repo.info, path, ref, content))
-    }
-    // A directory: the entries one level below.
-    const prefix = `${path}/`
-    const entries = new Map<string, 'file' | 'dir'>()
-    for (const p of branch.keys()) {
-      if (!p.startsWith(prefix)) continue
-      const rest = p.slice(prefix.length)
-      const slash = rest.indexOf('/')
-      entries.set(slash < 0 ? p : prefix + rest.slice(0, slash), slash < 0 ? 'file' : 'dir')
-    }
-    if (entries.size === 0) throw notFound()
-    json(
-      ctx,
-      200,
-      [...entries]
-        .sort()
-        .map(([p, kind]) =>
-          shape.contentEntry(urls, repo.info, p, ref, kind, kind === 'file' ? branch.get(p) : undefined)
-        )
-    )
-  }
-
   const deploymentsOfRun = (repo: RepoState, runId: number): shape.Deployment[] =>
     deploymentsList.filter((d) => d.runId === runId && d.repo === repo.info)
 
@@ -393,25 +350,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       repoOf,
       issueToken: (id, permissions, repositories) => tokens.issue(id, permissions, repositories)
     }),
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)$/,
-      handle: (ctx) => {
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        requireToken(ctx, repo, 'metadata', 'read')
-        // To a person, GitHub also shows their role on the repository.
-        const role = ctx.user ? roleOn(ctx.user, fullName(repo)) : undefined
-        const permissions = role && {
-          admin: role === 'admin',
-          maintain: role === 'admin',
-          push: role !== 'read',
-          triage: role !== 'read',
-          pull: true
-        }
-        json(ctx, 200, { ...shape.repository(urls, repo.info), ...(permissions ? { permissions } : {}) })
-      }
-    },
-    { method: 'GET', path: /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/, handle: contents },
+    ...repoRoutes({ urls: () => urls, repoOf, requireToken, deployments: () => deploymentsList }),
     {
       method: 'GET',
       path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/,
