@@ -2,7 +2,7 @@
 // repository contents for the policy file, workflow runs and the deployment_protection_rule
 // callback, plus signed webhook deliveries. Loopback only. Every API request is recorded with
 // its check against GitHub's OpenAPI description.
-import { createHmac, createPrivateKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto'
+import { createHmac, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { sign } from '@octokit/webhooks-methods'
@@ -39,12 +39,19 @@ import { environmentRoutes } from './routes-environments.js'
 import { graphqlRoutes } from './routes-graphql.js'
 import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
 import { repoRoutes } from './routes-repos.js'
+import {
+  CALLBACK_PATH,
+  callbackRecord,
+  deploymentView,
+  newDeployment,
+  runRoutes,
+  type CallbackHold
+} from './routes-runs.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
   DeliveryRecord,
   DeploymentRequest,
-  DeploymentView,
   EnvironmentView,
   FakeEnvironment,
   FakeGitHub,
@@ -54,9 +61,7 @@ import type {
 
 export type * from './types.js'
 
-/** GitHub's limits on the callback: progress reports per deployment, characters per comment. */
-export const MAX_PROGRESS_COMMENTS = 10
-export const MAX_COMMENT_LENGTH = 1024
+export { MAX_COMMENT_LENGTH, MAX_PROGRESS_COMMENTS } from './routes-runs.js'
 
 interface StoredDelivery {
   deliveryId: string
@@ -64,9 +69,6 @@ interface StoredDelivery {
   runId: number
   body: string
 }
-
-/** 40 hex characters. */
-const randomSha = (): string => randomBytes(20).toString('hex')
 
 export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitHub> {
   if (!opts.webhookSecret) throw new Error('startFakeGitHub: webhookSecret is required')
@@ -159,7 +161,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const deploymentsList: shape.Deployment[] = []
   const callbackRecords: CallbackRecord[] = []
   /** Tests' hooks run once a callback is taken and before GitHub answers it (holdCallbacks). */
-  const callbackHolds: Array<(rec: CallbackRecord) => Promise<void> | void> = []
+  const callbackHolds: CallbackHold[] = []
   const requests: RecordedRequest[] = []
   const deliveries: DeliveryRecord[] = []
   const stored = new Map<string, StoredDelivery>()
@@ -180,24 +182,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (!r) throw notFound()
     return r
   }
-
-  const view = (d: shape.Deployment): DeploymentView => ({
-    runId: d.runId,
-    deploymentId: d.deploymentId,
-    repo: `${d.repo.owner}/${d.repo.name}`,
-    installationId: d.installationId,
-    environment: d.environment,
-    ref: d.ref,
-    sha: d.sha,
-    creator: d.creator,
-    sender: d.sender,
-    event: d.event,
-    workflowName: d.workflowName,
-    state: d.state,
-    createdAt: shape.iso(d.createdAt),
-    decidedAt: d.decidedAt === undefined ? undefined : shape.iso(d.decidedAt),
-    reviews: d.reviews.map((r) => ({ ...r, at: new Date(r.at).toISOString() }))
-  })
 
   // ---------------------------------------------------------------- auth
 
@@ -243,83 +227,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     sendJson(ctx.res, status, body)
   }
 
-  const deploymentsOfRun = (repo: RepoState, runId: number): shape.Deployment[] =>
-    deploymentsList.filter((d) => d.runId === runId && d.repo === repo.info)
-
-  const callback = (ctx: Ctx): void => {
-    const [owner, name, runText] = ctx.params as [string, string, string]
-    const runId = Number(runText)
-    const b = isObject(ctx.body) ? ctx.body : {}
-    const rec: CallbackRecord = {
-      runId,
-      repo: `${owner}/${name}`,
-      environment_name: typeof b.environment_name === 'string' ? b.environment_name : undefined,
-      state: b.state === 'approved' || b.state === 'rejected' ? b.state : undefined,
-      comment: typeof b.comment === 'string' ? b.comment : undefined,
-      at: now(),
-      status: 0
-    }
-    callbackRecords.push(rec)
-    try {
-      const repo = repoOf(owner, name)
-      rec.repo = fullName(repo)
-      requireToken(ctx, repo, 'deployments', 'write')
-      if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-      const errors =
-        ctx.record.openapiErrors.length > 0
-          ? ctx.record.openapiErrors
-          : validateRequest({ method: 'POST', pathname: ctx.pathname, query: {}, body: ctx.body })
-      if (errors.length > 0) throw new ApiError(422, `Invalid request.\n\n${errors.join('\n')}`)
-      const ofRun = deploymentsOfRun(repo, runId)
-      if (ofRun.length === 0) throw notFound()
-      const d = ofRun.find((x) => x.environment === rec.environment_name)
-      if (!d)
-        throw new ApiError(
-          422,
-          `No deployment protection rule of this app is pending for environment '${rec.environment_name}' on run ${runId}`
-        )
-      if (d.state !== 'waiting')
-        throw new ApiError(
-          422,
-          `No pending deployment protection rule: the deployment to '${d.environment}' was already ${d.state}`
-        )
-      if (rec.comment !== undefined && rec.comment.length > MAX_COMMENT_LENGTH) {
-        throw new ApiError(
-          422,
-          `Validation Failed: comment is too long (${rec.comment.length} characters; the maximum is ${MAX_COMMENT_LENGTH})`
-        )
-      }
-      if (rec.state === undefined) {
-        const progress = d.reviews.filter((r) => r.state === undefined).length
-        if (progress >= MAX_PROGRESS_COMMENTS)
-          throw new ApiError(422, `Validation Failed: at most ${MAX_PROGRESS_COMMENTS} progress reports per deployment`)
-        d.reviews.push({ comment: rec.comment, at: rec.at })
-      } else {
-        d.reviews.push({ state: rec.state, comment: rec.comment, at: rec.at })
-        d.state = rec.state
-        d.decidedAt = rec.at
-      }
-      rec.status = 204
-      const hold = callbackHolds.shift()
-      if (hold) {
-        const end = ctx.res.end.bind(ctx.res) as (...args: unknown[]) => ServerResponse
-        ctx.res.end = ((...args: unknown[]) => {
-          void Promise.resolve(rec)
-            .then(hold)
-            .finally(() => end(...args))
-          return ctx.res
-        }) as typeof ctx.res.end
-      }
-      send(ctx.res, 204, undefined, '')
-    } catch (err) {
-      if (err instanceof ApiError) {
-        rec.status = err.status
-        rec.error = err.message
-      }
-      throw err
-    }
-  }
-
   // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
   const manifest = manifestFlow({
     now,
@@ -351,22 +258,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       issueToken: (id, permissions, repositories) => tokens.issue(id, permissions, repositories)
     }),
     ...repoRoutes({ urls: () => urls, repoOf, requireToken, deployments: () => deploymentsList }),
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/,
-      handle: (ctx) => {
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        requireToken(ctx, repo, 'actions', 'read')
-        const d = deploymentsOfRun(repo, Number(ctx.params[2]))[0]
-        if (!d) throw notFound()
-        json(ctx, 200, shape.workflowRun(urls, d))
-      }
-    },
-    {
-      method: 'POST',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/,
-      handle: callback
-    },
+    ...runRoutes({
+      urls: () => urls,
+      repoOf,
+      requireToken,
+      now,
+      deployments: () => deploymentsList,
+      recordCallback: (rec) => callbackRecords.push(rec),
+      takeHold: () => callbackHolds.shift()
+    }),
     {
       // Public profiles: with any valid token, or none (GitHub serves them to anyone, rate limited).
       method: 'GET',
@@ -420,7 +320,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       private: r.info.private,
       files: Object.fromEntries([...r.files].map(([branch, files]) => [branch, [...files.keys()]]))
     })),
-    deployments: deploymentsList.map(view),
+    deployments: deploymentsList.map(deploymentView),
     callbacks: callbackRecords,
     deliveries,
     // Without their headers (JSON leaves out `undefined`).
@@ -438,7 +338,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         res,
         200,
         'text/html; charset=utf-8',
-        pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(view))
+        pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(deploymentView))
       )
       return true
     }
@@ -453,7 +353,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         res,
         list.length ? 200 : 404,
         'text/html; charset=utf-8',
-        pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(view))
+        pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(deploymentView))
       )
       return true
     }
@@ -555,19 +455,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     )
     if (fault) {
       fault.remaining -= 1
-      const cb = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/.exec(pathname)
+      const cb = CALLBACK_PATH.exec(pathname)
       if (cb && method === 'POST') {
-        const b = isObject(body) ? body : {}
-        callbackRecords.push({
-          runId: Number(cb[3]),
-          repo: `${cb[1]}/${cb[2]}`,
-          environment_name: typeof b.environment_name === 'string' ? b.environment_name : undefined,
-          state: b.state === 'approved' || b.state === 'rejected' ? b.state : undefined,
-          comment: typeof b.comment === 'string' ? b.comment : undefined,
-          at: now(),
-          status: fault.status,
-          error: 'fault injected'
-        })
+        const rec = callbackRecord(Number(cb[3]), `${cb[1]}/${cb[2]}`, body, now())
+        callbackRecords.push({ ...rec, status: fault.status, error: 'fault injected' })
       }
       if (fault.status === 0) {
         req.socket.destroy()
@@ -699,55 +590,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       webhookUrl = u
     },
     async requestDeployment(r) {
-      const repoName = /^([^/]+)\/([^/]+)$/.exec(r.repo ?? '')
-      if (!repoName) throw new Error(`requestDeployment: repo must be "owner/name", got ${JSON.stringify(r.repo)}`)
-      const repo = repos.get(r.repo.toLowerCase())
-      if (!repo)
-        throw new Error(
-          `requestDeployment: no repository ${r.repo} (known: ${[...repos.values()].map(fullName).join(', ')})`
-        )
-      if (!r.environment) throw new Error('requestDeployment: environment is required')
-      if (r.sha !== undefined && !/^[0-9a-f]{40}$/i.test(r.sha))
-        throw new Error('requestDeployment: sha must be 40 hex characters')
-      const runId = r.runId ?? nextId++
-      if (deploymentsList.some((d) => d.runId === runId && d.repo === repo.info && d.environment === r.environment)) {
-        throw new Error(`requestDeployment: run ${runId} already has a deployment to ${r.environment}`)
-      }
-      const creator = r.creator ?? 'octocat'
-      const sender = r.sender ?? creator
-      const d: shape.Deployment = {
-        runId,
-        deploymentId: nextId++,
-        repo: repo.info,
-        installationId: repo.installationId,
-        environment: r.environment,
-        ref: r.ref ?? repo.info.defaultBranch,
-        sha: (r.sha ?? randomSha()).toLowerCase(),
-        creator,
-        sender,
-        people: {
-          creator: accounts.of(creator),
-          sender: accounts.of(sender),
-          actor: accounts.of(r.actor ?? creator),
-          triggeringActor: accounts.of(r.triggeringActor ?? r.actor ?? sender)
-        },
-        event: r.event ?? 'push',
-        workflowName: r.workflowName ?? 'Deploy',
-        createdAt: now(),
-        state: 'waiting',
-        reviews: []
-      }
+      const d = newDeployment(r, { repos, deployments: deploymentsList, accounts, nextId: () => nextId++, now })
       deploymentsList.push(d)
       const payload = shape.protectionRulePayload(urls, d)
       const delivery: StoredDelivery = {
         deliveryId: randomUUID(),
         event: 'deployment_protection_rule',
-        runId,
+        runId: d.runId,
         body: JSON.stringify(payload)
       }
       stored.set(delivery.deliveryId, delivery)
       const result = await deliver(delivery, false)
-      return { deliveryId: delivery.deliveryId, runId, payload, ...result }
+      return { deliveryId: delivery.deliveryId, runId: d.runId, payload, ...result }
     },
     async redeliver(deliveryId) {
       const d = stored.get(deliveryId)
@@ -780,7 +634,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         )
       return list[0].state
     },
-    deployments: () => deploymentsList.map(view),
+    deployments: () => deploymentsList.map(deploymentView),
     requests,
     deliveries,
     fault(method, path, status, times) {
