@@ -25,7 +25,6 @@ import {
   INVALID_JSON,
   notFound,
   readRaw,
-  safeDecode,
   send,
   sendJson,
   type Ctx,
@@ -47,6 +46,7 @@ import {
   runRoutes,
   type CallbackHold
 } from './routes-runs.js'
+import { userRoutes } from './routes-users.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
@@ -267,22 +267,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       recordCallback: (rec) => callbackRecords.push(rec),
       takeHold: () => callbackHolds.shift()
     }),
-    {
-      // Public profiles: with any valid token, or none (GitHub serves them to anyone, rate limited).
-      method: 'GET',
-      path: /^\/users\/([^/]+)$/,
-      handle: (ctx) => {
-        if (ctx.record.auth === 'bad') throw new ApiError(401, ctx.record.authError ?? 'Bad credentials')
-        if (ctx.record.auth === 'jwt')
-          throw new ApiError(
-            403,
-            'Resource not accessible by integration (the app JWT was sent; this endpoint needs a token)'
-          )
-        const account = accounts.find(safeDecode(ctx.params[0]))
-        if (!account) throw notFound()
-        json(ctx, 200, shape.publicUser(urls, account, started))
-      }
-    },
+    ...userRoutes({ urls: () => urls, account: (login) => accounts.find(login), createdAt: started }),
     ...environmentRoutes({
       urls: () => urls,
       app: () => ({ id: appId, slug: appInfo.slug }),
