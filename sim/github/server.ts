@@ -6,7 +6,6 @@ import { createHmac, createPrivateKey, randomUUID, type KeyObject } from 'node:c
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { sign } from '@octokit/webhooks-methods'
-import { isObject } from '../../src/core/json.js'
 import { Accounts } from './accounts.js'
 import {
   generateAppKey,
@@ -17,6 +16,7 @@ import {
   type InstallationToken,
   type UserToken
 } from './auth.js'
+import { control } from './control.js'
 import { operationFor, validateRequest } from './openapi.js'
 import {
   ApiError,
@@ -25,14 +25,12 @@ import {
   INVALID_JSON,
   notFound,
   readRaw,
-  send,
   sendJson,
   type Ctx,
   type InstallationState,
   type RepoState,
   type Route
 } from './api.js'
-import { pageHtml } from './page.js'
 import { appRoutes } from './routes-app.js'
 import { environmentRoutes } from './routes-environments.js'
 import { graphqlRoutes } from './routes-graphql.js'
@@ -51,7 +49,6 @@ import * as shape from './shapes.js'
 import type {
   CallbackRecord,
   DeliveryRecord,
-  DeploymentRequest,
   EnvironmentView,
   FakeEnvironment,
   FakeGitHub,
@@ -223,10 +220,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
   // ---------------------------------------------------------------- API routes
 
-  const json = (ctx: Ctx, status: number, body: unknown): void => {
-    sendJson(ctx.res, status, body)
-  }
-
   // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
   const manifest = manifestFlow({
     now,
@@ -246,7 +239,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       path: CONVERSION_PATH,
       handle: (ctx) => {
         const r = manifest.convert(ctx.params[0])
-        json(ctx, r.status, r.body)
+        sendJson(ctx.res, r.status, r.body)
       }
     },
     ...appRoutes({
@@ -294,90 +287,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
   // ---------------------------------------------------------------- pages and control
 
-  const stateJson = (): unknown => ({
-    url: urls.api,
-    appId,
-    webhookUrl,
-    repos: [...repos.values()].map((r) => ({
-      repo: fullName(r),
-      defaultBranch: r.info.defaultBranch,
-      installationId: r.installationId,
-      private: r.info.private,
-      files: Object.fromEntries([...r.files].map(([branch, files]) => [branch, [...files.keys()]]))
-    })),
-    deployments: deploymentsList.map(deploymentView),
+  const pages = control({
+    urls: () => urls,
+    appId: () => appId,
+    webhookUrl: () => webhookUrl,
+    repos: () => repos.values(),
+    deployments: () => deploymentsList,
     callbacks: callbackRecords,
     deliveries,
-    // Without their headers (JSON leaves out `undefined`).
-    requests: requests.map((r) => ({ ...r, headers: undefined }))
+    requests,
+    manifestPage: (req, res) => manifest.page(req, res),
+    requestDeployment: (r) => api.requestDeployment(r)
   })
-
-  const control = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    pathname: string
-  ): Promise<boolean> => {
-    if (method === 'GET' && pathname === '/') {
-      send(
-        res,
-        200,
-        'text/html; charset=utf-8',
-        pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(deploymentView))
-      )
-      return true
-    }
-    const run = /^\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/.exec(pathname)
-    if (method === 'GET' && run && !['repos', 'app', 'orgs', 'users', '_gh'].includes(run[1])) {
-      const list = deploymentsList.filter(
-        (d) =>
-          d.runId === Number(run[3]) &&
-          `${d.repo.owner}/${d.repo.name}`.toLowerCase() === `${run[1]}/${run[2]}`.toLowerCase()
-      )
-      send(
-        res,
-        list.length ? 200 : 404,
-        'text/html; charset=utf-8',
-        pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(deploymentView))
-      )
-      return true
-    }
-    if (method === 'GET' && pathname === '/favicon.ico') {
-      send(res, 404, undefined, '')
-      return true
-    }
-    if (await manifest.page(req, res)) return true
-    if (!pathname.startsWith('/_gh/')) return false
-    if (method === 'GET' && pathname === '/_gh/state') {
-      sendJson(res, 200, stateJson())
-      return true
-    }
-    if (method === 'POST' && pathname === '/_gh/deployments') {
-      const raw = await readRaw(req)
-      let body: unknown
-      try {
-        body = JSON.parse(raw ?? '')
-      } catch {
-        body = undefined
-      }
-      if (!isObject(body) || typeof body.repo !== 'string' || typeof body.environment !== 'string') {
-        sendJson(res, 400, {
-          error:
-            'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, actor, triggeringActor, event, workflowName}'
-        })
-        return true
-      }
-      try {
-        const r = await api.requestDeployment(body as unknown as DeploymentRequest)
-        sendJson(res, 201, { deliveryId: r.deliveryId, runId: r.runId, status: r.status, ms: r.ms, error: r.error })
-      } catch (err) {
-        sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) })
-      }
-      return true
-    }
-    sendJson(res, 404, { error: 'not found' })
-    return true
-  }
 
   // ---------------------------------------------------------------- dispatch
 
@@ -385,7 +306,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const method = (req.method ?? 'GET').toUpperCase()
     const pathname = url.pathname
-    if (await control(req, res, method, pathname)) return
+    if (await pages(req, res, method, pathname)) return
 
     const raw = await readRaw(req)
     let body: unknown
