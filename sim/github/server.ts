@@ -2,10 +2,9 @@
 // repository contents for the policy file, workflow runs and the deployment_protection_rule
 // callback, plus signed webhook deliveries. Loopback only. Every API request is recorded with
 // its check against GitHub's OpenAPI description.
-import { createHmac, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { sign } from '@octokit/webhooks-methods'
 import { Accounts } from './accounts.js'
 import {
   generateAppKey,
@@ -48,24 +47,17 @@ import { userRoutes } from './routes-users.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
-  DeliveryRecord,
   EnvironmentView,
   FakeEnvironment,
   FakeGitHub,
   FakeGitHubOptions,
   RecordedRequest
 } from './types.js'
+import { Webhooks } from './webhooks.js'
 
 export type * from './types.js'
 
 export { MAX_COMMENT_LENGTH, MAX_PROGRESS_COMMENTS } from './routes-runs.js'
-
-interface StoredDelivery {
-  deliveryId: string
-  event: string
-  runId: number
-  body: string
-}
 
 export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitHub> {
   if (!opts.webhookSecret) throw new Error('startFakeGitHub: webhookSecret is required')
@@ -160,17 +152,22 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   /** Tests' hooks run once a callback is taken and before GitHub answers it (holdCallbacks). */
   const callbackHolds: CallbackHold[] = []
   const requests: RecordedRequest[] = []
-  const deliveries: DeliveryRecord[] = []
-  const stored = new Map<string, StoredDelivery>()
   const faults: { method: string; path: RegExp; status: number; remaining: number }[] = []
-  const inflight = new Set<AbortController>()
   let webhookUrl = opts.webhookUrl
   // Run and deployment ids come from one counter that starts from the wall clock (ten ids a
   // millisecond), so that a fake started again hands out none of the ids it handed out before:
   // a service that kept its database would take a new deployment with an old run id for a
   // redelivery of the old one. One counter, so that a run id is never a deployment id.
   let nextId = Date.now() * 10
-  const hookId = 500_000 + (appId % 100_000)
+  const webhooks = new Webhooks({
+    webhookUrl: () => webhookUrl,
+    webhookSecret: () => webhookSecret,
+    appId: () => appId,
+    hookId: 500_000 + (appId % 100_000),
+    timeoutMs: deliveryTimeoutMs,
+    now
+  })
+  const deliveries = webhooks.deliveries
 
   let urls: shape.Urls = { api: '', html: '' }
 
@@ -414,62 +411,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const base = `http://127.0.0.1:${port}`
   urls = { api: base, html: base }
 
-  // ---------------------------------------------------------------- deliveries
-
-  const deliver = async (
-    d: StoredDelivery,
-    redelivery: boolean
-  ): Promise<{ status: number; ms: number; error?: string }> => {
-    if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-    const signature256 = await sign(webhookSecret, d.body)
-    const headers: Record<string, string> = {
-      Accept: '*/*',
-      'Content-Type': 'application/json',
-      'User-Agent': 'GitHub-Hookshot/fake',
-      'X-GitHub-Delivery': d.deliveryId,
-      'X-GitHub-Event': d.event,
-      'X-GitHub-Hook-ID': String(hookId),
-      'X-GitHub-Hook-Installation-Target-ID': String(appId),
-      'X-GitHub-Hook-Installation-Target-Type': 'integration',
-      'X-Hub-Signature': `sha1=${createHmac('sha1', webhookSecret).update(d.body).digest('hex')}`,
-      'X-Hub-Signature-256': signature256
-    }
-    const t0 = performance.now()
-    const abort = new AbortController()
-    inflight.add(abort)
-    const timer = setTimeout(
-      () => abort.abort(new Error(`no answer within ${deliveryTimeoutMs} ms`)),
-      deliveryTimeoutMs
-    )
-    let status = 0
-    let error: string | undefined
-    try {
-      const res = await fetch(webhookUrl, { method: 'POST', headers, body: d.body, signal: abort.signal })
-      status = res.status
-      await res.arrayBuffer().catch(() => undefined)
-    } catch (err) {
-      const reason: unknown = abort.signal.aborted ? abort.signal.reason : err
-      error = reason instanceof Error ? reason.message : String(reason)
-      if (err instanceof Error && err.cause instanceof Error && !abort.signal.aborted)
-        error = `${err.message}: ${err.cause.message}`
-    } finally {
-      clearTimeout(timer)
-      inflight.delete(abort)
-    }
-    const ms = Math.round(performance.now() - t0)
-    deliveries.push({
-      deliveryId: d.deliveryId,
-      event: d.event,
-      runId: d.runId,
-      status,
-      ms,
-      at: now(),
-      redelivery,
-      ...(error ? { error } : {})
-    })
-    return { status, ms, ...(error ? { error } : {}) }
-  }
-
   const api: FakeGitHub = {
     holdCallbacks: (hook, times = 1) => {
       for (let k = 0; k < times; k++) callbackHolds.push(hook)
@@ -499,31 +440,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       const d = newDeployment(r, { repos, deployments: deploymentsList, accounts, nextId: () => nextId++, now })
       deploymentsList.push(d)
       const payload = shape.protectionRulePayload(urls, d)
-      const delivery: StoredDelivery = {
-        deliveryId: randomUUID(),
-        event: 'deployment_protection_rule',
-        runId: d.runId,
-        body: JSON.stringify(payload)
-      }
-      stored.set(delivery.deliveryId, delivery)
-      const result = await deliver(delivery, false)
-      return { deliveryId: delivery.deliveryId, runId: d.runId, payload, ...result }
+      const { deliveryId, ...result } = await webhooks.send(
+        'deployment_protection_rule',
+        d.runId,
+        JSON.stringify(payload)
+      )
+      return { deliveryId, runId: d.runId, payload, ...result }
     },
-    async redeliver(deliveryId) {
-      const d = stored.get(deliveryId)
-      if (!d) throw new Error(`redeliver: no delivery ${deliveryId}`)
-      return deliver(d, true)
-    },
-    async sendRaw(body, headers) {
-      if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-      const res = await fetch(webhookUrl, {
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.timeout(deliveryTimeoutMs)
-      })
-      return { status: res.status, body: await res.text() }
-    },
+    redeliver: (deliveryId) => webhooks.redeliver(deliveryId),
+    sendRaw: (body, headers) => webhooks.sendRaw(body, headers),
     callbacks: (runId) =>
       callbackRecords.filter((c) => runId === undefined || c.runId === runId).map((c) => ({ ...c })),
     deploymentState(runId, environment) {
@@ -596,7 +521,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const a of inflight) a.abort(new Error('fake GitHub closed'))
+        webhooks.abortAll(new Error('fake GitHub closed'))
         server.close(() => resolve())
         for (const s of sockets) s.destroy()
       })
