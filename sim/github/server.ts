@@ -16,14 +16,13 @@ import {
   type UserToken
 } from './auth.js'
 import { control } from './control.js'
-import { operationFor, validateRequest } from './openapi.js'
+import { operationFor } from './openapi.js'
 import {
   ApiError,
   DOCS,
   fullName,
-  INVALID_JSON,
   notFound,
-  readRaw,
+  readRequest,
   sendJson,
   type Ctx,
   type InstallationState,
@@ -305,46 +304,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const pathname = url.pathname
     if (await pages(req, res, method, pathname)) return
 
-    const raw = await readRaw(req)
-    let body: unknown
-    let invalidJson = false
-    if (raw === undefined) {
-      invalidJson = true
-      body = INVALID_JSON
-    } else if (raw.trim() !== '') {
-      try {
-        body = JSON.parse(raw)
-      } catch {
-        invalidJson = true
-        body = INVALID_JSON
-      }
-    }
-    const query = Object.fromEntries(url.searchParams)
-    const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(req.headers))
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
-    const record: RecordedRequest = {
-      method,
-      path: pathname,
-      query,
-      auth: 'none',
-      body: invalidJson ? raw : body,
-      openapiErrors: [],
-      status: 0,
-      at: now(),
-      headers
-    }
-    // GraphQL is not in the REST description.
-    if (validate && pathname !== '/graphql') {
-      record.operationId = operationFor(method, pathname)?.operationId
-      record.openapiErrors = validateRequest({
-        method,
-        pathname,
-        query,
-        body: invalidJson ? undefined : body,
-        invalidJson
-      })
-    }
+    const { body, query, record } = await readRequest(req, url, method, validate, now)
     requests.push(record)
     res.on('finish', () => {
       record.status = res.statusCode
