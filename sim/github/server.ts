@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 import { Accounts } from './accounts.js'
 import {
+  classifyAuth,
   generateAppKey,
-  jwtProblem,
   publicKeyOf,
   requireToken,
   TokenStore,
@@ -176,44 +176,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     return r
   }
 
-  // ---------------------------------------------------------------- auth
-
-  const classifyAuth = (req: IncomingMessage, record: RecordedRequest): InstallationToken | UserToken | undefined => {
-    const header = req.headers.authorization
-    if (!header) {
-      record.auth = 'none'
-      return undefined
-    }
-    const m = /^(bearer|token)\s+(\S+)\s*$/i.exec(header)
-    if (!m) {
-      record.auth = 'bad'
-      record.authError = 'Authorization is neither "Bearer <jwt>" nor "token <installation token>"'
-      return undefined
-    }
-    const credential = m[2]
-    if (credential.split('.').length === 3) {
-      const problem = jwtProblem(credential, appId, publicKey, now())
-      record.auth = problem ? 'bad' : 'jwt'
-      if (problem) record.authError = problem
-      return undefined
-    }
-    const token = tokens.find(credential)
-    const user = token ? undefined : userTokens.get(credential)
-    if (user) {
-      record.auth = 'user'
-      record.login = user.login
-      return user
-    }
-    if (!token) {
-      record.auth = 'bad'
-      record.authError = 'unknown, expired or revoked installation token'
-      return undefined
-    }
-    record.auth = 'installation'
-    record.installationId = token.installationId
-    return token
-  }
-
   // ---------------------------------------------------------------- API routes
 
   // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
@@ -309,7 +271,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     res.on('finish', () => {
       record.status = res.statusCode
     })
-    const credential = classifyAuth(req, record)
+    const credential = classifyAuth(req.headers.authorization, record, {
+      appId,
+      publicKey,
+      tokens,
+      userTokens,
+      now
+    })
     const token = record.auth === 'installation' ? (credential as InstallationToken) : undefined
     const user = record.auth === 'user' ? (credential as UserToken) : undefined
 
