@@ -2,6 +2,9 @@
 // repository contents for the policy file, workflow runs and the deployment_protection_rule
 // callback, plus signed webhook deliveries. Loopback only. Every API request is recorded with
 // its check against GitHub's OpenAPI description.
+// This file keeps the state, the credentials, the request loop (faults, routing) and the handle;
+// the routes are by family in routes-*.ts, the pages and /_gh endpoints in control.ts, the
+// webhook deliveries in webhooks.ts, what they share in api.ts and auth.ts.
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
