@@ -1,8 +1,9 @@
 // What the fake GitHub's route families share: the error GitHub answers with, a request's
-// context, the route table's entries, a repository's state, and sending answers.
+// context (read and recorded), the route table's entries, a repository's state, and sending answers.
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { InstallationToken, UserToken } from './auth.js'
+import { operationFor, validateRequest } from './openapi.js'
 import type { RepoInfo } from './shapes.js'
 import type { RecordedRequest } from './types.js'
 
@@ -21,6 +22,14 @@ export class ApiError extends Error {
 
 export const notFound = (): ApiError => new ApiError(404, 'Not Found')
 
+/** An app installation, on an organisation's or a user's account. */
+export interface InstallationState {
+  id: number
+  account: string
+  accountType: 'Organization' | 'User'
+  createdAt: number
+}
+
 export interface RepoState {
   info: RepoInfo
   installationId: number
@@ -29,6 +38,9 @@ export interface RepoState {
   /** By lower-case name. */
   environments: Map<string, EnvironmentState>
 }
+
+/** `owner/name`, as the repository spells it. */
+export const fullName = (r: RepoState): string => `${r.info.owner}/${r.info.name}`
 
 /** An environment and the custom protection rules enabled on it. */
 export interface EnvironmentState {
@@ -81,6 +93,62 @@ export async function readRaw(req: IncomingMessage): Promise<string | undefined>
     chunks.push(chunk)
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * An API request's body, read (INVALID_JSON when it is not JSON or over 1 MiB), and its record as
+ * `requests` keeps it: method, path, query, body, headers and, when `validate`, the problems found
+ * against GitHub's REST description. The caller fills in its auth; its status is set as it is sent.
+ */
+export async function readRequest(
+  req: IncomingMessage,
+  url: URL,
+  method: string,
+  validate: boolean,
+  now: () => number
+): Promise<{ body: unknown; query: Record<string, string>; record: RecordedRequest }> {
+  const pathname = url.pathname
+  const raw = await readRaw(req)
+  let body: unknown
+  let invalidJson = false
+  if (raw === undefined) {
+    invalidJson = true
+    body = INVALID_JSON
+  } else if (raw.trim() !== '') {
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      invalidJson = true
+      body = INVALID_JSON
+    }
+  }
+  const query = Object.fromEntries(url.searchParams)
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
+  const record: RecordedRequest = {
+    method,
+    path: pathname,
+    query,
+    auth: 'none',
+    body: invalidJson ? raw : body,
+    openapiErrors: [],
+    status: 0,
+    at: now(),
+    headers
+  }
+  // GraphQL is not in the REST description.
+  if (validate && pathname !== '/graphql') {
+    record.operationId = operationFor(method, pathname)?.operationId
+    record.openapiErrors = validateRequest({
+      method,
+      pathname,
+      query,
+      body: invalidJson ? undefined : body,
+      invalidJson
+    })
+  }
+  return { body, query, record }
 }
 
 export function send(res: ServerResponse, status: number, contentType: string | undefined, payload: string): void {

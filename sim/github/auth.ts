@@ -1,6 +1,10 @@
 // GitHub App authentication as GitHub checks it: an RS256 JWT signed with the app's private key
-// for /app endpoints, installation access tokens (ghs_…) for repository endpoints.
+// for /app endpoints, installation access tokens (ghs_…) for repository endpoints, people's tokens
+// with their roles; telling a request's credentials apart (classifyAuth), and the checks a route
+// makes of them (requireJwt, requireToken).
 import { createPublicKey, generateKeyPair, randomBytes, verify, type KeyObject } from 'node:crypto'
+import { ApiError, fullName, notFound, type Ctx, type RepoState } from './api.js'
+import type { RecordedRequest } from './types.js'
 
 /** A fresh 2048-bit RSA key pair: the private key in PKCS#1 (as GitHub's "Generate a private key" gives it) and PKCS#8. */
 export async function generateAppKey(): Promise<{ pkcs1: string; pkcs8: string; publicKey: KeyObject }> {
@@ -143,4 +147,110 @@ export function roleOn(t: UserToken, fullName: string): RepoRole | undefined {
     if (!best || LEVEL[role] > LEVEL[best]) best = role
   }
   return best
+}
+
+/** What tells a request's credentials apart: the app's JWT key, the live tokens, the clock. */
+export interface Credentials {
+  appId: number
+  publicKey: KeyObject
+  tokens: TokenStore
+  /** People's tokens, by token. */
+  userTokens: ReadonlyMap<string, UserToken>
+  now: () => number
+}
+
+/**
+ * What a request's Authorization header carries, as GitHub tells it: nothing, something malformed,
+ * the app JWT (checked), an installation token or a person's token (each live), noted on `record`
+ * (auth, and authError, login or installationId). Answers the installation's or the person's token.
+ */
+export function classifyAuth(
+  header: string | undefined,
+  record: RecordedRequest,
+  c: Credentials
+): InstallationToken | UserToken | undefined {
+  if (!header) {
+    record.auth = 'none'
+    return undefined
+  }
+  const m = /^(bearer|token)\s+(\S+)\s*$/i.exec(header)
+  if (!m) {
+    record.auth = 'bad'
+    record.authError = 'Authorization is neither "Bearer <jwt>" nor "token <installation token>"'
+    return undefined
+  }
+  const credential = m[2]
+  if (credential.split('.').length === 3) {
+    const problem = jwtProblem(credential, c.appId, c.publicKey, c.now())
+    record.auth = problem ? 'bad' : 'jwt'
+    if (problem) record.authError = problem
+    return undefined
+  }
+  const token = c.tokens.find(credential)
+  const user = token ? undefined : c.userTokens.get(credential)
+  if (user) {
+    record.auth = 'user'
+    record.login = user.login
+    return user
+  }
+  if (!token) {
+    record.auth = 'bad'
+    record.authError = 'unknown, expired or revoked installation token'
+    return undefined
+  }
+  record.auth = 'installation'
+  record.installationId = token.installationId
+  return token
+}
+
+/** Refuses (401) a request that does not carry a valid app JWT. */
+export function requireJwt(ctx: Ctx): void {
+  if (ctx.record.auth === 'jwt') return
+  if (ctx.record.auth === 'none') throw new ApiError(401, 'A JSON web token could not be decoded')
+  if (ctx.record.auth === 'installation')
+    throw new ApiError(
+      401,
+      'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)'
+    )
+  throw new ApiError(401, ctx.record.authError ?? 'A JSON web token could not be decoded')
+}
+
+/**
+ * Refuses (401, 403 or 404) a request that is neither the installation token of the repo's
+ * installation with `permission` at `level`, nor a person's token with a role enough for it.
+ */
+export function requireToken(ctx: Ctx, repo: RepoState, permission: string, level: 'read' | 'write'): void {
+  if (ctx.record.auth === 'none') throw new ApiError(401, 'Requires authentication')
+  if (ctx.record.auth === 'bad') throw new ApiError(401, 'Bad credentials')
+  if (ctx.record.auth === 'jwt')
+    throw new ApiError(
+      403,
+      'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
+    )
+  if (ctx.record.auth === 'user') {
+    // A person: their role on the repository, not an app's permissions. None: the repository is invisible.
+    const role = roleOn(ctx.user!, fullName(repo))
+    if (!role) throw notFound()
+    const enough = permission === 'administration' ? role === 'admin' : level === 'read' || role !== 'read'
+    if (!enough)
+      throw new ApiError(403, `Must have ${permission === 'administration' ? 'admin' : level} rights to Repository.`)
+    return
+  }
+  const t = ctx.token!
+  if (t.installationId !== repo.installationId) {
+    throw new ApiError(
+      403,
+      `Resource not accessible by integration (the token belongs to ` +
+        `installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
+    )
+  }
+  if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
+    throw new ApiError(
+      403,
+      `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`
+    )
+  }
+  if (!grants(t.permissions, permission, level)) {
+    throw new ApiError(403, `Resource not accessible by integration (the token lacks ${permission}: ${level})`)
+  }
 }

@@ -2,75 +2,64 @@
 // repository contents for the policy file, workflow runs and the deployment_protection_rule
 // callback, plus signed webhook deliveries. Loopback only. Every API request is recorded with
 // its check against GitHub's OpenAPI description.
-import { createHmac, createPrivateKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto'
+// This file keeps the state, the credentials, the request loop (faults, routing) and the handle;
+// the routes are by family in routes-*.ts, the pages and /_gh endpoints in control.ts, the
+// webhook deliveries in webhooks.ts, what they share in api.ts and auth.ts.
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { sign } from '@octokit/webhooks-methods'
-import { isObject } from '../../src/core/json.js'
 import { Accounts } from './accounts.js'
 import {
+  classifyAuth,
   generateAppKey,
-  grants,
-  jwtProblem,
   publicKeyOf,
-  roleOn,
+  requireToken,
   TokenStore,
   type InstallationToken,
   type UserToken
 } from './auth.js'
-import { operationFor, validateRequest } from './openapi.js'
+import { control } from './control.js'
+import { operationFor } from './openapi.js'
 import {
   ApiError,
   DOCS,
-  INVALID_JSON,
+  fullName,
   notFound,
-  readRaw,
-  safeDecode,
-  send,
+  readRequest,
   sendJson,
   type Ctx,
+  type InstallationState,
   type RepoState,
   type Route
 } from './api.js'
-import { pageHtml } from './page.js'
+import { appRoutes } from './routes-app.js'
 import { environmentRoutes } from './routes-environments.js'
 import { graphqlRoutes } from './routes-graphql.js'
 import { CONVERSION_PATH, manifestFlow } from './routes-manifest.js'
+import { repoRoutes } from './routes-repos.js'
+import {
+  CALLBACK_PATH,
+  callbackRecord,
+  deploymentView,
+  newDeployment,
+  runRoutes,
+  type CallbackHold
+} from './routes-runs.js'
+import { userRoutes } from './routes-users.js'
 import * as shape from './shapes.js'
 import type {
   CallbackRecord,
-  DeliveryRecord,
-  DeploymentRequest,
-  DeploymentView,
   EnvironmentView,
   FakeEnvironment,
   FakeGitHub,
   FakeGitHubOptions,
   RecordedRequest
 } from './types.js'
+import { Webhooks } from './webhooks.js'
 
 export type * from './types.js'
 
-/** GitHub's limits on the callback: progress reports per deployment, characters per comment. */
-export const MAX_PROGRESS_COMMENTS = 10
-export const MAX_COMMENT_LENGTH = 1024
-
-interface InstallationState {
-  id: number
-  account: string
-  accountType: 'Organization' | 'User'
-  createdAt: number
-}
-
-interface StoredDelivery {
-  deliveryId: string
-  event: string
-  runId: number
-  body: string
-}
-
-/** 40 hex characters. */
-const randomSha = (): string => randomBytes(20).toString('hex')
+export { MAX_COMMENT_LENGTH, MAX_PROGRESS_COMMENTS } from './routes-runs.js'
 
 export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitHub> {
   if (!opts.webhookSecret) throw new Error('startFakeGitHub: webhookSecret is required')
@@ -163,19 +152,24 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const deploymentsList: shape.Deployment[] = []
   const callbackRecords: CallbackRecord[] = []
   /** Tests' hooks run once a callback is taken and before GitHub answers it (holdCallbacks). */
-  const callbackHolds: Array<(rec: CallbackRecord) => Promise<void> | void> = []
+  const callbackHolds: CallbackHold[] = []
   const requests: RecordedRequest[] = []
-  const deliveries: DeliveryRecord[] = []
-  const stored = new Map<string, StoredDelivery>()
   const faults: { method: string; path: RegExp; status: number; remaining: number }[] = []
-  const inflight = new Set<AbortController>()
   let webhookUrl = opts.webhookUrl
   // Run and deployment ids come from one counter that starts from the wall clock (ten ids a
   // millisecond), so that a fake started again hands out none of the ids it handed out before:
   // a service that kept its database would take a new deployment with an old run id for a
   // redelivery of the old one. One counter, so that a run id is never a deployment id.
   let nextId = Date.now() * 10
-  const hookId = 500_000 + (appId % 100_000)
+  const webhooks = new Webhooks({
+    webhookUrl: () => webhookUrl,
+    webhookSecret: () => webhookSecret,
+    appId: () => appId,
+    hookId: 500_000 + (appId % 100_000),
+    timeoutMs: deliveryTimeoutMs,
+    now
+  })
+  const deliveries = webhooks.deliveries
 
   let urls: shape.Urls = { api: '', html: '' }
 
@@ -184,298 +178,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (!r) throw notFound()
     return r
   }
-  const fullName = (r: RepoState): string => `${r.info.owner}/${r.info.name}`
-
-  const view = (d: shape.Deployment): DeploymentView => ({
-    runId: d.runId,
-    deploymentId: d.deploymentId,
-    repo: `${d.repo.owner}/${d.repo.name}`,
-    installationId: d.installationId,
-    environment: d.environment,
-    ref: d.ref,
-    sha: d.sha,
-    creator: d.creator,
-    sender: d.sender,
-    event: d.event,
-    workflowName: d.workflowName,
-    state: d.state,
-    createdAt: shape.iso(d.createdAt),
-    decidedAt: d.decidedAt === undefined ? undefined : shape.iso(d.decidedAt),
-    reviews: d.reviews.map((r) => ({ ...r, at: new Date(r.at).toISOString() }))
-  })
-
-  // ---------------------------------------------------------------- auth
-
-  const requireJwt = (ctx: Ctx): void => {
-    if (ctx.record.auth === 'jwt') return
-    if (ctx.record.auth === 'none') throw new ApiError(401, 'A JSON web token could not be decoded')
-    if (ctx.record.auth === 'installation')
-      throw new ApiError(
-        401,
-        'A JSON web token could not be decoded (an installation token was sent; this endpoint needs the app JWT)'
-      )
-    throw new ApiError(401, ctx.record.authError ?? 'A JSON web token could not be decoded')
-  }
-
-  /** The installation token of the repo's installation, with `permission` at `level`. */
-  const requireToken = (ctx: Ctx, repo: RepoState, permission: string, level: 'read' | 'write'): void => {
-    if (ctx.record.auth === 'none') throw new ApiError(401, 'Requires authentication')
-    if (ctx.record.auth === 'bad') throw new ApiError(401, 'Bad credentials')
-    if (ctx.record.auth === 'jwt')
-      throw new ApiError(
-        403,
-        'Resource not accessible by integration (the app JWT was sent; this endpoint needs an installation token)'
-      )
-    if (ctx.record.auth === 'user') {
-      // A person: their role on the repository, not an app's permissions. None: the repository is invisible.
-      const role = roleOn(ctx.user!, fullName(repo))
-      if (!role) throw notFound()
-      const enough = permission === 'administration' ? role === 'admin' : level === 'read' || role !== 'read'
-      if (!enough)
-        throw new ApiError(403, `Must have ${permission === 'administration' ? 'admin' : level} rights to Repository.`)
-      return
-    }
-    const t = ctx.token!
-    if (t.installationId !== repo.installationId) {
-      throw new ApiError(
-        403,
-        `Resource not accessible by integration (the token belongs to ` +
-          `installation ${t.installationId}, ${fullName(repo)} to installation ${repo.installationId})`
-      )
-    }
-    if (t.repositories && !t.repositories.some((n) => n.toLowerCase() === fullName(repo).toLowerCase())) {
-      throw new ApiError(
-        403,
-        `Resource not accessible by integration (the token is limited to ${t.repositories.join(', ')})`
-      )
-    }
-    if (!grants(t.permissions, permission, level)) {
-      throw new ApiError(403, `Resource not accessible by integration (the token lacks ${permission}: ${level})`)
-    }
-  }
-
-  const classifyAuth = (req: IncomingMessage, record: RecordedRequest): InstallationToken | UserToken | undefined => {
-    const header = req.headers.authorization
-    if (!header) {
-      record.auth = 'none'
-      return undefined
-    }
-    const m = /^(bearer|token)\s+(\S+)\s*$/i.exec(header)
-    if (!m) {
-      record.auth = 'bad'
-      record.authError = 'Authorization is neither "Bearer <jwt>" nor "token <installation token>"'
-      return undefined
-    }
-    const credential = m[2]
-    if (credential.split('.').length === 3) {
-      const problem = jwtProblem(credential, appId, publicKey, now())
-      record.auth = problem ? 'bad' : 'jwt'
-      if (problem) record.authError = problem
-      return undefined
-    }
-    const token = tokens.find(credential)
-    const user = token ? undefined : userTokens.get(credential)
-    if (user) {
-      record.auth = 'user'
-      record.login = user.login
-      return user
-    }
-    if (!token) {
-      record.auth = 'bad'
-      record.authError = 'unknown, expired or revoked installation token'
-      return undefined
-    }
-    record.auth = 'installation'
-    record.installationId = token.installationId
-    return token
-  }
 
   // ---------------------------------------------------------------- API routes
-
-  const installationFor = (id: number): InstallationState => {
-    const inst = installations.get(id)
-    if (!inst) throw notFound()
-    return inst
-  }
-  const installationJson = (inst: InstallationState): unknown =>
-    shape.installation(urls, appInfo, inst.id, inst.account, inst.accountType, inst.createdAt)
-
-  const json = (ctx: Ctx, status: number, body: unknown): void => {
-    sendJson(ctx.res, status, body)
-  }
-
-  const contents = (ctx: Ctx): void => {
-    const [owner, name, rawPath] = ctx.params as [string, string, string]
-    const repo = repoOf(owner, name)
-    requireToken(ctx, repo, 'contents', 'read')
-    const path = rawPath.split('/').map(safeDecode).join('/').replace(/\/+$/, '')
-    let ref = (ctx.query.ref ?? repo.info.defaultBranch).replace(/^refs\/heads\//, '')
-    // A commit sha reads the branch of the deployment that carries it, as GitHub would resolve it.
-    if (/^[0-9a-f]{40}$/i.test(ref)) {
-      const d = deploymentsList.find((x) => x.sha === ref.toLowerCase() && x.repo === repo.info)
-      if (!d) throw new ApiError(404, `No commit found for the ref ${ref}`)
-      ref = d.ref.replace(/^refs\/heads\//, '')
-    }
-    const branch = repo.files.get(ref)
-    if (!branch) throw new ApiError(404, `No commit found for the ref ${ref}`)
-    const content = branch.get(path)
-    const accept = String(ctx.req.headers.accept ?? '')
-    if (content !== undefined) {
-      if (/application\/vnd\.github(\.v3)?\.raw/.test(accept)) {
-        return send(ctx.res, 200, 'text/plain; charset=utf-8', content)
-      }
-      return json(ctx, 200, shape.contentFile(urls, repo.info, path, ref, content))
-    }
-    // A directory: the entries one level below.
-    const prefix = `${path}/`
-    const entries = new Map<string, 'file' | 'dir'>()
-    for (const p of branch.keys()) {
-      if (!p.startsWith(prefix)) continue
-      const rest = p.slice(prefix.length)
-      const slash = rest.indexOf('/')
-      entries.set(slash < 0 ? p : prefix + rest.slice(0, slash), slash < 0 ? 'file' : 'dir')
-    }
-    if (entries.size === 0) throw notFound()
-    json(
-      ctx,
-      200,
-      [...entries]
-        .sort()
-        .map(([p, kind]) =>
-          shape.contentEntry(urls, repo.info, p, ref, kind, kind === 'file' ? branch.get(p) : undefined)
-        )
-    )
-  }
-
-  const deploymentsOfRun = (repo: RepoState, runId: number): shape.Deployment[] =>
-    deploymentsList.filter((d) => d.runId === runId && d.repo === repo.info)
-
-  const callback = (ctx: Ctx): void => {
-    const [owner, name, runText] = ctx.params as [string, string, string]
-    const runId = Number(runText)
-    const b = isObject(ctx.body) ? ctx.body : {}
-    const rec: CallbackRecord = {
-      runId,
-      repo: `${owner}/${name}`,
-      environment_name: typeof b.environment_name === 'string' ? b.environment_name : undefined,
-      state: b.state === 'approved' || b.state === 'rejected' ? b.state : undefined,
-      comment: typeof b.comment === 'string' ? b.comment : undefined,
-      at: now(),
-      status: 0
-    }
-    callbackRecords.push(rec)
-    try {
-      const repo = repoOf(owner, name)
-      rec.repo = fullName(repo)
-      requireToken(ctx, repo, 'deployments', 'write')
-      if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-      const errors =
-        ctx.record.openapiErrors.length > 0
-          ? ctx.record.openapiErrors
-          : validateRequest({ method: 'POST', pathname: ctx.pathname, query: {}, body: ctx.body })
-      if (errors.length > 0) throw new ApiError(422, `Invalid request.\n\n${errors.join('\n')}`)
-      const ofRun = deploymentsOfRun(repo, runId)
-      if (ofRun.length === 0) throw notFound()
-      const d = ofRun.find((x) => x.environment === rec.environment_name)
-      if (!d)
-        throw new ApiError(
-          422,
-          `No deployment protection rule of this app is pending for environment '${rec.environment_name}' on run ${runId}`
-        )
-      if (d.state !== 'waiting')
-        throw new ApiError(
-          422,
-          `No pending deployment protection rule: the deployment to '${d.environment}' was already ${d.state}`
-        )
-      if (rec.comment !== undefined && rec.comment.length > MAX_COMMENT_LENGTH) {
-        throw new ApiError(
-          422,
-          `Validation Failed: comment is too long (${rec.comment.length} characters; the maximum is ${MAX_COMMENT_LENGTH})`
-        )
-      }
-      if (rec.state === undefined) {
-        const progress = d.reviews.filter((r) => r.state === undefined).length
-        if (progress >= MAX_PROGRESS_COMMENTS)
-          throw new ApiError(422, `Validation Failed: at most ${MAX_PROGRESS_COMMENTS} progress reports per deployment`)
-        d.reviews.push({ comment: rec.comment, at: rec.at })
-      } else {
-        d.reviews.push({ state: rec.state, comment: rec.comment, at: rec.at })
-        d.state = rec.state
-        d.decidedAt = rec.at
-      }
-      rec.status = 204
-      const hold = callbackHolds.shift()
-      if (hold) {
-        const end = ctx.res.end.bind(ctx.res) as (...args: unknown[]) => ServerResponse
-        ctx.res.end = ((...args: unknown[]) => {
-          void Promise.resolve(rec)
-            .then(hold)
-            .finally(() => end(...args))
-          return ctx.res
-        }) as typeof ctx.res.end
-      }
-      send(ctx.res, 204, undefined, '')
-    } catch (err) {
-      if (err instanceof ApiError) {
-        rec.status = err.status
-        rec.error = err.message
-      }
-      throw err
-    }
-  }
-
-  const accessTokens = (ctx: Ctx): void => {
-    requireJwt(ctx)
-    const inst = installationFor(Number(ctx.params[0]))
-    if (ctx.body === INVALID_JSON) throw new ApiError(400, 'Problems parsing JSON')
-    const b = (isObject(ctx.body) ? ctx.body : {}) as {
-      repositories?: unknown
-      repository_ids?: unknown
-      permissions?: unknown
-    }
-    const own = [...repos.values()].filter((r) => r.installationId === inst.id)
-    let limited: RepoState[] | undefined
-    if (Array.isArray(b.repositories)) {
-      limited = b.repositories.map((n) => {
-        const r = own.find((x) => x.info.name.toLowerCase() === String(n).toLowerCase())
-        if (!r)
-          throw new ApiError(
-            422,
-            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(n)}`
-          )
-        return r
-      })
-    }
-    if (Array.isArray(b.repository_ids)) {
-      const byId = b.repository_ids.map((id) => {
-        const r = own.find((x) => shape.idOf('repo', fullName(x)) === Number(id))
-        if (!r)
-          throw new ApiError(
-            422,
-            `There is at least one repository that does not exist or is not accessible to the parent installation: ${String(id)}`
-          )
-        return r
-      })
-      limited = [...(limited ?? []), ...byId]
-    }
-    let permissions = { ...shape.ALL_PERMISSIONS }
-    if (isObject(b.permissions)) {
-      for (const [k, v] of Object.entries(b.permissions)) {
-        if (!grants(shape.ALL_PERMISSIONS, k, v === 'write' ? 'write' : 'read')) {
-          throw new ApiError(422, `The permissions requested are not granted to this installation: ${k}: ${String(v)}`)
-        }
-      }
-      permissions = Object.fromEntries(Object.entries(b.permissions).map(([k, v]) => [k, String(v)]))
-    }
-    const t = tokens.issue(inst.id, permissions, limited?.map(fullName))
-    json(ctx, 201, {
-      token: t.token,
-      expires_at: shape.iso(t.expiresAt),
-      permissions: t.permissions,
-      repository_selection: limited ? 'selected' : 'all',
-      ...(limited ? { repositories: limited.map((r) => shape.repository(urls, r.info)) } : {})
-    })
-  }
 
   // The manifest flow (routes-manifest.ts): a registered app becomes the fake's app.
   const manifest = manifestFlow({
@@ -496,104 +200,28 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       path: CONVERSION_PATH,
       handle: (ctx) => {
         const r = manifest.convert(ctx.params[0])
-        json(ctx, r.status, r.body)
+        sendJson(ctx.res, r.status, r.body)
       }
     },
-    {
-      method: 'GET',
-      path: /^\/app$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, shape.app(urls, appInfo, installations.size))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/app\/installations$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, [...installations.values()].map(installationJson))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/app\/installations\/(\d+)$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        json(ctx, 200, installationJson(installationFor(Number(ctx.params[0]))))
-      }
-    },
-    { method: 'POST', path: /^\/app\/installations\/(\d+)\/access_tokens$/, handle: accessTokens },
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/installation$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        json(ctx, 200, installationJson(installationFor(repo.installationId)))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/(?:orgs|users)\/([^/]+)\/installation$/,
-      handle: (ctx) => {
-        requireJwt(ctx)
-        const inst = [...installations.values()].find((i) => i.account.toLowerCase() === ctx.params[0].toLowerCase())
-        if (!inst) throw notFound()
-        json(ctx, 200, installationJson(inst))
-      }
-    },
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)$/,
-      handle: (ctx) => {
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        requireToken(ctx, repo, 'metadata', 'read')
-        // To a person, GitHub also shows their role on the repository.
-        const role = ctx.user ? roleOn(ctx.user, fullName(repo)) : undefined
-        const permissions = role && {
-          admin: role === 'admin',
-          maintain: role === 'admin',
-          push: role !== 'read',
-          triage: role !== 'read',
-          pull: true
-        }
-        json(ctx, 200, { ...shape.repository(urls, repo.info), ...(permissions ? { permissions } : {}) })
-      }
-    },
-    { method: 'GET', path: /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/, handle: contents },
-    {
-      method: 'GET',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/,
-      handle: (ctx) => {
-        const repo = repoOf(ctx.params[0], ctx.params[1])
-        requireToken(ctx, repo, 'actions', 'read')
-        const d = deploymentsOfRun(repo, Number(ctx.params[2]))[0]
-        if (!d) throw notFound()
-        json(ctx, 200, shape.workflowRun(urls, d))
-      }
-    },
-    {
-      method: 'POST',
-      path: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/,
-      handle: callback
-    },
-    {
-      // Public profiles: with any valid token, or none (GitHub serves them to anyone, rate limited).
-      method: 'GET',
-      path: /^\/users\/([^/]+)$/,
-      handle: (ctx) => {
-        if (ctx.record.auth === 'bad') throw new ApiError(401, ctx.record.authError ?? 'Bad credentials')
-        if (ctx.record.auth === 'jwt')
-          throw new ApiError(
-            403,
-            'Resource not accessible by integration (the app JWT was sent; this endpoint needs a token)'
-          )
-        const account = accounts.find(safeDecode(ctx.params[0]))
-        if (!account) throw notFound()
-        json(ctx, 200, shape.publicUser(urls, account, started))
-      }
-    },
+    ...appRoutes({
+      urls: () => urls,
+      appInfo: () => appInfo,
+      installations: () => installations,
+      repos: () => repos.values(),
+      repoOf,
+      issueToken: (id, permissions, repositories) => tokens.issue(id, permissions, repositories)
+    }),
+    ...repoRoutes({ urls: () => urls, repoOf, requireToken, deployments: () => deploymentsList }),
+    ...runRoutes({
+      urls: () => urls,
+      repoOf,
+      requireToken,
+      now,
+      deployments: () => deploymentsList,
+      recordCallback: (rec) => callbackRecords.push(rec),
+      takeHold: () => callbackHolds.shift()
+    }),
+    ...userRoutes({ urls: () => urls, account: (login) => accounts.find(login), createdAt: started }),
     ...environmentRoutes({
       urls: () => urls,
       app: () => ({ id: appId, slug: appInfo.slug }),
@@ -620,90 +248,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
   // ---------------------------------------------------------------- pages and control
 
-  const stateJson = (): unknown => ({
-    url: urls.api,
-    appId,
-    webhookUrl,
-    repos: [...repos.values()].map((r) => ({
-      repo: fullName(r),
-      defaultBranch: r.info.defaultBranch,
-      installationId: r.installationId,
-      private: r.info.private,
-      files: Object.fromEntries([...r.files].map(([branch, files]) => [branch, [...files.keys()]]))
-    })),
-    deployments: deploymentsList.map(view),
+  const pages = control({
+    urls: () => urls,
+    appId: () => appId,
+    webhookUrl: () => webhookUrl,
+    repos: () => repos.values(),
+    deployments: () => deploymentsList,
     callbacks: callbackRecords,
     deliveries,
-    // Without their headers (JSON leaves out `undefined`).
-    requests: requests.map((r) => ({ ...r, headers: undefined }))
+    requests,
+    manifestPage: (req, res) => manifest.page(req, res),
+    requestDeployment: (r) => api.requestDeployment(r)
   })
-
-  const control = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    pathname: string
-  ): Promise<boolean> => {
-    if (method === 'GET' && pathname === '/') {
-      send(
-        res,
-        200,
-        'text/html; charset=utf-8',
-        pageHtml('Fake GitHub: deployment protection rule', deploymentsList.map(view))
-      )
-      return true
-    }
-    const run = /^\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)$/.exec(pathname)
-    if (method === 'GET' && run && !['repos', 'app', 'orgs', 'users', '_gh'].includes(run[1])) {
-      const list = deploymentsList.filter(
-        (d) =>
-          d.runId === Number(run[3]) &&
-          `${d.repo.owner}/${d.repo.name}`.toLowerCase() === `${run[1]}/${run[2]}`.toLowerCase()
-      )
-      send(
-        res,
-        list.length ? 200 : 404,
-        'text/html; charset=utf-8',
-        pageHtml(`Run ${run[3]} of ${run[1]}/${run[2]}`, list.map(view))
-      )
-      return true
-    }
-    if (method === 'GET' && pathname === '/favicon.ico') {
-      send(res, 404, undefined, '')
-      return true
-    }
-    if (await manifest.page(req, res)) return true
-    if (!pathname.startsWith('/_gh/')) return false
-    if (method === 'GET' && pathname === '/_gh/state') {
-      sendJson(res, 200, stateJson())
-      return true
-    }
-    if (method === 'POST' && pathname === '/_gh/deployments') {
-      const raw = await readRaw(req)
-      let body: unknown
-      try {
-        body = JSON.parse(raw ?? '')
-      } catch {
-        body = undefined
-      }
-      if (!isObject(body) || typeof body.repo !== 'string' || typeof body.environment !== 'string') {
-        sendJson(res, 400, {
-          error:
-            'body must be JSON {"repo":"owner/name","environment":"…", optional ref, sha, creator, sender, actor, triggeringActor, event, workflowName}'
-        })
-        return true
-      }
-      try {
-        const r = await api.requestDeployment(body as unknown as DeploymentRequest)
-        sendJson(res, 201, { deliveryId: r.deliveryId, runId: r.runId, status: r.status, ms: r.ms, error: r.error })
-      } catch (err) {
-        sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) })
-      }
-      return true
-    }
-    sendJson(res, 404, { error: 'not found' })
-    return true
-  }
 
   // ---------------------------------------------------------------- dispatch
 
@@ -711,53 +267,20 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const method = (req.method ?? 'GET').toUpperCase()
     const pathname = url.pathname
-    if (await control(req, res, method, pathname)) return
+    if (await pages(req, res, method, pathname)) return
 
-    const raw = await readRaw(req)
-    let body: unknown
-    let invalidJson = false
-    if (raw === undefined) {
-      invalidJson = true
-      body = INVALID_JSON
-    } else if (raw.trim() !== '') {
-      try {
-        body = JSON.parse(raw)
-      } catch {
-        invalidJson = true
-        body = INVALID_JSON
-      }
-    }
-    const query = Object.fromEntries(url.searchParams)
-    const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(req.headers))
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v
-    const record: RecordedRequest = {
-      method,
-      path: pathname,
-      query,
-      auth: 'none',
-      body: invalidJson ? raw : body,
-      openapiErrors: [],
-      status: 0,
-      at: now(),
-      headers
-    }
-    // GraphQL is not in the REST description.
-    if (validate && pathname !== '/graphql') {
-      record.operationId = operationFor(method, pathname)?.operationId
-      record.openapiErrors = validateRequest({
-        method,
-        pathname,
-        query,
-        body: invalidJson ? undefined : body,
-        invalidJson
-      })
-    }
+    const { body, query, record } = await readRequest(req, url, method, validate, now)
     requests.push(record)
     res.on('finish', () => {
       record.status = res.statusCode
     })
-    const credential = classifyAuth(req, record)
+    const credential = classifyAuth(req.headers.authorization, record, {
+      appId,
+      publicKey,
+      tokens,
+      userTokens,
+      now
+    })
     const token = record.auth === 'installation' ? (credential as InstallationToken) : undefined
     const user = record.auth === 'user' ? (credential as UserToken) : undefined
 
@@ -766,19 +289,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     )
     if (fault) {
       fault.remaining -= 1
-      const cb = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/deployment_protection_rule$/.exec(pathname)
+      const cb = CALLBACK_PATH.exec(pathname)
       if (cb && method === 'POST') {
-        const b = isObject(body) ? body : {}
-        callbackRecords.push({
-          runId: Number(cb[3]),
-          repo: `${cb[1]}/${cb[2]}`,
-          environment_name: typeof b.environment_name === 'string' ? b.environment_name : undefined,
-          state: b.state === 'approved' || b.state === 'rejected' ? b.state : undefined,
-          comment: typeof b.comment === 'string' ? b.comment : undefined,
-          at: now(),
-          status: fault.status,
-          error: 'fault injected'
-        })
+        const rec = callbackRecord(Number(cb[3]), `${cb[1]}/${cb[2]}`, body, now())
+        callbackRecords.push({ ...rec, status: fault.status, error: 'fault injected' })
       }
       if (fault.status === 0) {
         req.socket.destroy()
@@ -828,62 +342,6 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const base = `http://127.0.0.1:${port}`
   urls = { api: base, html: base }
 
-  // ---------------------------------------------------------------- deliveries
-
-  const deliver = async (
-    d: StoredDelivery,
-    redelivery: boolean
-  ): Promise<{ status: number; ms: number; error?: string }> => {
-    if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-    const signature256 = await sign(webhookSecret, d.body)
-    const headers: Record<string, string> = {
-      Accept: '*/*',
-      'Content-Type': 'application/json',
-      'User-Agent': 'GitHub-Hookshot/fake',
-      'X-GitHub-Delivery': d.deliveryId,
-      'X-GitHub-Event': d.event,
-      'X-GitHub-Hook-ID': String(hookId),
-      'X-GitHub-Hook-Installation-Target-ID': String(appId),
-      'X-GitHub-Hook-Installation-Target-Type': 'integration',
-      'X-Hub-Signature': `sha1=${createHmac('sha1', webhookSecret).update(d.body).digest('hex')}`,
-      'X-Hub-Signature-256': signature256
-    }
-    const t0 = performance.now()
-    const abort = new AbortController()
-    inflight.add(abort)
-    const timer = setTimeout(
-      () => abort.abort(new Error(`no answer within ${deliveryTimeoutMs} ms`)),
-      deliveryTimeoutMs
-    )
-    let status = 0
-    let error: string | undefined
-    try {
-      const res = await fetch(webhookUrl, { method: 'POST', headers, body: d.body, signal: abort.signal })
-      status = res.status
-      await res.arrayBuffer().catch(() => undefined)
-    } catch (err) {
-      const reason: unknown = abort.signal.aborted ? abort.signal.reason : err
-      error = reason instanceof Error ? reason.message : String(reason)
-      if (err instanceof Error && err.cause instanceof Error && !abort.signal.aborted)
-        error = `${err.message}: ${err.cause.message}`
-    } finally {
-      clearTimeout(timer)
-      inflight.delete(abort)
-    }
-    const ms = Math.round(performance.now() - t0)
-    deliveries.push({
-      deliveryId: d.deliveryId,
-      event: d.event,
-      runId: d.runId,
-      status,
-      ms,
-      at: now(),
-      redelivery,
-      ...(error ? { error } : {})
-    })
-    return { status, ms, ...(error ? { error } : {}) }
-  }
-
   const api: FakeGitHub = {
     holdCallbacks: (hook, times = 1) => {
       for (let k = 0; k < times; k++) callbackHolds.push(hook)
@@ -910,71 +368,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       webhookUrl = u
     },
     async requestDeployment(r) {
-      const repoName = /^([^/]+)\/([^/]+)$/.exec(r.repo ?? '')
-      if (!repoName) throw new Error(`requestDeployment: repo must be "owner/name", got ${JSON.stringify(r.repo)}`)
-      const repo = repos.get(r.repo.toLowerCase())
-      if (!repo)
-        throw new Error(
-          `requestDeployment: no repository ${r.repo} (known: ${[...repos.values()].map(fullName).join(', ')})`
-        )
-      if (!r.environment) throw new Error('requestDeployment: environment is required')
-      if (r.sha !== undefined && !/^[0-9a-f]{40}$/i.test(r.sha))
-        throw new Error('requestDeployment: sha must be 40 hex characters')
-      const runId = r.runId ?? nextId++
-      if (deploymentsList.some((d) => d.runId === runId && d.repo === repo.info && d.environment === r.environment)) {
-        throw new Error(`requestDeployment: run ${runId} already has a deployment to ${r.environment}`)
-      }
-      const creator = r.creator ?? 'octocat'
-      const sender = r.sender ?? creator
-      const d: shape.Deployment = {
-        runId,
-        deploymentId: nextId++,
-        repo: repo.info,
-        installationId: repo.installationId,
-        environment: r.environment,
-        ref: r.ref ?? repo.info.defaultBranch,
-        sha: (r.sha ?? randomSha()).toLowerCase(),
-        creator,
-        sender,
-        people: {
-          creator: accounts.of(creator),
-          sender: accounts.of(sender),
-          actor: accounts.of(r.actor ?? creator),
-          triggeringActor: accounts.of(r.triggeringActor ?? r.actor ?? sender)
-        },
-        event: r.event ?? 'push',
-        workflowName: r.workflowName ?? 'Deploy',
-        createdAt: now(),
-        state: 'waiting',
-        reviews: []
-      }
+      const d = newDeployment(r, { repos, deployments: deploymentsList, accounts, nextId: () => nextId++, now })
       deploymentsList.push(d)
       const payload = shape.protectionRulePayload(urls, d)
-      const delivery: StoredDelivery = {
-        deliveryId: randomUUID(),
-        event: 'deployment_protection_rule',
-        runId,
-        body: JSON.stringify(payload)
-      }
-      stored.set(delivery.deliveryId, delivery)
-      const result = await deliver(delivery, false)
-      return { deliveryId: delivery.deliveryId, runId, payload, ...result }
+      const { deliveryId, ...result } = await webhooks.send(
+        'deployment_protection_rule',
+        d.runId,
+        JSON.stringify(payload)
+      )
+      return { deliveryId, runId: d.runId, payload, ...result }
     },
-    async redeliver(deliveryId) {
-      const d = stored.get(deliveryId)
-      if (!d) throw new Error(`redeliver: no delivery ${deliveryId}`)
-      return deliver(d, true)
-    },
-    async sendRaw(body, headers) {
-      if (!webhookUrl) throw new Error('fake GitHub: no webhook URL (pass webhookUrl or call setWebhookUrl)')
-      const res = await fetch(webhookUrl, {
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.timeout(deliveryTimeoutMs)
-      })
-      return { status: res.status, body: await res.text() }
-    },
+    redeliver: (deliveryId) => webhooks.redeliver(deliveryId),
+    sendRaw: (body, headers) => webhooks.sendRaw(body, headers),
     callbacks: (runId) =>
       callbackRecords.filter((c) => runId === undefined || c.runId === runId).map((c) => ({ ...c })),
     deploymentState(runId, environment) {
@@ -991,7 +396,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         )
       return list[0].state
     },
-    deployments: () => deploymentsList.map(view),
+    deployments: () => deploymentsList.map(deploymentView),
     requests,
     deliveries,
     fault(method, path, status, times) {
@@ -1047,7 +452,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const a of inflight) a.abort(new Error('fake GitHub closed'))
+        webhooks.abortAll(new Error('fake GitHub closed'))
         server.close(() => resolve())
         for (const s of sockets) s.destroy()
       })
