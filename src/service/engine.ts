@@ -117,9 +117,12 @@ export async function advance(gate: Gate, deps: EngineDeps): Promise<void> {
   }
   try {
     // The first step runs whatever next_at says: a gate holding a push back is claimed when the phone is free.
+    // Later steps run while this claim has work due, each held-back push asking for its phone once.
     for (
       let i = 0;
-      i < MAX_STEPS_PER_CLAIM && gate.phase !== 'done' && (i === 0 || gate.nextAt <= deps.clock.now());
+      i < MAX_STEPS_PER_CLAIM &&
+      gate.phase !== 'done' &&
+      (i === 0 || nextDue(gate, deps.clock.now(), claim) <= deps.clock.now());
       i++
     ) {
       hold()
@@ -594,8 +597,11 @@ async function deliverReports(gate: Gate, deps: EngineDeps): Promise<void> {
   if (gate.phase === 'reporting' && gate.reports.every((r) => r.settled)) gate.phase = 'done'
 }
 
-/** When the gate next needs work. */
-function nextDue(gate: Gate, now: number): number {
+/**
+ * When the gate next needs work: with `claim`, within that claim (a held-back
+ * push it has not yet asked the phone for is due now); without, for the store.
+ */
+function nextDue(gate: Gate, now: number, claim?: Claim): number {
   const times: number[] = []
   const pending = gate.reports.find((r) => !r.settled)
   if (pending) times.push(pending.nextAt)
@@ -603,7 +609,7 @@ function nextDue(gate: Gate, now: number): number {
   else if (gate.phase === 'waiting') {
     if (gate.retryAt !== null) times.push(gate.retryAt)
     else if (gate.procedure) {
-      const planned = plan(gate.procedure, now, now, { heldBack: heldBack(gate) }).step
+      const planned = plan(gate.procedure, now, now, { heldBack: heldBack(gate, claim) }).step
       times.push(planned.kind === 'wait' ? planned.until : now)
     } else times.push(now)
   }

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import type { RawRequest, RawResponse } from '../../src/core/http.js'
 import { ApiError, CancelledError, DeadlineError, UnreachableError } from '../../src/core/errors.js'
+import { ANSWER_GRACE_MS, pushLifetimeSeconds } from '../../src/core/procedure.js'
 import { MAX_PROGRESS_COMMENTS } from '../../src/service/comments.js'
 import { DEFAULT_TUNING, type Tuning } from '../../src/service/config.js'
 import { advance, LeaseLostError, type EngineDeps } from '../../src/service/engine.js'
@@ -14,6 +15,7 @@ import { GitHubError, type GitHubApi, type PolicyLookup, type RunInfo } from '..
 import { createLogger, Redactor } from '../../src/service/log.js'
 import { OneLoginAccess } from '../../src/service/onelogin.js'
 import type { Gate, Report } from '../../src/service/store/gates.js'
+import { SLOT_MARGIN_MS, type PhoneTake, type PushRequest } from '../../src/service/store/phones.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { devicesBody, PENDING, statusBody, SUCCESS, tokenBody, triggerBody } from '../helpers/onelogin-shapes.js'
 
@@ -72,6 +74,14 @@ interface World {
   readonly gateAbort: AbortController
   /** Headers on every OneLogin answer (rate-limit figures). */
   headers: Record<string, string>
+  /** What taking the phone answers, by the request and its number (default: taken). A save is recorded only when taken. */
+  phone: (req: PushRequest, n: number) => PhoneTake
+  /** Every request to take a phone, in order. */
+  readonly takes: PushRequest[]
+  /** Every push count taken back: [gate, user, at]. */
+  readonly uncounted: Array<[string, string, number]>
+  /** Taking a count back fails. */
+  uncountFails: boolean
 }
 
 function policyDoc(rule: Record<string, unknown>, env = 'production'): PolicyLookup {
@@ -234,14 +244,19 @@ function world(
       events.push({ kind: 'save', gate: structuredClone(g) })
       return Promise.resolve()
     },
-    // The phone is always free here (test/service/phone-queue.test.ts covers the queue): a fenced save like checkpoint.
-    takePhone: (g) => {
+    // A fenced save like checkpoint, when the phone is taken (test/service/phone-queue.test.ts covers the stores).
+    takePhone: (g, req) => {
       w.onSave?.(g)
       if (w.leaseLost) return Promise.reject(new LeaseLostError(g.id))
-      events.push({ kind: 'save', gate: structuredClone(g) })
-      return Promise.resolve({ kind: 'taken' as const })
+      w.takes.push(req)
+      const took = w.phone(req, w.takes.length)
+      if (took.kind === 'taken') events.push({ kind: 'save', gate: structuredClone(g) })
+      return Promise.resolve(took)
     },
-    uncountPush: () => Promise.resolve(),
+    uncountPush: (gateId, userId, at) => {
+      w.uncounted.push([gateId, userId, at])
+      return w.uncountFails ? Promise.reject(new Error('the store is down')) : Promise.resolve()
+    },
     pushesPerHour: 10,
     ...(opts.metrics === false
       ? {}
@@ -279,6 +294,10 @@ function world(
       octocat: { login: 'octocat', id: 583231, type: 'User' }
     },
     leaseLost: false,
+    phone: () => ({ kind: 'taken' }),
+    takes: [],
+    uncounted: [],
+    uncountFails: false,
     retries: [],
     held: [],
     released: [],
@@ -1181,5 +1200,199 @@ describe('engine: reports, more', () => {
     w.github = (body) => (body.state && fails-- > 0 ? new GitHubError(502, 'Bad gateway') : 200)
     await runToEnd(w)
     expect(w.reports().filter((r) => r.state)).toHaveLength(2)
+  })
+})
+
+describe('engine: one push on a phone at a time, and the hourly limit', () => {
+  const BEHIND_A = { gateId: 'gate-a', runId: 7001, environment: 'staging', repo: 'acme/shop' }
+  const BEHIND_B = { gateId: 'gate-b', runId: 7002, environment: 'production', repo: 'acme/tools' }
+  const busy = (behind: typeof BEHIND_A | null): PhoneTake => ({ kind: 'busy', behind })
+  const triggers = (w: World): string[] => w.calls().filter((c) => c.endsWith('/trigger'))
+  const progress = (w: World): string[] =>
+    w.gate.reports.filter((r) => r.kind === 'progress').map((r) => String(r.body.comment))
+
+  it("queues a push whose approver's phone is busy: stored with a comment, no push, the timeout counting", async () => {
+    const w = world()
+    w.phone = () => busy(BEHIND_A)
+    await advance(w.gate, w.deps)
+    expect(triggers(w)).toEqual([])
+    const deadline = w.gate.procedure!.deadline
+    const now = w.clock.now()
+    expect(w.takes).toEqual([
+      {
+        userId: '101',
+        at: now,
+        until: deadline + ANSWER_GRACE_MS + pushLifetimeSeconds(deadline - now) * 1000 + SLOT_MARGIN_MS,
+        perHour: 10
+      }
+    ])
+    expect(w.gate.queue).toEqual([{ index: 0, userId: '101', since: now, behind: BEHIND_A }])
+    // Stored with its queue entry, and with no push being sent.
+    const saved = w.saves().at(-1)!
+    expect(saved.queue).toEqual(w.gate.queue)
+    expect(saved.procedure!.approvers[0].sendingSince).toBeUndefined()
+    expect(saved.reports.filter((r) => r.kind === 'progress')).toHaveLength(1)
+    expect(progress(w)[0]).toMatch(/^⏳ \*\*Queued behind run 7001 \(`acme\/shop`, environment `staging`\)\.\*\*/)
+    expect(w.logs.map((l) => l.msg)).toContain(
+      'Queued: user 101 has a push from another deployment on their phone (or one ahead in their queue); ' +
+        'this push goes out when that one is answered or expires.'
+    )
+    expect(w.gate.phase).toBe('waiting')
+    expect(w.gate.outcome).toBeNull()
+  })
+
+  it('asks again on the next claim; still busy behind the same deployment, it stores nothing and says nothing new', async () => {
+    const w = world()
+    w.phone = () => busy(BEHIND_A)
+    await advance(w.gate, w.deps)
+    const since = w.clock.now()
+    const saves = w.saves().length
+    const reports = w.gate.reports.length
+    w.clock.advance(30_000)
+    await advance(w.gate, w.deps)
+    expect(w.takes).toHaveLength(2)
+    expect(w.takes[1]).toMatchObject({ userId: '101', at: since + 30_000, queuedSince: since })
+    expect(w.saves()).toHaveLength(saves)
+    expect(w.gate.reports).toHaveLength(reports)
+    expect(w.gate.queue).toEqual([{ index: 0, userId: '101', since, behind: BEHIND_A }])
+    expect(triggers(w)).toEqual([])
+  })
+
+  it('says so in a new comment when the push now waits behind another deployment', async () => {
+    const w = world()
+    w.phone = (_, n) => busy(n === 1 ? BEHIND_A : BEHIND_B)
+    await advance(w.gate, w.deps)
+    const since = w.clock.now()
+    w.clock.advance(30_000)
+    await advance(w.gate, w.deps)
+    expect(w.gate.queue).toEqual([{ index: 0, userId: '101', since, behind: BEHIND_B }])
+    expect(progress(w)).toHaveLength(2)
+    expect(progress(w)[1]).toMatch(
+      /^⏳ \*\*Queued behind run 7002 \(another repository, environment `production`\)\.\*\*/
+    )
+    expect(w.saves().at(-1)!.queue).toEqual(w.gate.queue)
+  })
+
+  it(`adds no queued comment once ${MAX_PROGRESS_COMMENTS} progress comments are out`, async () => {
+    const w = world()
+    w.phone = () => busy(BEHIND_A)
+    await advance(w.gate, w.deps)
+    const first = w.gate.reports.find((r) => r.kind === 'progress')!
+    w.gate.reports = Array.from({ length: MAX_PROGRESS_COMMENTS }, () => structuredClone(first))
+    w.phone = () => busy(BEHIND_B)
+    w.clock.advance(30_000)
+    await advance(w.gate, w.deps)
+    expect(w.gate.queue[0].behind).toEqual(BEHIND_B)
+    expect(w.gate.reports).toHaveLength(MAX_PROGRESS_COMMENTS)
+    expect(w.saves().at(-1)!.queue[0].behind).toEqual(BEHIND_B)
+  })
+
+  it("asks each queued approver's phone once in a claim, not only the first one's", async () => {
+    const w = world()
+    w.policy = policyDoc({ approvers: ['101 @ada', '102 @grace'], timeout: '10m' })
+    // 101's phone stays busy; 102's is busy when first asked, then free.
+    let asked102 = 0
+    w.phone = (req) => (req.userId === '101' ? busy(BEHIND_A) : ++asked102 === 1 ? busy(BEHIND_B) : { kind: 'taken' })
+    await advance(w.gate, w.deps)
+    expect(w.takes.map((t) => t.userId)).toEqual(['101', '102'])
+    expect(w.gate.queue.map((q) => q.userId)).toEqual(['101', '102'])
+    w.clock.advance(5_000)
+    await advance(w.gate, w.deps)
+    expect(w.takes.map((t) => t.userId)).toEqual(['101', '102', '101', '102'])
+    expect(triggers(w)).toEqual(['POST /api/1/users/102/otp_devices/5102/trigger'])
+    expect(w.gate.queue.map((q) => q.userId)).toEqual(['101'])
+    expect(w.gate.procedure!.approvers[1].ticket?.handle).toBe('st-102-1')
+  })
+
+  it('with a quorum of two, waits for the queued push and its answer before it decides', async () => {
+    const w = world()
+    w.policy = policyDoc({ approvers: ['101 @ada', '102 @grace'], 'min-approvals': 2, timeout: '10m' })
+    let asked101 = 0
+    w.phone = (req) => (req.userId === '101' && ++asked101 <= 3 ? busy(BEHIND_A) : { kind: 'taken' })
+    // Claimed when due, or every 5 s as the store does when the phone it waits for is let go.
+    for (let i = 0; i < 100 && w.gate.phase !== 'done'; i++) {
+      await advance(w.gate, w.deps)
+      w.clock.advance(Math.max(0, Math.min(w.gate.nextAt - w.clock.now(), 5_000)))
+    }
+    expect(w.gate.outcome).toMatchObject({ state: 'approved', status: 'approved' })
+    expect(triggers(w)).toEqual([
+      'POST /api/1/users/102/otp_devices/5102/trigger',
+      'POST /api/1/users/101/otp_devices/5101/trigger'
+    ])
+    expect(w.gate.procedure!.approvers.map((a) => a.answer)).toEqual(['approved', 'approved'])
+    expect(w.takes.filter((t) => t.userId === '101')).toHaveLength(4)
+    // The push that waited kept its place: asked with the time it joined the queue.
+    expect(w.takes.filter((t) => t.userId === '101').at(-1)!.queuedSince).toBe(w.gate.createdAt)
+    expect(w.gate.queue).toEqual([])
+  })
+
+  it('drops a queue entry whose approver no longer waits for a push', async () => {
+    const w = world()
+    w.verify = () => [401, PENDING]
+    await advance(w.gate, w.deps)
+    expect(w.gate.procedure!.approvers[0].ticket).toBeDefined()
+    w.gate.queue = [{ index: 0, userId: '101', since: w.clock.now(), behind: BEHIND_A }]
+    w.clock.advance(1_000)
+    await advance(w.gate, w.deps)
+    expect(w.gate.queue).toEqual([])
+    expect(w.calls().filter((c) => c.endsWith('/verify')).length).toBeGreaterThan(0)
+  })
+
+  it('rejects when the approver was sent the most pushes an hour allows, sending none', async () => {
+    const w = world()
+    w.phone = () => ({ kind: 'flooded', sent: 3 })
+    await runToEnd(w)
+    expect(triggers(w)).toEqual([])
+    expect(w.gate.outcome).toMatchObject({
+      state: 'rejected',
+      status: 'error',
+      guard: 'pushes-per-hour',
+      message:
+        'First101 Last101 <u101@example.com> (OneLogin user 101) was sent 3 OneLogin pushes in the last hour; ' +
+        'APPROVER_PUSHES_PER_HOUR allows 10.'
+    })
+    expect(w.logs.find((l) => l.level === 'warn')).toMatchObject({
+      userId: '101',
+      sent: 3,
+      limit: 10,
+      msg: 'User 101 was sent 3 pushes in the last hour, the most APPROVER_PUSHES_PER_HOUR allows; rejecting.'
+    })
+    expect(w.reports().at(-1)).toMatchObject({ state: 'rejected' })
+  })
+
+  it('takes back the count of a push that surely never reached OneLogin', async () => {
+    const w = world()
+    let sent = 0
+    w.trigger = () => (++sent === 1 ? new UnreachableError('connect ECONNREFUSED 127.0.0.1:1') : [200, {}])
+    await advance(w.gate, w.deps)
+    const at = w.takes[0].at
+    expect(w.uncounted).toEqual([['gate-1', '101', at]])
+    expect(w.gate.procedure!.approvers[0].sendingSince).toBeUndefined()
+    await runToEnd(w)
+    expect(w.gate.outcome).toMatchObject({ state: 'approved' })
+    expect(w.takes).toHaveLength(2)
+  })
+
+  it('keeps counting a push that may have gone out (a 502), and never sends a second one', async () => {
+    const w = world()
+    w.trigger = () => [502, { message: 'Bad Gateway' }]
+    await runToEnd(w)
+    expect(w.uncounted).toEqual([])
+    expect(triggers(w)).toHaveLength(1)
+    expect(w.takes).toHaveLength(1)
+    expect(w.gate.outcome).toMatchObject({ state: 'rejected' })
+  })
+
+  it('logs a count it could not take back, and goes on', async () => {
+    const w = world()
+    w.uncountFails = true
+    let sent = 0
+    w.trigger = () => (++sent === 1 ? new UnreachableError('connect ECONNREFUSED 127.0.0.1:1') : [200, {}])
+    await runToEnd(w)
+    expect(w.uncounted).toHaveLength(1)
+    expect(w.logs.find((l) => l.msg === 'Could not take back the count of a push that was never sent.')).toMatchObject({
+      err: expect.stringContaining('the store is down') as unknown
+    })
+    expect(w.gate.outcome).toMatchObject({ state: 'approved' })
   })
 })
