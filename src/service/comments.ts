@@ -21,7 +21,7 @@ export function utc(ms: number): string {
   return new Date(ms)
     .toISOString()
     .replace('T', ' ')
-    .replace(/\.\d+Z$/, ' UTC')
+    .replace(/\.\d+Z/, ' UTC')
 }
 
 /** "12:00:05 UTC" */

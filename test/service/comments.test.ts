@@ -9,10 +9,13 @@ import {
   finalComment,
   fit,
   newPushComment,
+  pushesFloodedMessage,
   pushesSentComment,
+  queuedComment,
   utc
 } from '../../src/service/comments.js'
 import type { Gate, StoredOutcome } from '../../src/service/store/gates.js'
+import type { PushHolder, QueuedPush } from '../../src/service/store/phones.js'
 
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0)
 const DEVICE = {
@@ -77,6 +80,16 @@ function gate(
     updatedAt: T0
   }
 }
+
+/** Approver `index` of a gate waits for the phone, behind `behind`. */
+const waiting = (index: number, behind: PushHolder | null): QueuedPush => ({
+  index,
+  userId: String(101 + index),
+  since: T0,
+  behind
+})
+const SAME_REPO: PushHolder = { gateId: 'h', runId: 4100, environment: 'staging', repo: 'acme/shop' }
+const OTHER_REPO: PushHolder = { gateId: 'k', runId: 77, environment: 'production', repo: 'acme/secret' }
 
 const outcome = (
   status: StoredOutcome['status'],
@@ -161,6 +174,53 @@ describe('comments: progress', () => {
       '🔁 The push to `101 @ada` expired unanswered; a new one went to `OneLogin Protect "Pixel 9"` (device `5101`) (push 3).'
     )
   })
+
+  it('says a push waits behind which deployment, naming its repository only when it is this one', () => {
+    const g = gate(['101 @ada'])
+    const ada = g.procedure!.approvers[0]
+    const why =
+      '`101 @ada` has, or is next in line for, a OneLogin push from that deployment. A push shows nothing of the ' +
+      'deployment it is for, so the service puts one on a phone at a time: ' +
+      "this deployment's push goes out when that one is answered or expires."
+    expect(queuedComment(g, ada, waiting(0, SAME_REPO))).toBe(
+      [
+        `⏳ **Queued behind run 4100 (\`acme/shop\`, environment \`staging\`).** ${why}`,
+        '',
+        'The timeout keeps counting: without an approval by 2026-11-29 12:10:00 UTC, this deployment is rejected. ' +
+          'Deploying `acme/shop` to `production` (run 4242).'
+      ].join('\n')
+    )
+    expect(queuedComment(g, ada, waiting(0, OTHER_REPO)).split('\n')[0]).toBe(
+      `⏳ **Queued behind run 77 (another repository, environment \`production\`).** ${why}`
+    )
+    expect(queuedComment(g, ada, waiting(0, null)).split('\n')[0]).toBe(
+      `⏳ **Queued behind another deployment.** ${why}`
+    )
+  })
+
+  it('says "enough approvals" to a queued gate that needs more than one', () => {
+    const g = gate(['101 @ada', '102 @grace'], { minApprovals: 2 })
+    expect(queuedComment(g, g.procedure!.approvers[1], waiting(1, null)).split('\n')[2]).toBe(
+      'The timeout keeps counting: without enough approvals by 2026-11-29 12:10:00 UTC, this deployment is rejected. ' +
+        'Deploying `acme/shop` to `production` (run 4242).'
+    )
+  })
+
+  it('says how many pushes an approver was sent in the last hour, and the limit', () => {
+    const [ada, grace] = gate(['101 @ada', 'grace@example.com @grace'], {
+      edit: (a) => {
+        a[0].name = 'Ada Lovelace <ada@example.com>'
+        a[1].userId = ''
+      }
+    }).procedure!.approvers
+    expect(pushesFloodedMessage(ada, 5, 5)).toBe(
+      'Ada Lovelace <ada@example.com> (OneLogin user 101) was sent 5 OneLogin pushes in the last hour; ' +
+        'APPROVER_PUSHES_PER_HOUR allows 5.'
+    )
+    expect(pushesFloodedMessage(grace, 1, 1)).toBe(
+      'approver grace@example.com @grace was sent 1 OneLogin push in the last hour; APPROVER_PUSHES_PER_HOUR allows 1.'
+    )
+  })
 })
 
 describe('comments: the final answer', () => {
@@ -180,6 +240,21 @@ describe('comments: the final answer', () => {
       '✅ **Approved on OneLogin Protect** by `102 @grace` at 2026-11-29 12:00:20 UTC; ' +
         '`101 @ada` at 2026-11-29 12:00:40 UTC, 39 s after the push.\n' +
         tail
+    )
+  })
+
+  it('orders the approvals by time whatever the order of the entries', () => {
+    const g = gate(['101 @ada', '102 @grace', '103 @linus'], {
+      minApprovals: 3,
+      edit: (a) => {
+        Object.assign(a[0], { answer: 'approved', answeredAt: T0 + 20_000 })
+        Object.assign(a[1], { answer: 'approved', answeredAt: T0 + 30_000 })
+        Object.assign(a[2], { answer: 'approved', answeredAt: T0 + 10_000 })
+      }
+    })
+    expect(finalComment(g, outcome('approved', 'ok')).split('\n')[0]).toBe(
+      '✅ **Approved on OneLogin Protect** by `103 @linus` at 2026-11-29 12:00:10 UTC; ' +
+        '`101 @ada` at 2026-11-29 12:00:20 UTC; `102 @grace` at 2026-11-29 12:00:30 UTC.'
     )
   })
 
@@ -241,6 +316,49 @@ describe('comments: the final answer', () => {
     )
   })
 
+  it('says whose push was still queued behind another deployment when the time ran out', () => {
+    const g = gate(['101 @ada', '102 @grace', '103 @linus'], {
+      minApprovals: 2,
+      edit: (a) => void Object.assign(a[0], { answer: 'approved', answeredAt: T0 + 10_000 })
+    })
+    // An entry whose approver is gone from the procedure says nothing.
+    g.queue = [waiting(1, SAME_REPO), waiting(7, OTHER_REPO)]
+    expect(finalComment(g, outcome('timed-out', 'late'))).toBe(
+      [
+        '⏱️ **Rejected: no approval in time.** `late`',
+        'Waited 10m00s until 2026-11-29 12:01:05 UTC; 1 of 2 approvals.',
+        'No answer from `103 @linus`.',
+        'The push to `102 @grace` was still queued behind run 4100 (`acme/shop`, environment `staging`) when the ' +
+          "time ran out: their phone had that deployment's push on it.",
+        tail
+      ].join('\n')
+    )
+    // Everyone silent was queued: no "No answer from" line.
+    g.queue = [waiting(1, OTHER_REPO), waiting(2, null)]
+    expect(finalComment(g, outcome('timed-out', 'late')).split('\n').slice(2, 4)).toEqual([
+      'The push to `102 @grace` was still queued behind run 77 (another repository, environment `production`) ' +
+        "when the time ran out: their phone had that deployment's push on it.",
+      'The push to `103 @linus` was still queued behind another deployment when the time ran out: ' +
+        "their phone had that deployment's push on it."
+    ])
+  })
+
+  it('explains the push-flooding guard when it stopped the gate', () => {
+    const g = gate(['101 @ada'])
+    const message = pushesFloodedMessage(g.procedure!.approvers[0], 5, 5)
+    expect(finalComment(g, outcome('error', message, { guard: 'pushes-per-hour', blame: 'configuration' }))).toBe(
+      [
+        '🛑 **Rejected: too many pushes to one approver.** `OneLogin user 101 was sent 5 OneLogin pushes in the ' +
+          'last hour; APPROVER_PUSHES_PER_HOUR allows 5.`',
+        'This is a guard against push flooding (MFA fatigue): each approver gets at most so many OneLogin pushes ' +
+          'an hour, so that a flood of deployments cannot wear them down into accepting one. The push was not ' +
+          'sent; run the job again later. For administrators: the limit is the service setting ' +
+          '`APPROVER_PUSHES_PER_HOUR`.',
+        tail
+      ].join('\n')
+    )
+  })
+
   it('tells an administrator, not an approver, when the configuration stopped the gate', () => {
     const g = gate(['101 @ada'])
     expect(finalComment(g, outcome('error', 'OneLogin refused the credential.', { blame: 'configuration' }))).toBe(
@@ -273,5 +391,7 @@ describe('comments: the final answer', () => {
     const cut = fit(['a'.repeat(1_025)])
     expect(cut).toBe(`${'a'.repeat(1_023)}…`)
     expect(fit([`${'a'.repeat(1_022)}😀x`])).toBe(`${'a'.repeat(1_022)}…`)
+    // A surrogate pair well before the cut stays whole, and so does the text up to the cut.
+    expect(fit([`😀${'a'.repeat(1_100)}`])).toBe(`😀${'a'.repeat(1_021)}…`)
   })
 })
