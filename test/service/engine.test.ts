@@ -1241,6 +1241,42 @@ describe('engine: one push on a phone at a time, and the hourly limit', () => {
     expect(w.gate.outcome).toBeNull()
   })
 
+  it('is not claimed again for the queued push alone: the phone, once free, or the deadline wakes it', async () => {
+    const w = world()
+    w.phone = () => busy(BEHIND_A)
+    await advance(w.gate, w.deps)
+    // One ask a claim: the phone is not asked again in the same claim.
+    expect(w.takes).toHaveLength(1)
+    expect(w.gate.nextAt).toBe(w.gate.procedure!.deadline)
+    expect(w.logs.find((l) => String(l.msg).startsWith('Queued: user 101'))).toMatchObject({
+      userId: '101',
+      behindGate: 'gate-a',
+      behindRun: 7001
+    })
+  })
+
+  it('queued behind a deployment that is gone, says so, and says nothing new while that stays so', async () => {
+    const w = world()
+    w.phone = (_, n) => busy(n === 1 ? BEHIND_A : null)
+    await advance(w.gate, w.deps)
+    w.clock.advance(30_000)
+    await advance(w.gate, w.deps)
+    expect(progress(w)).toHaveLength(2)
+    expect(progress(w)[1]).toMatch(/^⏳ \*\*Queued behind another deployment\.\*\*/)
+    const logged = w.logs.filter((l) => String(l.msg).startsWith('Queued: user 101'))
+    expect(logged).toHaveLength(2)
+    expect(logged[1]).toMatchObject({ userId: '101' })
+    expect('behindGate' in logged[1] || 'behindRun' in logged[1]).toBe(false)
+    const saves = w.saves().length
+    w.clock.advance(30_000)
+    await advance(w.gate, w.deps)
+    expect(w.takes).toHaveLength(3)
+    expect(w.saves()).toHaveLength(saves)
+    expect(progress(w)).toHaveLength(2)
+    expect(w.gate.queue).toEqual([{ index: 0, userId: '101', since: w.gate.createdAt, behind: null }])
+    expect([w.gate.failures, w.gate.retryAt]).toEqual([0, null])
+  })
+
   it('asks again on the next claim; still busy behind the same deployment, it stores nothing and says nothing new', async () => {
     const w = world()
     w.phone = () => busy(BEHIND_A)
@@ -1290,15 +1326,31 @@ describe('engine: one push on a phone at a time, and the hourly limit', () => {
   it("asks each queued approver's phone once in a claim, not only the first one's", async () => {
     const w = world()
     w.policy = policyDoc({ approvers: ['101 @ada', '102 @grace'], timeout: '10m' })
-    // 101's phone stays busy; 102's is busy when first asked, then free.
+    // 101's phone stays busy (behind another deployment the second time); 102's is busy when first asked, then free.
+    let asked101 = 0
     let asked102 = 0
-    w.phone = (req) => (req.userId === '101' ? busy(BEHIND_A) : ++asked102 === 1 ? busy(BEHIND_B) : { kind: 'taken' })
+    w.phone = (req) =>
+      req.userId === '101'
+        ? busy(++asked101 === 1 ? BEHIND_A : BEHIND_B)
+        : ++asked102 === 1
+          ? busy(BEHIND_B)
+          : { kind: 'taken' }
     await advance(w.gate, w.deps)
     expect(w.takes.map((t) => t.userId)).toEqual(['101', '102'])
     expect(w.gate.queue.map((q) => q.userId)).toEqual(['101', '102'])
+    // 102 joined their queue earlier than 101 (as stored by an earlier claim): each keeps its own place.
+    const t0 = w.clock.now()
+    w.gate.queue = [w.gate.queue[0], { ...w.gate.queue[1], since: t0 - 2_000 }]
     w.clock.advance(5_000)
     await advance(w.gate, w.deps)
     expect(w.takes.map((t) => t.userId)).toEqual(['101', '102', '101', '102'])
+    expect(w.takes.map((t) => t.queuedSince)).toEqual([undefined, undefined, t0, t0 - 2_000])
+    // Stored in the approvers' order when 101's entry changed.
+    const requeued = w.saves().find((g) => g.queue[0]?.behind?.gateId === 'gate-b')!
+    expect(requeued.queue.map((q) => [q.userId, q.behind?.gateId])).toEqual([
+      ['101', 'gate-b'],
+      ['102', 'gate-b']
+    ])
     expect(triggers(w)).toEqual(['POST /api/1/users/102/otp_devices/5102/trigger'])
     expect(w.gate.queue.map((q) => q.userId)).toEqual(['101'])
     expect(w.gate.procedure!.approvers[1].ticket?.handle).toBe('st-102-1')
